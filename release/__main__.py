@@ -1,0 +1,5 @@
+"""``python -m release``: the model-release command line."""
+
+from release.cli import main
+
+raise SystemExit(main())

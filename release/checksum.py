@@ -1,0 +1,326 @@
+"""SHA-256 manifests of datasets and weights: fast to build, verifiable with ``sha256sum -c``.
+
+Files are read with one page-aligned buffer per worker thread (``mmap.mmap(-1, n)``: a plain
+large ``bytearray`` sits 16 bytes past a page boundary and makes ``readinto`` several times slower
+on these VMs, see ``shared/perf-notes.md``), and hashed in parallel across files (hashlib releases
+the GIL on large updates).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from release.errors import ChecksumError
+
+MANIFEST_FORMAT = "model-release.manifest/1"
+_BUFFER_SIZE = 1 << 20
+_BAD_COMPONENTS = {"", ".", ".."}
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: str  # POSIX, relative to the manifest's root, NFC-normalised
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The SHA-256 of every file under one root, sorted by path."""
+
+    entries: tuple[ManifestEntry, ...]
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        paths = [e.path for e in self.entries]
+        if paths != sorted(paths):
+            object.__setattr__(self, "entries", tuple(sorted(self.entries, key=lambda e: e.path)))
+        for entry in self.entries:
+            check_relative_path(entry.path)
+
+    @property
+    def total_size(self) -> int:
+        return sum(e.size for e in self.entries)
+
+    @cached_property
+    def by_path(self) -> dict[str, ManifestEntry]:
+        return {e.path: e for e in self.entries}
+
+    def to_json(self) -> str:
+        document = {
+            "format": MANIFEST_FORMAT,
+            "name": self.name,
+            "file_count": len(self.entries),
+            "total_size": self.total_size,
+            "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in self.entries],
+        }
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+    def to_sha256sum(self) -> str:
+        """GNU coreutils format: ``sha256sum -c`` verifies it from the manifest's root."""
+        return "".join(_sha256sum_line(e) for e in self.entries)
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> Manifest:
+        try:
+            document: Any = json.loads(text)
+            if document.get("format") != MANIFEST_FORMAT:
+                raise ChecksumError(f"{source}: not a model-release manifest (format {document.get('format')!r})")
+            entries = tuple(ManifestEntry(f["path"], int(f["size"]), f["sha256"]) for f in document["files"])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ChecksumError(f"{source}: malformed manifest ({exc})") from exc
+        return cls(entries, document.get("name"))
+
+    @classmethod
+    def from_sha256sum(cls, text: str, source: str) -> Manifest:
+        """Read a file made by ``sha256sum`` (text, ``*`` binary or ``--tag`` lines).
+
+        Such files carry no sizes; entries get size -1, which :func:`verify_manifest` ignores.
+        """
+        entries = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            parsed = _parse_sha256sum_line(line)
+            if parsed is None:
+                raise ChecksumError(f"{source}:{number}: not a sha256sum line: {line[:80]!r}")
+            digest, path = parsed
+            entries.append(ManifestEntry(_normalise(path), -1, digest.lower()))
+        return cls(tuple(entries))
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ChecksumError(f"cannot read manifest {path}: {exc.strerror}") from exc
+        if text.lstrip().startswith("{"):
+            return cls.from_json(text, str(path))
+        return cls.from_sha256sum(text, str(path))
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What differs between a manifest and the files on disk."""
+
+    checked: int
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+    modified: tuple[tuple[str, str, str], ...] = field(default=())  # (path, expected, actual)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra or self.modified)
+
+
+def check_relative_path(path: str) -> None:
+    """Refuse absolute paths and paths that climb out of their root."""
+    if path.startswith("/") or any(part in _BAD_COMPONENTS for part in path.split("/")):
+        raise ChecksumError(f"path {path!r} is not a plain relative path inside its root")
+
+
+def collect_files(
+    root: Path, include: Sequence[str] = ("**/*",), exclude: Sequence[str] = ()
+) -> list[tuple[str, Path]]:
+    """The files under ``root`` matching ``include`` and not ``exclude``, as sorted (relative path, path).
+
+    Patterns are globs on POSIX paths relative to the root: ``*`` stays within a folder, ``**``
+    crosses folders (``*.json`` is top level only, ``**/*.json`` anywhere). Symlinks that lead
+    outside the root are refused; symlinked folders are not followed.
+    """
+    if not root.is_dir():
+        raise ChecksumError(f"{root} is not a folder (or does not exist)")
+    real_root = root.resolve()
+    includes = [_glob_regex(p) for p in include]
+    excludes = [_glob_regex(p) for p in exclude]
+    found: list[tuple[str, Path]] = []
+    for folder, dirnames, filenames in os.walk(root):
+        here = Path(folder)
+        for name in dirnames:
+            if (here / name).is_symlink():
+                raise ChecksumError(f"{here / name} is a symlinked folder: not followed; copy it or list its files")
+        for name in filenames:
+            path = here / name
+            relative = _normalise(path.relative_to(root).as_posix())
+            if not any(r.fullmatch(relative) for r in includes) or any(r.fullmatch(relative) for r in excludes):
+                continue
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(real_root):
+                    raise ChecksumError(f"{path} is a symlink to {target}, outside {root}: refusing to follow it")
+                if not target.is_file():
+                    raise ChecksumError(f"{path} is a symlink to {target}, which is not a file")
+            check_relative_path(relative)
+            found.append((relative, path))
+    found.sort()
+    return found
+
+
+def hash_files(
+    paths: Sequence[Path], *, workers: int | None = None, progress: ProgressCallback | None = None
+) -> list[tuple[int, str]]:
+    """(size, sha256) of each file, in the order given, hashed in parallel across files."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(paths) or 1))
+    local = threading.local()
+
+    def task(path: Path) -> tuple[int, str]:
+        buffer = getattr(local, "buffer", None)
+        if buffer is None:
+            buffer = local.buffer = mmap.mmap(-1, _BUFFER_SIZE)
+        return _hash_one(path, buffer, progress)
+
+    if workers == 1:
+        return [task(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256") as pool:
+        return list(pool.map(task, paths))
+
+
+def hash_file(path: Path) -> tuple[int, str]:
+    """(size, sha256) of one file."""
+    with mmap.mmap(-1, _BUFFER_SIZE) as buffer:
+        return _hash_one(path, buffer, None)
+
+
+def build_manifest(
+    root: Path,
+    include: Sequence[str] = ("**/*",),
+    exclude: Sequence[str] = (),
+    *,
+    name: str | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> Manifest:
+    """Hash every selected file under ``root`` into a :class:`Manifest`."""
+    files = collect_files(root, include, exclude)
+    digests = hash_files([p for _, p in files], workers=workers, progress=progress)
+    entries = tuple(ManifestEntry(rel, size, digest) for (rel, _), (size, digest) in zip(files, digests, strict=True))
+    return Manifest(entries, name)
+
+
+def manifest_of_paths(
+    paths: Iterable[Path], base: Path, *, workers: int | None = None, progress: ProgressCallback | None = None
+) -> Manifest:
+    """A manifest of files and folders named on the command line, with paths relative to ``base``."""
+    files: list[tuple[str, Path]] = []
+    for given in paths:
+        absolute = given if given.is_absolute() else base / given
+        if absolute.is_dir():
+            files += [(_relative_to(base, p), p) for _, p in collect_files(absolute)]
+        elif absolute.is_file():
+            files.append((_relative_to(base, absolute), absolute))
+        else:
+            raise ChecksumError(f"{given}: no such file or folder")
+    unique = sorted(dict(files).items())
+    digests = hash_files([p for _, p in unique], workers=workers, progress=progress)
+    return Manifest(tuple(ManifestEntry(rel, s, d) for (rel, _), (s, d) in zip(unique, digests, strict=True)))
+
+
+def verify_manifest(
+    manifest: Manifest,
+    root: Path,
+    *,
+    check_extra: bool = True,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> VerifyReport:
+    """Re-read every byte under ``root`` and compare with ``manifest``. Never trusts a cache."""
+    present = {rel: path for rel, path in collect_files(root)} if root.is_dir() else {}
+    missing = tuple(e.path for e in manifest.entries if e.path not in present)
+    extra = tuple(sorted(set(present) - set(manifest.by_path))) if check_extra else ()
+    to_check = [e for e in manifest.entries if e.path in present]
+    digests = hash_files([present[e.path] for e in to_check], workers=workers, progress=progress)
+    modified = tuple(
+        (e.path, e.sha256, digest)
+        for e, (size, digest) in zip(to_check, digests, strict=True)
+        if digest != e.sha256 or (e.size >= 0 and size != e.size)
+    )
+    return VerifyReport(checked=len(to_check), missing=missing, extra=extra, modified=modified)
+
+
+def _hash_one(path: Path, buffer: mmap.mmap, progress: ProgressCallback | None) -> tuple[int, str]:
+    digest = hashlib.sha256()
+    size = 0
+    view = memoryview(buffer)
+    try:
+        with path.open("rb", buffering=0) as handle:
+            while count := handle.readinto(view):
+                digest.update(view[:count])
+                size += count
+                if progress is not None:
+                    progress(count)
+    except OSError as exc:
+        raise ChecksumError(f"cannot read {path}: {exc.strerror}") from exc
+    finally:
+        view.release()
+    return size, digest.hexdigest()
+
+
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            parts.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            parts.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            parts.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            parts.append("[^/]")
+            i += 1
+        else:
+            parts.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(parts))
+
+
+def _normalise(path: str) -> str:
+    return unicodedata.normalize("NFC", path)
+
+
+def _relative_to(base: Path, path: Path) -> str:
+    try:
+        relative = path.resolve().relative_to(base.resolve())
+    except ValueError as exc:
+        raise ChecksumError(f"{path} is outside {base}: manifests only hold paths below it") from exc
+    return _normalise(relative.as_posix())
+
+
+def _sha256sum_line(entry: ManifestEntry) -> str:
+    if "\\" in entry.path or "\n" in entry.path or "\r" in entry.path:
+        escaped = entry.path.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+        return f"\\{entry.sha256}  {escaped}\n"
+    return f"{entry.sha256}  {entry.path}\n"
+
+
+_LINE = re.compile(r"^(\\?)([0-9a-fA-F]{64}) [ *](.+)$")
+_TAG_LINE = re.compile(r"^(\\?)SHA256 \((.+)\) = ([0-9a-fA-F]{64})$")
+
+
+def _parse_sha256sum_line(line: str) -> tuple[str, str] | None:
+    if match := _LINE.match(line):
+        escaped, digest, path = match.groups()
+    elif match := _TAG_LINE.match(line):
+        escaped, path, digest = match.groups()
+    else:
+        return None
+    if escaped:
+        path = re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r", "\\": "\\"}.get(m.group(1), m.group(1)), path)
+    return digest, path

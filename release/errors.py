@@ -1,0 +1,104 @@
+"""The exceptions model-release raises: one root, one subclass per kind of failure.
+
+The CLI turns any :class:`ReleaseError` into an ``ERROR`` line (class name and message) and the
+exception's exit code; a traceback is shown only for unexpected exceptions. Messages say what
+failed, where (file, field or path) and what to do next, and never contain a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ReleaseError(Exception):
+    """Root of every error model-release reports to the user."""
+
+    exit_code: int = 1
+
+
+class ConfigError(ReleaseError):
+    """The configuration (release.toml or [tool.release]) is missing, malformed or invalid."""
+
+    exit_code = 2
+
+
+class UsageError(ReleaseError):
+    """The command line asks for something that cannot be done as asked."""
+
+    exit_code = 2
+
+
+class ProcessError(ReleaseError):
+    """An external program could not be started, timed out, or failed (message has no credentials)."""
+
+
+class LockError(ReleaseError):
+    """Resolving or writing a lock file failed; the previous lock is left as it was."""
+
+
+class StaleLockError(LockError):
+    """A lock file no longer matches its input."""
+
+
+class ChecksumError(ReleaseError):
+    """A file could not be hashed, or a path is not allowed in a manifest."""
+
+
+class ChecksumMismatchError(ChecksumError):
+    """Files on disk differ from a manifest (missing, extra or modified)."""
+
+
+@dataclass(frozen=True)
+class CardProblem:
+    """One problem found in model-card metadata."""
+
+    path: str  # JSON path of the field, e.g. "model-index[0].results[0].metrics[0].value"
+    message: str  # what is wrong and what was expected
+    source: str = ""  # the file the value came from, when known
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.path}: {self.message}"
+
+
+class CardValidationError(ReleaseError):
+    """Card metadata failed the schema; carries every problem at once."""
+
+    def __init__(self, problems: Sequence[CardProblem], hint: str = "") -> None:
+        self.problems = tuple(problems)
+        lines = [f"{len(self.problems)} problem(s) in the model card metadata:"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        if hint:
+            lines.append(hint)
+        super().__init__("\n".join(lines))
+
+
+class CardError(ReleaseError):
+    """The card could not be rendered (template missing, undefined variable, unreadable input)."""
+
+
+class StageError(ReleaseError):
+    """The release tree could not be assembled."""
+
+
+class UnsafeArtifactError(StageError):
+    """A file that must not be released (unsafe pickle, leaked secret, broken checkpoint)."""
+
+
+class PublishError(ReleaseError):
+    """Uploading, committing, verifying or tagging on the Hub failed."""
+
+
+class AuthError(PublishError):
+    """No token, or the Hub rejected it. The message never contains the token."""
+
+
+class ReproduceError(ReleaseError):
+    """A published release could not be rebuilt or verified."""
+
+
+class HubServerError(ReleaseError):
+    """The local Hub emulator could not start or was given bad options."""
+
+    exit_code = 2
