@@ -1,0 +1,488 @@
+"""The command line: ``model-release`` / ``python -m release``.
+
+This module alone prints, configures logging, reads the token from the environment and maps
+errors to exit codes: 0 success, 1 a check or stage failed, 2 bad usage or bad configuration.
+Every command is a small function from parsed arguments to a result dict, which is printed as a
+summary, or as one JSON object with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from release import __version__
+from release.errors import AuthError, ReleaseError, UsageError
+
+log = logging.getLogger("release")
+
+Result = dict[str, Any]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose - args.quiet, json_mode=args.json)
+    try:
+        result: Result = args.handler(args)
+    except ReleaseError as exc:
+        return _report_error(args, type(exc).__name__, str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        return _report_error(args, "Interrupted", "stopped by the user; nothing was published", 130)
+    _print_result(args, result)
+    return int(result.get("exit_code", 0))
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def cmd_lock(args: argparse.Namespace) -> Result:
+    from release.lock import PipIndex, check_requirements_lock, lock_requirements
+
+    config = _config(args)
+    lock = config.lock
+    if args.check:
+        check_requirements_lock(lock.requirements_in, lock.requirements_txt)
+        return {"command": "lock", "check": True, "fresh": [str(lock.requirements_txt)], "message": "locks are fresh"}
+    index = PipIndex(
+        index_url=lock.index_url,
+        extra_index_urls=lock.extra_index_urls,
+        find_links=lock.find_links,
+        no_index=lock.no_index,
+    )
+    result = lock_requirements(lock.requirements_in, lock.requirements_txt, index)
+    if lock.environment_yml is not None:
+        log.warning(
+            "%s is shipped as it is: this version does not lock it into conda-lock.yml yet", lock.environment_yml
+        )
+    return {
+        "command": "lock",
+        "requirements_txt": str(result.path),
+        "pins": result.pins,
+        "input_sha256": result.input_sha256,
+        "message": f"locked {result.pins} packages into {result.path}",
+    }
+
+
+def cmd_checksum(args: argparse.Namespace) -> Result:
+    from release.atomic import write_atomic
+    from release.checksum import Manifest, manifest_of_paths, verify_manifest
+
+    cwd = Path.cwd()
+    if args.verify:
+        manifest = Manifest.read(Path(args.verify))
+        root = Path(args.root) if args.root else cwd
+        with _progress(args) as progress, progress.task("verify", _manifest_bytes(manifest)) as advance:
+            report = verify_manifest(manifest, root, check_extra=args.root is not None, progress=advance)
+        result: Result = {
+            "command": "checksum",
+            "verify": args.verify,
+            "checked": report.checked,
+            "missing": list(report.missing),
+            "extra": list(report.extra),
+            "modified": [{"path": p, "expected": e, "actual": a} for p, e, a in report.modified],
+            "ok": report.ok,
+        }
+        if not report.ok:
+            result["exit_code"] = 1
+            result["message"] = f"{args.verify}: files differ from the manifest"
+        else:
+            result["message"] = f"{report.checked} file(s) match {args.verify}"
+        return result
+    if args.paths:
+        with _progress(args) as progress, progress.task("sha256", _paths_bytes(args.paths)) as advance:
+            manifest = manifest_of_paths([Path(p) for p in args.paths], cwd, progress=advance)
+        text = manifest.to_json() if args.manifest and args.manifest.endswith(".json") else manifest.to_sha256sum()
+        if args.manifest:
+            write_atomic(Path(args.manifest), text)
+        elif not args.json:
+            sys.stdout.write(text)
+        return {
+            "command": "checksum",
+            "files": len(manifest.entries),
+            "bytes": manifest.total_size,
+            "manifest": args.manifest,
+            "entries": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in manifest.entries],
+            "quiet_summary": not args.manifest,
+        }
+    from release.pipeline import compute_checksums
+
+    config = _config(args)
+    with _progress(args) as progress:
+        checksums = compute_checksums(config, progress)
+    return {
+        "command": "checksum",
+        "files": sum(len(m.entries) for m in ([checksums.model] if checksums.model else []) + list(checksums.datasets)),
+        "bytes": checksums.total_size,
+        "written": [str(p) for p in checksums.written],
+        "message": f"manifests written to {config.build_dir / 'checksums'}",
+    }
+
+
+def cmd_card(args: argparse.Namespace) -> Result:
+    if args.card_action == "validate":
+        return _validate_cards([Path(p) for p in args.files])
+    from release.pipeline import build_card, compute_checksums
+
+    config = _config(args)
+    checksums = compute_checksums(config)
+    from release.pipeline import _manifest_digest
+
+    card = build_card(config, checksums, {m.name or "": _manifest_digest(m) for m in checksums.datasets})
+    return {"command": "card", "card": str(card.path), "warnings": list(card.warnings), "message": f"rendered {card.path}"}
+
+
+def cmd_stage(args: argparse.Namespace) -> Result:
+    from release.pipeline import check_locks, stage_release
+
+    config = _config(args)
+    check_locks(config)
+    with _progress(args) as progress:
+        plan, card = stage_release(config, progress)
+    return {
+        "command": "stage",
+        "staged_dir": str(plan.dest),
+        "files": len(plan.files),
+        "bytes": sum(f.size for f in plan.files),
+        "warnings": list(card.warnings),
+        "message": f"staged {len(plan.files)} files in {plan.dest}",
+    }
+
+
+def cmd_publish(args: argparse.Namespace) -> Result:
+    from release.pipeline import staged_dir
+    from release.stage import read_release_manifest
+
+    config = _config(args)
+    token = None if _is_local(config, args) else _require_token(config, args)
+    directory = staged_dir(config)
+    manifest = read_release_manifest(directory)
+    if manifest.version != config.version or manifest.repo_id != config.repo_id:
+        raise UsageError(
+            f"{directory} holds {manifest.repo_id} {manifest.version}, not {config.repo_id} {config.version}: "
+            "run the stage step again"
+        )
+    result = _publish(config, args, directory, manifest, token)
+    result.update(command="publish", files=len(manifest.files) + 1)
+    return result
+
+
+def cmd_release(args: argparse.Namespace) -> Result:
+    from release.pipeline import check_locks, stage_release
+
+    config = _config(args)
+    token = None if _is_local(config, args) else _require_token(config, args)
+    check_locks(config)
+    with _progress(args) as progress:
+        plan, card = stage_release(config, progress)
+    result = _publish(config, args, plan.dest, plan.manifest, token)
+    result.update(
+        command="release",
+        version=config.version,
+        staged_dir=str(plan.dest),
+        files=len(plan.files),
+        bytes=sum(f.size for f in plan.files),
+        warnings=list(card.warnings),
+    )
+    return result
+
+
+def cmd_reproduce(args: argparse.Namespace) -> Result:
+    raise UsageError(
+        "reproduce is not available in this version yet: download the release with "
+        "huggingface_hub.snapshot_download(repo, revision=TAG) and run "
+        "`pip install --require-hashes --no-deps -r requirements.txt`"
+    )
+
+
+def cmd_hub_serve(args: argparse.Namespace) -> Result:
+    from release.hub.server import parse_token_option, serve
+
+    tokens = [parse_token_option(t) for t in args.token]
+    serve(args.host, args.port, Path(args.storage), tokens)
+    return {"command": "hub serve", "message": "local Hub stopped"}
+
+
+# --- helpers of the commands --------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from release.config import load_config
+
+    return load_config(Path(args.config) if args.config else None)
+
+
+def _is_local(config: Any, args: argparse.Namespace) -> bool:
+    return bool((args.endpoint or config.endpoint) == "local")
+
+
+def _require_token(config: Any, args: argparse.Namespace) -> str:
+    """The token for a real Hub or mirror: HF_TOKEN, else the one `hf auth login` saved."""
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    if not token:
+        from huggingface_hub import get_token
+
+        token = get_token()
+    if not token:
+        endpoint = (args.endpoint or config.endpoint).rstrip("/")
+        raise AuthError(
+            f"no Hub token for {endpoint}: set HF_TOKEN (a token with write access, from "
+            f"{endpoint}/settings/tokens) or run `hf auth login`; nothing was staged or uploaded"
+        )
+    return str(token)
+
+
+def _publish(config: Any, args: argparse.Namespace, directory: Path, manifest: Any, token: str | None) -> Result:
+    from release.pipeline import local_hub
+    from release.publish import PublishTarget, publish_release
+
+    endpoint = (args.endpoint or config.endpoint).rstrip("/")
+    hub = local_hub(config) if endpoint == "local" else _remote(endpoint, token)
+    with hub as (url, run_token):
+        target = PublishTarget(url, config.repo_id, config.repo_type, run_token, private=config.private)
+        outcome = publish_release(directory, manifest, target)
+    result: Result = {
+        "repo_id": outcome.repo_id,
+        "repo_type": outcome.repo_type,
+        "version": manifest.version,
+        "tag": outcome.tag,
+        "commit": outcome.commit,
+        "endpoint": endpoint,
+        "url": outcome.url if endpoint != "local" else None,
+        "already_released": outcome.already_released,
+        "staged_dir": str(directory),
+        "bytes": manifest.total_size,
+    }
+    if outcome.plan is not None:
+        result["uploaded"] = [e.path for e in outcome.plan.add]
+        result["deleted"] = list(outcome.plan.delete)
+    verb = "was already released" if outcome.already_released else "released"
+    result["message"] = f"{config.repo_id} {outcome.tag} {verb} at commit {outcome.commit}"
+    if endpoint == "local":
+        storage = config.root / ".hub"
+        result["hub_storage"] = str(storage)
+        result["next_steps"] = [
+            f"python -m release hub serve --storage {storage} --port 8000",
+            f"HF_ENDPOINT=http://127.0.0.1:8000 HF_HUB_DISABLE_XET=1 hf download {config.repo_id} "
+            f"--revision {outcome.tag}"
+            + (f" --repo-type {config.repo_type}" if config.repo_type != "model" else ""),
+            f"curl http://127.0.0.1:8000/api/{config.repo_type}s/{config.repo_id}/tree/{outcome.tag}?recursive=true",
+        ]
+    return result
+
+
+@contextmanager
+def _remote(endpoint: str, token: str | None) -> Iterator[tuple[str, str]]:
+    assert token is not None
+    yield endpoint, token
+
+
+def _validate_cards(files: list[Path]) -> Result:
+    from release.card import check_card_file
+
+    reports = []
+    failed = False
+    for path in files:
+        check = check_card_file(path)
+        failed = failed or bool(check.errors)
+        reports.append(
+            {"file": str(path), "errors": [str(p) for p in check.errors], "warnings": list(check.warnings)}
+        )
+    lines = []
+    for report in reports:
+        status = "INVALID" if report["errors"] else "ok"
+        lines.append(f"{report['file']}: {status}")
+        lines += [f"  error: {e}" for e in report["errors"]]
+        lines += [f"  warning: {w}" for w in report["warnings"]]
+    return {"command": "card validate", "cards": reports, "exit_code": 1 if failed else 0, "message": "\n".join(lines)}
+
+
+def _manifest_bytes(manifest: Any) -> int:
+    return sum(max(e.size, 0) for e in manifest.entries)
+
+
+def _paths_bytes(paths: Sequence[str]) -> int:
+    total = 0
+    for given in paths:
+        path = Path(given)
+        if path.is_file():
+            total += path.stat().st_size
+        elif path.is_dir():
+            total += sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return total
+
+
+class _RichProgress:
+    """Byte progress bars on stderr (only on a terminal, never with --json or -q)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    @contextmanager
+    def task(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+        if not self.enabled or total < (64 << 20):
+            yield lambda _n: None
+            return
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, transient=True) as bar:
+            task_id = bar.add_task(description, total=total)
+            yield lambda n: bar.advance(task_id, n)
+
+
+@contextmanager
+def _progress(args: argparse.Namespace) -> Iterator[_RichProgress]:
+    yield _RichProgress(enabled=sys.stderr.isatty() and not args.json and args.quiet == 0)
+
+
+# --- output -------------------------------------------------------------------------------------
+
+
+def _print_result(args: argparse.Namespace, result: Result) -> None:
+    if args.json:
+        document = {k: v for k, v in result.items() if k not in ("exit_code", "quiet_summary")}
+        document["ok"] = result.get("exit_code", 0) == 0
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        return
+    if result.get("quiet_summary") or args.quiet:
+        return
+    out = sys.stdout
+    message = result.get("message")
+    if message:
+        out.write(f"{message}\n")
+    for key in ("repo_id", "tag", "commit", "staged_dir", "files", "bytes"):
+        if key in result and result[key] is not None and result.get("command") in ("release", "publish", "stage"):
+            out.write(f"  {key:<11} {result[key]}\n")
+    problems = [f"  missing   {p}" for p in result.get("missing", [])]
+    problems += [f"  extra     {p}" for p in result.get("extra", [])]
+    problems += [
+        f"  modified  {m['path']}\n            expected {m['expected']}\n            actual   {m['actual']}"
+        for m in result.get("modified", [])
+    ]
+    for line in problems:
+        out.write(line + "\n")
+    if result.get("next_steps"):
+        out.write("Browse and download what was published (the local Hub runs only during the release):\n")
+        for step in result["next_steps"]:
+            out.write(f"  {step}\n")
+
+
+def _report_error(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
+    sys.stderr.write(f"ERROR: {kind}: {message}\n")
+    if getattr(args, "json", False):
+        sys.stdout.write(json.dumps({"ok": False, "error": {"type": kind, "message": message}}, indent=2) + "\n")
+    return code
+
+
+def _configure_logging(level: int, *, json_mode: bool) -> None:
+    levels = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
+    chosen = levels[max(-2, min(1, level))]
+    handler: logging.Handler
+    if sys.stderr.isatty() and not json_mode:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(show_time=False, show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger("release")
+    root.handlers[:] = [handler]
+    root.setLevel(chosen)
+    root.propagate = False
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, suppress=True)
+    parser = argparse.ArgumentParser(
+        prog="model-release",
+        description="Turn a training project into a reproducible, verified, versioned release on the Hugging Face Hub.",
+        epilog="Exit codes: 0 success, 1 a check or stage failed, 2 bad usage or configuration.",
+    )
+    parser.add_argument("--version", action="version", version=f"model-release {__version__}")
+    _add_global_options(parser, suppress=False)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], Result], help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    lock = add("lock", cmd_lock, "freeze requirements.in into a hash-pinned requirements.txt (pip-tools)")
+    lock.add_argument("--check", action="store_true", help="exit 1 when a lock no longer matches its input")
+
+    checksum = add("checksum", cmd_checksum, "SHA-256 manifests of the datasets and weights, or of PATHs")
+    checksum.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (no config needed)")
+    checksum.add_argument("--manifest", metavar="OUT", help="write the manifest here (.json: JSON, else sha256sum)")
+    checksum.add_argument("--verify", metavar="MANIFEST", help="re-hash every file and compare with MANIFEST")
+    checksum.add_argument("--root", metavar="DIR", help="with --verify: the manifest's root (also reports extra files)")
+
+    card = add("card", cmd_card, "render README.md from the template, its metadata validated first")
+    card_actions = card.add_subparsers(dest="card_action", metavar="ACTION")
+    validate = card_actions.add_parser("validate", parents=[common], help="validate the metadata of card files")
+    validate.add_argument("files", nargs="+", metavar="README.md")
+
+    add("stage", cmd_stage, "assemble the exact release tree and its manifest under dist/")
+
+    publish = add("publish", cmd_publish, "upload the staged release as one commit, verify it, tag v<version>")
+    publish.add_argument("--endpoint", help='the Hub URL, or "local" (overrides the config)')
+
+    release = add("release", cmd_release, "check the locks, then checksum, card, stage and publish")
+    release.add_argument("--endpoint", help='the Hub URL, or "local" (overrides the config)')
+
+    reproduce = add("reproduce", cmd_reproduce, "rebuild a published release's environment from its locks")
+    reproduce.add_argument("target", metavar="REPO[@REV]")
+
+    hub = add("hub", _hub_help(parser), "the local Hub emulator")
+    hub_actions = hub.add_subparsers(dest="hub_action", required=True, metavar="ACTION")
+    serve = hub_actions.add_parser("serve", parents=[common], help="serve the Hub API on loopback")
+    serve.set_defaults(handler=cmd_hub_serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--storage", default=".hub", help="where repos and files are kept (default .hub/)")
+    serve.add_argument(
+        "--token", action="append", default=[], metavar="NAME:TOKEN",
+        help="grant TOKEN write access to namespace NAME (repeatable); none: the documented dev token",
+    )
+    return parser
+
+
+def _hub_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], Result]:
+    def handler(args: argparse.Namespace) -> Result:
+        raise UsageError("choose an action: model-release hub serve")
+
+    return handler
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default: Any = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--config", metavar="PATH", default=default, help="release.toml or pyproject.toml")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="print one JSON object summarising the result")
+    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0)
+    parser.add_argument("-q", "--quiet", action="count", default=argparse.SUPPRESS if suppress else 0)

@@ -1,0 +1,260 @@
+"""The stages in order, for one configuration: what ``stage`` and ``release`` run.
+
+Each function here takes the :class:`~release.config.Config` and the results of the stages before
+it, and returns a frozen value; the CLI prints them. Nothing here prints or reads the token from the
+environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from release.atomic import write_atomic
+from release.card import (
+    CardMetadata,
+    load_eval_results,
+    load_metadata,
+    render_card,
+    validate_metadata,
+    with_eval_results,
+)
+from release.checksum import Manifest, ProgressCallback, build_manifest, collect_files
+from release.config import Config
+from release.errors import ChecksumError, ConfigError
+from release.stage import DatasetInput, SourceInfo, StagePlan, apply_stage, plan_stage
+
+log = logging.getLogger(__name__)
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+class Progress(Protocol):
+    """Where long work reports bytes done (the CLI shows a bar; tests pass nothing)."""
+
+    def task(self, description: str, total: int) -> AbstractContextManager[ProgressCallback]: ...
+
+
+@dataclass(frozen=True)
+class Checksums:
+    model: Manifest | None
+    datasets: tuple[Manifest, ...]
+    written: tuple[Path, ...]  # the manifest files under build_dir/checksums
+
+    @property
+    def total_size(self) -> int:
+        return (self.model.total_size if self.model else 0) + sum(d.total_size for d in self.datasets)
+
+
+@dataclass(frozen=True)
+class Card:
+    text: str
+    metadata: CardMetadata
+    warnings: tuple[str, ...]
+    path: Path  # where the rendered card was written (build_dir/README.md)
+
+
+def check_locks(config: Config) -> None:
+    """A release ships the committed locks: stop, naming the file, when one no longer matches its input."""
+    from release.lock import check_requirements_lock
+
+    if config.lock.requirements_in.exists() or config.lock.requirements_txt.exists():
+        check_requirements_lock(config.lock.requirements_in, config.lock.requirements_txt)
+    for path in (config.lock.environment_yml, config.lock.conda_lock):
+        if path is not None and not path.is_file():
+            raise ConfigError(f"{path} does not exist (lock.environment_yml / lock.conda_lock in {config.path})")
+
+
+def compute_checksums(config: Config, progress: Progress | None = None) -> Checksums:
+    """SHA-256 manifests of the model files and every dataset, written under ``build_dir/checksums``."""
+    model_files = _model_files(config)
+    roots: list[tuple[str, Path, tuple[str, ...], tuple[str, ...]]] = []
+    if config.model is not None:
+        roots.append(("model", config.model.dir, config.model.include, config.model.exclude))
+    for dataset in config.datasets:
+        if not dataset.dir.is_dir():
+            raise ChecksumError(f"dataset {dataset.name!r}: folder {dataset.dir} does not exist (datasets in {config.path})")
+        roots.append((dataset.name, dataset.dir, ("**/*",), ()))
+    total = sum(p.stat().st_size for _, p in model_files) + sum(
+        p.stat().st_size for d in config.datasets for _, p in collect_files(d.dir)
+    )
+    manifests: list[Manifest] = []
+    with _task(progress, "sha256", total) as advance:
+        for name, root, include, exclude in roots:
+            manifests.append(build_manifest(root, include, exclude, name=name, progress=advance))
+    model = manifests.pop(0) if config.model is not None else None
+    out = config.build_dir / "checksums"
+    written = []
+    for manifest in ([model] if model else []) + manifests:
+        assert manifest.name is not None
+        for suffix, text in ((".json", manifest.to_json()), (".sha256", manifest.to_sha256sum())):
+            path = out / f"{manifest.name}{suffix}"
+            write_atomic(path, text)
+            written.append(path)
+    return Checksums(model, tuple(manifests), tuple(written))
+
+
+def build_card(config: Config, checksums: Checksums, dataset_manifest_digests: dict[str, str]) -> Card:
+    """Validate the card metadata, then render README.md into ``build_dir``."""
+    metadata = load_metadata(config.card.metadata, config.card.metadata_file, config.path.name)
+    results = load_eval_results(config.card.eval_results) if config.card.eval_results else None
+    metadata = with_eval_results(metadata, results, config.repo_name)
+    warnings = validate_metadata(metadata)
+    context = card_context(config, metadata, checksums, dataset_manifest_digests, results or [])
+    text = render_card(metadata.data, context, config.card.template)
+    path = config.build_dir / "README.md"
+    write_atomic(path, text)
+    return Card(text, metadata, warnings, path)
+
+
+def card_context(
+    config: Config,
+    metadata: CardMetadata,
+    checksums: Checksums,
+    manifest_digests: dict[str, str],
+    results: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The variables the card template sees."""
+    requirements, resolved_for = _read_pins(config.lock.requirements_txt)
+    datasets = [
+        {
+            "name": m.name,
+            "file_count": len(m.entries),
+            "total_size": m.total_size,
+            "manifest": f"datasets/{m.name}.json",
+            "manifest_sha256": manifest_digests.get(m.name or "", ""),
+            "included": next(d.include_data for d in config.datasets if d.name == m.name),
+        }
+        for m in checksums.datasets
+    ]
+    model_files = [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in checksums.model.entries] if checksums.model else []
+    return {
+        "repo_id": config.repo_id,
+        "repo_name": config.repo_name,
+        "repo_type": config.repo_type,
+        "version": config.version,
+        "tag": config.tag,
+        "metadata": dict(metadata.data),
+        "content": dict(config.card.content or {}),
+        "model_files": model_files,
+        "datasets": datasets,
+        "eval_results": results,
+        "environment": {
+            "lock_file": config.lock.requirements_txt.name,
+            "requirements": requirements,
+            "resolved_for": resolved_for,
+            "conda_lock": config.lock.conda_lock.name if config.lock.conda_lock else None,
+        },
+        "reproduce": f"python -m release reproduce {config.repo_id}@{config.tag}",
+    }
+
+
+def plan_release_tree(config: Config, checksums: Checksums, card_text: str, source: SourceInfo) -> StagePlan:
+    locks = {}
+    if config.lock.requirements_txt.is_file():
+        locks[config.lock.requirements_txt.name] = config.lock.requirements_txt
+    for path in (config.lock.environment_yml, config.lock.conda_lock):
+        if path is not None:
+            locks[path.name] = path
+    datasets = [
+        DatasetInput(manifest, dataset.dir, dataset.include_data)
+        for manifest, dataset in zip(checksums.datasets, config.datasets, strict=True)
+    ]
+    return plan_stage(
+        dest=config.stage_dir / f"{config.repo_name}-{config.version}",
+        repo_id=config.repo_id,
+        repo_type=config.repo_type,
+        version=config.version,
+        card=card_text,
+        model=(checksums.model, config.model.dir) if checksums.model and config.model else None,
+        datasets=datasets,
+        locks=locks,
+        source=source,
+    )
+
+
+def stage_release(config: Config, progress: Progress | None = None) -> tuple[StagePlan, Card]:
+    """checksum -> card -> stage: the exact release tree under ``stage_dir``."""
+    checksums = compute_checksums(config, progress)
+    digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
+    card = build_card(config, checksums, digests)
+    plan = plan_release_tree(config, checksums, card.text, source_info(config.root))
+    apply_stage(plan)
+    log.info("staged %d files (%d bytes) in %s", len(plan.files), sum(f.size for f in plan.files), plan.dest)
+    return plan, card
+
+
+def staged_dir(config: Config) -> Path:
+    return config.stage_dir / f"{config.repo_name}-{config.version}"
+
+
+def source_info(root: Path) -> SourceInfo:
+    """The git commit of the project, and whether the work tree has uncommitted changes."""
+    from release.process import ProcessError, run
+
+    try:
+        commit = run(["git", "rev-parse", "HEAD"], cwd=root, what="git").stdout.strip()
+        dirty = bool(run(["git", "status", "--porcelain"], cwd=root, what="git").stdout.strip())
+    except ProcessError:
+        log.info("%s is not a git checkout: the release records no source commit", root)
+        return SourceInfo()
+    return SourceInfo(commit, dirty)
+
+
+@contextmanager
+def local_hub(config: Config) -> Iterator[tuple[str, str]]:
+    """The embedded Hub for ``endpoint = "local"``: (URL, a token valid for this run only)."""
+    from release.hub.server import HubServer, Token
+
+    storage = config.root / ".hub"
+    token = secrets.token_urlsafe(24)
+    namespace = config.repo_id.split("/", 1)[0]
+    with HubServer(storage, [Token(user=namespace, value=token, role="write")]) as server:
+        yield server.url, token
+
+
+def _model_files(config: Config) -> list[tuple[str, Path]]:
+    if config.model is None:
+        return []
+    if not config.model.dir.is_dir():
+        raise ChecksumError(f"model folder {config.model.dir} does not exist (model.dir in {config.path})")
+    files = collect_files(config.model.dir, config.model.include, config.model.exclude)
+    if not files:
+        raise ChecksumError(
+            f"no model files in {config.model.dir} match {list(config.model.include)} (model.include in {config.path})"
+        )
+    for pattern in config.model.include:
+        if "*" not in pattern and "?" not in pattern and not (config.model.dir / pattern).is_file():
+            raise ChecksumError(f"model file {config.model.dir / pattern} does not exist (model.include in {config.path})")
+    return files
+
+
+def _manifest_digest(manifest: Manifest) -> str:
+    import hashlib
+
+    return hashlib.sha256(manifest.to_json().encode("utf-8")).hexdigest()
+
+
+def _read_pins(lock: Path) -> tuple[list[tuple[str, str]], str | None]:
+    if not lock.is_file():
+        return [], None
+    pins, resolved_for = [], None
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# model-release: resolved"):
+            resolved_for = line.split("resolved", 1)[1].strip()
+        elif match := _PIN.match(line):
+            pins.append((match.group(1), match.group(2)))
+    return pins, resolved_for
+
+
+def _task(progress: Progress | None, description: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+    if progress is None:
+        return nullcontext(lambda _n: None)
+    return progress.task(description, total)
+
