@@ -128,7 +128,6 @@ def main() -> None:
                 "task": {"type": "tabular-classification", "name": "Species classification"},
                 "dataset": {"type": "tiny-flowers", "name": "tiny-flowers", "split": "test"},
                 "metrics": [{"type": "accuracy", "value": round(score, 4), "name": "Test accuracy"}],
-                "source": {"name": "example/train.py"},
             }
         ]
     }

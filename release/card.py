@@ -129,10 +129,21 @@ def render_card(metadata: Mapping[str, Any], context: Mapping[str, Any], templat
     try:
         body = env.get_template(name).render(**context)
     except TemplateError as exc:
-        where = f"{getattr(exc, 'filename', None) or name}:{getattr(exc, 'lineno', None) or '?'}"
-        raise CardError(f"card template {where}: {exc}") from exc
+        raise CardError(f"card template {_template_location(exc, name)}: {exc}") from exc
     front = yaml.safe_dump(dict(metadata), sort_keys=False, allow_unicode=True, default_flow_style=False)
     return f"---\n{front}---\n\n{body.lstrip()}"
+
+
+def _template_location(exc: Exception, name: str) -> str:
+    """file:line of a template error; Jinja puts template frames into the traceback."""
+    import traceback
+
+    filename, lineno = getattr(exc, "filename", None), getattr(exc, "lineno", None)
+    if lineno is None:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.endswith(".py")]
+        if frames:
+            filename, lineno = frames[-1].filename, frames[-1].lineno
+    return f"{filename or name}:{lineno or '?'}"
 
 
 def split_front_matter(text: str, source: str) -> tuple[str | None, str]:

@@ -224,9 +224,15 @@ def _commit(
 ) -> str:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
-    operations: list[CommitOperationAdd | CommitOperationDelete] = [
-        CommitOperationAdd(path_in_repo=e.path, path_or_fileobj=staged_dir / e.path) for e in plan.add
-    ]
+    additions = [CommitOperationAdd(path_in_repo=e.path, path_or_fileobj=staged_dir / e.path) for e in plan.add]
+    for entry, addition in zip(plan.add, additions, strict=True):
+        # Staged files are hard links: a source rewritten in place since staging changes them too.
+        if addition.upload_info.sha256.hex() != entry.sha256 or addition.upload_info.size != entry.size:
+            raise PublishError(
+                f"{staged_dir / entry.path} no longer matches the release manifest (it changed after staging); "
+                "nothing was uploaded: run the release again"
+            )
+    operations: list[CommitOperationAdd | CommitOperationDelete] = list(additions)
     operations += [CommitOperationDelete(path_in_repo=p) for p in plan.delete]
     if not operations:
         assert plan.head is not None

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from release.checksum import build_manifest
+from release.errors import StageError
+from release.stage import (
+    RELEASE_MANIFEST,
+    DatasetInput,
+    ReleaseManifest,
+    SourceInfo,
+    apply_stage,
+    plan_stage,
+    read_release_manifest,
+)
+
+
+def _project(root: Path) -> tuple[Path, Path, Path]:
+    model, data = root / "model", root / "data"
+    (model / "sub").mkdir(parents=True)
+    data.mkdir()
+    (model / "model.safetensors").write_bytes(os.urandom(2048))
+    (model / "sub" / "config.json").write_text("{}")
+    (data / "train.csv").write_text("x\n1\n")
+    lock = root / "requirements.txt"
+    lock.write_text("numpy==2.0.0 --hash=sha256:" + "0" * 64 + "\n")
+    return model, data, lock
+
+
+def _plan(root: Path, *, include_data: bool = False, card: str = "# card\n") -> object:
+    model, data, lock = _project(root)
+    return plan_stage(
+        dest=root / "dist" / "m-1.0",
+        repo_id="alice/m",
+        repo_type="model",
+        version="1.0",
+        card=card,
+        model=(build_manifest(model), model),
+        datasets=[DatasetInput(build_manifest(data, name="flowers"), data, include_data)],
+        locks={"requirements.txt": lock},
+        source=SourceInfo("a" * 40, False),
+    )
+
+
+def test_plan_lists_every_release_file_with_its_digest(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, include_data=True)
+    paths = [f.path for f in plan.files]  # type: ignore[attr-defined]
+    assert paths == sorted(paths)
+    assert paths == [
+        "README.md",
+        "datasets/flowers.json",
+        "datasets/flowers.sha256",
+        "datasets/flowers/train.csv",
+        "model.safetensors",
+        RELEASE_MANIFEST,
+        "requirements.txt",
+        "sub/config.json",
+    ]
+    manifest = plan.manifest  # type: ignore[attr-defined]
+    assert [e.path for e in manifest.files] == [p for p in paths if p != RELEASE_MANIFEST]
+    assert manifest.source.git_commit == "a" * 40
+
+
+def test_apply_builds_the_tree_and_the_manifest_matches_the_bytes(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    dest = apply_stage(plan)  # type: ignore[arg-type]
+    manifest = read_release_manifest(dest)
+    for entry in manifest.files:
+        data = (dest / entry.path).read_bytes()
+        assert len(data) == entry.size and hashlib.sha256(data).hexdigest() == entry.sha256
+    on_disk = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert on_disk == sorted([e.path for e in manifest.files] + [RELEASE_MANIFEST])
+    assert not (dest / "datasets" / "flowers").exists()  # data only when the config says so
+    assert ReleaseManifest.from_json((dest / RELEASE_MANIFEST).read_text(), "x") == manifest
+
+
+def test_staging_twice_gives_identical_bytes(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    dest = apply_stage(plan)  # type: ignore[arg-type]
+    first = (dest / RELEASE_MANIFEST).read_bytes()
+    apply_stage(plan)  # type: ignore[arg-type]
+    assert (dest / RELEASE_MANIFEST).read_bytes() == first
+
+
+def test_a_failed_stage_leaves_the_previous_tree_and_no_leftovers(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    dest = apply_stage(plan)  # type: ignore[arg-type]
+    before = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    source = tmp_path / "model" / "model.safetensors"
+    source.unlink()  # a new file replaces it (the staged hard link keeps the old bytes)
+    source.write_bytes(b"truncated")
+    with pytest.raises(StageError, match="changed since it was hashed"):
+        apply_stage(plan)  # type: ignore[arg-type]
+    assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["m-1.0"]
+
+
+def test_two_sources_for_one_release_path_are_refused(tmp_path: Path) -> None:
+    model, data, lock = _project(tmp_path)
+    (model / "README.md").write_text("a card inside the model folder")
+    with pytest.raises(StageError, match="two files would be released as README.md"):
+        plan_stage(
+            dest=tmp_path / "dist",
+            repo_id="alice/m",
+            repo_type="model",
+            version="1",
+            card="# card",
+            model=(build_manifest(model), model),
+            datasets=[],
+            locks={},
+            source=SourceInfo(),
+        )
+
+
+def test_a_path_that_is_both_file_and_folder_is_refused(tmp_path: Path) -> None:
+    model, data, lock = _project(tmp_path)
+    (model / "datasets").write_text("a file named like the datasets folder")
+    with pytest.raises(StageError, match="both a file and a folder"):
+        plan_stage(
+            dest=tmp_path / "dist",
+            repo_id="alice/m",
+            repo_type="model",
+            version="1",
+            card="# card",
+            model=(build_manifest(model), model),
+            datasets=[DatasetInput(build_manifest(data, name="flowers"), data, False)],
+            locks={},
+            source=SourceInfo(),
+        )
+
+
+def test_reading_a_folder_that_was_never_staged(tmp_path: Path) -> None:
+    with pytest.raises(StageError, match="run the stage step first"):
+        read_release_manifest(tmp_path)
