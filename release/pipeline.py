@@ -199,8 +199,8 @@ def source_info(root: Path) -> SourceInfo:
     from release.process import ProcessError, run
 
     try:
-        commit = run(["git", "rev-parse", "HEAD"], cwd=root, what="git").stdout.strip()
-        dirty = bool(run(["git", "status", "--porcelain"], cwd=root, what="git").stdout.strip())
+        commit = run(["git", "rev-parse", "HEAD"], cwd=root, what="read the git commit").stdout.strip()
+        dirty = bool(run(["git", "status", "--porcelain"], cwd=root, what="read the git commit").stdout.strip())
     except ProcessError:
         log.info("%s is not a git checkout: the release records no source commit", root)
         return SourceInfo()

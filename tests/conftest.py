@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from wheelhouse import wheelhouse  # noqa: F401  (a session fixture: tiny real wheels for pip)
 
 _SESSION_ROOT = Path(tempfile.mkdtemp(prefix="model-release-tests-"))
 for _var, _sub in (("HOME", "home"), ("HF_HOME", "hf-home"), ("XDG_CACHE_HOME", "cache")):

@@ -1,0 +1,107 @@
+"""The one place model-release starts external programs.
+
+:func:`run` spawns a program, captures its output as text and turns the ways it can fail
+(program missing, not executable, timed out, non-zero exit) into a :class:`ProcessError` whose
+message says what was being done and what to do next. Messages and log lines never carry
+credentials: ``scheme://user:password@host`` becomes ``scheme://***@host`` (:func:`redact_credentials`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from release.errors import ProcessError  # re-exported: callers of run() catch it from here
+
+__all__ = ["ProcessError", "format_command", "quote_output", "redact_credentials", "run"]
+
+logger = logging.getLogger(__name__)
+
+#: The user-info part of a URL (``user:password@`` or ``token@``), after ``scheme://``.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]+@")
+
+#: How many trailing lines of a failed program's error output a message quotes.
+_TAIL_LINES = 20
+
+
+def redact_credentials(text: str) -> str:
+    """Replace the user-info of every URL in ``text`` with ``***`` (``https://***@host/simple``)."""
+    return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
+
+
+def format_command(argv: Sequence[str]) -> str:
+    """A shell-quoted, credential-free rendering of ``argv`` for messages and logs."""
+    return redact_credentials(shlex.join(argv))
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    what: str,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    timeout: float | None = None,
+    install_hint: str = "",
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` to completion and return its exit code, stdout and stderr (decoded as UTF-8).
+
+    ``what`` says what the program is run for ("lock requirements.in with pip-compile"); every
+    error message starts from it. ``env`` holds variables set on top of this process's own
+    environment. Standard input is closed. With ``check`` (the default) a non-zero exit raises
+    :class:`ProcessError` quoting the end of the program's error output; without it the caller
+    reads ``returncode`` and reports the failure in its own terms. ``install_hint`` completes
+    the "Program X not found" message ("install it with: apt-get install git").
+    """
+    if not argv:
+        raise ValueError("run() needs a program to run: argv is empty")
+    command = format_command(argv)
+    if cwd is not None and not cwd.is_dir():
+        raise ProcessError(f"Cannot {what}: the working directory {cwd} does not exist.")
+    child_env = {**os.environ, **env} if env is not None else None
+    logger.debug("Running %s (to %s)%s", command, what, f" in {cwd}" if cwd is not None else "")
+    try:
+        completed = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        hint = f": {install_hint}" if install_hint else ": install it, or put it on PATH"
+        raise ProcessError(f"Program {argv[0]!r} not found (needed to {what}){hint}.") from exc
+    except PermissionError as exc:
+        raise ProcessError(
+            f"Program {argv[0]!r} cannot be executed (needed to {what}): "
+            "check that it is an executable file you may run."
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ProcessError(
+            f"Gave up after {timeout:g} s trying to {what}: `{command}` did not finish. "
+            "Check the network or the index it reads, then try again."
+        ) from exc
+    if check and completed.returncode != 0:
+        raise ProcessError(
+            f"Could not {what}: `{command}` exited with status {completed.returncode}."
+            + quote_output(completed.stderr or completed.stdout)
+        )
+    return completed
+
+
+def quote_output(output: str, limit: int = _TAIL_LINES) -> str:
+    """The last ``limit`` non-blank lines of ``output``, indented under a newline, credential-free."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return "\n" + "\n".join(f"  {redact_credentials(line)}" for line in lines[-limit:])
