@@ -29,7 +29,10 @@ Result = dict[str, Any]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose - args.quiet, json_mode=args.json)
+    _configure_logging(args.verbose - args.quiet, json_mode=args.json, serving=args.command == "hub")
+    if args.json or args.quiet or not sys.stderr.isatty():
+        # huggingface_hub reads this when first imported, which happens after this point.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         result: Result = args.handler(args)
     except ReleaseError as exc:
@@ -178,7 +181,14 @@ def cmd_release(args: argparse.Namespace) -> Result:
     from release.pipeline import check_locks, stage_release
 
     config = _config(args)
-    token = None if _is_local(config, args) else _require_token(config, args)
+    if not _is_local(config, args):
+        from release.publish import PublishTarget, check_access
+
+        token = _require_token(config, args)
+        endpoint = (args.endpoint or config.endpoint).rstrip("/")
+        check_access(PublishTarget(endpoint, config.repo_id, config.repo_type, token))
+    else:
+        token = None
     check_locks(config)
     with _progress(args) as progress:
         plan, card = stage_release(config, progress)
@@ -395,7 +405,7 @@ def _report_error(args: argparse.Namespace, kind: str, message: str, code: int) 
     return code
 
 
-def _configure_logging(level: int, *, json_mode: bool) -> None:
+def _configure_logging(level: int, *, json_mode: bool, serving: bool) -> None:
     levels = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
     chosen = levels[max(-2, min(1, level))]
     handler: logging.Handler
@@ -411,6 +421,8 @@ def _configure_logging(level: int, *, json_mode: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(chosen)
     root.propagate = False
+    # The embedded Hub's request log is noise during a release; `hub serve` shows it.
+    logging.getLogger("release.hub").setLevel(logging.NOTSET if serving or level > 0 else logging.WARNING)
 
 
 # --- the parser ---------------------------------------------------------------------------------

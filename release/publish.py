@@ -111,6 +111,12 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
         )
 
 
+def check_access(target: PublishTarget) -> str:
+    """Before any work: the Hub answers and accepts the token. Returns the token's user name."""
+    with _hub_errors(target):
+        return _whoami(_client(target), target)
+
+
 def plan_publish(
     entries: Mapping[str, ManifestEntry], remote: Mapping[str, RemoteFile], head: str | None
 ) -> PublishPlan:

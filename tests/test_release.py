@@ -1,0 +1,185 @@
+"""The whole pipeline through the real CLI, on a copy of the bundled example."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import HfApi, snapshot_download
+
+from release.hub.server import HubServer, Token
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ID = "examples/tiny-flowers"
+
+
+def _copy_example(dest: Path) -> Path:
+    dest.mkdir()
+    for name in ("release.toml", "requirements.in", "requirements.txt"):
+        shutil.copy2(REPO_ROOT / name, dest / name)
+    shutil.copytree(
+        REPO_ROOT / "example",
+        dest / "example",
+        ignore=shutil.ignore_patterns("*.safetensors", "model.safetensors.index.json", "__pycache__"),
+    )
+    subprocess.run([sys.executable, "example/train.py"], cwd=dest, check=True, capture_output=True)
+    return dest
+
+
+def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "release", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    project = _copy_example(tmp_path_factory.mktemp("e2e") / "project")
+    result = _cli("release", "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    return project, json.loads(result.stdout)
+
+
+@pytest.mark.slow
+def test_release_prints_the_documented_summary(released: tuple[Path, dict[str, object]]) -> None:
+    project, summary = released
+    assert summary["ok"] is True
+    assert summary["repo_id"] == REPO_ID and summary["repo_type"] == "model"
+    assert summary["version"] == "0.1.0" and summary["tag"] == "v0.1.0"
+    assert summary["endpoint"] == "local"
+    assert isinstance(summary["commit"], str) and len(summary["commit"]) == 40
+    staged = Path(str(summary["staged_dir"]))
+    files = _files(staged)
+    assert summary["files"] == len(files)
+    assert summary["bytes"] == sum(len(b) for b in files.values())
+
+
+@pytest.mark.slow
+def test_the_tag_downloads_byte_for_byte_as_staged(released: tuple[Path, dict[str, object]], tmp_path: Path) -> None:
+    project, summary = released
+    staged = _files(Path(str(summary["staged_dir"])))
+    with HubServer(project / ".hub", [Token("reader", "hf_reader_token")]) as hub:
+        folder = snapshot_download(
+            REPO_ID, revision="v0.1.0", endpoint=hub.url, token="hf_reader_token", cache_dir=tmp_path / "cache"
+        )
+        refs = HfApi(endpoint=hub.url, token="hf_reader_token").list_repo_refs(REPO_ID)
+    downloaded = {k: v for k, v in _files(Path(folder)).items() if k != ".gitattributes"}
+    assert downloaded == staged
+    assert [(t.name, t.target_commit) for t in refs.tags] == [("v0.1.0", summary["commit"])]
+
+
+@pytest.mark.slow
+def test_a_second_release_of_the_same_version_is_a_no_op(released: tuple[Path, dict[str, object]]) -> None:
+    project, summary = released
+    again = _cli("release", "--json", cwd=project)
+    assert again.returncode == 0, again.stderr
+    document = json.loads(again.stdout)
+    assert document["already_released"] is True and document["commit"] == summary["commit"]
+
+
+@pytest.mark.slow
+def test_changed_content_under_a_released_version_is_refused(released: tuple[Path, dict[str, object]]) -> None:
+    project, summary = released
+    predict = project / "example" / "model" / "predict.py"
+    original = predict.read_text()
+    predict.write_text(original + "# changed\n")
+    try:
+        refused = _cli("release", cwd=project)
+    finally:
+        predict.write_text(original)
+    assert refused.returncode == 1
+    assert "v0.1.0 is already released" in refused.stderr and "predict.py" in refused.stderr
+    with HubServer(project / ".hub", [Token("reader", "hf_reader_token")]) as hub:
+        head = HfApi(endpoint=hub.url, token="hf_reader_token").repo_info(REPO_ID, revision="main").sha
+    assert head == summary["commit"]
+
+
+# --- bad input: a clear error, a non-zero exit, nothing half-written or published -----------------
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return _copy_example(tmp_path / "project")
+
+
+def _nothing_made(project: Path) -> None:
+    for leftover in ("dist", ".hub"):
+        assert not (project / leftover).exists(), f"{leftover} was created"
+
+
+def test_misspelt_config_key_exits_2_naming_it(project: Path) -> None:
+    config = project / "release.toml"
+    config.write_text(config.read_text().replace('repo_type = "model"', 'repo_typ = "model"'))
+    result = _cli("release", cwd=project)
+    assert result.returncode == 2
+    assert "repo_typ: unknown key 'repo_typ' (did you mean 'repo_type'?)" in result.stderr
+    assert str(config) in result.stderr
+    _nothing_made(project)
+
+
+def test_missing_weights_exit_1_naming_the_path(project: Path) -> None:
+    (project / "example" / "model" / "config.json").unlink()
+    result = _cli("release", cwd=project)
+    assert result.returncode == 1
+    assert f"model file {project / 'example' / 'model' / 'config.json'} does not exist" in result.stderr
+    _nothing_made(project)
+
+
+def test_missing_dataset_folder_exits_1_naming_it(project: Path) -> None:
+    shutil.rmtree(project / "example" / "data")
+    result = _cli("release", cwd=project)
+    assert result.returncode == 1
+    assert "dataset 'tiny-flowers'" in result.stderr and str(project / "example" / "data") in result.stderr
+    _nothing_made(project)
+
+
+def test_card_metadata_failing_the_schema_names_the_field(project: Path) -> None:
+    card = project / "example" / "card.yaml"
+    card.write_text(card.read_text().replace("license: apache-2.0", "license: apache2"))
+    result = _cli("release", cwd=project)
+    assert result.returncode == 1
+    assert f"{card}:3: license:" in result.stderr and "did you mean 'apache-2.0'?" in result.stderr
+    _nothing_made(project)
+
+
+def test_stale_lock_stops_the_release_naming_the_file(project: Path) -> None:
+    requirements_in = project / "requirements.in"
+    requirements_in.write_text(requirements_in.read_text() + "jinja2\n")
+    result = _cli("release", cwd=project)
+    assert result.returncode == 1
+    assert "requirements.txt" in result.stderr and "model-release lock" in result.stderr
+    _nothing_made(project)
+
+
+def test_no_token_against_a_remote_hub_stops_before_any_work(project: Path, hub: object) -> None:
+    result = _cli("release", "--endpoint", "http://127.0.0.1:9", cwd=project, env={"HF_TOKEN": ""})
+    assert result.returncode == 1
+    assert "no Hub token for http://127.0.0.1:9" in result.stderr
+    _nothing_made(project)
+    assert not (project / "build").exists()
+
+
+def test_invalid_token_is_rejected_and_never_printed(project: Path, hub: object) -> None:
+    from conftest import HUB_URL
+
+    secret = "hf_wrong_secret_value_123"
+    result = _cli("release", "--endpoint", HUB_URL, "--json", cwd=project, env={"HF_TOKEN": secret})
+    assert result.returncode == 1
+    assert "rejected the token (HTTP 401)" in result.stderr
+    assert secret not in result.stderr + result.stdout
+    assert json.loads(result.stdout)["error"]["type"] == "AuthError"
+    assert not HfApi(endpoint=HUB_URL).repo_exists(REPO_ID)
