@@ -65,9 +65,7 @@ def load_eval_results(path: Path) -> list[dict[str, Any]]:
     return results
 
 
-def with_eval_results(
-    metadata: CardMetadata, results: list[dict[str, Any]] | None, model_name: str
-) -> CardMetadata:
+def with_eval_results(metadata: CardMetadata, results: list[dict[str, Any]] | None, model_name: str) -> CardMetadata:
     """Fill ``model-index`` from the eval results, unless the metadata already has one."""
     if not results or "model-index" in metadata.data:
         return metadata

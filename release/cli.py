@@ -53,7 +53,12 @@ def cmd_lock(args: argparse.Namespace) -> Result:
     lock = config.lock
     if args.check:
         check_requirements_lock(lock.requirements_in, lock.requirements_txt)
-        return {"command": "lock", "check": True, "fresh": [str(lock.requirements_txt)], "message": "locks are fresh"}
+        return {
+            "command": "lock",
+            "check": True,
+            "fresh": [str(lock.requirements_txt)],
+            "message": "locks are fresh",
+        }
     index = PipIndex(
         index_url=lock.index_url,
         extra_index_urls=lock.extra_index_urls,
@@ -63,7 +68,8 @@ def cmd_lock(args: argparse.Namespace) -> Result:
     result = lock_requirements(lock.requirements_in, lock.requirements_txt, index)
     if lock.environment_yml is not None:
         log.warning(
-            "%s is shipped as it is: this version does not lock it into conda-lock.yml yet", lock.environment_yml
+            "%s is shipped as it is: this version does not lock it into conda-lock.yml yet",
+            lock.environment_yml,
         )
     return {
         "command": "lock",
@@ -139,7 +145,12 @@ def cmd_card(args: argparse.Namespace) -> Result:
     from release.pipeline import _manifest_digest
 
     card = build_card(config, checksums, {m.name or "": _manifest_digest(m) for m in checksums.datasets})
-    return {"command": "card", "card": str(card.path), "warnings": list(card.warnings), "message": f"rendered {card.path}"}
+    return {
+        "command": "card",
+        "card": str(card.path),
+        "warnings": list(card.warnings),
+        "message": f"rendered {card.path}",
+    }
 
 
 def cmd_stage(args: argparse.Namespace) -> Result:
@@ -281,8 +292,7 @@ def _publish(config: Any, args: argparse.Namespace, directory: Path, manifest: A
         result["next_steps"] = [
             f"python -m release hub serve --storage {storage} --port 8000",
             f"HF_ENDPOINT=http://127.0.0.1:8000 HF_HUB_DISABLE_XET=1 hf download {config.repo_id} "
-            f"--revision {outcome.tag}"
-            + (f" --repo-type {config.repo_type}" if config.repo_type != "model" else ""),
+            f"--revision {outcome.tag}" + (f" --repo-type {config.repo_type}" if config.repo_type != "model" else ""),
             f"curl http://127.0.0.1:8000/api/{config.repo_type}s/{config.repo_id}/tree/{outcome.tag}?recursive=true",
         ]
     return result
@@ -302,16 +312,19 @@ def _validate_cards(files: list[Path]) -> Result:
     for path in files:
         check = check_card_file(path)
         failed = failed or bool(check.errors)
-        reports.append(
-            {"file": str(path), "errors": [str(p) for p in check.errors], "warnings": list(check.warnings)}
-        )
+        reports.append({"file": str(path), "errors": [str(p) for p in check.errors], "warnings": list(check.warnings)})
     lines = []
     for report in reports:
         status = "INVALID" if report["errors"] else "ok"
         lines.append(f"{report['file']}: {status}")
         lines += [f"  error: {e}" for e in report["errors"]]
         lines += [f"  warning: {w}" for w in report["warnings"]]
-    return {"command": "card validate", "cards": reports, "exit_code": 1 if failed else 0, "message": "\n".join(lines)}
+    return {
+        "command": "card validate",
+        "cards": reports,
+        "exit_code": 1 if failed else 0,
+        "message": "\n".join(lines),
+    }
 
 
 def _manifest_bytes(manifest: Any) -> int:
@@ -478,7 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--storage", default=".hub", help="where repos and files are kept (default .hub/)")
     serve.add_argument(
-        "--token", action="append", default=[], metavar="NAME:TOKEN",
+        "--token",
+        action="append",
+        default=[],
+        metavar="NAME:TOKEN",
         help="grant TOKEN write access to namespace NAME (repeatable); none: the documented dev token",
     )
     return parser
@@ -494,7 +510,11 @@ def _hub_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace],
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     default: Any = argparse.SUPPRESS if suppress else None
     parser.add_argument("--config", metavar="PATH", default=default, help="release.toml or pyproject.toml")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="print one JSON object summarising the result")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print one JSON object summarising the result",
+    )
     parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS if suppress else 0)
     parser.add_argument("-q", "--quiet", action="count", default=argparse.SUPPRESS if suppress else 0)

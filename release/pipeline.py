@@ -79,7 +79,9 @@ def compute_checksums(config: Config, progress: Progress | None = None) -> Check
         roots.append(("model", config.model.dir, config.model.include, config.model.exclude))
     for dataset in config.datasets:
         if not dataset.dir.is_dir():
-            raise ChecksumError(f"dataset {dataset.name!r}: folder {dataset.dir} does not exist (datasets in {config.path})")
+            raise ChecksumError(
+                f"dataset {dataset.name!r}: folder {dataset.dir} does not exist (datasets in {config.path})"
+            )
         roots.append((dataset.name, dataset.dir, ("**/*",), ()))
     total = sum(p.stat().st_size for _, p in model_files) + sum(
         p.stat().st_size for d in config.datasets for _, p in collect_files(d.dir)
@@ -133,7 +135,11 @@ def card_context(
         }
         for m in checksums.datasets
     ]
-    model_files = [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in checksums.model.entries] if checksums.model else []
+    model_files = (
+        [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in checksums.model.entries]
+        if checksums.model
+        else []
+    )
     return {
         "repo_id": config.repo_id,
         "repo_name": config.repo_name,
@@ -231,7 +237,9 @@ def _model_files(config: Config) -> list[tuple[str, Path]]:
         )
     for pattern in config.model.include:
         if "*" not in pattern and "?" not in pattern and not (config.model.dir / pattern).is_file():
-            raise ChecksumError(f"model file {config.model.dir / pattern} does not exist (model.include in {config.path})")
+            raise ChecksumError(
+                f"model file {config.model.dir / pattern} does not exist (model.include in {config.path})"
+            )
     return files
 
 
@@ -257,4 +265,3 @@ def _task(progress: Progress | None, description: str, total: int) -> AbstractCo
     if progress is None:
         return nullcontext(lambda _n: None)
     return progress.task(description, total)
-

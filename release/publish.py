@@ -93,7 +93,10 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
         plan = plan_publish(entries, remote, head)
         log.info(
             "plan: %d file(s) to upload (%d bytes), %d unchanged, %d to delete",
-            len(plan.add), plan.upload_bytes, len(plan.unchanged), len(plan.delete),
+            len(plan.add),
+            plan.upload_bytes,
+            len(plan.unchanged),
+            len(plan.delete),
         )
         commit = _commit(api, target, staged_dir, plan, tag, manifest)
         problems = compare_tree(entries, _remote_tree(api, target, commit), staged_dir)
@@ -121,7 +124,8 @@ def plan_publish(
     entries: Mapping[str, ManifestEntry], remote: Mapping[str, RemoteFile], head: str | None
 ) -> PublishPlan:
     """Compare the release with the remote branch. Pure."""
-    add, unchanged = [], []
+    add: list[ManifestEntry] = []
+    unchanged: list[ManifestEntry] = []
     for path, entry in sorted(entries.items()):
         there = remote.get(path)
         same = there is not None and there.size == entry.size and there.sha256 == entry.sha256
@@ -130,9 +134,7 @@ def plan_publish(
     return PublishPlan(head, tuple(add), tuple(unchanged), delete)
 
 
-def compare_tree(
-    entries: Mapping[str, ManifestEntry], remote: Mapping[str, RemoteFile], staged_dir: Path
-) -> list[str]:
+def compare_tree(entries: Mapping[str, ManifestEntry], remote: Mapping[str, RemoteFile], staged_dir: Path) -> list[str]:
     """Every difference between the release and a remote tree (empty when they are identical)."""
     problems = []
     for path, entry in sorted(entries.items()):
@@ -177,7 +179,12 @@ def _client(target: PublishTarget) -> HfApi:
     constants.HF_HUB_DISABLE_XET = True
     from release import __version__
 
-    return HfApi(endpoint=target.endpoint, token=target.token, library_name="model-release", library_version=__version__)
+    return HfApi(
+        endpoint=target.endpoint,
+        token=target.token,
+        library_name="model-release",
+        library_version=__version__,
+    )
 
 
 def _whoami(api: HfApi, target: PublishTarget) -> str:
@@ -226,7 +233,12 @@ def _remote_file(item: RepoFile) -> RemoteFile:
 
 
 def _commit(
-    api: HfApi, target: PublishTarget, staged_dir: Path, plan: PublishPlan, tag: str, manifest: ReleaseManifest
+    api: HfApi,
+    target: PublishTarget,
+    staged_dir: Path,
+    plan: PublishPlan,
+    tag: str,
+    manifest: ReleaseManifest,
 ) -> str:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
@@ -247,7 +259,9 @@ def _commit(
     source = manifest.source.git_commit
     description = f"{len(plan.add)} file(s) added or changed, {len(plan.delete)} deleted."
     if source:
-        description += f"\nSource commit: {source}" + (" (with uncommitted changes)" if manifest.source.git_dirty else "")
+        description += f"\nSource commit: {source}" + (
+            " (with uncommitted changes)" if manifest.source.git_dirty else ""
+        )
     info = api.create_commit(
         target.repo_id,
         operations,
@@ -298,4 +312,6 @@ def _hub_errors(target: PublishTarget) -> Iterator[None]:
         detail = exc.server_message or str(exc).splitlines()[0]
         if status == 412:
             detail = "the branch moved while publishing (another commit landed); run the release again"
-        raise PublishError(f"the Hub at {target.endpoint} refused the request for {target.repo_id} (HTTP {status}): {detail}") from exc
+        raise PublishError(
+            f"the Hub at {target.endpoint} refused the request for {target.repo_id} (HTTP {status}): {detail}"
+        ) from exc

@@ -82,6 +82,8 @@ def check_document(instance: object, schema: dict[str, Any]) -> list[SchemaProbl
 def _explain(error: ValidationError) -> Iterable[SchemaProblem]:
     path = tuple(error.absolute_path)
     kind = error.validator
+    expected: Any = error.validator_value
+    instance: Any = error.instance
     schema = error.schema if isinstance(error.schema, dict) else {}
     if kind == "additionalProperties" and isinstance(error.instance, dict):
         known = sorted(schema.get("properties", {}))
@@ -91,12 +93,11 @@ def _explain(error: ValidationError) -> Iterable[SchemaProblem]:
             yield SchemaProblem((*path, key), f"unknown key {key!r}{hint}{allowed}")
         return
     if kind == "required":
-        missing = [k for k in error.validator_value if k not in error.instance]
+        missing = [k for k in expected if k not in instance]
         for key in missing:
             yield SchemaProblem((*path, key), f"required key {key!r} is missing")
         return
     if kind == "type":
-        expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         hint = ""
@@ -105,13 +106,13 @@ def _explain(error: ValidationError) -> Iterable[SchemaProblem]:
         yield SchemaProblem(path, f"must be {wanted}, got {describe_value(error.instance)}{hint}")
         return
     if kind == "enum":
-        options = [str(o) for o in error.validator_value]
+        options = [str(o) for o in expected]
         hint = _did_you_mean(str(error.instance), options)
         shown = ", ".join(options) if len(options) <= 12 else f"{len(options)} allowed values"
         yield SchemaProblem(path, f"{describe_value(error.instance)} is not allowed{hint} (expected {shown})")
         return
     if kind == "pattern":
-        what = schema.get("description", f"text matching {error.validator_value}").rstrip(".")
+        what = schema.get("description", f"text matching {expected}").rstrip(".")
         what = what[:1].lower() + what[1:]
         yield SchemaProblem(path, f"{describe_value(error.instance)} is not valid: expected {what}")
         return

@@ -29,7 +29,12 @@ CONTEXT = {
     "model_files": [{"path": "model.safetensors", "size": 10, "sha256": "ab" * 32}],
     "datasets": [],
     "eval_results": [],
-    "environment": {"lock_file": "requirements.txt", "requirements": [], "resolved_for": None, "conda_lock": None},
+    "environment": {
+        "lock_file": "requirements.txt",
+        "requirements": [],
+        "resolved_for": None,
+        "conda_lock": None,
+    },
     "reproduce": "python -m release reproduce alice/m@v1.0",
 }
 
@@ -76,8 +81,13 @@ def test_warnings_do_not_block(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_eval_results_fill_model_index_unless_present() -> None:
-    results = [{"task": {"type": "text-classification"}, "dataset": {"type": "d", "name": "D"},
-                "metrics": [{"type": "accuracy", "value": 0.5}]}]
+    results = [
+        {
+            "task": {"type": "text-classification"},
+            "dataset": {"type": "d", "name": "D"},
+            "metrics": [{"type": "accuracy", "value": 0.5}],
+        }
+    ]
     filled = with_eval_results(CardMetadata({"license": "mit"}, "x"), results, "m")
     assert filled.data["model-index"] == [{"name": "m", "results": results}]
     kept = CardMetadata({"model-index": [{"name": "mine", "results": results}]}, "x")

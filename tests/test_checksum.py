@@ -50,12 +50,19 @@ def test_sha256sum_verifies_our_file_and_we_read_its_output(tmp_path: Path) -> N
     manifest = build_manifest(tmp_path)
     (tmp_path.parent / "sums.sha256").write_text(manifest.to_sha256sum())
     checked = subprocess.run(
-        ["sha256sum", "-c", str(tmp_path.parent / "sums.sha256")], cwd=tmp_path, capture_output=True, text=True
+        ["sha256sum", "-c", str(tmp_path.parent / "sums.sha256")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.count(": OK") == len(manifest.entries)
     made = subprocess.run(
-        ["sha256sum", *[e.path for e in manifest.entries]], cwd=tmp_path, capture_output=True, text=True, check=True
+        ["sha256sum", *[e.path for e in manifest.entries]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     read = Manifest.from_sha256sum(made, "sha256sum output")
     assert [(e.path, e.sha256) for e in read.entries] == [(e.path, e.sha256) for e in manifest.entries]

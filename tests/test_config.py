@@ -71,7 +71,7 @@ def test_tool_release_table_of_pyproject(tmp_path: Path) -> None:
 
 
 def test_no_config_says_how_to_make_one(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="create release.toml"):
+    with pytest.raises(ConfigError, match=r"create release\.toml"):
         load_config(cwd=tmp_path)
 
 

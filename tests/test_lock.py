@@ -172,7 +172,7 @@ def test_lock_with_missing_input_names_it_and_writes_nothing(tmp_path: Path) -> 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_wheelhouse_is_reproducible(tmp_path: Path, wheelhouse: Wheelhouse) -> None:  # noqa: F811
+def test_wheelhouse_is_reproducible(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
     again = build_wheelhouse(tmp_path)
     assert sorted(again) == sorted(wheelhouse.wheels)
     for key, path in again.items():
@@ -185,7 +185,7 @@ def test_wheelhouse_is_reproducible(tmp_path: Path, wheelhouse: Wheelhouse) -> N
 @pytest.mark.slow
 def test_lock_pins_highest_versions_with_hashes_and_header(
     tmp_path: Path,
-    wheelhouse: Wheelhouse,  # noqa: F811
+    wheelhouse: Wheelhouse,
 ) -> None:
     requirements_in = write(
         tmp_path / "requirements.in", "# what the model needs\ntinypkg\notherpkg  # extra\n"
@@ -222,7 +222,7 @@ def test_lock_pins_highest_versions_with_hashes_and_header(
 @pytest.mark.slow
 def test_check_follows_requirement_edits_but_not_comment_edits(
     tmp_path: Path,
-    wheelhouse: Wheelhouse,  # noqa: F811
+    wheelhouse: Wheelhouse,
 ) -> None:
     requirements_in = write(tmp_path / "requirements.in", "tinypkg\n")
     requirements_txt = tmp_path / "requirements.txt"
@@ -246,7 +246,7 @@ def test_check_follows_requirement_edits_but_not_comment_edits(
 @pytest.mark.slow
 def test_relock_keeps_existing_pins_that_still_fit(
     tmp_path: Path,
-    wheelhouse: Wheelhouse,  # noqa: F811
+    wheelhouse: Wheelhouse,
 ) -> None:
     requirements_in = write(tmp_path / "requirements.in", "tinypkg\ntinydep<1.1\n")
     requirements_txt = tmp_path / "requirements.txt"
@@ -261,7 +261,7 @@ def test_relock_keeps_existing_pins_that_still_fit(
 @pytest.mark.slow
 def test_unresolvable_requirement_names_it_and_keeps_the_previous_lock(
     tmp_path: Path,
-    wheelhouse: Wheelhouse,  # noqa: F811
+    wheelhouse: Wheelhouse,
 ) -> None:
     requirements_in = write(tmp_path / "requirements.in", "tinypkg\n")
     requirements_txt = tmp_path / "requirements.txt"
@@ -285,7 +285,7 @@ def test_unresolvable_requirement_names_it_and_keeps_the_previous_lock(
 @pytest.mark.slow
 def test_index_credentials_never_reach_the_lock_or_messages(
     tmp_path: Path,
-    wheelhouse: Wheelhouse,  # noqa: F811
+    wheelhouse: Wheelhouse,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PIP_RETRIES", "0")  # the unreachable index fails at once

@@ -56,7 +56,7 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 @pytest.mark.slow
 def test_release_prints_the_documented_summary(released: tuple[Path, dict[str, object]]) -> None:
-    project, summary = released
+    _project, summary = released
     assert summary["ok"] is True
     assert summary["repo_id"] == REPO_ID and summary["repo_type"] == "model"
     assert summary["version"] == "0.1.0" and summary["tag"] == "v0.1.0"
@@ -74,7 +74,11 @@ def test_the_tag_downloads_byte_for_byte_as_staged(released: tuple[Path, dict[st
     staged = _files(Path(str(summary["staged_dir"])))
     with HubServer(project / ".hub", [Token("reader", "hf_reader_token")]) as hub:
         folder = snapshot_download(
-            REPO_ID, revision="v0.1.0", endpoint=hub.url, token="hf_reader_token", cache_dir=tmp_path / "cache"
+            REPO_ID,
+            revision="v0.1.0",
+            endpoint=hub.url,
+            token="hf_reader_token",
+            cache_dir=tmp_path / "cache",
         )
         refs = HfApi(endpoint=hub.url, token="hf_reader_token").list_repo_refs(REPO_ID)
     downloaded = {k: v for k, v in _files(Path(folder)).items() if k != ".gitattributes"}
@@ -92,7 +96,9 @@ def test_a_second_release_of_the_same_version_is_a_no_op(released: tuple[Path, d
 
 
 @pytest.mark.slow
-def test_changed_content_under_a_released_version_is_refused(released: tuple[Path, dict[str, object]]) -> None:
+def test_changed_content_under_a_released_version_is_refused(
+    released: tuple[Path, dict[str, object]],
+) -> None:
     project, summary = released
     predict = project / "example" / "model" / "predict.py"
     original = predict.read_text()

@@ -100,9 +100,9 @@ def test_a_failed_stage_leaves_the_previous_tree_and_no_leftovers(tmp_path: Path
 
 
 def test_two_sources_for_one_release_path_are_refused(tmp_path: Path) -> None:
-    model, data, lock = _project(tmp_path)
+    model, _data, _lock = _project(tmp_path)
     (model / "README.md").write_text("a card inside the model folder")
-    with pytest.raises(StageError, match="two files would be released as README.md"):
+    with pytest.raises(StageError, match=r"two files would be released as README\.md"):
         plan_stage(
             dest=tmp_path / "dist",
             repo_id="alice/m",
@@ -117,7 +117,7 @@ def test_two_sources_for_one_release_path_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_path_that_is_both_file_and_folder_is_refused(tmp_path: Path) -> None:
-    model, data, lock = _project(tmp_path)
+    model, data, _lock = _project(tmp_path)
     (model / "datasets").write_text("a file named like the datasets folder")
     with pytest.raises(StageError, match="both a file and a folder"):
         plan_stage(

@@ -1,6 +1,6 @@
 """Classify flowers with the released tiny-flowers model (numpy + safetensors only).
 
-    python predict.py 5.1 3.5 1.4 0.2
+python predict.py 5.1 3.5 1.4 0.2
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ def load(folder: Path = HERE) -> dict[str, np.ndarray]:
 
 def predict(weights: dict[str, np.ndarray], features: np.ndarray) -> np.ndarray:
     hidden = np.maximum(features @ weights["layer1.weight"].T + weights["layer1.bias"], 0.0)
-    return np.argmax(hidden @ weights["layer2.weight"].T + weights["layer2.bias"], axis=-1)
+    labels: np.ndarray = np.argmax(hidden @ weights["layer2.weight"].T + weights["layer2.bias"], axis=-1)
+    return labels
 
 
 if __name__ == "__main__":
