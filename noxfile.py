@@ -86,7 +86,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Lint and format-check with ruff."""
-    session.install("ruff>=0.8")
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
 
 
