@@ -121,7 +121,7 @@ def test_check_access_names_a_bad_token_and_an_unreachable_hub(hub: RunningHub) 
     assert check_access(_target(hub, "alice/x", repo_type="model")) == "alice"
     with pytest.raises(PublishError, match="rejected the token"):
         check_access(_target(hub, "alice/x", token="hf_nope", repo_type="model"))
-    with pytest.raises(PublishError, match="cannot reach the Hub at http://127.0.0.1:9"):
+    with pytest.raises(PublishError, match=r"cannot reach the Hub at http://127\.0\.0\.1:9"):
         check_access(PublishTarget("http://127.0.0.1:9", "alice/x", "model", token="t"))
 
 
