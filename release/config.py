@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -90,7 +90,21 @@ def load_config(explicit: Path | None = None, cwd: Path | None = None) -> Config
     """Find, read and parse the configuration (``--config`` or the defaults in ``cwd``)."""
     path, table_path = locate_config(explicit, cwd or Path.cwd())
     data = read_config_file(path, table_path)
-    return parse_config(data, path, table_path=table_path)
+    return with_detected_locks(parse_config(data, path, table_path=table_path))
+
+
+def with_detected_locks(config: Config) -> Config:
+    """Use ``environment.yml`` and ``conda-lock.yml`` beside the config when it names none."""
+    lock = config.lock
+    environment_yml = lock.environment_yml or _existing(config.root / "environment.yml")
+    conda_lock = lock.conda_lock or _existing(config.root / "conda-lock.yml")
+    if (environment_yml, conda_lock) == (lock.environment_yml, lock.conda_lock):
+        return config
+    return replace(config, lock=replace(lock, environment_yml=environment_yml, conda_lock=conda_lock))
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 def locate_config(explicit: Path | None, cwd: Path) -> tuple[Path, tuple[str, ...]]:

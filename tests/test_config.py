@@ -86,3 +86,13 @@ def test_the_repository_example_config_is_valid() -> None:
     config = load_config(root / "release.toml")
     assert config.endpoint == "local"
     assert [d.name for d in config.datasets] == ["tiny-flowers"]
+
+
+def test_conda_files_beside_the_config_are_picked_up(tmp_path: Path) -> None:
+    (tmp_path / "release.toml").write_text('repo_id = "alice/m"\nversion = "0.1"\n')
+    assert load_config(cwd=tmp_path).lock.environment_yml is None
+    (tmp_path / "environment.yml").write_text("dependencies: [python=3.11]\n")
+    (tmp_path / "conda-lock.yml").write_text("version: 1\n")
+    lock = load_config(cwd=tmp_path).lock
+    assert lock.environment_yml == tmp_path / "environment.yml"
+    assert lock.conda_lock == tmp_path / "conda-lock.yml"
