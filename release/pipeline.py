@@ -157,7 +157,6 @@ def card_context(
             "resolved_for": resolved_for,
             "conda_lock": config.lock.conda_lock.name if config.lock.conda_lock else None,
         },
-        "reproduce": f"python -m release reproduce {config.repo_id}@{config.tag}",
     }
 
 

@@ -35,7 +35,6 @@ CONTEXT = {
         "resolved_for": None,
         "conda_lock": None,
     },
-    "reproduce": "python -m release reproduce alice/m@v1.0",
 }
 
 
