@@ -13,6 +13,7 @@ from release.stage import (
     DatasetInput,
     ReleaseManifest,
     SourceInfo,
+    StagePlan,
     apply_stage,
     plan_stage,
     read_release_manifest,
@@ -31,14 +32,16 @@ def _project(root: Path) -> tuple[Path, Path, Path]:
     return model, data, lock
 
 
-def _plan(root: Path, *, include_data: bool = False, card: str = "# card\n") -> object:
+def _plan(root: Path, *, include_data: bool = False, extra: dict[str, str] | None = None) -> StagePlan:
     model, data, lock = _project(root)
+    for name, text in (extra or {}).items():
+        (model / name).write_text(text)
     return plan_stage(
         dest=root / "dist" / "m-1.0",
         repo_id="alice/m",
         repo_type="model",
         version="1.0",
-        card=card,
+        card="# card\n",
         model=(build_manifest(model), model),
         datasets=[DatasetInput(build_manifest(data, name="flowers"), data, include_data)],
         locks={"requirements.txt": lock},
@@ -48,7 +51,7 @@ def _plan(root: Path, *, include_data: bool = False, card: str = "# card\n") -> 
 
 def test_plan_lists_every_release_file_with_its_digest(tmp_path: Path) -> None:
     plan = _plan(tmp_path, include_data=True)
-    paths = [f.path for f in plan.files]  # type: ignore[attr-defined]
+    paths = [f.path for f in plan.files]
     assert paths == sorted(paths)
     assert paths == [
         "README.md",
@@ -60,14 +63,14 @@ def test_plan_lists_every_release_file_with_its_digest(tmp_path: Path) -> None:
         "requirements.txt",
         "sub/config.json",
     ]
-    manifest = plan.manifest  # type: ignore[attr-defined]
+    manifest = plan.manifest
     assert [e.path for e in manifest.files] == [p for p in paths if p != RELEASE_MANIFEST]
     assert manifest.source.git_commit == "a" * 40
 
 
 def test_apply_builds_the_tree_and_the_manifest_matches_the_bytes(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
-    dest = apply_stage(plan)  # type: ignore[arg-type]
+    dest = apply_stage(plan)
     manifest = read_release_manifest(dest)
     for entry in manifest.files:
         data = (dest / entry.path).read_bytes()
@@ -80,57 +83,33 @@ def test_apply_builds_the_tree_and_the_manifest_matches_the_bytes(tmp_path: Path
 
 def test_staging_twice_gives_identical_bytes(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
-    dest = apply_stage(plan)  # type: ignore[arg-type]
+    dest = apply_stage(plan)
     first = (dest / RELEASE_MANIFEST).read_bytes()
-    apply_stage(plan)  # type: ignore[arg-type]
+    apply_stage(plan)
     assert (dest / RELEASE_MANIFEST).read_bytes() == first
 
 
 def test_a_failed_stage_leaves_the_previous_tree_and_no_leftovers(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
-    dest = apply_stage(plan)  # type: ignore[arg-type]
+    dest = apply_stage(plan)
     before = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
     source = tmp_path / "model" / "model.safetensors"
     source.unlink()  # a new file replaces it (the staged hard link keeps the old bytes)
     source.write_bytes(b"truncated")
     with pytest.raises(StageError, match="changed since it was hashed"):
-        apply_stage(plan)  # type: ignore[arg-type]
+        apply_stage(plan)
     assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in dest.parent.iterdir()) == ["m-1.0"]
 
 
 def test_two_sources_for_one_release_path_are_refused(tmp_path: Path) -> None:
-    model, _data, _lock = _project(tmp_path)
-    (model / "README.md").write_text("a card inside the model folder")
     with pytest.raises(StageError, match=r"two files would be released as README\.md"):
-        plan_stage(
-            dest=tmp_path / "dist",
-            repo_id="alice/m",
-            repo_type="model",
-            version="1",
-            card="# card",
-            model=(build_manifest(model), model),
-            datasets=[],
-            locks={},
-            source=SourceInfo(),
-        )
+        _plan(tmp_path, extra={"README.md": "a card inside the model folder"})
 
 
 def test_a_path_that_is_both_file_and_folder_is_refused(tmp_path: Path) -> None:
-    model, data, _lock = _project(tmp_path)
-    (model / "datasets").write_text("a file named like the datasets folder")
     with pytest.raises(StageError, match="both a file and a folder"):
-        plan_stage(
-            dest=tmp_path / "dist",
-            repo_id="alice/m",
-            repo_type="model",
-            version="1",
-            card="# card",
-            model=(build_manifest(model), model),
-            datasets=[DatasetInput(build_manifest(data, name="flowers"), data, False)],
-            locks={},
-            source=SourceInfo(),
-        )
+        _plan(tmp_path, extra={"datasets": "a file named like the datasets folder"})
 
 
 def test_reading_a_folder_that_was_never_staged(tmp_path: Path) -> None:
