@@ -88,6 +88,7 @@ def lint(session: nox.Session) -> None:
     """Lint and format-check with ruff."""
     session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session(python=PYTHON)

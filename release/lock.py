@@ -251,14 +251,10 @@ def _final_exception(lines: list[str]) -> list[str]:
     return []
 
 
-def _failure_message(
-    requirements_in: Path, requirements_txt: Path, completed: subprocess.CompletedProcess[str]
-) -> str:
+def _failure_message(requirements_in: Path, requirements_txt: Path, completed: subprocess.CompletedProcess[str]) -> str:
     said = "\n".join(_pip_error_lines(f"{completed.stdout}\n{completed.stderr}"))
     kept = (
-        f"{requirements_txt} was left as it was"
-        if requirements_txt.exists()
-        else f"{requirements_txt} was not written"
+        f"{requirements_txt} was left as it was" if requirements_txt.exists() else f"{requirements_txt} was not written"
     )
     return (
         f"Could not lock {requirements_in}: pip-compile exited with status {completed.returncode}."
@@ -340,9 +336,7 @@ def check_requirements_lock(requirements_in: Path, requirements_txt: Path) -> No
     requirements_txt = Path(requirements_txt)
     digest = requirements_sha256(_read_requirements_in(requirements_in))
     if not requirements_txt.exists():
-        raise StaleLockError(
-            f"The lock {requirements_txt} is missing ({requirements_in} has no lock). {_FIX}"
-        )
+        raise StaleLockError(f"The lock {requirements_txt} is missing ({requirements_in} has no lock). {_FIX}")
     lock_text = _read_text(requirements_txt, "The lock", _FIX)
     header = parse_lock_header(lock_text)
     if header is None:

@@ -296,9 +296,7 @@ def parse_license_table(markdown: str) -> list[dict[str, str]]:
         rows.append(row)
     ids = [r["id"] for r in rows]
     if len(set(ids)) != len(ids):
-        raise ValueError(
-            f"duplicate license ids in the table: {sorted({i for i in ids if ids.count(i) > 1})}"
-        )
+        raise ValueError(f"duplicate license ids in the table: {sorted({i for i in ids if ids.count(i) > 1})}")
     checked_ids(ids, _LICENSE_ID, "license table")
     if len(rows) < _MIN_IDS:
         raise ValueError(f"only {len(rows)} license rows found; did the page's format change?")
@@ -465,9 +463,7 @@ def extract_from_tarball(tarball: Path, node_check: str) -> tuple[str, list[str]
         if evaluated is None:
             if node_check == "always":
                 raise SystemExit("--node-check always: node is not on PATH")
-            print(
-                "note: node not found; the ids read from the JS text were not cross-checked", file=sys.stderr
-            )
+            print("note: node not found; the ids read from the JS text were not cross-checked", file=sys.stderr)
         else:
             for name, ids in ((PIPELINE_CONST, pipeline), (LIBRARIES_CONST, libraries)):
                 if sorted(set(evaluated[name])) != sorted(set(ids)):
@@ -487,12 +483,8 @@ def extract_from_tarball(tarball: Path, node_check: str) -> tuple[str, list[str]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--tasks-version", default="latest", help=f"version or tag of {PACKAGE} (default: latest)"
-    )
-    parser.add_argument(
-        "--tarball", type=Path, help=f"a local {PACKAGE} .tgz to read instead of running npm pack"
-    )
+    parser.add_argument("--tasks-version", default="latest", help=f"version or tag of {PACKAGE} (default: latest)")
+    parser.add_argument("--tarball", type=Path, help=f"a local {PACKAGE} .tgz to read instead of running npm pack")
     parser.add_argument("--schema", type=Path, default=SCHEMA_PATH, help="the schema to update in place")
     parser.add_argument("--licenses", type=Path, default=LICENSES_PATH, help="the license data file")
     parser.add_argument(

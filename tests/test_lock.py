@@ -165,9 +165,7 @@ def test_check_rejects_a_lock_without_our_header(tmp_path: Path) -> None:
 
 def test_lock_with_missing_input_names_it_and_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(LockError) as excinfo:
-        lock_requirements(
-            tmp_path / "requirements.in", tmp_path / "requirements.txt", PipIndex(no_index=True)
-        )
+        lock_requirements(tmp_path / "requirements.in", tmp_path / "requirements.txt", PipIndex(no_index=True))
     assert f"{tmp_path / 'requirements.in'} does not exist" in str(excinfo.value)
     assert list(tmp_path.iterdir()) == []
 
@@ -187,9 +185,7 @@ def test_lock_pins_highest_versions_with_hashes_and_header(
     tmp_path: Path,
     wheelhouse: Wheelhouse,
 ) -> None:
-    requirements_in = write(
-        tmp_path / "requirements.in", "# what the model needs\ntinypkg\notherpkg  # extra\n"
-    )
+    requirements_in = write(tmp_path / "requirements.in", "# what the model needs\ntinypkg\notherpkg  # extra\n")
     requirements_txt = tmp_path / "requirements.txt"
 
     result = lock_requirements(requirements_in, requirements_txt, offline(wheelhouse))

@@ -650,9 +650,7 @@ def _fake_tarball(version: str, pipelines: list[str], libraries: list[str]) -> b
         "package/package.json": json.dumps({"name": "@huggingface/tasks", "version": version}),
         "package/dist/esm/pipelines.js": obj("PIPELINE_DATA", pipelines),
         "package/dist/esm/model-libraries.js": obj("MODEL_LIBRARIES_UI_ELEMENTS", libraries),
-        "package/dist/commonjs/pipelines.js": obj("PIPELINE_DATA", pipelines).replace(
-            "export const ", "exports."
-        ),
+        "package/dist/commonjs/pipelines.js": obj("PIPELINE_DATA", pipelines).replace("export const ", "exports."),
         "package/src/pipelines.ts": "export const PIPELINE_DATA = { ignored: {} };",
     }
     buffer = io.BytesIO()

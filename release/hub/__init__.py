@@ -1,0 +1,9 @@
+"""A local Hugging Face Hub emulator: enough of the Hub's HTTP API for huggingface_hub 2.4.0 (LFS, no Xet).
+
+Start it with ``HubServer(storage_dir, tokens)`` (tests) or ``serve(...)`` (the ``hub serve`` command), then
+point the client at it with ``HF_ENDPOINT`` and ``HF_HUB_DISABLE_XET=1``.
+"""
+
+from release.hub.server import DEV_TOKEN, HubServer, Token, parse_token_option, serve
+
+__all__ = ["DEV_TOKEN", "HubServer", "Token", "parse_token_option", "serve"]

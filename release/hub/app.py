@@ -1,0 +1,719 @@
+"""The ASGI app of the local Hub emulator: the HTTP API that huggingface_hub 2.4.0 speaks (docs: hub-api.md).
+
+Routing works on the raw path (``scope["raw_path"]``): it is split on ``/`` first and each segment is
+percent-decoded afterwards, so ``refs%2Fpr%2F1`` or a ``path_in_repo`` of ``a%2Fb`` stays one segment.
+Handlers are plain synchronous functions of a :class:`Call` and run in a worker thread, so storage I/O
+never blocks the event loop; only the LFS upload streams its body on the loop, chunk by chunk.
+
+Errors are ``{"error": message}`` with the same text in ``X-Error-Message`` and, for not-found errors,
+an ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``) that the client needs to
+raise the right exception. Unknown routes answer a fast 404: the client retries 5xx for about 23 s.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import mimetypes
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import parse_qs, unquote
+
+import yaml
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from release.hub.storage import (
+    AddFile,
+    AddLfsFile,
+    AlreadyExistsError,
+    CommitRequest,
+    ContentMismatchError,
+    DeleteFile,
+    DeleteFolder,
+    EntryMissingError,
+    Folder,
+    HubStorage,
+    InvalidInputError,
+    ObjectMissingError,
+    Operation,
+    RepoId,
+    RepoMissingError,
+    RepoType,
+    RevisionMissingError,
+    StaleParentError,
+    StorageError,
+    TreeEntry,
+    find_path,
+    is_sha256,
+    list_folder,
+    upload_mode,
+)
+
+if TYPE_CHECKING:
+    from release.hub.server import Token
+
+log = logging.getLogger(__name__)
+
+API_TYPES: Final[Mapping[str, RepoType]] = {"models": "model", "datasets": "dataset"}
+URL_PREFIXES: Final[Mapping[RepoType, str]] = {"model": "", "dataset": "datasets/"}
+INVALID_CREDENTIALS: Final = "Invalid credentials in Authorization header"
+UPLOAD_LINK_SECONDS: Final = 3600
+LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
+#: The client's own pattern for the YAML front matter of a README.md (huggingface_hub.repocard).
+_YAML_BLOCK: Final = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+
+#: How each storage error is answered: status and X-Error-Code.
+_STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
+    StorageError: (400, None),  # fallback; the more specific entries below win
+    InvalidInputError: (400, None),
+    ContentMismatchError: (400, None),
+    ObjectMissingError: (400, None),
+    RepoMissingError: (404, "RepoNotFound"),
+    RevisionMissingError: (404, "RevisionNotFound"),
+    EntryMissingError: (404, "EntryNotFound"),
+    AlreadyExistsError: (409, None),
+    StaleParentError: (412, None),
+}
+
+
+class HttpError(Exception):
+    """An error answer: status, message, optional X-Error-Code, extra headers and extra body fields."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+    @classmethod
+    def from_storage(cls, exc: StorageError, *, extra: Mapping[str, Any] | None = None) -> HttpError:
+        status, code = next(_STORAGE_ERRORS[kind] for kind in type(exc).__mro__ if kind in _STORAGE_ERRORS)
+        return cls(status, str(exc), code=code, extra=extra)
+
+    def to_response(self) -> Response:
+        headers = {"X-Error-Message": _header_safe(self.message), **self.headers}
+        if self.code:
+            headers["X-Error-Code"] = self.code
+        return JSONResponse({"error": self.message, **self.extra}, self.status, headers)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One parsed request, as the synchronous handlers see it."""
+
+    method: str
+    query: Mapping[str, Sequence[str]]
+    body: bytes
+    token: Token | None  # None: anonymous
+    base_url: str  # "http://127.0.0.1:PORT", as the client addressed us
+
+    def flag(self, name: str) -> bool:
+        return self.query.get(name, [""])[-1].lower() in ("1", "true")
+
+    def json_object(self) -> dict[str, Any]:
+        """The JSON object body (an empty body counts as ``{}``); 400 otherwise."""
+        if not self.body.strip():
+            return {}
+        try:
+            value = json.loads(self.body)
+        except ValueError as exc:
+            raise HttpError(400, f"The request body is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise HttpError(400, "The request body must be a JSON object")
+        return value
+
+    def repo_url(self, repo_id: RepoId) -> str:
+        return f"{self.base_url}/{URL_PREFIXES[repo_id.type]}{repo_id}"
+
+
+Handler = Callable[[Call], Response]
+
+
+def create_app(storage: HubStorage, tokens: Sequence[Token]) -> HubApp:
+    """The emulator's ASGI app over ``storage``, accepting exactly ``tokens``."""
+    return HubApp(storage, tokens)
+
+
+class HubApp:
+    """ASGI entry point: parse the raw path, authenticate, dispatch, and turn errors into answers."""
+
+    def __init__(self, storage: HubStorage, tokens: Sequence[Token]) -> None:
+        self._storage = storage
+        self._tokens = tuple(tokens)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self._respond(request)
+        except ClientDisconnect:
+            return
+        except HttpError as exc:
+            response = exc.to_response()
+        except StorageError as exc:
+            response = HttpError.from_storage(exc).to_response()
+        except Exception:
+            log.exception("Hub emulator failed on %s %s", request.method, request.url.path)
+            response = HttpError(500, "Internal error in the Hub emulator; see its log").to_response()
+        await response(scope, receive, send)
+
+    async def _respond(self, request: Request) -> Response:
+        raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
+        parts = _split_path(raw_path.partition(b"?")[0])
+        if request.method == "PUT" and len(parts) == 3 and parts[:2] == ["api", "lfs-upload"]:
+            return await self._receive_upload(request, parts[2])
+        handler = self._route(request.method, parts)
+        if handler is None:
+            raise HttpError(404, f"The Hub emulator has no route for {request.method} /{'/'.join(parts)}")
+        call = Call(
+            method=request.method,
+            query=parse_qs(request.scope["query_string"].decode("latin-1"), keep_blank_values=True),
+            body=await request.body(),
+            token=self._authenticate(request.headers),
+            base_url=str(request.base_url).rstrip("/"),
+        )
+        return await run_in_threadpool(handler, call)
+
+    # -- routing -----------------------------------------------------------------------------------
+
+    def _route(self, method: str, parts: list[str]) -> Handler | None:
+        match method, parts:
+            case "GET", ["api", "whoami-v2"]:
+                return whoami
+            case "GET", ["api", "agent-harnesses"]:
+                return agent_harnesses
+            case "POST", ["api", "validate-yaml"]:
+                return validate_yaml
+            case "POST", ["api", "repos", "create"]:
+                return self.create_repo
+            case "DELETE", ["api", "repos", "delete"]:
+                return self.delete_repo
+            case _, ["api", kind, namespace, name, *rest] if kind in API_TYPES:
+                return self._route_repo_api(method, RepoId(API_TYPES[kind], namespace, name), rest)
+            case "POST", ["datasets", namespace, git_name, "info", "lfs", "objects", action]:
+                return self._route_lfs(RepoId("dataset", namespace, git_name.removesuffix(".git")), action)
+            case "POST", [namespace, git_name, "info", "lfs", "objects", action] if git_name.endswith(".git"):
+                return self._route_lfs(RepoId("model", namespace, git_name.removesuffix(".git")), action)
+            case "GET" | "HEAD", ["datasets", namespace, name, "resolve", revision, *path] if path:
+                return partial(self.resolve_file, RepoId("dataset", namespace, name), revision, "/".join(path))
+            case "GET" | "HEAD", [namespace, name, "resolve", revision, *path] if path:
+                return partial(self.resolve_file, RepoId("model", namespace, name), revision, "/".join(path))
+        return None
+
+    def _route_repo_api(self, method: str, repo_id: RepoId, rest: list[str]) -> Handler | None:
+        match method, rest:
+            case "GET", []:
+                return partial(self.repo_info, repo_id, None)
+            case "GET", ["revision", revision]:
+                return partial(self.repo_info, repo_id, revision)
+            case "GET", ["tree", revision, *path]:
+                return partial(self.list_tree, repo_id, revision, "/".join(path))
+            case "POST", ["paths-info", revision]:
+                return partial(self.paths_info, repo_id, revision)
+            case "GET", ["refs"]:
+                return partial(self.list_refs, repo_id)
+            case "GET", ["commits", revision]:
+                return partial(self.list_commits, repo_id, revision)
+            case "POST", ["tag", revision]:
+                return partial(self.create_tag, repo_id, revision)
+            case "DELETE", ["tag", tag]:
+                return partial(self.delete_tag, repo_id, tag)
+            case "POST", ["branch", branch]:
+                return partial(self.create_branch, repo_id, branch)
+            case "DELETE", ["branch", branch]:
+                return partial(self.delete_branch, repo_id, branch)
+            case "POST", ["preupload", revision]:
+                return partial(self.preupload, repo_id, revision)
+            case "POST", ["commit", revision]:
+                return partial(self.commit, repo_id, revision)
+        return None
+
+    def _route_lfs(self, repo_id: RepoId, action: str) -> Handler | None:
+        match action:
+            case "batch":
+                return partial(self.lfs_batch, repo_id)
+            case "verify":
+                return partial(self.lfs_verify, repo_id)
+        return None
+
+    # -- access ------------------------------------------------------------------------------------
+
+    def _authenticate(self, headers: Headers) -> Token | None:
+        value = headers.get("authorization")
+        if value is None:
+            return None
+        scheme, _, credential = value.partition(" ")
+        if scheme.lower() == "bearer" and credential.strip():
+            given = credential.strip().encode()
+            for token in self._tokens:
+                if hmac.compare_digest(token.value.encode(), given):
+                    return token
+        raise HttpError(401, INVALID_CREDENTIALS)
+
+    def _visible_repo(self, call: Call, repo_id: RepoId) -> None:
+        """404 RepoNotFound unless the repo exists and is public or in the caller's namespace."""
+        repo = self._storage.get_repo(repo_id)
+        token = call.token
+        if repo.private and not (token and (token.any_namespace or token.user == repo_id.namespace)):
+            raise HttpError(404, "Repository not found", code="RepoNotFound")
+
+    def _writable_repo(self, call: Call, repo_id: RepoId) -> Token:
+        self._visible_repo(call, repo_id)
+        return _require_write(call, repo_id.namespace)
+
+    # -- repos -------------------------------------------------------------------------------------
+
+    def create_repo(self, call: Call) -> Response:
+        body = call.json_object()
+        repo_id = _repo_id_of_body(call, body)
+        token = _require_write(call, repo_id.namespace)
+        visibility = body.get("visibility", "private" if body.get("private") else "public")
+        if visibility not in ("public", "private"):
+            raise HttpError(400, f"Unknown visibility {visibility!r}: use 'public' or 'private'")
+        url = call.repo_url(repo_id)
+        try:
+            self._storage.create_repo(repo_id, private=visibility == "private", author=token.user)
+        except AlreadyExistsError as exc:
+            raise HttpError.from_storage(exc, extra={"url": url}) from exc
+        log.info("created %s repo %s (%s)", repo_id.type, repo_id, visibility)
+        return JSONResponse({"url": url, "id": str(repo_id), "name": str(repo_id)})
+
+    def delete_repo(self, call: Call) -> Response:
+        repo_id = _repo_id_of_body(call, call.json_object())
+        self._writable_repo(call, repo_id)
+        self._storage.delete_repo(repo_id)
+        log.info("deleted %s repo %s", repo_id.type, repo_id)
+        return JSONResponse({})
+
+    def repo_info(self, repo_id: RepoId, revision: str | None, call: Call) -> Response:
+        self._visible_repo(call, repo_id)
+        repo = self._storage.get_repo(repo_id)
+        commit = self._storage.resolve(repo_id, revision or "main")
+        with_blobs = call.flag("blobs")
+        return JSONResponse(
+            {
+                "_id": hashlib.sha1(str(repo_id).encode(), usedforsecurity=False).hexdigest()[:24],
+                "id": str(repo_id),
+                "author": repo_id.namespace,
+                "sha": commit.id,
+                "private": repo.private,
+                "gated": False,
+                "disabled": False,
+                "downloads": 0,
+                "likes": 0,
+                "tags": [],
+                "createdAt": repo.created_at,
+                "lastModified": commit.date,
+                "siblings": [_sibling_json(entry, with_blobs) for entry in commit.files.values()],
+            }
+        )
+
+    # -- reading trees and history -----------------------------------------------------------------
+
+    def list_tree(self, repo_id: RepoId, revision: str, path: str, call: Call) -> Response:
+        self._visible_repo(call, repo_id)
+        commit = self._storage.resolve(repo_id, revision)
+        entries = list_folder(commit, path, recursive=call.flag("recursive"))
+        return JSONResponse([_entry_json(entry) for entry in entries])
+
+    def paths_info(self, repo_id: RepoId, revision: str, call: Call) -> Response:
+        self._visible_repo(call, repo_id)
+        commit = self._storage.resolve(repo_id, revision)
+        paths = parse_qs(call.body.decode(), keep_blank_values=True).get("paths", [])
+        found = [find_path(commit, path) for path in paths]
+        return JSONResponse([_entry_json(entry) for entry in found if entry is not None])
+
+    def list_refs(self, repo_id: RepoId, call: Call) -> Response:
+        self._visible_repo(call, repo_id)
+        refs = self._storage.read_refs(repo_id)
+        body: dict[str, Any] = {
+            "branches": [_ref_json(name, f"refs/heads/{name}", sha) for name, sha in refs.named("refs/heads/")],
+            "converts": [],
+            "tags": [_ref_json(name, f"refs/tags/{name}", sha) for name, sha in refs.named("refs/tags/")],
+        }
+        if call.flag("include_prs"):
+            pulls = refs.named("refs/pr/")
+            body["pullRequests"] = [_ref_json(f"refs/pr/{n}", f"refs/pr/{n}", sha) for n, sha in pulls]
+        return JSONResponse(body)
+
+    def list_commits(self, repo_id: RepoId, revision: str, call: Call) -> Response:
+        self._visible_repo(call, repo_id)
+        formatted = "formatted" in [*call.query.get("expand[]", []), *call.query.get("expand", [])]
+        items = []
+        for commit in self._storage.history(repo_id, self._storage.resolve(repo_id, revision)):
+            item: dict[str, Any] = {
+                "id": commit.id,
+                "title": commit.title,
+                "message": commit.message,
+                "date": commit.date,
+                "authors": [{"user": commit.author}],
+            }
+            if formatted:
+                item["formatted"] = {"title": commit.title, "message": commit.message}
+            items.append(item)
+        return JSONResponse(items)
+
+    def resolve_file(self, repo_id: RepoId, revision: str, path: str, call: Call) -> Response:
+        self._visible_repo(call, repo_id)
+        commit = self._storage.resolve(repo_id, revision)
+        entry = commit.files.get(path)
+        if entry is None:
+            raise HttpError(404, f"Entry not found: {path}", code="EntryNotFound", headers={"X-Repo-Commit": commit.id})
+        headers = {"X-Repo-Commit": commit.id, "ETag": f'"{entry.content_id}"'}
+        if entry.lfs:
+            headers |= {"X-Linked-Etag": f'"{entry.sha256}"', "X-Linked-Size": str(entry.size)}
+        object_path = self._storage.object_path(entry.sha256)
+        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return FileResponse(object_path, headers=headers, media_type=media_type, stat_result=object_path.stat())
+
+    # -- refs --------------------------------------------------------------------------------------
+
+    def create_tag(self, repo_id: RepoId, revision: str, call: Call) -> Response:
+        self._writable_repo(call, repo_id)
+        tag = call.json_object().get("tag")
+        if not isinstance(tag, str):
+            raise HttpError(400, "Missing 'tag' in the request body")
+        self._storage.create_tag(repo_id, tag, revision)
+        return JSONResponse({})
+
+    def delete_tag(self, repo_id: RepoId, tag: str, call: Call) -> Response:
+        self._writable_repo(call, repo_id)
+        self._storage.delete_tag(repo_id, tag)
+        return JSONResponse({})
+
+    def create_branch(self, repo_id: RepoId, branch: str, call: Call) -> Response:
+        self._writable_repo(call, repo_id)
+        starting_point = call.json_object().get("startingPoint")
+        self._storage.create_branch(repo_id, branch, str(starting_point) if starting_point else None)
+        return JSONResponse({})
+
+    def delete_branch(self, repo_id: RepoId, branch: str, call: Call) -> Response:
+        self._writable_repo(call, repo_id)
+        self._storage.delete_branch(repo_id, branch)
+        return JSONResponse({})
+
+    # -- uploads and commits -----------------------------------------------------------------------
+
+    def preupload(self, repo_id: RepoId, revision: str, call: Call) -> Response:
+        self._writable_repo(call, repo_id)
+        commit = self._storage.resolve(repo_id, revision)
+        answers = []
+        for item in _list_field(call.json_object(), "files"):
+            path, size = _str_field(item, "path"), _int_field(item, "size")
+            answer: dict[str, Any] = {
+                "path": path,
+                "uploadMode": upload_mode(path, size, _base64_field(item, "sample")),
+                "shouldIgnore": False,
+            }
+            if path in commit.files:
+                answer["oid"] = commit.files[path].content_id
+            answers.append(answer)
+        return JSONResponse({"files": answers, "commitOid": commit.id})
+
+    def lfs_batch(self, repo_id: RepoId, call: Call) -> Response:
+        self._writable_repo(call, repo_id)
+        body = call.json_object()
+        if body.get("operation") != "upload":
+            raise HttpError(400, "The Hub emulator's LFS batch API only uploads; download files through /resolve")
+        verify_href = f"{call.repo_url(repo_id)}.git/info/lfs/objects/verify"
+        objects = [self._batch_object(item, call.base_url, verify_href) for item in _list_field(body, "objects")]
+        answer = {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}
+        return JSONResponse(answer, headers={"Content-Type": LFS_CONTENT_TYPE})
+
+    def _batch_object(self, item: Mapping[str, Any], base_url: str, verify_href: str) -> dict[str, Any]:
+        """One object of a batch answer: no actions if stored, else a signed upload link and a verify link."""
+        oid, size = item.get("oid"), item.get("size")
+        if not isinstance(oid, str) or not is_sha256(oid) or not isinstance(size, int) or size < 0:
+            message = "Each object needs a sha256 'oid' (64 lowercase hex digits) and a non-negative 'size'"
+            return {
+                "oid": str(oid),
+                "size": size if isinstance(size, int) else 0,
+                "error": _lfs_error(message),
+            }
+        stored = self._storage.object_size(oid)
+        if stored == size:
+            return {"oid": oid, "size": size}
+        if stored is not None:
+            return {
+                "oid": oid,
+                "size": size,
+                "error": _lfs_error(f"Object {oid} is stored with size {stored}"),
+            }
+        expires = int(time.time()) + UPLOAD_LINK_SECONDS
+        signature = _upload_signature(self._storage.secret, oid, size, expires)
+        upload_href = f"{base_url}/api/lfs-upload/{oid}?size={size}&expires={expires}&signature={signature}"
+        actions = {"upload": {"href": upload_href}, "verify": {"href": verify_href}}
+        return {"oid": oid, "size": size, "actions": actions}
+
+    async def _receive_upload(self, request: Request, oid: str) -> Response:
+        """The basic LFS PUT: authorised by its signed link, streamed to a temp file, stored if it matches."""
+        size = _signed_upload_size(self._storage.secret, oid, request.query_params)
+        announced = request.headers.get("content-length")
+        if announced is not None and announced != str(size):
+            raise HttpError(400, f"Content-Length {announced} differs from the {size} bytes the upload link is for")
+        if self._storage.object_size(oid) == size:
+            async for _ in request.stream():
+                pass
+            return Response(status_code=200)
+        with self._storage.begin_upload(oid, size) as upload:
+            async for chunk in request.stream():
+                upload.write(chunk)
+            await run_in_threadpool(upload.finish)
+        log.info("stored LFS object %s (%d bytes)", oid, size)
+        return Response(status_code=200)
+
+    def lfs_verify(self, repo_id: RepoId, call: Call) -> Response:
+        self._writable_repo(call, repo_id)
+        body = call.json_object()
+        oid, size = _str_field(body, "oid"), _int_field(body, "size")
+        stored = self._storage.object_size(oid) if is_sha256(oid) else None
+        if stored is None:
+            raise HttpError(404, f"LFS object {oid} is not stored; upload it before verifying")
+        if stored != size:
+            raise HttpError(422, f"LFS object {oid} has {stored} bytes, not {size}")
+        return JSONResponse({})
+
+    def commit(self, repo_id: RepoId, revision: str, call: Call) -> Response:
+        token = self._writable_repo(call, repo_id)
+        header, operations = _parse_commit_body(call.body)
+        request = CommitRequest(
+            revision=revision,
+            title=_str_field(header, "summary"),
+            message=str(header.get("description") or ""),
+            author=token.user,
+            operations=operations,
+            parent=header.get("parentCommit") or None,
+            create_pr=call.flag("create_pr"),
+        )
+        result = self._storage.commit(repo_id, request)
+        commit_id = result.commit.id
+        log.info("%s: commit %s on %s (%d operations)", repo_id, commit_id[:7], revision, len(operations))
+        body: dict[str, Any] = {
+            "success": True,
+            "commitOid": commit_id,
+            "commitUrl": f"{call.repo_url(repo_id)}/commit/{commit_id}",
+            "hookOutput": "",
+        }
+        if result.pull_request is not None:
+            body["pullRequestUrl"] = f"{call.repo_url(repo_id)}/discussions/{result.pull_request}"
+        return JSONResponse(body)
+
+
+# --------------------------------------------------------------------------------------------------
+# Handlers that need no storage
+
+
+def whoami(call: Call) -> Response:
+    token = call.token
+    if token is None:
+        raise HttpError(401, "Send a token in 'Authorization: Bearer <token>' to learn who you are")
+    return JSONResponse(
+        {
+            "type": "user",
+            "id": token.user,
+            "name": token.user,
+            "fullname": token.user,
+            "email": None,
+            "emailVerified": False,
+            "isPro": False,
+            "orgs": [],
+            "auth": {"type": "access_token", "accessToken": {"displayName": "local", "role": token.role}},
+        }
+    )
+
+
+def agent_harnesses(call: Call) -> Response:
+    return JSONResponse({"standardEnvVars": [], "harnesses": {}})
+
+
+def validate_yaml(call: Call) -> Response:
+    """Check a README.md's front matter: valid YAML holding a mapping. Always answers JSON."""
+    content = call.json_object().get("content")
+    if not isinstance(content, str):
+        return _yaml_errors("The request body needs the README.md text as a string in 'content'")
+    match = _YAML_BLOCK.search(content)
+    if match is None:
+        return JSONResponse({"errors": [], "warnings": []})
+    try:
+        metadata = yaml.safe_load(match.group(2))
+    except yaml.YAMLError as exc:
+        return _yaml_errors(f"Invalid YAML in the README.md metadata: {exc}")
+    if metadata is not None and not isinstance(metadata, dict):
+        return _yaml_errors(f"The README.md metadata must be a YAML mapping, not a {type(metadata).__name__}")
+    return JSONResponse({"errors": [], "warnings": []})
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _split_path(raw_path: bytes) -> list[str]:
+    """Split first, decode each segment after: a ``%2F`` inside a segment stays in that segment."""
+    try:
+        return [unquote(part, errors="strict") for part in raw_path.decode("ascii").strip("/").split("/")]
+    except UnicodeDecodeError as exc:
+        raise HttpError(400, "The request path is not valid percent-encoded UTF-8") from exc
+
+
+def _header_safe(text: str) -> str:
+    return " ".join(text.encode("ascii", "backslashreplace").decode().split())
+
+
+def _repo_id_of_body(call: Call, body: Mapping[str, Any]) -> RepoId:
+    """The repo of a repos/create or repos/delete body; ``organization: null`` means the token's user."""
+    kind = body.get("type", "model")
+    if kind not in ("model", "dataset"):
+        raise HttpError(400, f"Repo type {kind!r} is not served: the Hub emulator has model and dataset repos")
+    namespace = body.get("organization")
+    if namespace is None:
+        if call.token is None:
+            raise HttpError(401, "Send a write token in 'Authorization: Bearer <token>' to manage repos")
+        namespace = call.token.user
+    return RepoId(kind, str(namespace), _str_field(body, "name"))
+
+
+def _require_write(call: Call, namespace: str) -> Token:
+    token = call.token
+    if token is None:
+        raise HttpError(401, "Writing needs a write token in 'Authorization: Bearer <token>'")
+    if token.role != "write" or not (token.any_namespace or token.user == namespace):
+        raise HttpError(
+            403,
+            f"You don't have the rights to write to namespace '{namespace}': the token of user "
+            f"'{token.user}' is a {token.role} token for '{token.user}'",
+        )
+    return token
+
+
+def _sibling_json(entry: TreeEntry, with_blobs: bool) -> dict[str, Any]:
+    sibling: dict[str, Any] = {"rfilename": entry.path}
+    if with_blobs:
+        sibling |= {"size": entry.size, "blobId": entry.git_oid}
+        if entry.lfs:
+            sibling["lfs"] = {"sha256": entry.sha256, "size": entry.size, "pointerSize": entry.pointer_size}
+    return sibling
+
+
+def _entry_json(entry: TreeEntry | Folder) -> dict[str, Any]:
+    if isinstance(entry, Folder):
+        return {"type": "directory", "oid": entry.oid, "size": 0, "path": entry.path}
+    item: dict[str, Any] = {"type": "file", "oid": entry.git_oid, "size": entry.size, "path": entry.path}
+    if entry.lfs:
+        item["lfs"] = {"oid": entry.sha256, "size": entry.size, "pointerSize": entry.pointer_size}
+    return item
+
+
+def _ref_json(name: str, ref: str, sha: str) -> dict[str, str]:
+    return {"name": name, "ref": ref, "targetCommit": sha}
+
+
+def _yaml_errors(message: str) -> Response:
+    return JSONResponse({"errors": [{"message": message}], "warnings": []}, 400)
+
+
+def _lfs_error(message: str) -> dict[str, Any]:
+    return {"code": 422, "message": message}
+
+
+def _upload_signature(secret: bytes, oid: str, size: int, expires: int) -> str:
+    return hmac.new(secret, f"lfs-upload\n{oid}\n{size}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def _signed_upload_size(secret: bytes, oid: str, query: Mapping[str, str]) -> int:
+    """The size an upload link was signed for; 403 when the link is forged, altered or expired."""
+    try:
+        size, expires, signature = int(query["size"]), int(query["expires"]), query["signature"]
+    except (KeyError, ValueError) as exc:
+        raise HttpError(400, "Malformed upload link: ask the LFS batch endpoint for a new one") from exc
+    expected = _upload_signature(secret, oid, size, expires)
+    if not hmac.compare_digest(expected, signature) or expires < time.time():
+        raise HttpError(403, "Upload link is invalid or expired: ask the LFS batch endpoint for a new one")
+    return size
+
+
+def _parse_commit_body(body: bytes) -> tuple[dict[str, Any], list[Operation]]:
+    """The NDJSON commit: a header line, then one line per operation."""
+    try:
+        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+    except ValueError as exc:
+        raise HttpError(400, f"The commit body is not valid NDJSON: {exc}") from exc
+    if not lines or not isinstance(lines[0], dict) or lines[0].get("key") != "header":
+        raise HttpError(400, "The commit body must start with a {'key': 'header', 'value': {...}} line")
+    header = lines[0].get("value")
+    if not isinstance(header, dict):
+        raise HttpError(400, "The commit header's 'value' must be an object")
+    return header, [_parse_operation(number, line) for number, line in enumerate(lines[1:], start=2)]
+
+
+def _parse_operation(number: int, line: Any) -> Operation:
+    if not isinstance(line, dict) or not isinstance(line.get("value"), dict):
+        raise HttpError(400, f"Line {number} of the commit body must be {{'key': ..., 'value': {{...}}}}")
+    value = line["value"]
+    path = _str_field(value, "path")
+    match line.get("key"):
+        case "file":
+            if value.get("encoding", "base64") != "base64":
+                raise HttpError(400, f"Line {number}: file content must be base64-encoded")
+            return AddFile(path, _base64_field(value, "content"))
+        case "lfsFile":
+            if value.get("algo", "sha256") != "sha256":
+                raise HttpError(400, f"Line {number}: LFS files are identified by sha256")
+            size = value.get("size")
+            return AddLfsFile(path, _str_field(value, "oid"), None if size is None else _int_field(value, "size"))
+        case "deletedFile":
+            return DeleteFile(path)
+        case "deletedFolder":
+            return DeleteFolder(path)
+        case other:
+            raise HttpError(400, f"Line {number}: unsupported commit operation {other!r}")
+
+
+def _str_field(item: Mapping[str, Any], name: str) -> str:
+    value = item.get(name)
+    if not isinstance(value, str):
+        raise HttpError(400, f"Expected a string in '{name}', got {type(value).__name__}")
+    return value
+
+
+def _int_field(item: Mapping[str, Any], name: str) -> int:
+    value = item.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise HttpError(400, f"Expected a non-negative integer in '{name}', got {value!r}")
+    return value
+
+
+def _list_field(item: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    value = item.get(name)
+    if not isinstance(value, list) or not all(isinstance(element, dict) for element in value):
+        raise HttpError(400, f"Expected a list of objects in '{name}'")
+    return value
+
+
+def _base64_field(item: Mapping[str, Any], name: str) -> bytes:
+    try:
+        return base64.b64decode(_str_field(item, name), validate=True)
+    except binascii.Error as exc:
+        raise HttpError(400, f"'{name}' is not valid base64: {exc}") from exc

@@ -1,0 +1,187 @@
+"""Run the local Hub emulator: in a daemon thread (:class:`HubServer`) or in the foreground (:func:`serve`).
+
+Both listen on a loopback socket by default and serve :mod:`release.hub.app` over storage in one
+directory. Tokens decide who may do what: a token grants its role over the namespace named like its
+user. With no tokens at all, the documented development token :data:`DEV_TOKEN` is accepted instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Literal
+
+import uvicorn
+
+from release.errors import HubServerError
+from release.hub.app import HubApp, create_app
+from release.hub.storage import HubStorage, RepoId, StorageError
+
+log = logging.getLogger(__name__)
+
+#: Accepted (user "dev", write access to every namespace) only when a server is given no tokens.
+DEV_TOKEN: Final[str] = "hf_local_dev_token"  # noqa: S105 (public by design)
+_STARTUP_TIMEOUT_SECONDS: Final = 10.0
+_STOP_TIMEOUT_SECONDS: Final = 10.0
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token the emulator accepts. It grants ``role`` over the namespace ``user`` (or every namespace)."""
+
+    user: str  # the whoami name, and the namespace the token may read privately and write
+    value: str = field(repr=False)
+    role: Literal["read", "write"] = "write"
+    any_namespace: bool = False  # the dev token may write every namespace
+
+
+def parse_token_option(text: str) -> Token:
+    """Parse a ``--token NAME:TOKEN`` option into a write token for namespace NAME."""
+    user, separator, value = text.partition(":")
+    if not separator:
+        raise HubServerError("A --token option must look like NAME:TOKEN (no ':' found; the value is not shown)")
+    if not value or any(char.isspace() for char in value):
+        raise HubServerError(f"The --token option for user {user!r} has an empty token or one with whitespace")
+    try:
+        RepoId("model", user, "x")
+    except StorageError as exc:
+        raise HubServerError(
+            f"The --token option names user {user!r}, which is not a valid namespace: "
+            "use letters, digits, '.', '_' or '-'"
+        ) from exc
+    return Token(user=user, value=value, role="write")
+
+
+class HubServer:
+    """The emulator on a loopback socket, run by uvicorn in a daemon thread. Use it as a context manager."""
+
+    def __init__(
+        self,
+        storage: Path,
+        tokens: Sequence[Token] = (),
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+    ) -> None:
+        self._storage_dir = storage
+        self._tokens = _accepted_tokens(tokens)
+        self._host = host
+        self._port = port
+        self._sock = sock
+        self._url = _url_of(sock) if sock is not None else None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` exactly as bound (e.g. ``http://127.0.0.1:43125``)."""
+        if self._url is None:
+            raise HubServerError("The Hub emulator has no socket yet: call start() first")
+        return self._url
+
+    def start(self) -> HubServer:
+        """Serve in a daemon thread; return once the socket accepts connections."""
+        if self._thread is not None:
+            raise HubServerError(f"The Hub emulator on {self.url} is already running")
+        app = create_app(HubStorage.open(self._storage_dir), self._tokens)
+        if self._sock is None:
+            self._sock = _bind(self._host, self._port)
+            self._url = _url_of(self._sock)
+        server = _uvicorn_server(app)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [self._sock]}, name=f"hub-emulator {self.url}", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + _STARTUP_TIMEOUT_SECONDS
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                server.should_exit = True
+                raise HubServerError(f"The Hub emulator on {self.url} did not start; see the log for why")
+            time.sleep(0.01)
+        self._server, self._thread = server, thread
+        log.info("Hub emulator running on %s (storage %s)", self.url, self._storage_dir)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket. Does nothing when not running."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(_STOP_TIMEOUT_SECONDS)
+        self._server = self._thread = None
+
+    def __enter__(self) -> HubServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve(host: str, port: int, storage: Path, tokens: Sequence[Token]) -> None:
+    """Serve in the foreground (for ``model-release hub serve``).
+
+    Ctrl-C (SIGINT) shuts down gracefully and returns; SIGTERM shuts down gracefully and then ends the
+    process the default way for that signal.
+    """
+    accepted = _accepted_tokens(tokens)
+    app = create_app(HubStorage.open(storage), accepted)
+    sock = _bind(host, port)
+    url = _url_of(sock)
+    log.info("Hub emulator serving %s (storage %s)", url, storage)
+    if tokens:
+        log.info("Accepting %d token(s) for: %s", len(accepted), ", ".join(sorted({t.user for t in accepted})))
+    else:
+        log.info("No tokens given: accepting the development token %s (user 'dev', writes anywhere)", DEV_TOKEN)
+    log.info("Point clients at it with HF_ENDPOINT=%s HF_HUB_DISABLE_XET=1", url)
+    # On Ctrl-C uvicorn shuts down gracefully, then re-raises the signal only to report it.
+    with contextlib.suppress(KeyboardInterrupt):
+        _uvicorn_server(app).run(sockets=[sock])
+    log.info("Hub emulator on %s stopped", url)
+
+
+def _accepted_tokens(tokens: Sequence[Token]) -> tuple[Token, ...]:
+    if not tokens:
+        return (Token(user="dev", value=DEV_TOKEN, role="write", any_namespace=True),)
+    seen: dict[str, str] = {}
+    for token in tokens:
+        if token.value in seen:
+            raise HubServerError(f"Users {seen[token.value]!r} and {token.user!r} were given the same token value")
+        seen[token.value] = token.user
+    return tuple(tokens)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        raise HubServerError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _uvicorn_server(app: HubApp) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app,
+        lifespan="off",
+        ws="none",
+        log_config=None,  # leave the process's logging configuration alone
+        access_log=False,
+        server_header=False,
+        timeout_keep_alive=120,  # idle client connections stay usable; stop() closes them at once
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)

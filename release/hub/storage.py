@@ -1,0 +1,752 @@
+"""Durable storage of the local Hub emulator: repos, refs, commits and one shared object store.
+
+Nothing here knows about HTTP; the app maps each :class:`StorageError` subclass to a status code.
+Layout under the storage root::
+
+    format.json                 {"format": 1}
+    secret                      HMAC key for signed LFS upload links (mode 0600)
+    objects/ab/cdef...          every file content (regular and LFS alike), named by its sha256
+    tmp/                        partial uploads, repos being created or deleted; emptied on open
+    repos/{models|datasets}/{namespace}/{name}/
+        repo.json               type, namespace, name, private, createdAt
+        refs.json               full ref name ("refs/heads/main", "refs/tags/v1", "refs/pr/1") -> commit id
+        commits/{id}.json       one immutable file per commit, holding its full tree
+
+Every file is written to a temporary name, flushed and moved into place with ``os.replace``, so a crash
+never leaves a half-written object, commit or ref behind. Writes to one repo are serialised by a
+per-repo lock; reads take no lock because they only ever see whole files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, Final, Literal
+
+from release.atomic import write_atomic
+from release.errors import HubServerError
+
+RepoType = Literal["model", "dataset"]
+UploadMode = Literal["regular", "lfs"]
+
+STORAGE_FORMAT: Final = 1
+DEFAULT_BRANCH: Final = "main"
+#: Files at least this large go to LFS whatever their name (the Hub's threshold).
+LFS_SIZE_THRESHOLD: Final = 10 * 1024 * 1024
+#: The LFS patterns of the Hub's default ``.gitattributes``, matched against a file's base name.
+LFS_PATTERNS: Final[tuple[str, ...]] = (
+    "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib", "*.lfs.*",
+    "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb",
+    "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors", "*.tar.*", "*.tar", "*.tflite",
+    "*.tgz", "*.wasm", "*.xz", "*.zip", "*.zst", "*tfevents*",
+)  # fmt: skip
+GITATTRIBUTES: Final = "".join(f"{pattern} filter=lfs diff=lfs merge=lfs -text\n" for pattern in LFS_PATTERNS)
+
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
+_SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
+_SHA_PREFIX_RE: Final = re.compile(r"[0-9a-f]{5,40}")
+_BAD_REF_CHARS: Final = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+_RESERVED_NAMESPACES: Final = frozenset({"api", "datasets", "spaces", "kernels", "models", "docs"})
+_TYPE_DIRS: Final[Mapping[RepoType, str]] = {"model": "models", "dataset": "datasets"}
+_CHUNK: Final = 1024 * 1024
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+
+
+class StorageError(Exception):
+    """A request the storage cannot satisfy. Internal: the app turns each subclass into an HTTP answer."""
+
+
+class InvalidInputError(StorageError):
+    """A name, path or operation is malformed, or not allowed where it was used."""
+
+
+class RepoMissingError(StorageError):
+    """The repository does not exist."""
+
+
+class RevisionMissingError(StorageError):
+    """No branch, tag, pull request or commit matches the revision."""
+
+
+class EntryMissingError(StorageError):
+    """No file or folder at that path in the commit."""
+
+
+class ObjectMissingError(StorageError):
+    """A commit refers to an LFS object that was never uploaded."""
+
+
+class AlreadyExistsError(StorageError):
+    """The repository, tag or branch already exists."""
+
+
+class StaleParentError(StorageError):
+    """The commit's parent is no longer the head of its branch."""
+
+
+class ContentMismatchError(StorageError):
+    """Uploaded bytes do not match the announced sha256 or size."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Values
+
+
+@dataclass(frozen=True)
+class RepoId:
+    """A repository: its type and ``namespace/name``."""
+
+    type: RepoType
+    namespace: str
+    name: str
+
+    def __post_init__(self) -> None:
+        for part in (self.namespace, self.name):
+            if not _NAME_RE.fullmatch(part) or ".." in part or "--" in part or part.endswith(".git"):
+                raise InvalidInputError(
+                    f"Invalid repo id '{self.namespace}/{self.name}': namespace and name must be 1-96 "
+                    "letters, digits, '.', '_' or '-', start and end with a letter or digit, "
+                    "and not contain '..' or '--'"
+                )
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Repo:
+    id: RepoId
+    private: bool
+    created_at: str  # "YYYY-MM-DDTHH:MM:SS.mmmZ"
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """A file in a commit's tree. Its content is the object named ``sha256`` in the object store."""
+
+    path: str
+    size: int
+    sha256: str
+    lfs: bool
+    git_oid: str  # git blob sha1 of the content, or of the LFS pointer for LFS files
+
+    @property
+    def content_id(self) -> str:
+        """The id the client compares and caches by: the git blob sha1, or the sha256 for LFS files."""
+        return self.sha256 if self.lfs else self.git_oid
+
+    @property
+    def pointer_size(self) -> int:
+        return len(lfs_pointer(self.sha256, self.size))
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A folder in a commit's tree; ``oid`` is its git tree sha1."""
+
+    path: str
+    oid: str
+
+
+@dataclass(frozen=True)
+class Commit:
+    id: str
+    parent: str | None
+    title: str
+    message: str
+    date: str  # "YYYY-MM-DDTHH:MM:SS.mmmZ"
+    author: str
+    files: Mapping[str, TreeEntry]
+
+
+@dataclass(frozen=True)
+class Refs:
+    """Every ref of a repo, by full name: ``refs/heads/<branch>``, ``refs/tags/<tag>``, ``refs/pr/<n>``."""
+
+    targets: Mapping[str, str]
+
+    def find(self, revision: str) -> str | None:
+        """The full name of the ref ``revision`` names (a branch first, then a tag), or None."""
+        for name in (f"refs/heads/{revision}", f"refs/tags/{revision}", revision):
+            if name.startswith("refs/") and name in self.targets:
+                return name
+        return None
+
+    def named(self, prefix: Literal["refs/heads/", "refs/tags/", "refs/pr/"]) -> list[tuple[str, str]]:
+        """``(short name, commit id)`` of the refs under ``prefix``, sorted by name."""
+        found = [(name.removeprefix(prefix), sha) for name, sha in self.targets.items() if name.startswith(prefix)]
+        return sorted(found, key=lambda item: int(item[0]) if prefix == "refs/pr/" else item[0])
+
+    def next_pull_request(self) -> int:
+        return 1 + max((int(number) for number, _ in self.named("refs/pr/")), default=0)
+
+    def with_ref(self, name: str, commit_id: str) -> Refs:
+        return replace(self, targets={**self.targets, name: commit_id})
+
+    def without_ref(self, name: str) -> Refs:
+        return replace(self, targets={key: value for key, value in self.targets.items() if key != name})
+
+
+@dataclass(frozen=True)
+class AddFile:
+    """Add or replace a regular (non-LFS) file with this content."""
+
+    path: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class AddLfsFile:
+    """Add or replace an LFS file whose content is already in the object store; ``size`` may be unknown."""
+
+    path: str
+    sha256: str
+    size: int | None
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    path: str
+
+
+@dataclass(frozen=True)
+class DeleteFolder:
+    path: str
+
+
+Operation = AddFile | AddLfsFile | DeleteFile | DeleteFolder
+
+
+@dataclass(frozen=True)
+class CommitRequest:
+    revision: str  # a branch or refs/pr/N; with create_pr, the branch the pull request starts from
+    title: str
+    message: str
+    author: str
+    operations: Sequence[Operation]
+    parent: str | None = None  # full id or >=5-char prefix the branch head must match
+    create_pr: bool = False
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    commit: Commit
+    pull_request: int | None  # the number of the pull request created, with create_pr
+
+
+# --------------------------------------------------------------------------------------------------
+# Pure helpers
+
+
+def utc_timestamp(now: datetime | None = None) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ``: the only date format the client accepts."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
+
+
+def git_blob_oid(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+
+
+def is_sha256(text: str) -> bool:
+    return _SHA256_RE.fullmatch(text) is not None
+
+
+def upload_mode(path: str, size: int, sample: bytes) -> UploadMode:
+    """Where the Hub would store a file: LFS for big files, LFS-pattern names and binary samples."""
+    name = path.rsplit("/", 1)[-1]
+    if size >= LFS_SIZE_THRESHOLD or b"\0" in sample or any(fnmatchcase(name, p) for p in LFS_PATTERNS):
+        return "lfs"
+    return "regular"
+
+
+def check_repo_path(path: str) -> str:
+    """Return ``path`` if it is a valid file path inside a repo, else raise InvalidInputError."""
+    parts = path.split("/")
+    if not path or any(part in ("", ".", "..") for part in parts) or parts[0] == ".git":
+        raise InvalidInputError(
+            f"Invalid path in repo: {path!r} (use a relative POSIX path without empty, '.' or '..' parts)"
+        )
+    if any(ord(char) < 0x20 for char in path):
+        raise InvalidInputError(f"Invalid path in repo: {path!r} contains a control character")
+    return path
+
+
+def check_ref_name(kind: Literal["branch", "tag"], name: str) -> str:
+    """Return ``name`` if git would accept it as a branch or tag name, else raise InvalidInputError."""
+    if (
+        not name
+        or len(name) > 200
+        or _BAD_REF_CHARS.search(name)
+        or ".." in name
+        or "//" in name
+        or "@{" in name
+        or name.startswith(("/", "-", ".", "refs/"))
+        or name.endswith(("/", ".", ".lock"))
+    ):
+        raise InvalidInputError(
+            f"Invalid {kind} name {name!r}: use letters, digits and '.', '_', '-', '/' "
+            "(no spaces, '..', '~^:?*[\\', and not starting with 'refs/')"
+        )
+    return name
+
+
+def check_new_namespace(namespace: str) -> None:
+    if namespace.lower() in _RESERVED_NAMESPACES:
+        raise InvalidInputError(f"The namespace '{namespace}' is reserved by the Hub; choose another one")
+
+
+def find_path(commit: Commit, path: str) -> TreeEntry | Folder | None:
+    """The file or folder at ``path`` in the commit, or None."""
+    path = path.strip("/")
+    if path in commit.files:
+        return commit.files[path]
+    folder_oids = _folder_oids(commit.files)
+    return Folder(path, folder_oids[path]) if path in folder_oids else None
+
+
+def list_folder(commit: Commit, path: str, *, recursive: bool) -> list[TreeEntry | Folder]:
+    """The entries under folder ``path`` ("" for the root): its children, or everything below it."""
+    path = path.strip("/")
+    folder_oids = _folder_oids(commit.files)
+    if path not in folder_oids:
+        what = "is a file, not a folder" if path in commit.files else "does not exist"
+        raise EntryMissingError(f"Entry not found: '{path}' {what} at revision {commit.id}")
+    prefix = f"{path}/" if path else ""
+
+    def wanted(entry_path: str) -> bool:
+        return entry_path.startswith(prefix) and (recursive or "/" not in entry_path[len(prefix) :])
+
+    folders: list[TreeEntry | Folder] = [Folder(p, oid) for p, oid in folder_oids.items() if p and wanted(p)]
+    files: list[TreeEntry | Folder] = [entry for p, entry in commit.files.items() if wanted(p)]
+    return sorted(folders + files, key=lambda entry: entry.path)
+
+
+def _folder_oids(files: Mapping[str, TreeEntry]) -> dict[str, str]:
+    """The git tree sha1 of every folder of the tree, the root included (as "")."""
+    children: dict[str, dict[str, tuple[bool, str]]] = {"": {}}  # folder -> name -> (is_folder, path)
+    for path in files:
+        parent = ""
+        for part in path.split("/")[:-1]:
+            folder = f"{parent}/{part}" if parent else part
+            children.setdefault(folder, {})
+            children[parent][part] = (True, folder)
+            parent = folder
+        children[parent][path.rsplit("/", 1)[-1]] = (False, path)
+    oids: dict[str, str] = {}
+    for folder in sorted(children, key=lambda name: name.count("/") + bool(name), reverse=True):
+        body = b""
+        for name, (is_folder, child) in sorted(children[folder].items(), key=lambda i: i[0] + "/" * i[1][0]):
+            mode, oid = ("40000", oids[child]) if is_folder else ("100644", files[child].git_oid)
+            body += f"{mode} {name}".encode() + b"\0" + bytes.fromhex(oid)
+        oids[folder] = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
+    return oids
+
+
+def _check_tree(files: Mapping[str, TreeEntry]) -> None:
+    for path in files:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            ancestor = "/".join(parts[:depth])
+            if ancestor in files:
+                raise InvalidInputError(f"Cannot add '{path}': '{ancestor}' is a file, not a folder")
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON files
+
+
+def _write_json(path: Path, value: Any) -> None:
+    write_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_bytes())
+
+
+def _entry_to_json(entry: TreeEntry) -> dict[str, Any]:
+    return {"size": entry.size, "sha256": entry.sha256, "lfs": entry.lfs, "oid": entry.git_oid}
+
+
+def _commit_to_json(commit: Commit) -> dict[str, Any]:
+    return {
+        "id": commit.id,
+        "parent": commit.parent,
+        "title": commit.title,
+        "message": commit.message,
+        "date": commit.date,
+        "author": commit.author,
+        "files": {path: _entry_to_json(entry) for path, entry in commit.files.items()},
+    }
+
+
+def _commit_from_json(data: Mapping[str, Any]) -> Commit:
+    files = {
+        path: TreeEntry(path, value["size"], value["sha256"], value["lfs"], value["oid"])
+        for path, value in data["files"].items()
+    }
+    return Commit(data["id"], data["parent"], data["title"], data["message"], data["date"], data["author"], files)
+
+
+# --------------------------------------------------------------------------------------------------
+# Object uploads
+
+
+class ObjectUpload:
+    """One object being streamed into ``tmp/`` while it is hashed; :meth:`finish` stores it if it matches.
+
+    Use it as a context manager: leaving the block without a successful ``finish`` deletes the partial file.
+    """
+
+    def __init__(self, storage: HubStorage, sha256: str, size: int) -> None:
+        self._storage = storage
+        self.sha256 = sha256
+        self.size = size
+        fd, name = tempfile.mkstemp(dir=storage.root / "tmp", prefix="upload-")
+        self._tmp_path = Path(name)
+        self._file: BinaryIO = os.fdopen(fd, "wb")
+        self._hash = hashlib.sha256()
+        self._received = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self.size:
+            raise ContentMismatchError(f"Upload of {self.sha256} is larger than the announced {self.size} bytes")
+        self._hash.update(chunk)
+        self._file.write(chunk)
+
+    def finish(self) -> None:
+        """Check size and sha256, then move the file into the object store (blocking: run it in a thread)."""
+        if self._received != self.size:
+            raise ContentMismatchError(
+                f"Upload of {self.sha256} has {self._received} bytes, but {self.size} were announced"
+            )
+        if self._hash.hexdigest() != self.sha256:
+            raise ContentMismatchError(
+                f"Uploaded content has sha256 {self._hash.hexdigest()}, not the announced {self.sha256}"
+            )
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._storage.adopt_object(self._tmp_path, self.sha256)
+
+    def __enter__(self) -> ObjectUpload:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._file.close()
+        self._tmp_path.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The store
+
+
+class HubStorage:
+    """Repos, refs, commits and objects under one directory. Open it with :meth:`open`."""
+
+    def __init__(self, root: Path, secret: bytes) -> None:
+        self.root = root
+        self.secret = secret
+        self._locks: dict[RepoId, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    @classmethod
+    def open(cls, root: Path) -> HubStorage:
+        """Create the layout if needed, drop leftovers of interrupted writes, and load the signing secret."""
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            marker = root / "format.json"
+            if marker.exists():
+                found = _read_json(marker).get("format")
+                if found != STORAGE_FORMAT:
+                    raise HubServerError(
+                        f"{root} holds Hub storage format {found!r}; this emulator reads format "
+                        f"{STORAGE_FORMAT}. Use another storage directory."
+                    )
+            elif any(root.iterdir()):
+                raise HubServerError(f"{root} is not empty and holds no Hub storage; use an empty directory")
+            else:
+                _write_json(marker, {"format": STORAGE_FORMAT})
+            shutil.rmtree(root / "tmp", ignore_errors=True)
+            for sub in ("tmp", "objects", "repos"):
+                (root / sub).mkdir(exist_ok=True)
+            return cls(root, _load_secret(root / "secret"))
+        except (OSError, ValueError) as exc:
+            raise HubServerError(f"Cannot use {root} as Hub storage: {exc}") from exc
+
+    # -- objects -----------------------------------------------------------------------------------
+
+    def object_path(self, sha256: str) -> Path:
+        if not is_sha256(sha256):
+            raise InvalidInputError(f"Invalid object id {sha256!r}: expected 64 lowercase hex digits")
+        return self.root / "objects" / sha256[:2] / sha256[2:]
+
+    def object_size(self, sha256: str) -> int | None:
+        """The size of a stored object, or None if it is not stored."""
+        try:
+            return self.object_path(sha256).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def begin_upload(self, sha256: str, size: int) -> ObjectUpload:
+        self.object_path(sha256)  # validates the id
+        return ObjectUpload(self, sha256, size)
+
+    def adopt_object(self, tmp_path: Path, sha256: str) -> None:
+        """Move a complete, verified file into the object store under its sha256."""
+        target = self.object_path(sha256)
+        target.parent.mkdir(exist_ok=True)
+        tmp_path.replace(target)
+
+    def _store_bytes(self, data: bytes) -> str:
+        sha256 = hashlib.sha256(data).hexdigest()
+        if self.object_size(sha256) is None:
+            with self.begin_upload(sha256, len(data)) as upload:
+                upload.write(data)
+                upload.finish()
+        return sha256
+
+    # -- repos -------------------------------------------------------------------------------------
+
+    def create_repo(self, repo_id: RepoId, *, private: bool, author: str) -> Repo:
+        """Create a repo whose ``main`` holds an initial commit with the Hub's default ``.gitattributes``."""
+        check_new_namespace(repo_id.namespace)
+        repo = Repo(repo_id, private, utc_timestamp())
+        with self._lock(repo_id):
+            final = self._repo_dir(repo_id)
+            if final.exists():
+                raise AlreadyExistsError(f"You already created this {repo_id.type} repo")
+            staging = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix="new-repo-"))
+            try:
+                (staging / "commits").mkdir()
+                _write_json(staging / "repo.json", _repo_to_json(repo))
+                files = {".gitattributes": self._file_entry(".gitattributes", GITATTRIBUTES.encode())}
+                initial = self._write_commit(staging, None, files, "initial commit", "", author)
+                _write_json(staging / "refs.json", {f"refs/heads/{DEFAULT_BRANCH}": initial.id})
+                final.parent.mkdir(parents=True, exist_ok=True)
+                staging.rename(final)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return repo
+
+    def delete_repo(self, repo_id: RepoId) -> None:
+        with self._lock(repo_id):
+            self.get_repo(repo_id)
+            trash = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix="deleted-repo-"))
+            self._repo_dir(repo_id).replace(trash / "repo")
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def get_repo(self, repo_id: RepoId) -> Repo:
+        try:
+            data = _read_json(self._repo_dir(repo_id) / "repo.json")
+        except FileNotFoundError:
+            raise RepoMissingError("Repository not found") from None
+        return Repo(repo_id, data["private"], data["createdAt"])
+
+    # -- refs and commits --------------------------------------------------------------------------
+
+    def read_refs(self, repo_id: RepoId) -> Refs:
+        try:
+            return Refs(_read_json(self._repo_dir(repo_id) / "refs.json"))
+        except FileNotFoundError:
+            raise RepoMissingError("Repository not found") from None
+
+    def read_commit(self, repo_id: RepoId, commit_id: str) -> Commit:
+        try:
+            return _commit_from_json(_read_json(self._repo_dir(repo_id) / "commits" / f"{commit_id}.json"))
+        except FileNotFoundError:
+            raise RevisionMissingError(f"Invalid rev id: {commit_id}") from None
+
+    def resolve(self, repo_id: RepoId, revision: str) -> Commit:
+        """The commit a branch, tag, ``refs/pr/N``, full commit id or unique >=5-char prefix names."""
+        refs = self.read_refs(repo_id)
+        ref = refs.find(revision)
+        commit_id = refs.targets[ref] if ref else self._find_commit_id(repo_id, revision)
+        if commit_id is None:
+            raise RevisionMissingError(f"Invalid rev id: {revision}")
+        return self.read_commit(repo_id, commit_id)
+
+    def history(self, repo_id: RepoId, commit: Commit) -> Iterator[Commit]:
+        """``commit`` and its ancestors, newest first."""
+        current: Commit | None = commit
+        while current is not None:
+            yield current
+            current = self.read_commit(repo_id, current.parent) if current.parent else None
+
+    def commit(self, repo_id: RepoId, request: CommitRequest) -> CommitResult:
+        """Apply the operations on top of the branch (or a new pull request) and advance that ref."""
+        with self._lock(repo_id):
+            refs = self.read_refs(repo_id)
+            ref = self._commit_ref(repo_id, refs, request.revision)
+            head = self.read_commit(repo_id, refs.targets[ref])
+            if request.create_pr:
+                base = self.resolve(repo_id, request.parent) if request.parent else head
+                pull_request: int | None = refs.next_pull_request()
+                ref = f"refs/pr/{pull_request}"
+            else:
+                base, pull_request = head, None
+                if request.parent is not None and not _is_prefix_of(request.parent, head.id):
+                    raise StaleParentError("A commit has happened since. Please refresh and try again.")
+            files = self._apply(base.files, request.operations)
+            directory = self._repo_dir(repo_id)
+            commit = self._write_commit(directory, base.id, files, request.title, request.message, request.author)
+            _write_json(directory / "refs.json", dict(refs.with_ref(ref, commit.id).targets))
+        return CommitResult(commit, pull_request)
+
+    def create_tag(self, repo_id: RepoId, tag: str, revision: str) -> None:
+        name = f"refs/tags/{check_ref_name('tag', tag)}"
+        with self._lock(repo_id):
+            refs = self.read_refs(repo_id)
+            if name in refs.targets:
+                raise AlreadyExistsError(f"Tag {tag} already exists")
+            target = self.resolve(repo_id, revision)
+            _write_json(self._repo_dir(repo_id) / "refs.json", dict(refs.with_ref(name, target.id).targets))
+
+    def delete_tag(self, repo_id: RepoId, tag: str) -> None:
+        self._delete_ref(repo_id, f"refs/tags/{tag}", f"Tag {tag} not found")
+
+    def create_branch(self, repo_id: RepoId, branch: str, starting_point: str | None) -> None:
+        name = f"refs/heads/{check_ref_name('branch', branch)}"
+        with self._lock(repo_id):
+            refs = self.read_refs(repo_id)
+            if name in refs.targets:
+                raise AlreadyExistsError(f"Reference {name} already exists")
+            target = self.resolve(repo_id, starting_point or DEFAULT_BRANCH)
+            _write_json(self._repo_dir(repo_id) / "refs.json", dict(refs.with_ref(name, target.id).targets))
+
+    def delete_branch(self, repo_id: RepoId, branch: str) -> None:
+        if branch == DEFAULT_BRANCH:
+            raise InvalidInputError(f"The default branch '{DEFAULT_BRANCH}' cannot be deleted")
+        self._delete_ref(repo_id, f"refs/heads/{branch}", f"Branch {branch} not found")
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _lock(self, repo_id: RepoId) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(repo_id, threading.Lock())
+
+    def _repo_dir(self, repo_id: RepoId) -> Path:
+        return self.root / "repos" / _TYPE_DIRS[repo_id.type] / repo_id.namespace / repo_id.name
+
+    def _find_commit_id(self, repo_id: RepoId, revision: str) -> str | None:
+        if not _SHA_PREFIX_RE.fullmatch(revision):
+            return None
+        matches = list((self._repo_dir(repo_id) / "commits").glob(f"{revision}*.json"))
+        return matches[0].stem if len(matches) == 1 else None
+
+    def _commit_ref(self, repo_id: RepoId, refs: Refs, revision: str) -> str:
+        """The full name of the ref a commit to ``revision`` advances (a branch or a pull request)."""
+        ref = refs.find(revision)
+        if ref is None:
+            self.resolve(repo_id, revision)  # raises RevisionMissingError when it names nothing at all
+        if ref is None or not ref.startswith(("refs/heads/", "refs/pr/")):
+            raise InvalidInputError(f"Cannot commit to '{revision}': commit to a branch or to refs/pr/N")
+        return ref
+
+    def _delete_ref(self, repo_id: RepoId, name: str, missing: str) -> None:
+        with self._lock(repo_id):
+            refs = self.read_refs(repo_id)
+            if name not in refs.targets:
+                raise RevisionMissingError(missing)
+            _write_json(self._repo_dir(repo_id) / "refs.json", dict(refs.without_ref(name).targets))
+
+    def _file_entry(self, path: str, content: bytes) -> TreeEntry:
+        return TreeEntry(path, len(content), self._store_bytes(content), False, git_blob_oid(content))
+
+    def _lfs_entry(self, path: str, sha256: str, size: int | None) -> TreeEntry:
+        stored = self.object_size(sha256) if is_sha256(sha256) else None
+        if stored is None:
+            raise ObjectMissingError(f"LFS object {sha256} for '{path}' was not uploaded; upload it first")
+        if size is not None and size != stored:
+            raise InvalidInputError(f"LFS file '{path}' announces {size} bytes, but object {sha256} has {stored}")
+        return TreeEntry(path, stored, sha256, True, git_blob_oid(lfs_pointer(sha256, stored)))
+
+    def _apply(self, files: Mapping[str, TreeEntry], operations: Sequence[Operation]) -> dict[str, TreeEntry]:
+        result = dict(files)
+        for operation in operations:
+            path = check_repo_path(operation.path.strip("/") if isinstance(operation, DeleteFolder) else operation.path)
+            match operation:
+                case AddFile(content=content):
+                    result[path] = self._file_entry(path, content)
+                case AddLfsFile(sha256=sha256, size=size):
+                    result[path] = self._lfs_entry(path, sha256, size)
+                case DeleteFile():
+                    if result.pop(path, None) is None:
+                        raise EntryMissingError(f"Cannot delete '{path}': A file with this name doesn't exist")
+                case DeleteFolder():
+                    inside = [p for p in result if p.startswith(f"{path}/")]
+                    if not inside:
+                        raise EntryMissingError(f"Cannot delete '{path}/': A folder with this name doesn't exist")
+                    for p in inside:
+                        del result[p]
+        _check_tree(result)
+        return dict(sorted(result.items()))
+
+    def _write_commit(
+        self,
+        repo_dir: Path,
+        parent: str | None,
+        files: Mapping[str, TreeEntry],
+        title: str,
+        message: str,
+        author: str,
+    ) -> Commit:
+        date = utc_timestamp()
+        seed = json.dumps([parent, _folder_oids(files)[""], date, secrets.token_hex(16)])
+        commit_id = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
+        commit = Commit(commit_id, parent, title, message, date, author, files)
+        _write_json(repo_dir / "commits" / f"{commit_id}.json", _commit_to_json(commit))
+        return commit
+
+
+def _is_prefix_of(prefix: str, commit_id: str) -> bool:
+    prefix = prefix.lower()
+    if not _SHA_PREFIX_RE.fullmatch(prefix):
+        raise InvalidInputError(f"Invalid parentCommit {prefix!r}: expected 5 to 40 hex digits")
+    return commit_id.startswith(prefix)
+
+
+def _repo_to_json(repo: Repo) -> dict[str, Any]:
+    return {
+        "type": repo.id.type,
+        "namespace": repo.id.namespace,
+        "name": repo.id.name,
+        "private": repo.private,
+        "createdAt": repo.created_at,
+    }
+
+
+def _load_secret(path: Path) -> bytes:
+    """Read the signing secret, creating it (mode 0600, never group- or world-readable) on first use."""
+    with contextlib.suppress(FileExistsError):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32) + "\n")
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise HubServerError(f"The signing secret in {path} is truncated; delete the file to make a new one")
+    return secret.encode()
