@@ -290,7 +290,8 @@ def _publish(config: Any, args: argparse.Namespace, directory: Path, manifest: A
         storage = config.root / ".hub"
         result["hub_storage"] = str(storage)
         result["next_steps"] = [
-            f"python -m release hub serve --storage {storage} --port 8000",
+            f"model-release hub serve --storage {storage} --port 8000   "
+            f"(from a clone, without installing: nox -s hub -- --storage {storage} --port 8000)",
             f"HF_ENDPOINT=http://127.0.0.1:8000 HF_HUB_DISABLE_XET=1 hf download {config.repo_id} "
             f"--revision {outcome.tag}" + (f" --repo-type {config.repo_type}" if config.repo_type != "model" else ""),
             f"curl http://127.0.0.1:8000/api/{config.repo_type}s/{config.repo_id}/tree/{outcome.tag}?recursive=true",
