@@ -303,3 +303,71 @@ def test_index_credentials_never_reach_the_lock_or_messages(
     assert SECRET not in str(excinfo.value)
     for path in tmp_path.rglob("*"):
         assert path.is_dir() or SECRET.encode() not in path.read_bytes(), path
+
+
+# --- uv, and installing what was locked ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_uv_writes_one_universal_lock_with_the_same_pins_and_hashes(wheelhouse: Wheelhouse, tmp_path: Path) -> None:
+    requirements_in = write(tmp_path / "requirements.in", "tinypkg\n")
+    result = lock_requirements(requirements_in, tmp_path / "requirements.txt", offline(wheelhouse), resolver="uv")
+    text = result.path.read_text()
+    header = parse_lock_header(text)
+    assert header is not None and header.resolved_with.startswith("uv ")
+    assert "--universal for Python >= 3.11 on every platform" in header.resolved_with
+    assert "model-release lock" in text  # uv names our command, not its own
+    pins = parse_pins(text)
+    assert {name: version for name, (version, _) in pins.items()} == {"tinydep": "1.1", "tinypkg": "1.0"}
+    assert pins["tinydep"][1] == [wheelhouse.sha256("tinydep==1.1")]
+    check_requirements_lock(requirements_in, result.path)
+
+
+def test_uv_reads_pips_index_variables_it_would_otherwise_ignore() -> None:
+    environ = {"PIP_INDEX_URL": "http://127.0.0.1:1/simple", "PIP_FIND_LINKS": "/a /b", "PIP_NO_INDEX": "1"}
+    merged = PipIndex.with_pip_environment(PipIndex(), environ)
+    assert merged == PipIndex("http://127.0.0.1:1/simple", (), ("/a", "/b"), True)
+    configured = PipIndex(index_url="http://127.0.0.1:2/simple")
+    assert PipIndex.with_pip_environment(configured, environ).index_url == "http://127.0.0.1:2/simple"
+
+
+@pytest.mark.slow
+def test_unresolvable_with_uv_names_the_requirement_and_keeps_the_lock(wheelhouse: Wheelhouse, tmp_path: Path) -> None:
+    requirements_in = write(tmp_path / "requirements.in", "tinypkg\n")
+    lock = lock_requirements(requirements_in, tmp_path / "requirements.txt", offline(wheelhouse), resolver="uv").path
+    before = lock.read_bytes()
+    write(requirements_in, "tinypkg>=5\n")
+    with pytest.raises(LockError, match=r"(?s)uv pip compile exited.*tinypkg>=5"):
+        lock_requirements(requirements_in, lock, offline(wheelhouse), resolver="uv")
+    assert lock.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["requirements.in", "requirements.txt"]
+
+
+@pytest.mark.slow
+def test_the_lock_installs_exactly_the_locked_set_into_a_fresh_venv(wheelhouse: Wheelhouse, tmp_path: Path) -> None:
+    requirements_in = write(tmp_path / "requirements.in", "tinypkg\n")
+    lock = lock_requirements(requirements_in, tmp_path / "requirements.txt", offline(wheelhouse)).path
+    venv = tmp_path / "venv"
+    run([sys.executable, "-m", "venv", str(venv)], what="make a venv")
+    python = str(venv / "bin" / "python")
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--require-hashes",
+            "--no-deps",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse.directory),
+            "-r",
+            str(lock),
+        ],
+        what="install the lock",
+    )
+    listed = run(
+        [python, "-m", "pip", "list", "--format=freeze", "--exclude", "pip", "--exclude", "setuptools"], what="list"
+    ).stdout
+    installed = dict(line.split("==") for line in listed.split())
+    assert installed == {name: version for name, (version, _) in parse_pins(lock.read_text()).items()}

@@ -28,8 +28,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from release.errors import LockError, StaleLockError
 from release.process import quote_output, redact_credentials, run
@@ -46,6 +48,7 @@ __all__ = [
     "parse_lock_header",
     "pip_compile_argv",
     "requirements_sha256",
+    "uv_compile_argv",
 ]
 
 logger = logging.getLogger(__name__)
@@ -84,6 +87,14 @@ _PIP_COMPILE_OPTIONS = (
 )
 
 
+Resolver = Literal["pip-tools", "uv"]
+
+_PROGRAMS: dict[str, str] = {"pip-tools": "pip-compile", "uv": "uv pip compile"}
+
+#: uv's options: one lock for every platform and Python version (``--universal``), hashes, our command.
+_UV_COMPILE_OPTIONS = ("--universal", "--generate-hashes", "--no-config", "--quiet", "--no-progress")
+
+
 @dataclass(frozen=True)
 class PipIndex:
     """Where pip-compile looks for distributions, on top of what pip reads by itself.
@@ -99,6 +110,16 @@ class PipIndex:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     no_index: bool = False
+
+    @classmethod
+    def with_pip_environment(cls, index: PipIndex, environ: Mapping[str, str]) -> PipIndex:
+        """``index`` completed from pip's variables (``PIP_INDEX_URL`` ...), for uv, which does not read them."""
+        return cls(
+            index_url=index.index_url or environ.get("PIP_INDEX_URL") or None,
+            extra_index_urls=index.extra_index_urls or tuple(environ.get("PIP_EXTRA_INDEX_URL", "").split()),
+            find_links=index.find_links or tuple(environ.get("PIP_FIND_LINKS", "").split()),
+            no_index=index.no_index or environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"),
+        )
 
     def to_pip_args(self) -> tuple[str, ...]:
         """The pip-compile options that select these indexes, in a fixed order."""
@@ -219,6 +240,43 @@ def pip_compile_argv(input_name: str, output: Path, index: PipIndex) -> list[str
     ]
 
 
+def uv_compile_argv(input_name: str, output: Path, index: PipIndex) -> list[str]:
+    """The ``uv pip compile --universal`` command (uv's index options have pip's names)."""
+    return [
+        _uv_binary(),
+        "pip",
+        "compile",
+        *_UV_COMPILE_OPTIONS,
+        "--custom-compile-command",
+        LOCK_COMMAND,
+        "--python-version",
+        f"{sys.version_info.major}.{sys.version_info.minor}",
+        *index.to_pip_args(),
+        "--output-file",
+        str(output),
+        input_name,
+    ]
+
+
+def _uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+    except ImportError as exc:
+        raise LockError(
+            'lock.resolver = "uv" needs uv: install it with `python -m pip install uv` (a model-release dependency)'
+        ) from exc
+    return str(find_uv_bin())
+
+
+def _uv_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("uv")
+    except PackageNotFoundError:
+        return "?"
+
+
 def _pip_error_lines(output: str) -> list[str]:
     """The lines of pip-compile's output that explain a failure, without the tracebacks.
 
@@ -251,26 +309,35 @@ def _final_exception(lines: list[str]) -> list[str]:
     return []
 
 
-def _failure_message(requirements_in: Path, requirements_txt: Path, completed: subprocess.CompletedProcess[str]) -> str:
+def _failure_message(
+    requirements_in: Path,
+    requirements_txt: Path,
+    completed: subprocess.CompletedProcess[str],
+    resolver: Resolver = "pip-tools",
+) -> str:
     said = "\n".join(_pip_error_lines(f"{completed.stdout}\n{completed.stderr}"))
     kept = (
         f"{requirements_txt} was left as it was" if requirements_txt.exists() else f"{requirements_txt} was not written"
     )
     return (
-        f"Could not lock {requirements_in}: pip-compile exited with status {completed.returncode}."
-        + (f"\npip-compile said:{quote_output(said)}" if said else "")
+        f"Could not lock {requirements_in}: {_PROGRAMS[resolver]} exited with status {completed.returncode}."
+        + (f"\n{_PROGRAMS[resolver]} said:{quote_output(said)}" if said else "")
         + f"\n{kept}. Fix or relax the requirement named above in {requirements_in.name} "
         "(or point the lock at an index that has it), then run "
         f"`{LOCK_COMMAND}` again."
     )
 
 
-def lock_requirements(requirements_in: Path, requirements_txt: Path, index: PipIndex) -> LockResult:
-    """Resolve ``requirements_in`` with pip-compile and write the hashed lock ``requirements_txt``.
+def lock_requirements(
+    requirements_in: Path, requirements_txt: Path, index: PipIndex, resolver: Resolver = "pip-tools"
+) -> LockResult:
+    """Resolve ``requirements_in`` and write the hashed lock ``requirements_txt``.
 
-    Existing pins in ``requirements_txt`` are kept when they still satisfy the input (pip-compile
-    starts from a copy of it). Raises :class:`LockError` naming the input, and quoting pip, when
-    resolution fails; the previous lock is then left unchanged.
+    ``pip-tools`` resolves for this interpreter and platform; ``uv`` (``uv pip compile --universal``)
+    writes one lock with environment markers, valid on every platform for this Python version and
+    newer. Existing pins in ``requirements_txt`` are kept when they still satisfy the input (the
+    resolver starts from a copy of it). Raises :class:`LockError` naming the input, and quoting the
+    resolver, when resolution fails; the previous lock is then left unchanged.
     """
     requirements_in = Path(requirements_in)
     requirements_txt = Path(requirements_txt)
@@ -283,7 +350,7 @@ def lock_requirements(requirements_in: Path, requirements_txt: Path, index: PipI
     lock_dir = requirements_txt.parent
     if not lock_dir.is_dir():
         raise LockError(f"Cannot write {requirements_txt}: the folder {lock_dir} does not exist.")
-    if importlib.util.find_spec("piptools") is None:
+    if resolver == "pip-tools" and importlib.util.find_spec("piptools") is None:
         raise LockError(
             f"pip-tools is not installed for {sys.executable}, so {requirements_in} cannot be locked: "
             "install it with `python -m pip install pip-tools==7.6.2` (a dependency of model-release)."
@@ -291,22 +358,32 @@ def lock_requirements(requirements_in: Path, requirements_txt: Path, index: PipI
     header = LockHeader(
         input_name=_input_name(requirements_in, requirements_txt),
         input_sha256=requirements_sha256(text),
-        resolved_with=f"pip-tools for {_python_version()} on {_platform()}",
+        resolved_with=(
+            f"pip-tools for {_python_version()} on {_platform()}"
+            if resolver == "pip-tools"
+            else f"uv {_uv_version()} --universal for Python >= "
+            f"{sys.version_info.major}.{sys.version_info.minor} on every platform"
+        ),
     )
+    if resolver == "uv":
+        index = PipIndex.with_pip_environment(index, os.environ)
     try:
         with tempfile.TemporaryDirectory(dir=lock_dir, prefix=f".{requirements_txt.name}.") as tmp:
             compiled = Path(tmp) / requirements_txt.name
             if requirements_txt.exists():
                 shutil.copyfile(requirements_txt, compiled)  # so pip-compile keeps existing pins
+            argv = (pip_compile_argv if resolver == "pip-tools" else uv_compile_argv)(
+                requirements_in.name, compiled, index
+            )
             completed = run(
-                pip_compile_argv(requirements_in.name, compiled, index),
-                what=f"lock {requirements_in} with pip-compile",
+                argv,
+                what=f"lock {requirements_in} with {resolver}",
                 cwd=requirements_in.parent,
                 env={"CUSTOM_COMPILE_COMMAND": LOCK_COMMAND},
                 check=False,
             )
             if completed.returncode != 0:
-                raise LockError(_failure_message(requirements_in, requirements_txt, completed))
+                raise LockError(_failure_message(requirements_in, requirements_txt, completed, resolver))
             body = compiled.read_text(encoding="utf-8")
             for warning in (line for line in body.splitlines() if line.startswith("# WARNING")):
                 logger.warning("%s: %s", requirements_txt, redact_credentials(warning))
