@@ -41,12 +41,14 @@ __all__ = [
     "LockHeader",
     "LockResult",
     "PipIndex",
+    "canonical_name",
     "check_requirements_lock",
     "count_pins",
     "lock_requirements",
     "normalise_requirements",
     "parse_lock_header",
     "pip_compile_argv",
+    "read_pins",
     "requirements_sha256",
     "uv_compile_argv",
 ]
@@ -190,6 +192,24 @@ def parse_lock_header(text: str) -> LockHeader | None:
 def count_pins(lock_text: str) -> int:
     """How many requirement lines a pip-compile output has (hash, comment and option lines aside)."""
     return sum(1 for line in lock_text.splitlines() if line[:1] not in ("", " ", "\t", "#", "-"))
+
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)(?:\s*;\s*(.+?))?\s*\\?$")
+
+
+def read_pins(lock_text: str) -> dict[str, str]:
+    """``{normalised name: version}`` of a lock's ``name==version`` lines (the first, for a name that
+    uv's universal lock pins differently per platform)."""
+    pins: dict[str, str] = {}
+    for line in lock_text.splitlines():
+        if match := _PIN.match(line):
+            pins.setdefault(canonical_name(match.group(1)), match.group(2))
+    return pins
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalisation: ``Safe_Tensors`` -> ``safe-tensors``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _python_version() -> str:

@@ -1,0 +1,137 @@
+"""``environment.json``: what the model was actually trained with, and where it drifts from the lock.
+
+The snapshot is taken by running a small probe in the training interpreter (``lock.python``,
+default: the one running model-release), so it describes that environment, not ours. It records
+no paths and no time: the same environment gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from release.atomic import write_atomic
+from release.errors import LockError, ProcessError
+from release.lock.pip import canonical_name, read_pins
+from release.process import run
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_FORMAT = "model-release.environment/1"
+
+#: Runs in the training interpreter: stdlib only, and torch only when it is installed.
+_PROBE = r"""
+import importlib.metadata as metadata, importlib.util, json, platform, sys
+distributions = {}
+for dist in metadata.distributions():
+    name = dist.metadata["Name"]
+    if name:
+        distributions.setdefault(name, dist.version)
+libc = platform.libc_ver()
+info = {
+    "python": {"implementation": platform.python_implementation(), "version": platform.python_version()},
+    "platform": {"system": platform.system(), "release": platform.release(), "machine": platform.machine(),
+                 "libc": " ".join(part for part in libc if part) or None},
+    "distributions": distributions,
+    "torch": None,
+}
+if importlib.util.find_spec("torch") is not None:
+    import torch
+    cuda = torch.cuda.is_available()
+    cudnn = torch.backends.cudnn.version() if cuda else None
+    info["torch"] = {"version": torch.__version__, "cuda": torch.version.cuda, "cudnn": cudnn,
+                     "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []}
+json.dump(info, sys.stdout)
+"""
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Installed versions that differ from the lock."""
+
+    different: tuple[tuple[str, str, str], ...] = ()  # (name, locked, installed)
+    missing: tuple[str, ...] = ()  # locked but not installed
+
+    @property
+    def clean(self) -> bool:
+        return not (self.different or self.missing)
+
+
+@dataclass(frozen=True)
+class EnvironmentSnapshot:
+    python: Mapping[str, str]
+    platform: Mapping[str, str | None]
+    distributions: Mapping[str, str]  # {name as installed: version}
+    torch: Mapping[str, Any] | None = None
+    drift: Drift = field(default_factory=Drift)
+    lock: str | None = None  # the lock compared against, relative to the snapshot
+
+    def to_json(self) -> str:
+        document = {
+            "format": SNAPSHOT_FORMAT,
+            "python": dict(self.python),
+            "platform": dict(self.platform),
+            "torch": dict(self.torch) if self.torch is not None else None,
+            "distributions": [{"name": n, "version": v} for n, v in sorted(self.distributions.items(), key=_key)],
+            "drift": {
+                "lock": self.lock,
+                "different": [{"name": n, "locked": lk, "installed": i} for n, lk, i in self.drift.different],
+                "missing": list(self.drift.missing),
+            },
+        }
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def probe_environment(python: str) -> EnvironmentSnapshot:
+    """What ``python`` has installed, its version, its platform, and torch/CUDA when present."""
+    try:
+        completed = run([python, "-c", _PROBE], what=f"take a snapshot of the environment of {python}")
+        info = json.loads(completed.stdout)
+    except ProcessError as exc:
+        raise LockError(f"{exc} (set lock.python to the training environment's interpreter)") from exc
+    except json.JSONDecodeError as exc:
+        raise LockError(f"the environment probe of {python} printed something unexpected: {exc}") from exc
+    return EnvironmentSnapshot(info["python"], info["platform"], info["distributions"], info["torch"])
+
+
+def compare_with_lock(installed: Mapping[str, str], locked: Mapping[str, str]) -> Drift:
+    """Drift between installed ``{name: version}`` and locked ``{canonical name: version}``. Pure."""
+    by_name = {canonical_name(name): version for name, version in installed.items()}
+    different = tuple(
+        (name, version, by_name[name])
+        for name, version in sorted(locked.items())
+        if name in by_name and by_name[name] != version
+    )
+    missing = tuple(sorted(name for name in locked if name not in by_name))
+    return Drift(different, missing)
+
+
+def write_snapshot(path: Path, python: str, requirements_txt: Path | None) -> EnvironmentSnapshot:
+    """Probe ``python``, compare it with ``requirements_txt`` (when it exists), write ``path``."""
+    snapshot = probe_environment(python)
+    if requirements_txt is not None and requirements_txt.is_file():
+        drift = compare_with_lock(snapshot.distributions, read_pins(requirements_txt.read_text(encoding="utf-8")))
+        lock_name = Path(_relative(requirements_txt, path.parent)).as_posix()
+        snapshot = EnvironmentSnapshot(
+            snapshot.python, snapshot.platform, snapshot.distributions, snapshot.torch, drift, lock_name
+        )
+        for name, locked, installed in drift.different:
+            log.warning("drift: %s is %s here, %s in %s", name, installed, locked, requirements_txt.name)
+        for name in drift.missing:
+            log.warning("drift: %s is locked in %s but not installed here", name, requirements_txt.name)
+    write_atomic(path, snapshot.to_json())
+    return snapshot
+
+
+def _relative(path: Path, start: Path) -> str:
+    import os
+
+    return os.path.relpath(path, start)
+
+
+def _key(item: tuple[str, str]) -> str:
+    return canonical_name(item[0])
