@@ -27,7 +27,10 @@ def _cli(session: nox.Session, *args: str) -> None:
 
 @nox.session(python=PYTHON)
 def lock(session: nox.Session) -> None:
-    """Freeze requirements.in into a hash-pinned requirements.txt with pip-tools."""
+    """Freeze the environments: requirements.txt, conda-lock.yml or environment.yml, environment.json."""
+    if "--check" not in session.posargs:
+        # The snapshot (environment.json) describes this venv: give it the project's runtime.
+        session.install("--require-hashes", "--no-deps", "-r", "requirements.txt")
     _cli(session, "lock")
 
 
