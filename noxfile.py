@@ -107,6 +107,7 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)."""
     _install(session)
     session.run("python", "benchmarks/bench_checksum.py", *session.posargs)
+    session.run("python", "benchmarks/bench_hub.py")  # 1 GiB up and down through the Hub emulator
 
 
 def _example_weights(session: nox.Session) -> None:

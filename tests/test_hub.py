@@ -495,7 +495,9 @@ def test_resolve_answers_head_and_range_requests(hub: RunningHub, api: HfApi, re
 
     lfs_head = raw_request("HEAD", f"{hub.url}/{repo}/resolve/main/w.safetensors")
     sha256 = hashlib.sha256(weights).hexdigest()
-    assert lfs_head.headers["x-linked-etag"] == lfs_head.headers["etag"] == f'"{sha256}"'
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize 5000\n".encode()
+    pointer_oid = hashlib.sha1(b"blob %d\0" % len(pointer) + pointer, usedforsecurity=False).hexdigest()
+    assert (lfs_head.headers["x-linked-etag"], lfs_head.headers["etag"]) == (f'"{sha256}"', f'"{pointer_oid}"')
     assert lfs_head.headers["x-linked-size"] == lfs_head.headers["content-length"] == "5000"
     assert not any(name.startswith("x-xet") or name == "link" for name in lfs_head.headers)
     missing = raw_request("HEAD", f"{hub.url}/{repo}/resolve/main/nope.txt")

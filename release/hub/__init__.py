@@ -4,6 +4,7 @@ Start it with ``HubServer(storage_dir, tokens)`` (tests) or ``serve(...)`` (the 
 point the client at it with ``HF_ENDPOINT`` and ``HF_HUB_DISABLE_XET=1``.
 """
 
+from release.hub.app import PageSizes
 from release.hub.server import DEV_TOKEN, HubServer, Token, parse_token_option, serve
 
-__all__ = ["DEV_TOKEN", "HubServer", "Token", "parse_token_option", "serve"]
+__all__ = ["DEV_TOKEN", "HubServer", "PageSizes", "Token", "parse_token_option", "serve"]

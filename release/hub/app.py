@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import hmac
+import html
+import itertools
 import json
 import logging
 import mimetypes
@@ -25,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlencode
 
 import yaml
 from starlette.concurrency import run_in_threadpool
@@ -34,10 +37,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from release.hub import web
 from release.hub.storage import (
     AddFile,
     AddLfsFile,
     AlreadyExistsError,
+    Commit,
     CommitRequest,
     ContentMismatchError,
     DeleteFile,
@@ -71,6 +76,8 @@ URL_PREFIXES: Final[Mapping[RepoType, str]] = {"model": "", "dataset": "datasets
 INVALID_CREDENTIALS: Final = "Invalid credentials in Authorization header"
 UPLOAD_LINK_SECONDS: Final = 3600
 LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
+#: The largest README.md whose front matter repo info parses into ``cardData``.
+CARD_MAX_BYTES: Final = 1024 * 1024
 #: The client's own pattern for the YAML front matter of a README.md (huggingface_hub.repocard).
 _YAML_BLOCK: Final = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
@@ -120,6 +127,19 @@ class HttpError(Exception):
 
 
 @dataclass(frozen=True)
+class PageSizes:
+    """How many items one page of a listing holds; the next page is announced by a ``Link`` header."""
+
+    tree: int = 1000  # the Hub's page size for tree listings
+    tree_expanded: int = 50  # ... and for tree listings with expand=true
+    commits: int = 50
+
+    def __post_init__(self) -> None:
+        if min(self.tree, self.tree_expanded, self.commits) < 1:
+            raise ValueError(f"Page sizes must be at least 1: {self}")
+
+
+@dataclass(frozen=True)
 class Call:
     """One parsed request, as the synchronous handlers see it."""
 
@@ -128,9 +148,16 @@ class Call:
     body: bytes
     token: Token | None  # None: anonymous
     base_url: str  # "http://127.0.0.1:PORT", as the client addressed us
+    raw_path: str = ""  # the path as sent, still percent-encoded, without the query
 
     def flag(self, name: str) -> bool:
         return self.query.get(name, [""])[-1].lower() in ("1", "true")
+
+    def next_link(self, name: str, value: str) -> dict[str, str]:
+        """A ``Link`` header to this same URL with query parameter ``name`` set to ``value``."""
+        query = {key: list(values) for key, values in self.query.items() if key != name} | {name: [value]}
+        url = f"{self.base_url}{self.raw_path}?{urlencode(query, doseq=True)}"
+        return {"Link": f'<{url}>; rel="next"'}
 
     def json_object(self) -> dict[str, Any]:
         """The JSON object body (an empty body counts as ``{}``); 400 otherwise."""
@@ -151,17 +178,18 @@ class Call:
 Handler = Callable[[Call], Response]
 
 
-def create_app(storage: HubStorage, tokens: Sequence[Token]) -> HubApp:
+def create_app(storage: HubStorage, tokens: Sequence[Token], *, page_sizes: PageSizes | None = None) -> HubApp:
     """The emulator's ASGI app over ``storage``, accepting exactly ``tokens``."""
-    return HubApp(storage, tokens)
+    return HubApp(storage, tokens, page_sizes=page_sizes)
 
 
 class HubApp:
     """ASGI entry point: parse the raw path, authenticate, dispatch, and turn errors into answers."""
 
-    def __init__(self, storage: HubStorage, tokens: Sequence[Token]) -> None:
+    def __init__(self, storage: HubStorage, tokens: Sequence[Token], *, page_sizes: PageSizes | None = None) -> None:
         self._storage = storage
         self._tokens = tuple(tokens)
+        self._page_sizes = page_sizes or PageSizes()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -181,8 +209,8 @@ class HubApp:
         await response(scope, receive, send)
 
     async def _respond(self, request: Request) -> Response:
-        raw_path: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
-        parts = _split_path(raw_path.partition(b"?")[0])
+        raw_path: bytes = (request.scope.get("raw_path") or request.scope["path"].encode()).partition(b"?")[0]
+        parts = _split_path(raw_path)
         if request.method == "PUT" and len(parts) == 3 and parts[:2] == ["api", "lfs-upload"]:
             return await self._receive_upload(request, parts[2])
         handler = self._route(request.method, parts)
@@ -194,6 +222,7 @@ class HubApp:
             body=await request.body(),
             token=self._authenticate(request.headers),
             base_url=str(request.base_url).rstrip("/"),
+            raw_path=raw_path.decode("ascii"),
         )
         return await run_in_threadpool(handler, call)
 
@@ -221,6 +250,13 @@ class HubApp:
                 return partial(self.resolve_file, RepoId("dataset", namespace, name), revision, "/".join(path))
             case "GET" | "HEAD", [namespace, name, "resolve", revision, *path] if path:
                 return partial(self.resolve_file, RepoId("model", namespace, name), revision, "/".join(path))
+            # The read-only web view (release.hub.web): HTML pages, not API.
+            case "GET" | "HEAD", [""]:
+                return partial(web.show_index, self._storage)
+            case "GET" | "HEAD", ["datasets", namespace, name]:
+                return partial(web.show_repo, self._storage, "dataset", namespace, name)
+            case "GET" | "HEAD", [namespace, name] if namespace not in web.API_NAMESPACES:
+                return partial(web.show_repo, self._storage, "model", namespace, name)
         return None
 
     def _route_repo_api(self, method: str, repo_id: RepoId, rest: list[str]) -> Handler | None:
@@ -313,23 +349,48 @@ class HubApp:
         repo = self._storage.get_repo(repo_id)
         commit = self._storage.resolve(repo_id, revision or "main")
         with_blobs = call.flag("blobs")
-        return JSONResponse(
-            {
-                "_id": hashlib.sha1(str(repo_id).encode(), usedforsecurity=False).hexdigest()[:24],
-                "id": str(repo_id),
-                "author": repo_id.namespace,
-                "sha": commit.id,
-                "private": repo.private,
-                "gated": False,
-                "disabled": False,
-                "downloads": 0,
-                "likes": 0,
-                "tags": [],
-                "createdAt": repo.created_at,
-                "lastModified": commit.date,
-                "siblings": [_sibling_json(entry, with_blobs) for entry in commit.files.values()],
-            }
-        )
+        card = self._card_data(commit)
+        info: dict[str, Any] = {
+            "_id": hashlib.sha1(str(repo_id).encode(), usedforsecurity=False).hexdigest()[:24],
+            "id": str(repo_id),
+            "author": repo_id.namespace,
+            "sha": commit.id,
+            "private": repo.private,
+            "gated": False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": _card_tags(card),
+            "createdAt": repo.created_at,
+            "lastModified": commit.date,
+            "siblings": [_sibling_json(entry, with_blobs) for entry in commit.files.values()],
+        }
+        if card is not None:
+            info["cardData"] = card
+            for key in ("library_name", "pipeline_tag"):
+                if isinstance(card.get(key), str):
+                    info[key] = card[key]
+        expand = call.query.get("expand", [])
+        if expand:  # like the Hub: only the properties asked for, plus the ids
+            info = {key: value for key, value in info.items() if key in ("_id", "id", *expand)}
+        return JSONResponse(info)
+
+    def _card_data(self, commit: Commit) -> dict[str, Any] | None:
+        """The YAML front matter of the commit's README.md as a mapping; None when absent or not a mapping."""
+        entry = commit.files.get("README.md")
+        if entry is None or entry.size > CARD_MAX_BYTES:
+            return None
+        text = self._storage.object_path(entry.sha256).read_bytes().decode("utf-8", errors="replace")
+        match = _YAML_BLOCK.search(text)
+        if match is None:
+            return None
+        try:
+            metadata = yaml.safe_load(match.group(2))
+            # as JSON: YAML dates become strings; keys JSON cannot hold make the card unreadable
+            card = json.loads(json.dumps(metadata, default=str, allow_nan=False))
+        except (yaml.YAMLError, TypeError, ValueError):
+            return None
+        return card if isinstance(card, dict) else None
 
     # -- reading trees and history -----------------------------------------------------------------
 
@@ -337,14 +398,30 @@ class HubApp:
         self._visible_repo(call, repo_id)
         commit = self._storage.resolve(repo_id, revision)
         entries = list_folder(commit, path, recursive=call.flag("recursive"))
-        return JSONResponse([_entry_json(entry) for entry in entries])
+        expand = call.flag("expand")
+        size = self._page_sizes.tree_expanded if expand else self._page_sizes.tree
+        cursor = call.query.get("cursor", [""])[-1]
+        start = bisect.bisect_right([entry.path for entry in entries], _decode_cursor(cursor)) if cursor else 0
+        page = entries[start : start + size]
+        headers = call.next_link("cursor", _encode_cursor(page[-1].path)) if start + size < len(entries) else {}
+        return JSONResponse(self._entries_json(repo_id, commit, page, expand=expand), headers=headers)
 
     def paths_info(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         self._visible_repo(call, repo_id)
         commit = self._storage.resolve(repo_id, revision)
-        paths = parse_qs(call.body.decode(), keep_blank_values=True).get("paths", [])
-        found = [find_path(commit, path) for path in paths]
-        return JSONResponse([_entry_json(entry) for entry in found if entry is not None])
+        form = parse_qs(call.body.decode(), keep_blank_values=True)  # form-encoded, not JSON
+        found = [entry for path in form.get("paths", []) if (entry := find_path(commit, path)) is not None]
+        expand = form.get("expand", [""])[-1].lower() in ("1", "true")
+        return JSONResponse(self._entries_json(repo_id, commit, found, expand=expand))
+
+    def _entries_json(
+        self, repo_id: RepoId, commit: Commit, entries: Sequence[TreeEntry | Folder], *, expand: bool
+    ) -> list[dict[str, Any]]:
+        """Tree entries as the Hub lists them; ``expand`` adds each one's ``lastCommit``."""
+        if not expand:
+            return [_entry_json(entry) for entry in entries]
+        last = self._storage.last_commits(repo_id, commit, [entry.path for entry in entries])
+        return [_entry_json(entry) | {"lastCommit": _last_commit_json(last[entry.path])} for entry in entries]
 
     def list_refs(self, repo_id: RepoId, call: Call) -> Response:
         self._visible_repo(call, repo_id)
@@ -362,8 +439,14 @@ class HubApp:
     def list_commits(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         self._visible_repo(call, repo_id)
         formatted = "formatted" in [*call.query.get("expand[]", []), *call.query.get("expand", [])]
+        page_text = call.query.get("p", ["0"])[-1]
+        if not page_text.isdigit():
+            raise HttpError(400, f"Invalid page number p={page_text!r}: expected a non-negative integer")
+        size, page = self._page_sizes.commits, int(page_text)
+        history = self._storage.history(repo_id, self._storage.resolve(repo_id, revision))  # newest first
+        window = list(itertools.islice(history, page * size, (page + 1) * size + 1))  # one more: is there a next?
         items = []
-        for commit in self._storage.history(repo_id, self._storage.resolve(repo_id, revision)):
+        for commit in window[:size]:
             item: dict[str, Any] = {
                 "id": commit.id,
                 "title": commit.title,
@@ -371,10 +454,11 @@ class HubApp:
                 "date": commit.date,
                 "authors": [{"user": commit.author}],
             }
-            if formatted:
-                item["formatted"] = {"title": commit.title, "message": commit.message}
+            if formatted:  # the Hub renders them as HTML; the emulator escapes the plain text
+                item["formatted"] = {"title": html.escape(commit.title), "message": html.escape(commit.message)}
             items.append(item)
-        return JSONResponse(items)
+        headers = call.next_link("p", str(page + 1)) if len(window) > size else {}
+        return JSONResponse(items, headers=headers)
 
     def resolve_file(self, repo_id: RepoId, revision: str, path: str, call: Call) -> Response:
         self._visible_repo(call, repo_id)
@@ -382,7 +466,9 @@ class HubApp:
         entry = commit.files.get(path)
         if entry is None:
             raise HttpError(404, f"Entry not found: {path}", code="EntryNotFound", headers={"X-Repo-Commit": commit.id})
-        headers = {"X-Repo-Commit": commit.id, "ETag": f'"{entry.content_id}"'}
+        # As on the Hub: ETag is the git oid (of the pointer, for LFS files); the client caches LFS blobs by
+        # the sha256 in X-Linked-Etag, which it prefers. Each id names one content, so caches stay right.
+        headers = {"X-Repo-Commit": commit.id, "ETag": f'"{entry.git_oid}"'}
         if entry.lfs:
             headers |= {"X-Linked-Etag": f'"{entry.sha256}"', "X-Linked-Size": str(entry.size)}
         object_path = self._storage.object_path(entry.sha256)
@@ -439,12 +525,16 @@ class HubApp:
         if body.get("operation") != "upload":
             raise HttpError(400, "The Hub emulator's LFS batch API only uploads; download files through /resolve")
         verify_href = f"{call.repo_url(repo_id)}.git/info/lfs/objects/verify"
-        objects = [self._batch_object(item, call.base_url, verify_href) for item in _list_field(body, "objects")]
+        objects = [self._batch_object(repo_id, item, call, verify_href) for item in _list_field(body, "objects")]
         answer = {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}
         return JSONResponse(answer, headers={"Content-Type": LFS_CONTENT_TYPE})
 
-    def _batch_object(self, item: Mapping[str, Any], base_url: str, verify_href: str) -> dict[str, Any]:
-        """One object of a batch answer: no actions if stored, else a signed upload link and a verify link."""
+    def _batch_object(self, repo_id: RepoId, item: Mapping[str, Any], call: Call, verify_href: str) -> dict[str, Any]:
+        """One object of a batch answer: no actions if this repo has it, else a signed upload link and a verify link.
+
+        Objects other repos uploaded are not "already stored" here: the uploader must send the bytes once, so
+        that knowing a sha256 never gives access to content (nor reveals that some repo holds it).
+        """
         oid, size = item.get("oid"), item.get("size")
         if not isinstance(oid, str) or not is_sha256(oid) or not isinstance(size, int) or size < 0:
             message = "Each object needs a sha256 'oid' (64 lowercase hex digits) and a non-negative 'size'"
@@ -453,7 +543,7 @@ class HubApp:
                 "size": size if isinstance(size, int) else 0,
                 "error": _lfs_error(message),
             }
-        stored = self._storage.object_size(oid)
+        stored = self._storage.linked_object_size(repo_id, oid)
         if stored == size:
             return {"oid": oid, "size": size}
         if stored is not None:
@@ -463,35 +553,38 @@ class HubApp:
                 "error": _lfs_error(f"Object {oid} is stored with size {stored}"),
             }
         expires = int(time.time()) + UPLOAD_LINK_SECONDS
-        signature = _upload_signature(self._storage.secret, oid, size, expires)
-        upload_href = f"{base_url}/api/lfs-upload/{oid}?size={size}&expires={expires}&signature={signature}"
+        repo = _signed_repo_name(repo_id)
+        signature = _upload_signature(self._storage.secret, repo, oid, size, expires)
+        query = urlencode({"repo": repo, "size": size, "expires": expires, "signature": signature})
+        upload_href = f"{call.base_url}/api/lfs-upload/{oid}?{query}"
         actions = {"upload": {"href": upload_href}, "verify": {"href": verify_href}}
         return {"oid": oid, "size": size, "actions": actions}
 
     async def _receive_upload(self, request: Request, oid: str) -> Response:
-        """The basic LFS PUT: authorised by its signed link, streamed to a temp file, stored if it matches."""
-        size = _signed_upload_size(self._storage.secret, oid, request.query_params)
+        """The basic LFS PUT: authorised by its signed link, streamed to a temp file, stored if it matches.
+
+        The link names repo, oid, size and expiry under one signature, so it can store nothing but those
+        exact bytes for that repo. The body is always hashed, even when the object store already has it.
+        """
+        repo_id, size = _signed_upload(self._storage.secret, oid, request.query_params)
         announced = request.headers.get("content-length")
         if announced is not None and announced != str(size):
             raise HttpError(400, f"Content-Length {announced} differs from the {size} bytes the upload link is for")
-        if self._storage.object_size(oid) == size:
-            async for _ in request.stream():
-                pass
-            return Response(status_code=200)
         with self._storage.begin_upload(oid, size) as upload:
-            async for chunk in request.stream():
+            async for chunk in request.stream():  # chunk by chunk: memory stays flat whatever the size
                 upload.write(chunk)
             await run_in_threadpool(upload.finish)
-        log.info("stored LFS object %s (%d bytes)", oid, size)
+        await run_in_threadpool(self._storage.link_object, repo_id, oid)
+        log.info("%s: stored LFS object %s (%d bytes)", repo_id, oid, size)
         return Response(status_code=200)
 
     def lfs_verify(self, repo_id: RepoId, call: Call) -> Response:
         self._writable_repo(call, repo_id)
         body = call.json_object()
         oid, size = _str_field(body, "oid"), _int_field(body, "size")
-        stored = self._storage.object_size(oid) if is_sha256(oid) else None
+        stored = self._storage.linked_object_size(repo_id, oid)
         if stored is None:
-            raise HttpError(404, f"LFS object {oid} is not stored; upload it before verifying")
+            raise HttpError(404, f"LFS object {oid} was not uploaded to {repo_id}; upload it before verifying")
         if stored != size:
             raise HttpError(422, f"LFS object {oid} has {stored} bytes, not {size}")
         return JSONResponse({})
@@ -626,6 +719,26 @@ def _entry_json(entry: TreeEntry | Folder) -> dict[str, Any]:
     return item
 
 
+def _last_commit_json(commit: Commit) -> dict[str, str]:
+    return {"id": commit.id, "title": commit.title, "date": commit.date}
+
+
+def _encode_cursor(path: str) -> str:
+    return base64.urlsafe_b64encode(path.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except ValueError as exc:  # bad base64, or not UTF-8
+        raise HttpError(400, "Invalid cursor: follow the Link header of the previous page") from exc
+
+
+def _card_tags(card: Mapping[str, Any] | None) -> list[str]:
+    tags = (card or {}).get("tags")
+    return [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
+
+
 def _ref_json(name: str, ref: str, sha: str) -> dict[str, str]:
     return {"name": name, "ref": ref, "targetCommit": sha}
 
@@ -638,20 +751,30 @@ def _lfs_error(message: str) -> dict[str, Any]:
     return {"code": 422, "message": message}
 
 
-def _upload_signature(secret: bytes, oid: str, size: int, expires: int) -> str:
-    return hmac.new(secret, f"lfs-upload\n{oid}\n{size}\n{expires}".encode(), hashlib.sha256).hexdigest()
+def _signed_repo_name(repo_id: RepoId) -> str:
+    return f"{repo_id.type}:{repo_id}"
 
 
-def _signed_upload_size(secret: bytes, oid: str, query: Mapping[str, str]) -> int:
-    """The size an upload link was signed for; 403 when the link is forged, altered or expired."""
+def _upload_signature(secret: bytes, repo: str, oid: str, size: int, expires: int) -> str:
+    message = f"lfs-upload\n{repo}\n{oid}\n{size}\n{expires}"
+    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _signed_upload(secret: bytes, oid: str, query: Mapping[str, str]) -> tuple[RepoId, int]:
+    """The repo and size an upload link was signed for; 403 when the link is forged, altered or expired."""
     try:
-        size, expires, signature = int(query["size"]), int(query["expires"]), query["signature"]
+        repo, size, expires, signature = query["repo"], int(query["size"]), int(query["expires"]), query["signature"]
     except (KeyError, ValueError) as exc:
         raise HttpError(400, "Malformed upload link: ask the LFS batch endpoint for a new one") from exc
-    expected = _upload_signature(secret, oid, size, expires)
+    expected = _upload_signature(secret, repo, oid, size, expires)
     if not hmac.compare_digest(expected, signature) or expires < time.time():
         raise HttpError(403, "Upload link is invalid or expired: ask the LFS batch endpoint for a new one")
-    return size
+    kind, _, repo_name = repo.partition(":")
+    namespace, _, name = repo_name.partition("/")
+    repo_type = next((known for known in URL_PREFIXES if known == kind), None)
+    if repo_type is None:  # signed by us, so only a change of format could get here
+        raise HttpError(400, f"Upload link names an unknown repo type {kind!r}")
+    return RepoId(repo_type, namespace, name), size
 
 
 def _parse_commit_body(body: bytes) -> tuple[dict[str, Any], list[Operation]]:

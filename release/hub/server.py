@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import socket
 import threading
 import time
@@ -19,9 +20,11 @@ from types import TracebackType
 from typing import Final, Literal
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from release.errors import HubServerError
-from release.hub.app import HubApp, create_app
+from release.hub.app import PageSizes, create_app
+from release.hub.faults import ADMIN_PATH, FaultRule, with_faults
 from release.hub.storage import HubStorage, RepoId, StorageError
 
 log = logging.getLogger(__name__)
@@ -70,9 +73,16 @@ class HubServer:
         host: str = "127.0.0.1",
         port: int = 0,
         sock: socket.socket | None = None,
+        page_sizes: PageSizes | None = None,
+        faults: Sequence[FaultRule] = (),
+        admin_token: str | None = None,
     ) -> None:
         self._storage_dir = storage
+        self._faults = tuple(faults)  # injected from the start; more through the admin endpoint
+        self._admin_token = admin_token  # None: no admin endpoint
+        self._page_sizes = page_sizes  # None: the Hub's page sizes
         self._tokens = _accepted_tokens(tokens)
+        _check_admin_token(admin_token, self._tokens)
         self._host = host
         self._port = port
         self._sock = sock
@@ -91,11 +101,12 @@ class HubServer:
         """Serve in a daemon thread; return once the socket accepts connections."""
         if self._thread is not None:
             raise HubServerError(f"The Hub emulator on {self.url} is already running")
-        app = create_app(HubStorage.open(self._storage_dir), self._tokens)
+        app = create_app(HubStorage.open(self._storage_dir), self._tokens, page_sizes=self._page_sizes)
+        served = with_faults(app, self._faults, admin_token=self._admin_token)
         if self._sock is None:
             self._sock = _bind(self._host, self._port)
             self._url = _url_of(self._sock)
-        server = _uvicorn_server(app)
+        server = _uvicorn_server(served)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [self._sock]}, name=f"hub-emulator {self.url}", daemon=True
         )
@@ -127,14 +138,31 @@ class HubServer:
         self.stop()
 
 
-def serve(host: str, port: int, storage: Path, tokens: Sequence[Token]) -> None:
+def serve(
+    host: str,
+    port: int,
+    storage: Path,
+    tokens: Sequence[Token],
+    *,
+    faults: Sequence[FaultRule] = (),
+    admin_token: str | None = None,
+    fault_admin: bool = False,
+) -> None:
     """Serve in the foreground (for ``model-release hub serve``).
+
+    ``faults`` are injected from the start (see :mod:`release.hub.faults`). With ``fault_admin`` or an
+    ``admin_token``, loopback clients holding the admin token may manage faults at ``/admin/faults``; a
+    token is generated (and logged, so that the user can use it) when none is given.
 
     Ctrl-C (SIGINT) shuts down gracefully and returns; SIGTERM shuts down gracefully and then ends the
     process the default way for that signal.
     """
     accepted = _accepted_tokens(tokens)
-    app = create_app(HubStorage.open(storage), accepted)
+    generated = fault_admin and admin_token is None
+    if generated:
+        admin_token = secrets.token_urlsafe(24)
+    _check_admin_token(admin_token, accepted)
+    app = with_faults(create_app(HubStorage.open(storage), accepted), faults, admin_token=admin_token)
     sock = _bind(host, port)
     url = _url_of(sock)
     log.info("Hub emulator serving %s (storage %s)", url, storage)
@@ -143,6 +171,12 @@ def serve(host: str, port: int, storage: Path, tokens: Sequence[Token]) -> None:
     else:
         log.info("No tokens given: accepting the development token %s (user 'dev', writes anywhere)", DEV_TOKEN)
     log.info("Point clients at it with HF_ENDPOINT=%s HF_HUB_DISABLE_XET=1", url)
+    for rule in faults:
+        log.warning("Injecting faults: %s", rule.to_spec())
+    if admin_token is not None:
+        shown = admin_token if generated else "the one given by --admin-token"
+        log.info("Fault admin endpoint: %s%s (loopback clients only; Authorization: Bearer TOKEN)", url, ADMIN_PATH)
+        log.info("Fault admin token: %s", shown)
     # On Ctrl-C uvicorn shuts down gracefully, then re-raises the signal only to report it.
     with contextlib.suppress(KeyboardInterrupt):
         _uvicorn_server(app).run(sockets=[sock])
@@ -173,7 +207,16 @@ def _url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def _uvicorn_server(app: HubApp) -> uvicorn.Server:
+def _check_admin_token(admin_token: str | None, tokens: Sequence[Token]) -> None:
+    if admin_token is None:
+        return
+    if not admin_token or any(char.isspace() for char in admin_token):
+        raise HubServerError("The admin token is empty or contains whitespace")
+    if any(admin_token == token.value for token in tokens):
+        raise HubServerError("The admin token is also a user token: choose one that is not")
+
+
+def _uvicorn_server(app: ASGIApp) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         lifespan="off",

@@ -11,10 +11,18 @@ Layout under the storage root::
         repo.json               type, namespace, name, private, createdAt
         refs.json               full ref name ("refs/heads/main", "refs/tags/v1", "refs/pr/1") -> commit id
         commits/{id}.json       one immutable file per commit, holding its full tree
+        lfs/ab/cdef...          empty markers: the LFS objects uploaded to this repo, which its commits may use
 
-Every file is written to a temporary name, flushed and moved into place with ``os.replace``, so a crash
-never leaves a half-written object, commit or ref behind. Writes to one repo are serialised by a
-per-repo lock; reads take no lock because they only ever see whole files.
+Every file is written to a temporary name, flushed and moved into place with ``os.replace``, and its
+folder is flushed after the rename, so a crash never leaves a half-written object, commit or ref behind.
+A commit stores its objects first, then its commit file, and moves its ref last: killed at any moment,
+the store reopens with every ref at a complete commit. Temporary files a crash left behind (``tmp/``
+and ``.*.tmp`` beside the JSON files) are deleted when the store is opened. Writes to one repo are
+serialised by a per-repo lock; reads take no lock because they only ever see whole files.
+
+The object store is shared, but an LFS object belongs to a repo only once someone uploaded its bytes to
+that repo (or its tree already holds it): knowing a sha256 from another, private repo is not enough to
+commit a pointer to it, and the LFS batch answer for one repo never reveals what another repo stores.
 """
 
 from __future__ import annotations
@@ -363,6 +371,21 @@ def _folder_oids(files: Mapping[str, TreeEntry]) -> dict[str, str]:
     return oids
 
 
+class _PathVersions:
+    """What a path holds in one commit, comparable across commits: a file's git oid or a folder's tree oid."""
+
+    def __init__(self, commit: Commit) -> None:
+        self._files = commit.files
+        self._folders: dict[str, str] | None = None  # computed only when a folder is asked about
+
+    def of(self, path: str) -> str | None:
+        if path in self._files:
+            return f"file {self._files[path].git_oid}"
+        if self._folders is None:
+            self._folders = _folder_oids(self._files)
+        return f"folder {self._folders[path]}" if path in self._folders else None
+
+
 def _check_tree(files: Mapping[str, TreeEntry]) -> None:
     for path in files:
         parts = path.split("/")
@@ -378,6 +401,16 @@ def _check_tree(files: Mapping[str, TreeEntry]) -> None:
 
 def _write_json(path: Path, value: Any) -> None:
     write_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+    _sync_dir(path.parent)  # the rename itself survives a power cut, not only the process's death
+
+
+def _sync_dir(path: Path) -> None:
+    """Flush a folder's entries (new names, renames) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_json(path: Path) -> Any:
@@ -479,6 +512,8 @@ class HubStorage:
         try:
             root.mkdir(parents=True, exist_ok=True)
             marker = root / "format.json"
+            for stale in root.glob(".format.json.*.tmp"):  # a first start killed while writing the marker
+                stale.unlink()
             if marker.exists():
                 found = _read_json(marker).get("format")
                 if found != STORAGE_FORMAT:
@@ -493,7 +528,9 @@ class HubStorage:
             shutil.rmtree(root / "tmp", ignore_errors=True)
             for sub in ("tmp", "objects", "repos"):
                 (root / sub).mkdir(exist_ok=True)
-            return cls(root, _load_secret(root / "secret"))
+            for stale in (root / "repos").rglob(".*.tmp"):  # write_atomic's temp files, left by a kill
+                stale.unlink()
+            return cls(root, _load_secret(root / "secret", root / "tmp"))
         except (OSError, ValueError) as exc:
             raise HubServerError(f"Cannot use {root} as Hub storage: {exc}") from exc
 
@@ -518,8 +555,26 @@ class HubStorage:
     def adopt_object(self, tmp_path: Path, sha256: str) -> None:
         """Move a complete, verified file into the object store under its sha256."""
         target = self.object_path(sha256)
-        target.parent.mkdir(exist_ok=True)
+        if not target.parent.is_dir():
+            target.parent.mkdir(exist_ok=True)
+            _sync_dir(target.parent.parent)
         tmp_path.replace(target)
+        _sync_dir(target.parent)  # the object's name is durable before any commit names it
+
+    def link_object(self, repo_id: RepoId, sha256: str) -> None:
+        """Record that ``sha256`` was uploaded to ``repo_id``, so that the repo's commits may use it."""
+        self.object_path(sha256)  # validates the id
+        marker = self._repo_dir(repo_id) / "lfs" / sha256[:2] / sha256[2:]
+        with self._lock(repo_id):
+            self.get_repo(repo_id)  # never leave a marker behind in a repo deleted meanwhile
+            if not marker.exists():
+                write_atomic(marker, b"")
+
+    def linked_object_size(self, repo_id: RepoId, sha256: str) -> int | None:
+        """The size of an object uploaded to ``repo_id``; None if it is not stored or not the repo's."""
+        if not is_sha256(sha256) or not (self._repo_dir(repo_id) / "lfs" / sha256[:2] / sha256[2:]).exists():
+            return None
+        return self.object_size(sha256)
 
     def _store_bytes(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()
@@ -548,6 +603,7 @@ class HubStorage:
                 _write_json(staging / "refs.json", {f"refs/heads/{DEFAULT_BRANCH}": initial.id})
                 final.parent.mkdir(parents=True, exist_ok=True)
                 staging.rename(final)
+                _sync_dir(final.parent)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -566,6 +622,16 @@ class HubStorage:
         except FileNotFoundError:
             raise RepoMissingError("Repository not found") from None
         return Repo(repo_id, data["private"], data["createdAt"])
+
+    def list_repos(self) -> list[Repo]:
+        """Every repo, models first, then datasets, each sorted by namespace and name."""
+        repos = []
+        for repo_type, type_dir in _TYPE_DIRS.items():
+            files = (self.root / "repos" / type_dir).glob("*/*/repo.json")
+            for namespace, name in sorted((file.parent.parent.name, file.parent.name) for file in files):
+                with contextlib.suppress(RepoMissingError):  # deleted since the listing
+                    repos.append(self.get_repo(RepoId(repo_type, namespace, name)))
+        return repos
 
     # -- refs and commits --------------------------------------------------------------------------
 
@@ -597,6 +663,25 @@ class HubStorage:
             yield current
             current = self.read_commit(repo_id, current.parent) if current.parent else None
 
+    def last_commits(self, repo_id: RepoId, head: Commit, paths: Sequence[str]) -> dict[str, Commit]:
+        """For each file or folder path of ``head``, the newest commit in its history that changed it."""
+        versions = _PathVersions(head)
+        pending = {path: versions.of(path) for path in paths}
+        found: dict[str, Commit] = {}
+        newer = head
+        for older in self.history(repo_id, head):
+            if older is head:
+                continue
+            older_versions = _PathVersions(older)
+            for path, version in list(pending.items()):
+                if older_versions.of(path) != version:
+                    found[path] = newer
+                    del pending[path]
+            if not pending:
+                break
+            newer = older
+        return found | dict.fromkeys(pending, newer)  # unchanged since the first commit
+
     def commit(self, repo_id: RepoId, request: CommitRequest) -> CommitResult:
         """Apply the operations on top of the branch (or a new pull request) and advance that ref."""
         with self._lock(repo_id):
@@ -611,7 +696,7 @@ class HubStorage:
                 base, pull_request = head, None
                 if request.parent is not None and not _is_prefix_of(request.parent, head.id):
                     raise StaleParentError("A commit has happened since. Please refresh and try again.")
-            files = self._apply(base.files, request.operations)
+            files = self._apply(repo_id, base.files, request.operations)
             directory = self._repo_dir(repo_id)
             commit = self._write_commit(directory, base.id, files, request.title, request.message, request.author)
             _write_json(directory / "refs.json", dict(refs.with_ref(ref, commit.id).targets))
@@ -677,15 +762,21 @@ class HubStorage:
     def _file_entry(self, path: str, content: bytes) -> TreeEntry:
         return TreeEntry(path, len(content), self._store_bytes(content), False, git_blob_oid(content))
 
-    def _lfs_entry(self, path: str, sha256: str, size: int | None) -> TreeEntry:
-        stored = self.object_size(sha256) if is_sha256(sha256) else None
+    def _lfs_entry(
+        self, repo_id: RepoId, base: Mapping[str, TreeEntry], path: str, sha256: str, size: int | None
+    ) -> TreeEntry:
+        stored = self.linked_object_size(repo_id, sha256)
+        if stored is None and any(entry.lfs and entry.sha256 == sha256 for entry in base.values()):
+            stored = self.object_size(sha256)  # a copy of a file the tree already holds
         if stored is None:
             raise ObjectMissingError(f"LFS object {sha256} for '{path}' was not uploaded; upload it first")
         if size is not None and size != stored:
             raise InvalidInputError(f"LFS file '{path}' announces {size} bytes, but object {sha256} has {stored}")
         return TreeEntry(path, stored, sha256, True, git_blob_oid(lfs_pointer(sha256, stored)))
 
-    def _apply(self, files: Mapping[str, TreeEntry], operations: Sequence[Operation]) -> dict[str, TreeEntry]:
+    def _apply(
+        self, repo_id: RepoId, files: Mapping[str, TreeEntry], operations: Sequence[Operation]
+    ) -> dict[str, TreeEntry]:
         result = dict(files)
         for operation in operations:
             path = check_repo_path(operation.path.strip("/") if isinstance(operation, DeleteFolder) else operation.path)
@@ -693,7 +784,7 @@ class HubStorage:
                 case AddFile(content=content):
                     result[path] = self._file_entry(path, content)
                 case AddLfsFile(sha256=sha256, size=size):
-                    result[path] = self._lfs_entry(path, sha256, size)
+                    result[path] = self._lfs_entry(repo_id, files, path, sha256, size)
                 case DeleteFile():
                     if result.pop(path, None) is None:
                         raise EntryMissingError(f"Cannot delete '{path}': A file with this name doesn't exist")
@@ -740,12 +831,21 @@ def _repo_to_json(repo: Repo) -> dict[str, Any]:
     }
 
 
-def _load_secret(path: Path) -> bytes:
-    """Read the signing secret, creating it (mode 0600, never group- or world-readable) on first use."""
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+def _load_secret(path: Path, tmp_dir: Path) -> bytes:
+    """Read the signing secret, creating it (mode 0600, never group- or world-readable) on first use.
+
+    It is written in ``tmp_dir`` and then linked into place, so a crash never leaves a truncated secret.
+    """
+    if not path.exists():
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="secret-")  # mode 0600
         with os.fdopen(fd, "w") as file:
             file.write(secrets.token_hex(32) + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(name, path)
+            _sync_dir(path.parent)
+        os.unlink(name)
     secret = path.read_text().strip()
     if len(secret) < 32:
         raise HubServerError(f"The signing secret in {path} is truncated; delete the file to make a new one")
