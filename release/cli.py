@@ -47,37 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_lock(args: argparse.Namespace) -> Result:
-    from release.lock import PipIndex, check_requirements_lock, lock_requirements
+    from release.pipeline import check_locks, lock_environments
 
     config = _config(args)
-    lock = config.lock
     if args.check:
-        check_requirements_lock(lock.requirements_in, lock.requirements_txt)
-        return {
-            "command": "lock",
-            "check": True,
-            "fresh": [str(lock.requirements_txt)],
-            "message": "locks are fresh",
-        }
-    index = PipIndex(
-        index_url=lock.index_url,
-        extra_index_urls=lock.extra_index_urls,
-        find_links=lock.find_links,
-        no_index=lock.no_index,
-    )
-    result = lock_requirements(lock.requirements_in, lock.requirements_txt, index)
-    if lock.environment_yml is not None:
-        log.warning(
-            "%s is shipped as it is: this version does not lock it into conda-lock.yml yet",
-            lock.environment_yml,
-        )
-    return {
-        "command": "lock",
-        "requirements_txt": str(result.path),
-        "pins": result.pins,
-        "input_sha256": result.input_sha256,
-        "message": f"locked {result.pins} packages into {result.path}",
-    }
+        checked = check_locks(config)
+        return {"command": "lock", "check": True, "fresh": [str(p) for p in checked], "message": "locks are fresh"}
+    outcome = lock_environments(config, python=config.lock.python or sys.executable)
+    return {"command": "lock", **outcome, "message": "wrote " + ", ".join(outcome["written"])}
 
 
 def cmd_checksum(args: argparse.Namespace) -> Result:
@@ -224,10 +201,20 @@ def cmd_reproduce(args: argparse.Namespace) -> Result:
 
 
 def cmd_hub_serve(args: argparse.Namespace) -> Result:
+    from release.hub.faults import FaultRule
     from release.hub.server import parse_token_option, serve
 
     tokens = [parse_token_option(t) for t in args.token]
-    serve(args.host, args.port, Path(args.storage), tokens)
+    faults = [FaultRule.from_spec(spec) for spec in args.fault]
+    serve(
+        args.host,
+        args.port,
+        Path(args.storage),
+        tokens,
+        faults=faults,
+        admin_token=args.admin_token,
+        fault_admin=args.fault_admin,
+    )
     return {"command": "hub serve", "message": "local Hub stopped"}
 
 
@@ -435,6 +422,8 @@ def _configure_logging(level: int, *, json_mode: bool, serving: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(chosen)
     root.propagate = False
+    # conda-lock warns once per platform for every selector line it filters: expected, not news.
+    logging.getLogger("conda_lock").setLevel(logging.ERROR)
     # The embedded Hub's request log is noise during a release; `hub serve` shows it.
     logging.getLogger("release.hub").setLevel(logging.NOTSET if serving or level > 0 else logging.WARNING)
 
@@ -498,6 +487,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME:TOKEN",
         help="grant TOKEN write access to namespace NAME (repeatable); none: the documented dev token",
     )
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault (repeatable), e.g. 'status=503,count=2,route=POST /api/models/*/preupload/*', "
+        "'drop=1MiB,route=PUT /api/lfs-upload/*' or 'latency=200ms' (README: Fault injection)",
+    )
+    serve.add_argument(
+        "--fault-admin",
+        action="store_true",
+        help="let loopback clients add, list and clear faults at /admin/faults with the admin token "
+        "(generated and shown at start unless --admin-token is given)",
+    )
+    serve.add_argument("--admin-token", metavar="TOKEN", help="the token of /admin/faults (implies --fault-admin)")
     return parser
 
 

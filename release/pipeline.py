@@ -8,7 +8,6 @@ environment.
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -27,12 +26,10 @@ from release.card import (
 )
 from release.checksum import Manifest, ProgressCallback, build_manifest, collect_files
 from release.config import Config
-from release.errors import ChecksumError, ConfigError
+from release.errors import ChecksumError
 from release.stage import DatasetInput, SourceInfo, StagePlan, apply_stage, plan_stage
 
 log = logging.getLogger(__name__)
-
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
 
 class Progress(Protocol):
@@ -60,15 +57,86 @@ class Card:
     path: Path  # where the rendered card was written (build_dir/README.md)
 
 
-def check_locks(config: Config) -> None:
-    """A release ships the committed locks: stop, naming the file, when one no longer matches its input."""
-    from release.lock import check_requirements_lock
+def lock_environments(config: Config, *, python: str) -> dict[str, Any]:
+    """The lock stage: pip lock, conda lock (or an environment.yml for conda users), snapshot."""
+    from release.lock.envfile import write_environment_yml
+    from release.lock.pip import PipIndex, lock_requirements
+    from release.lock.snapshot import write_snapshot
 
-    if config.lock.requirements_in.exists() or config.lock.requirements_txt.exists():
-        check_requirements_lock(config.lock.requirements_in, config.lock.requirements_txt)
-    for path in (config.lock.environment_yml, config.lock.conda_lock):
-        if path is not None and not path.is_file():
-            raise ConfigError(f"{path} does not exist (lock.environment_yml / lock.conda_lock in {config.path})")
+    lock = config.lock
+    written: list[str] = []
+    outcome: dict[str, Any] = {}
+    if lock.requirements_in.exists() or not lock.environment_yml:
+        index = PipIndex(lock.index_url, lock.extra_index_urls, lock.find_links, lock.no_index)
+        result = lock_requirements(lock.requirements_in, lock.requirements_txt, index, lock.resolver)
+        written.append(str(result.path))
+        outcome.update(pins=result.pins, input_sha256=result.input_sha256, resolver=lock.resolver)
+    if lock.environment_yml is not None:
+        from release.lock.conda import lock_conda
+
+        assert lock.conda_lock is not None
+        conda = lock_conda(lock.environment_yml, lock.conda_lock, conda_options(config))
+        written += [str(conda.path), *(str(p) for p in conda.explicit)]
+        outcome.update(conda_platforms=list(conda.platforms), conda_packages=dict(conda.packages))
+    elif lock.generated_environment_yml is not None and lock.requirements_txt.is_file():
+        name = config.repo_name
+        outcome["environment_python"] = write_environment_yml(
+            lock.generated_environment_yml, name, lock.requirements_txt
+        )
+        written.append(str(lock.generated_environment_yml))
+    if lock.snapshot is not None:
+        snapshot = write_snapshot(lock.snapshot, python, lock.requirements_txt)
+        written.append(str(lock.snapshot))
+        outcome["drift"] = {
+            "different": [list(d) for d in snapshot.drift.different],
+            "missing": list(snapshot.drift.missing),
+        }
+    outcome["written"] = written
+    return outcome
+
+
+def conda_options(config: Config) -> Any:
+    from release.lock.conda import CondaLockOptions
+
+    lock = config.lock
+    return CondaLockOptions(
+        platforms=lock.platforms,
+        virtual_packages=lock.virtual_packages,
+        channel_alias=lock.channel_alias,
+        pypi_mapping=lock.pypi_mapping,
+        explicit_files=lock.explicit_files,
+    )
+
+
+def check_locks(config: Config) -> list[Path]:
+    """A release ships the committed locks: stop, naming every stale file, when one no longer matches its input.
+
+    Returns the locks that were checked. Reads files only: no network.
+    """
+    from release.errors import StaleLockError
+    from release.lock.pip import check_requirements_lock
+
+    lock = config.lock
+    checked: list[Path] = []
+    stale: list[str] = []
+    if lock.requirements_in.exists() or lock.requirements_txt.exists():
+        try:
+            check_requirements_lock(lock.requirements_in, lock.requirements_txt)
+            checked.append(lock.requirements_txt)
+        except StaleLockError as exc:
+            stale.append(str(exc))
+    if lock.environment_yml is not None:
+        from release.lock.conda import check_conda_lock
+
+        assert lock.conda_lock is not None
+        try:
+            check_conda_lock(lock.environment_yml, lock.conda_lock, conda_options(config))
+            checked.append(lock.conda_lock)
+        except StaleLockError as exc:
+            stale.append(str(exc))
+    if stale:
+        raise StaleLockError("\n".join(stale))
+    return checked
 
 
 def compute_checksums(config: Config, progress: Progress | None = None) -> Checksums:
@@ -161,12 +229,11 @@ def card_context(
 
 
 def plan_release_tree(config: Config, checksums: Checksums, card_text: str, source: SourceInfo) -> StagePlan:
-    locks = {}
-    if config.lock.requirements_txt.is_file():
-        locks[config.lock.requirements_txt.name] = config.lock.requirements_txt
-    for path in (config.lock.environment_yml, config.lock.conda_lock):
-        if path is not None:
-            locks[path.name] = path
+    lock = config.lock
+    shipped = [lock.requirements_txt, lock.environment_yml, lock.conda_lock, lock.snapshot]
+    if lock.environment_yml is None:
+        shipped.append(lock.generated_environment_yml)
+    locks = {path.name: path for path in shipped if path is not None and path.is_file()}
     datasets = [
         DatasetInput(manifest, dataset.dir, dataset.include_data)
         for manifest, dataset in zip(checksums.datasets, config.datasets, strict=True)
@@ -249,15 +316,13 @@ def _manifest_digest(manifest: Manifest) -> str:
 
 
 def _read_pins(lock: Path) -> tuple[list[tuple[str, str]], str | None]:
+    from release.lock.pip import parse_lock_header, read_pins
+
     if not lock.is_file():
         return [], None
-    pins, resolved_for = [], None
-    for line in lock.read_text(encoding="utf-8").splitlines():
-        if line.startswith("# model-release: resolved"):
-            resolved_for = line.split("resolved", 1)[1].strip()
-        elif match := _PIN.match(line):
-            pins.append((match.group(1), match.group(2)))
-    return pins, resolved_for
+    text = lock.read_text(encoding="utf-8")
+    header = parse_lock_header(text)
+    return sorted(read_pins(text).items()), (f"with {header.resolved_with}" if header else None)
 
 
 def _task(progress: Progress | None, description: str, total: int) -> AbstractContextManager[Callable[[int], None]]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conda_channel import conda_channel, conda_pip_index  # noqa: F401  (session fixtures: a conda channel, a pip index)
 from wheelhouse import wheelhouse  # noqa: F401  (a session fixture: tiny real wheels for pip)
 
 _SESSION_ROOT = Path(tempfile.mkdtemp(prefix="model-release-tests-"))
@@ -73,4 +74,5 @@ def hub() -> Iterator[RunningHub]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _HUB_SOCKET.close()  # already closed by the server when the hub fixture ran
     shutil.rmtree(_SESSION_ROOT, ignore_errors=True)

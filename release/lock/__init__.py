@@ -2,7 +2,8 @@
 
 - :mod:`release.lock.pip`: ``requirements.in`` -> hash-pinned ``requirements.txt`` (pip-tools or uv).
 - :mod:`release.lock.conda`: ``environment.yml`` -> multi-platform ``conda-lock.yml`` (py-rattler
-  solves, conda-lock's own code writes the file).
+  solves, conda-lock's own code writes the file). Not imported here: conda-lock takes ~1.8 s to
+  import, which pip-only projects should not pay.
 - :mod:`release.lock.snapshot`: ``environment.json``, what the model was actually trained with.
 """
 
