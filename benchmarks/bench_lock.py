@@ -60,18 +60,18 @@ def bench_conda(rounds: int) -> None:
         return
     from release.lock.conda import CondaLockOptions, lock_conda
 
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-conda-") as tmp,
-        conda_channel.serve_channel(Path(tmp) / "channel") as channel,
-    ):
-        env = Path(tmp) / "environment.yml"
-        env.write_text("channels: [conda-forge]\ndependencies: [python=3.11, numpy, pip, tzdata]\n")
-        options = CondaLockOptions(channel_alias=channel.alias)
-        samples = []
-        for _ in range(max(rounds, 3)):
-            start = time.perf_counter()
-            lock_conda(env, Path(tmp) / "conda-lock.yml", options)
-            samples.append(time.perf_counter() - start)
+    with tempfile.TemporaryDirectory(prefix="bench-conda-") as tmp:
+        served = Path(tmp) / "served"
+        conda_channel.build_channel(served / conda_channel.CHANNEL_NAME)
+        with conda_channel.serve_directory(served) as base:
+            env = Path(tmp) / "environment.yml"
+            env.write_text("channels: [conda-forge]\ndependencies: [python=3.11, numpy, pip, tzdata]\n")
+            options = CondaLockOptions(channel_alias=f"{base}/")
+            samples = []
+            for _ in range(max(rounds, 5)):
+                start = time.perf_counter()
+                lock_conda(env, Path(tmp) / "conda-lock.yml", options)
+                samples.append(time.perf_counter() - start)
     median_ms = statistics.median(samples) * 1000
     print(f"conda lock, 3 platforms, local channel: median {median_ms:.0f} ms over {len(samples)} runs")
 
