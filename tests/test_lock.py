@@ -301,8 +301,17 @@ def test_index_credentials_never_reach_the_lock_or_messages(
         lock_requirements(requirements_in, requirements_txt, index)
     assert "tinypkg>=5" in str(excinfo.value)
     assert SECRET not in str(excinfo.value)
+    assert "These indexes could not be reached: http://127.0.0.1:9/simple" in str(excinfo.value)
+    assert "http://***@127.0.0.1:9/simple" in str(excinfo.value)
     for path in tmp_path.rglob("*"):
         assert path.is_dir() or SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_malformed_requirement_is_named_with_its_line_before_any_resolving(tmp_path: Path) -> None:
+    requirements_in = write(tmp_path / "requirements.in", "# runtime\nnumpy>=1.26\nsafe tensors>=0.4\n-r other.txt\n")
+    with pytest.raises(LockError, match=r"requirements\.in:3: not a valid requirement: 'safe tensors>=0\.4'"):
+        lock_requirements(requirements_in, tmp_path / "requirements.txt", PipIndex(no_index=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["requirements.in"]
 
 
 # --- uv, and installing what was locked ---------------------------------------------------------

@@ -239,6 +239,49 @@ def _read_requirements_in(requirements_in: Path) -> str:
     )
 
 
+def check_requirements_syntax(requirements_in: Path, text: str) -> None:
+    """Raise :class:`LockError` naming the file and line of the first requirement pip could not parse.
+
+    Option lines (``-r``, ``-c``, ``-e``, ``--index-url`` ...) and URL requirements are left to pip.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    logical = text.replace("\\\n", " ")  # pip joins lines ending in a backslash
+    for number, line in enumerate(logical.splitlines(), start=1):
+        requirement = _COMMENT.sub("", line).strip()
+        if not requirement or requirement.startswith("-"):
+            continue
+        try:
+            Requirement(requirement)
+        except InvalidRequirement as exc:
+            raise LockError(
+                f"{requirements_in}:{number}: not a valid requirement: {requirement!r} ({exc}). "
+                f"Write one requirement per line, e.g. `numpy>=1.26`; {requirements_in.name} and any previous "
+                "lock are unchanged."
+            ) from None
+
+
+def unreachable_indexes(index: PipIndex, timeout: float = 5.0) -> list[str]:
+    """The configured index URLs that do not answer at all, credentials redacted (for error messages)."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    unreachable = []
+    for url in [u for u in (index.index_url, *index.extra_index_urls) if u and u.startswith(("http://", "https://"))]:
+        parts = urllib.parse.urlsplit(url)
+        bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no credentials: reachability only
+        try:
+            with urllib.request.urlopen(bare, timeout=timeout):  # noqa: S310 (http(s) only, checked above)
+                pass
+        except urllib.error.HTTPError:
+            continue  # it answered: reachable (auth or path problems show in pip's own message)
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            unreachable.append(f"{redact_credentials(url)} ({reason})")
+    return unreachable
+
+
 def _input_name(requirements_in: Path, requirements_txt: Path) -> str:
     """How the header names the input: relative to the lock's folder, POSIX separators."""
     relative = os.path.relpath(requirements_in.resolve(), requirements_txt.resolve().parent)
@@ -362,6 +405,7 @@ def lock_requirements(
     requirements_in = Path(requirements_in)
     requirements_txt = Path(requirements_txt)
     text = _read_requirements_in(requirements_in)
+    check_requirements_syntax(requirements_in, text)
     if requirements_in.resolve() == requirements_txt.resolve():
         raise LockError(
             f"The lock file {requirements_txt} is the input itself: lock into another file "
@@ -403,7 +447,11 @@ def lock_requirements(
                 check=False,
             )
             if completed.returncode != 0:
-                raise LockError(_failure_message(requirements_in, requirements_txt, completed, resolver))
+                message = _failure_message(requirements_in, requirements_txt, completed, resolver)
+                unreachable = unreachable_indexes(index)
+                if unreachable:
+                    message += "\nThese indexes could not be reached: " + "; ".join(unreachable)
+                raise LockError(message)
             body = compiled.read_text(encoding="utf-8")
             for warning in (line for line in body.splitlines() if line.startswith("# WARNING")):
                 logger.warning("%s: %s", requirements_txt, redact_credentials(warning))
