@@ -21,7 +21,7 @@ from release.errors import AuthError, PublishError
 from release.stage import RELEASE_MANIFEST, ReleaseManifest
 
 if TYPE_CHECKING:
-    from huggingface_hub import HfApi
+    from huggingface_hub import CommitOperationAdd, HfApi
     from huggingface_hub.hf_api import RepoFile
 
 log = logging.getLogger(__name__)
@@ -240,16 +240,9 @@ def _commit(
     tag: str,
     manifest: ReleaseManifest,
 ) -> str:
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+    from huggingface_hub import CommitOperationDelete
 
-    additions = [CommitOperationAdd(path_in_repo=e.path, path_or_fileobj=staged_dir / e.path) for e in plan.add]
-    for entry, addition in zip(plan.add, additions, strict=True):
-        # Staged files are hard links: a source rewritten in place since staging changes them too.
-        if addition.upload_info.sha256.hex() != entry.sha256 or addition.upload_info.size != entry.size:
-            raise PublishError(
-                f"{staged_dir / entry.path} no longer matches the release manifest (it changed after staging); "
-                "nothing was uploaded: run the release again"
-            )
+    additions = [_addition(staged_dir, entry) for entry in plan.add]
     operations: list[CommitOperationAdd | CommitOperationDelete] = list(additions)
     operations += [CommitOperationDelete(path_in_repo=p) for p in plan.delete]
     if not operations:
@@ -272,6 +265,31 @@ def _commit(
         parent_commit=plan.head,
     )
     return str(info.oid)
+
+
+#: Files this small may be committed as regular (non-LFS) files, whose bytes the server does not check
+#: against our sha256: re-hash them before upload (cheap). Larger ones go through LFS, where the server
+#: refuses a body whose sha256 differs from the one we announce.
+_REHASH_BELOW = 10 * 1024 * 1024
+
+
+def _addition(staged_dir: Path, entry: ManifestEntry) -> CommitOperationAdd:
+    """An upload of one staged file that reuses the manifest's sha256: the client never hashes it again."""
+    from huggingface_hub import CommitOperationAdd
+
+    path = staged_dir / entry.path
+    addition = CommitOperationAdd(path_in_repo=entry.path, path_or_fileobj=path)  # reads 512 bytes
+    changed = addition.upload_info.size != entry.size
+    if not changed and entry.size < _REHASH_BELOW:
+        changed = hash_file(path)[1] != entry.sha256
+    if changed:
+        # Staged files are hard links: a source rewritten in place since staging changes them too.
+        raise PublishError(
+            f"{path} no longer matches the release manifest (it changed after staging); "
+            "nothing was uploaded: run the release again"
+        )
+    addition.upload_info.sha256 = bytes.fromhex(entry.sha256)
+    return addition
 
 
 def _already_released(
@@ -305,6 +323,15 @@ def _hub_errors(target: PublishTarget) -> Iterator[None]:
 
     try:
         yield
+    except RuntimeError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, HfHubHTTPError | TransportError):
+            raise
+        detail = getattr(cause, "server_message", None) or str(cause).splitlines()[0]
+        raise PublishError(
+            f"{exc} ({detail}); nothing was committed to {target.repo_id}. If the file changed after staging, "
+            "run the release again"
+        ) from exc
     except TransportError as exc:
         raise PublishError(f"cannot reach the Hub at {target.endpoint}: {exc}") from exc
     except HfHubHTTPError as exc:

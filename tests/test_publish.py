@@ -136,3 +136,16 @@ def test_plan_compares_size_and_sha256_and_never_deletes_gitattributes() -> None
     }
     plan = plan_publish({"a.bin": same, "b.bin": changed}, remote, "c" * 40)
     assert plan.unchanged == (same,) and plan.add == (changed,) and plan.delete == ("gone.txt",)
+
+
+def test_a_large_staged_file_rewritten_in_place_is_refused_by_the_server(hub: RunningHub, tmp_path: Path) -> None:
+    repo = "alice/pub-changed-large"
+    plan = _stage(tmp_path, "1.0", {"w.bin": os.urandom(11 * 1024 * 1024)}, repo)
+    with (plan.dest / "w.bin").open("r+b") as handle:  # same size, one byte flipped: only sha256 can tell
+        handle.seek(5)
+        handle.write(b"\x00" if handle.read(1) != b"\x00" else b"\x01")
+    with pytest.raises(PublishError, match="nothing was committed"):
+        publish_release(plan.dest, plan.manifest, _target(hub, repo, repo_type="model"))
+    api = HfApi(endpoint=hub.url, token=hub.token)
+    assert api.list_repo_refs(repo).tags == []
+    assert api.list_repo_files(repo) == [".gitattributes"]
