@@ -14,6 +14,7 @@ import mmap
 import os
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -170,23 +171,114 @@ def collect_files(
     return found
 
 
+class HashCache:
+    """sha256 of files keyed by (device, inode, size, mtime_ns, ctime_ns).
+
+    A re-run over unchanged files costs one ``stat`` each. Any change a writer can make moves one of
+    the keys: a touch or a same-size rewrite moves mtime (and ctime, which ``utime`` cannot set
+    back), a rename moves ctime, a replacement is a new inode. Files modified in the last
+    :attr:`RACY_SECONDS` are hashed but not remembered: a write in the same clock tick as our
+    ``stat`` could otherwise go unseen. Verification never uses the cache.
+    """
+
+    FORMAT = "model-release.sha256-cache/1"
+    RACY_SECONDS = 2.0
+
+    def __init__(self, path: Path | None = None, entries: dict[str, list[Any]] | None = None) -> None:
+        self.path = path
+        self._entries: dict[str, list[Any]] = entries or {}
+        self._dirty = False
+
+    @classmethod
+    def load(cls, path: Path) -> HashCache:
+        """The cache stored at ``path``; an unreadable or foreign file counts as empty."""
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            if document.get("format") == cls.FORMAT and isinstance(document.get("entries"), dict):
+                return cls(path, document["entries"])
+        except (OSError, ValueError, AttributeError):
+            pass
+        return cls(path)
+
+    def get(self, path: Path, stat: os.stat_result) -> str | None:
+        entry = self._entries.get(os.path.abspath(path))
+        return entry[5] if entry is not None and entry[:5] == _stat_key(stat) else None
+
+    def put(self, path: Path, stat: os.stat_result, sha256: str) -> None:
+        if time.time_ns() - stat.st_mtime_ns < self.RACY_SECONDS * 1e9:
+            return
+        self._entries[os.path.abspath(path)] = [*_stat_key(stat), sha256]
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the cache (atomically) if anything was added."""
+        if self.path is None or not self._dirty:
+            return
+        from release.atomic import write_atomic
+
+        document = {"format": self.FORMAT, "entries": self._entries}
+        write_atomic(self.path, json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n")
+        self._dirty = False
+
+
+def _stat_key(stat: os.stat_result) -> list[int]:
+    return [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+
+
 def hash_files(
-    paths: Sequence[Path], *, workers: int | None = None, progress: ProgressCallback | None = None
+    paths: Sequence[Path],
+    *,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    cache: HashCache | None = None,
 ) -> list[tuple[int, str]]:
-    """(size, sha256) of each file, in the order given, hashed in parallel across files."""
-    workers = max(1, min(workers or os.cpu_count() or 1, len(paths) or 1))
+    """(size, sha256) of each file, in the order given, hashed in parallel across files.
+
+    With a ``cache``, files whose stat keys are unchanged are not read at all.
+    """
+    results: list[tuple[int, str] | None] = [None] * len(paths)
+    todo: list[tuple[int, Path, os.stat_result | None]] = []
+    for index, path in enumerate(paths):
+        stat = _stat(path) if cache is not None else None
+        known = cache.get(path, stat) if cache is not None and stat is not None else None
+        if known is not None and stat is not None:
+            results[index] = (stat.st_size, known)
+            if progress is not None:
+                progress(stat.st_size)
+        else:
+            todo.append((index, path, stat))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     local = threading.local()
 
-    def task(path: Path) -> tuple[int, str]:
+    def task(item: tuple[int, Path, os.stat_result | None]) -> tuple[int, str]:
         buffer = getattr(local, "buffer", None)
         if buffer is None:
             buffer = local.buffer = mmap.mmap(-1, _BUFFER_SIZE)
-        return _hash_one(path, buffer, progress)
+        _, path, before = item
+        size, digest = _hash_one(path, buffer, progress)
+        if before is not None:
+            after = _stat(path)
+            if _stat_key(after) != _stat_key(before):
+                raise ChecksumError(f"{path} changed while it was being hashed: run again once it is written")
+        return size, digest
 
     if workers == 1:
-        return [task(p) for p in paths]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256") as pool:
-        return list(pool.map(task, paths))
+        hashed = [task(item) for item in todo]
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256") as pool:
+            hashed = list(pool.map(task, todo))
+    for (index, path, stat), result in zip(todo, hashed, strict=True):
+        results[index] = result
+        if cache is not None and stat is not None:
+            cache.put(path, stat, result[1])
+    return [r for r in results if r is not None]
+
+
+def _stat(path: Path) -> os.stat_result:
+    try:
+        return path.stat()
+    except OSError as exc:
+        raise ChecksumError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def hash_file(path: Path) -> tuple[int, str]:
@@ -203,16 +295,22 @@ def build_manifest(
     name: str | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    cache: HashCache | None = None,
 ) -> Manifest:
     """Hash every selected file under ``root`` into a :class:`Manifest`."""
     files = collect_files(root, include, exclude)
-    digests = hash_files([p for _, p in files], workers=workers, progress=progress)
+    digests = hash_files([p for _, p in files], workers=workers, progress=progress, cache=cache)
     entries = tuple(ManifestEntry(rel, size, digest) for (rel, _), (size, digest) in zip(files, digests, strict=True))
     return Manifest(entries, name)
 
 
 def manifest_of_paths(
-    paths: Iterable[Path], base: Path, *, workers: int | None = None, progress: ProgressCallback | None = None
+    paths: Iterable[Path],
+    base: Path,
+    *,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    cache: HashCache | None = None,
 ) -> Manifest:
     """A manifest of files and folders named on the command line, with paths relative to ``base``."""
     files: list[tuple[str, Path]] = []
@@ -225,7 +323,7 @@ def manifest_of_paths(
         else:
             raise ChecksumError(f"{given}: no such file or folder")
     unique = sorted(dict(files).items())
-    digests = hash_files([p for _, p in unique], workers=workers, progress=progress)
+    digests = hash_files([p for _, p in unique], workers=workers, progress=progress, cache=cache)
     return Manifest(tuple(ManifestEntry(rel, s, d) for (rel, _), (s, d) in zip(unique, digests, strict=True)))
 
 

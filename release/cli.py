@@ -59,7 +59,7 @@ def cmd_lock(args: argparse.Namespace) -> Result:
 
 def cmd_checksum(args: argparse.Namespace) -> Result:
     from release.atomic import write_atomic
-    from release.checksum import Manifest, manifest_of_paths, verify_manifest
+    from release.checksum import HashCache, Manifest, manifest_of_paths, verify_manifest
 
     cwd = Path.cwd()
     if args.verify:
@@ -83,8 +83,11 @@ def cmd_checksum(args: argparse.Namespace) -> Result:
             result["message"] = f"{report.checked} file(s) match {args.verify}"
         return result
     if args.paths:
+        cache = None if args.no_cache else HashCache.load(_user_cache_dir() / "sha256-cache.json")
         with _progress(args) as progress, progress.task("sha256", _paths_bytes(args.paths)) as advance:
-            manifest = manifest_of_paths([Path(p) for p in args.paths], cwd, progress=advance)
+            manifest = manifest_of_paths([Path(p) for p in args.paths], cwd, progress=advance, cache=cache)
+        if cache is not None:
+            cache.save()
         text = manifest.to_json() if args.manifest and args.manifest.endswith(".json") else manifest.to_sha256sum()
         if args.manifest:
             write_atomic(Path(args.manifest), text)
@@ -315,6 +318,11 @@ def _validate_cards(files: list[Path]) -> Result:
     }
 
 
+def _user_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "model-release"
+
+
 def _manifest_bytes(manifest: Any) -> int:
     return sum(max(e.size, 0) for e in manifest.entries)
 
@@ -456,6 +464,11 @@ def build_parser() -> argparse.ArgumentParser:
     checksum.add_argument("--manifest", metavar="OUT", help="write the manifest here (.json: JSON, else sha256sum)")
     checksum.add_argument("--verify", metavar="MANIFEST", help="re-hash every file and compare with MANIFEST")
     checksum.add_argument("--root", metavar="DIR", help="with --verify: the manifest's root (also reports extra files)")
+    checksum.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="hash every file even if unchanged since the last run (--verify always does)",
+    )
 
     card = add("card", cmd_card, "render README.md from the template, its metadata validated first")
     card_actions = card.add_subparsers(dest="card_action", metavar="ACTION")

@@ -24,7 +24,7 @@ from release.card import (
     validate_metadata,
     with_eval_results,
 )
-from release.checksum import Manifest, ProgressCallback, build_manifest, collect_files
+from release.checksum import HashCache, Manifest, ProgressCallback, build_manifest, collect_files
 from release.config import Config
 from release.errors import ChecksumError
 from release.stage import DatasetInput, SourceInfo, StagePlan, apply_stage, plan_stage
@@ -155,9 +155,11 @@ def compute_checksums(config: Config, progress: Progress | None = None) -> Check
         p.stat().st_size for d in config.datasets for _, p in collect_files(d.dir)
     )
     manifests: list[Manifest] = []
+    cache = HashCache.load(config.build_dir / "sha256-cache.json")
     with _task(progress, "sha256", total) as advance:
         for name, root, include, exclude in roots:
-            manifests.append(build_manifest(root, include, exclude, name=name, progress=advance))
+            manifests.append(build_manifest(root, include, exclude, name=name, progress=advance, cache=cache))
+    cache.save()
     model = manifests.pop(0) if config.model is not None else None
     out = config.build_dir / "checksums"
     written = []

@@ -5,12 +5,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 import unicodedata
 from pathlib import Path
 
 import pytest
 
 from release.checksum import (
+    HashCache,
     Manifest,
     ManifestEntry,
     build_manifest,
@@ -182,3 +184,90 @@ def test_cli_checksum_of_a_missing_path_exits_nonzero_naming_it(tmp_path: Path) 
     result = _cli("checksum", "nowhere.bin", cwd=tmp_path)
     assert result.returncode == 1
     assert "nowhere.bin: no such file or folder" in result.stderr
+
+
+# --- the incremental cache ------------------------------------------------------------------------
+
+POISON = "f" * 64  # a digest no file here has: seeing it back proves the cache answered
+
+
+def _aged(path: Path, data: bytes, age: float = 60.0) -> Path:
+    """Write ``data`` with an mtime in the past (recent files are never cached: racy timestamps)."""
+    path.write_bytes(data)
+    past = time.time() - age
+    os.utime(path, (past, past))
+    return path
+
+
+def _poisoned_cache(path: Path, cache_file: Path) -> HashCache:
+    cache = HashCache(cache_file)
+    hash_files([path], cache=cache)
+    cache.save()
+    document = json.loads(cache_file.read_text())
+    for entry in document["entries"].values():
+        entry[5] = POISON
+    cache_file.write_text(json.dumps(document))
+    return HashCache.load(cache_file)
+
+
+def test_an_unchanged_file_is_not_read_again(tmp_path: Path) -> None:
+    path = _aged(tmp_path / "w.bin", b"weights")
+    cache = _poisoned_cache(path, tmp_path / "cache.json")
+    assert hash_files([path], cache=cache) == [(7, POISON)]
+
+
+@pytest.mark.parametrize("change", ["touch", "same-size rewrite, mtime restored", "rename away and back", "new inode"])
+def test_any_change_to_a_file_invalidates_its_entry(tmp_path: Path, change: str) -> None:
+    path = _aged(tmp_path / "w.bin", b"weights")
+    cache = _poisoned_cache(path, tmp_path / "cache.json")
+    before = path.stat()
+    if change == "touch":
+        os.utime(path, None)
+    elif change == "same-size rewrite, mtime restored":
+        path.write_bytes(b"WEIGHTS")
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # ctime still moves
+    elif change == "rename away and back":
+        path.rename(tmp_path / "other.bin")
+        (tmp_path / "other.bin").rename(path)
+    else:
+        replacement = _aged(tmp_path / "new.bin", b"weights")
+        os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.replace(replacement, path)
+    [(_size, digest)] = hash_files([path], cache=cache)
+    assert digest == hashlib.sha256(path.read_bytes()).hexdigest() != POISON
+
+
+def test_a_file_modified_just_now_is_hashed_but_not_remembered(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.bin"
+    path.write_bytes(b"just written")
+    cache = HashCache(tmp_path / "cache.json")
+    hash_files([path], cache=cache)
+    cache.save()
+    assert not (tmp_path / "cache.json").exists()
+
+
+def test_verify_rereads_every_byte_even_when_the_cache_says_unchanged(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    path = _aged(root / "w.bin", b"0123456789")
+    cache = HashCache(tmp_path / "cache.json")
+    manifest = build_manifest(root, cache=cache)
+    cache.save()
+    with path.open("r+b") as handle:  # flip one byte, then make the cache agree with the new stat
+        handle.write(b"X")
+    document = json.loads((tmp_path / "cache.json").read_text())
+    stat = path.stat()
+    for entry in document["entries"].values():
+        entry[:5] = [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+    (tmp_path / "cache.json").write_text(json.dumps(document))
+    assert build_manifest(root, cache=HashCache.load(tmp_path / "cache.json")) == manifest  # fooled
+    report = verify_manifest(manifest, root)  # not fooled
+    assert [p for p, _, _ in report.modified] == ["w.bin"]
+
+
+def test_an_unreadable_cache_counts_as_empty(tmp_path: Path) -> None:
+    (tmp_path / "cache.json").write_text("{not json")
+    path = _aged(tmp_path / "w.bin", b"abc")
+    assert hash_files([path], cache=HashCache.load(tmp_path / "cache.json")) == [
+        (3, hashlib.sha256(b"abc").hexdigest())
+    ]
