@@ -9,8 +9,16 @@ from pathlib import Path
 
 
 def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix."""
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix.
+
+    A file that already holds exactly these bytes is left alone (no write, no fsync, same mtime).
+    """
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if path.stat().st_size == len(payload) and path.read_bytes() == payload:
+            return
+    except OSError:
+        pass
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -65,7 +65,7 @@ def cmd_checksum(args: argparse.Namespace) -> Result:
     if args.verify:
         manifest = Manifest.read(Path(args.verify))
         root = Path(args.root) if args.root else cwd
-        with _progress(args) as progress, progress.task("verify", _manifest_bytes(manifest)) as advance:
+        with _bar(args, "verify", lambda: _manifest_bytes(manifest)) as advance:
             report = verify_manifest(manifest, root, check_extra=args.root is not None, progress=advance)
         result: Result = {
             "command": "checksum",
@@ -84,7 +84,7 @@ def cmd_checksum(args: argparse.Namespace) -> Result:
         return result
     if args.paths:
         cache = None if args.no_cache else HashCache.load(_user_cache_dir() / "sha256-cache.json")
-        with _progress(args) as progress, progress.task("sha256", _paths_bytes(args.paths)) as advance:
+        with _bar(args, "sha256", lambda: _paths_bytes(args.paths)) as advance:
             manifest = manifest_of_paths([Path(p) for p in args.paths], cwd, progress=advance, cache=cache)
         if cache is not None:
             cache.save()
@@ -371,8 +371,19 @@ class _RichProgress:
 
 
 @contextmanager
-def _progress(args: argparse.Namespace) -> Iterator[_RichProgress]:
-    yield _RichProgress(enabled=sys.stderr.isatty() and not args.json and args.quiet == 0)
+def _progress(args: argparse.Namespace) -> Iterator[_RichProgress | None]:
+    """Progress bars on a terminal; None otherwise, so nobody computes totals for a bar nobody sees."""
+    yield _RichProgress(enabled=True) if sys.stderr.isatty() and not args.json and args.quiet == 0 else None
+
+
+@contextmanager
+def _bar(args: argparse.Namespace, description: str, total: Callable[[], int]) -> Iterator[Callable[[int], None]]:
+    with _progress(args) as progress:
+        if progress is None:
+            yield lambda _n: None
+            return
+        with progress.task(description, total()) as advance:
+            yield advance
 
 
 # --- output -------------------------------------------------------------------------------------

@@ -151,9 +151,11 @@ def compute_checksums(config: Config, progress: Progress | None = None) -> Check
                 f"dataset {dataset.name!r}: folder {dataset.dir} does not exist (datasets in {config.path})"
             )
         roots.append((dataset.name, dataset.dir, ("**/*",), ()))
-    total = sum(p.stat().st_size for _, p in model_files) + sum(
-        p.stat().st_size for d in config.datasets for _, p in collect_files(d.dir)
-    )
+    total = 0
+    if progress is not None:  # a bar needs a total: one more walk and stat, only when someone watches
+        total = sum(p.stat().st_size for _, p in model_files) + sum(
+            p.stat().st_size for d in config.datasets for _, p in collect_files(d.dir)
+        )
     manifests: list[Manifest] = []
     cache = HashCache.load(config.build_dir / "sha256-cache.json")
     with _task(progress, "sha256", total) as advance:
