@@ -26,6 +26,7 @@ for _var, _sub in (("HOME", "home"), ("HF_HOME", "hf-home"), ("XDG_CACHE_HOME", 
     os.environ[_var] = str(_SESSION_ROOT / _sub)
 os.environ["HF_HUB_DISABLE_XET"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
 os.environ.pop("HF_OIDC_RESOURCE", None)
