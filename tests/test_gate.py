@@ -1,0 +1,389 @@
+"""The safety gate over a planned release: secrets, sizes, weights, and what it reports."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import random
+import re
+import string
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from release.errors import ConfigError, UnsafeArtifactError
+from release.gate import HUB_MAX_FILE_SIZE, Finding, GateConfig, check_gate, collect_gate_files, run_gate
+
+CODE = re.compile(r"MR\d{3} [a-z]+(?:-[a-z]+)*")
+RNG = random.Random(20240605)
+
+
+def token(alphabet: str, length: int) -> str:
+    return "".join(RNG.choice(alphabet) for _ in range(length))
+
+
+ALNUM = string.ascii_letters + string.digits
+HF_TOKEN = "hf_" + token(ALNUM, 34)
+AWS_KEY_ID = "AKIA" + token(string.ascii_uppercase + string.digits, 16)
+AWS_SECRET = token(ALNUM + "/+", 40)
+KEY_BODY = [token(ALNUM + "/+", 64) for _ in range(4)]
+SECRETS = [HF_TOKEN, AWS_KEY_ID, AWS_SECRET, *KEY_BODY]
+
+
+def release_tree(root: Path, files: dict[str, str | bytes]) -> list[tuple[str, Path]]:
+    pairs = []
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(content)
+        else:
+            path.write_bytes(content)
+        pairs.append((name, path))
+    return pairs
+
+
+def leaky_release(root: Path) -> list[tuple[str, Path]]:
+    return release_tree(
+        root,
+        {
+            "README.md": "# A model\n\nLoad it with `from_pretrained`.\n",
+            "config.json": json.dumps({"model_type": "llama", "hidden_size": 64}, indent=2),
+            "train.py": f'import os\n\nTOKEN = os.environ["HF_TOKEN"]\nfallback = "{HF_TOKEN}"\n',
+            "deploy/.env": f"AWS_ACCESS_KEY_ID={AWS_KEY_ID}\nAWS_SECRET_ACCESS_KEY={AWS_SECRET}\n",
+            "deploy/id_rsa": "-----BEGIN RSA PRIVATE KEY-----\n"
+            + "\n".join(KEY_BODY)
+            + "\n-----END RSA PRIVATE KEY-----\n",
+        },
+    )
+
+
+def where(findings: list[Finding]) -> list[tuple[str, str, str | None]]:
+    return [(f.code, f.path, f.where) for f in findings]
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+
+def test_tokens_cloud_keys_and_private_keys_block_the_release_by_file_and_line(tmp_path: Path) -> None:
+    findings = run_gate(leaky_release(tmp_path), GateConfig())
+    assert where(findings) == [
+        ("MR401 secret", "deploy/.env", "line 1"),
+        ("MR401 secret", "deploy/.env", "line 2"),
+        ("MR401 secret", "deploy/id_rsa", "line 1"),
+        ("MR401 secret", "train.py", "line 4"),
+    ]
+    assert all(f.severity == "error" for f in findings)
+    messages = {(f.path, f.where): f.message for f in findings}
+    assert "Hugging Face Token" in messages[("train.py", "line 4")]
+    assert "AWS Access Key" in messages[("deploy/.env", "line 1")]
+    assert "Private Key" in messages[("deploy/id_rsa", "line 1")]
+
+
+def test_no_secret_appears_in_the_error_its_findings_or_the_logs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(UnsafeArtifactError) as raised:
+        check_gate(run_gate(leaky_release(tmp_path), GateConfig()))
+    error = raised.value
+    captured = capsys.readouterr()
+    shown = [str(error), repr(error), repr(error.findings), *map(str, error.findings), caplog.text, captured.out]
+    shown.append(captured.err)
+    for secret in SECRETS:
+        for text in shown:
+            assert secret not in text
+            assert secret[:12] not in text  # not even a prefix
+    assert "train.py (line 4)" in str(error)
+    assert "MR401 secret" in str(error)
+    assert "revoke" in str(error)
+
+
+def test_credentials_in_urls_and_env_style_assignments_are_found(tmp_path: Path) -> None:
+    files = release_tree(
+        tmp_path,
+        {
+            "notes.md": (
+                "git remote add hub https://:abcdefgh12345678@huggingface.co/alice/model\n"
+                "psql postgres://trainer:Wq8mZ2rLx9@db.internal:5432/runs\n"
+            ),
+            "run.sh": "export WANDB_API_KEY=4f1c9e8b2a7d6c5b\nDB_PASSWORD='n0t-so-s3cret'\n",
+        },
+    )
+    assert where(run_gate(files, GateConfig())) == [
+        ("MR401 secret", "notes.md", "line 1"),
+        ("MR401 secret", "notes.md", "line 2"),
+        ("MR401 secret", "run.sh", "line 1"),
+        ("MR401 secret", "run.sh", "line 2"),
+    ]
+
+
+def _kinds() -> dict[str, str]:
+    """A line each detector finds, by the kind of secret it reports (values made up here)."""
+    up, hexa, low = string.ascii_uppercase + string.digits, "0123456789abcdef", string.ascii_lowercase + string.digits
+    return {
+        "AWS Access Key": f"key_id = {'AKIA' + token(up, 16)}",
+        "Artifactory Credentials": f"artifactory_token: AKC{token(ALNUM, 20)}",
+        "Azure Storage Account access key": f"DefaultEndpointsProtocol=https;AccountKey={token(ALNUM, 86)}==",
+        "Basic Auth Credentials": f"url = 'ftp://admin:{token(ALNUM, 12)}@files.example.org'",
+        "Cloudant Credentials": f"CLOUDANT_PASSWORD = '{token(hexa, 64)}'",
+        "Discord Bot Token": f"bot: M{token(ALNUM, 23)}.{token(ALNUM, 6)}.{token(ALNUM, 27)}",
+        "GitHub Token": f"gh = ghp_{token(ALNUM, 36)}",
+        "GitLab Token": f"gl = glpat-{token(ALNUM, 20)}",
+        "IBM Cloud IAM Key": f"Ibm_Cloud_Iam_Key = '{token(ALNUM, 44)}'",
+        "IBM COS HMAC Credentials": f"cos_hmac_secret_access_key = '{token(hexa, 48)}'",
+        "JSON Web Token": "jwt = eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w",
+        "Mailchimp Access Key": f"mc = {token(hexa, 32)}-us12",
+        "NPM tokens": f"//registry.npmjs.org/:_authToken=npm_{token(ALNUM, 36)}",
+        "OpenAI Token": f"openai = sk-{token(ALNUM, 20)}T3BlbkFJ{token(ALNUM, 20)}",
+        "Private Key": "-----BEGIN OPENSSH PRIVATE KEY-----",
+        "PyPI Token": f"pypi = pypi-AgEIcHlwaS5vcmc{token(ALNUM, 72)}",
+        "SendGrid API Key": f"sg = SG.{token(ALNUM, 22)}.{token(ALNUM, 43)}",
+        "Slack Token": f"slack = xoxb-{token(string.digits, 12)}-{token(string.digits, 12)}-{token(low, 24)}",
+        "SoftLayer Credentials": f"softlayer_api_key = '{token(low, 64)}'",
+        "Square OAuth Secret": f"sq = sq0csp-{token(ALNUM, 43)}",
+        "Stripe Access Key": f"stripe = sk_live_{token(ALNUM, 24)}",
+        "Telegram Bot Token": f"tg = {token(string.digits, 9)}:{token(ALNUM, 35)}",
+        "Twilio API Key": f"twilio = SK{token(hexa, 32)}",
+        "Secret Keyword": f'db_password = "{token(ALNUM, 14)}"',
+        "Hugging Face Token": f"token: hf_{token(ALNUM, 34)}",
+        "Credentials in URL": f"remote = https://:{token(ALNUM, 20)}@huggingface.co/x",
+        "Credential assignment": f'WANDB_API_KEY = "{token(ALNUM, 32)}"',
+    }
+
+
+KINDS = _kinds()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_detector_is_reached_through_the_line_prefilter(tmp_path: Path, kind: str) -> None:
+    """Lines are picked by fast triggers before the detectors run: each kind must still be found."""
+    filler = "".join(f"line {i}: an ordinary sentence about the model and its tokenizer\n" for i in range(2000))
+    files = release_tree(tmp_path, {"app.py": filler + KINDS[kind] + "\n" + filler})
+    findings = run_gate(files, GateConfig())
+    assert [(f.where, kind in f.message) for f in findings] == [("line 2001", True)]
+
+
+def test_placeholders_references_and_marked_lines_are_not_secrets(tmp_path: Path) -> None:
+    files = release_tree(
+        tmp_path,
+        {
+            "README.md": (
+                "export HF_TOKEN=${HF_TOKEN}\n"
+                "HF_TOKEN=$(cat ~/.cache/huggingface/token)\n"
+                "url: https://user:${PASSWORD}@example.com\n"
+                "password: <your password>\n"
+                "MAX_NEW_TOKEN=512\n"
+                f"fixture = '{HF_TOKEN}'  # pragma: allowlist secret\n"
+            ),
+            "tokenizer_config.json": json.dumps({"pad_token": "<pad>", "tokenizer_class": "LlamaTokenizer"}),
+            "special.py": 'MASK_TOKEN = "[MASK]"\nBOS_TOKEN = "<|begin_of_text|>"\nEOS_TOKEN = tokenizer.eos_token\n',
+        },
+    )
+    assert run_gate(files, GateConfig()) == []
+
+
+def test_binary_and_excluded_files_are_not_secret_scanned(tmp_path: Path) -> None:
+    files = release_tree(
+        tmp_path,
+        {
+            "blob.dat": b"\0\1\2" + HF_TOKEN.encode(),
+            "tests/fixtures/fake.env": f"HF_TOKEN={HF_TOKEN}\n",
+            "other.env": f"HF_TOKEN={HF_TOKEN}\n",
+        },
+    )
+    findings = run_gate(files, GateConfig(secret_exclude=("tests/*",)))
+    assert where(findings) == [("MR401 secret", "other.env", "line 1")]
+
+
+def test_line_numbers_hold_across_chunks_and_very_long_lines(tmp_path: Path) -> None:
+    filler = "".join(f'    "tok{i}": {i},\n' for i in range(300_000))  # ~6 MB: spans chunks
+    long_line = "x" * (9 << 20) + f" {HF_TOKEN}\n"  # one line longer than two chunks
+    files = release_tree(
+        tmp_path,
+        {"vocab.json": "{\n" + filler + f'    "leak": "{HF_TOKEN}"\n}}\n', "blob.txt": "a\n" + long_line},
+    )
+    assert where(run_gate(files, GateConfig())) == [
+        ("MR401 secret", "blob.txt", "line 2"),
+        ("MR401 secret", "vocab.json", "line 300002"),
+    ]
+
+
+def test_text_with_invalid_utf8_is_still_scanned(tmp_path: Path) -> None:
+    files = release_tree(tmp_path, {"log.txt": b"caf\xe9 latin-1\n" + f"token {HF_TOKEN}\n".encode()})
+    assert where(run_gate(files, GateConfig())) == [("MR401 secret", "log.txt", "line 2")]
+
+
+# --- size --------------------------------------------------------------------------------------
+
+
+def sparse(path: Path, size: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        handle.truncate(size)
+    return path
+
+
+def test_a_file_above_the_hub_limit_is_refused_and_a_large_one_warned(tmp_path: Path) -> None:
+    files = [
+        ("data/huge.parquet", sparse(tmp_path / "huge.parquet", HUB_MAX_FILE_SIZE + 1)),
+        ("data/big.parquet", sparse(tmp_path / "big.parquet", 6 * 10**9)),
+        ("data/small.parquet", sparse(tmp_path / "small.parquet", 10**6)),
+    ]
+    findings = run_gate(files, GateConfig())
+    assert [(f.code, f.severity, f.path) for f in findings] == [
+        ("MR502 file-large", "warning", "data/big.parquet"),
+        ("MR501 file-too-large", "error", "data/huge.parquet"),
+    ]
+    assert findings[0].where == "6.0 GB"
+    assert "shard" in findings[0].fix.lower() and "shard" in findings[1].fix.lower()
+    with pytest.raises(UnsafeArtifactError, match=r"MR501 file-too-large  data/huge\.parquet"):
+        check_gate(findings)
+
+
+def test_size_thresholds_are_configurable(tmp_path: Path) -> None:
+    files = release_tree(tmp_path, {"a.txt": "x" * 50, "b.txt": "x" * 500, "c.txt": "x" * 5000})
+    findings = run_gate(files, GateConfig(warn_size=100, max_file_size=1000))
+    assert [(f.code, f.path) for f in findings] == [("MR502 file-large", "b.txt"), ("MR501 file-too-large", "c.txt")]
+
+
+# --- weights through the gate ------------------------------------------------------------------
+
+
+class Malicious:
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, ("echo pwned",))
+
+
+def test_pickles_are_blocked_unless_that_exact_file_is_allowed_with_a_reason(tmp_path: Path) -> None:
+    evil = pickle.dumps(Malicious())
+    files = release_tree(tmp_path, {"a/model.pkl": evil, "b/model.pkl": evil})
+    blocked = run_gate(files, GateConfig())
+    assert [(f.code, f.path) for f in blocked] == [
+        ("MR301 pickle-dangerous-global", "a/model.pkl"),
+        ("MR301 pickle-dangerous-global", "b/model.pkl"),
+    ]
+    allowed = run_gate(files, GateConfig(allow_pickles={"a/model.pkl": "reference output of the 2019 paper"}))
+    assert [(f.code, f.severity, f.path) for f in allowed] == [
+        ("MR303 pickle-allowed", "warning", "a/model.pkl"),
+        ("MR301 pickle-dangerous-global", "error", "b/model.pkl"),
+    ]
+    assert "2019 paper" in allowed[0].message
+
+
+def test_an_allowance_for_a_file_not_in_the_release_is_reported(tmp_path: Path) -> None:
+    files = release_tree(tmp_path, {"model.pkl": pickle.dumps({"a": 1})})
+    findings = run_gate(files, GateConfig(allow_pickles={"model.pkl": "old", "gone.pkl": "older"}))
+    assert [(f.code, f.path, f.severity) for f in findings] == [
+        ("MR305 pickle-allow-unused", "gone.pkl", "warning"),
+        ("MR305 pickle-allow-unused", "model.pkl", "warning"),
+    ]
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_an_allowance_needs_a_reason(reason: str) -> None:
+    with pytest.raises(ConfigError, match="needs a stated reason"):
+        GateConfig(allow_pickles={"model.pkl": reason})
+
+
+def test_a_sharded_checkpoint_is_checked_against_the_staged_shards(tmp_path: Path) -> None:
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    save_file({"a": np.zeros(4, dtype=np.float32)}, str(weights / "model-00001-of-00002.safetensors"))
+    save_file({"b": np.zeros(2, dtype=np.float32)}, str(weights / "model-00002-of-00002.safetensors"))
+    index = {
+        "metadata": {"total_size": 24},
+        "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"},
+    }
+    (weights / "model.safetensors.index.json").write_text(json.dumps(index))
+    files = collect_gate_files([weights], tmp_path)
+    assert [name for name, _ in files] == [
+        "weights/model-00001-of-00002.safetensors",
+        "weights/model-00002-of-00002.safetensors",
+        "weights/model.safetensors.index.json",
+    ]
+    assert run_gate(files, GateConfig()) == []
+    # the second shard left out of the release: the index now names a missing shard
+    findings = run_gate(files[::2], GateConfig())
+    assert where(findings) == [
+        ("MR202 shard-missing", "weights/model.safetensors.index.json", "model-00002-of-00002.safetensors")
+    ]
+
+
+def test_a_broken_safetensors_file_is_refused_through_the_gate(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    save_file({"a": np.zeros(4, dtype=np.float32)}, str(path))
+    path.write_bytes(path.read_bytes()[:-1])
+    with pytest.raises(UnsafeArtifactError, match=r"MR105 safetensors-offsets  model\.safetensors"):
+        check_gate(run_gate([("model.safetensors", path)], GateConfig()))
+
+
+def test_an_unreadable_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    findings = run_gate([("gone.txt", tmp_path / "gone.txt")], GateConfig())
+    assert [(f.code, f.severity) for f in findings] == [("MR001 unreadable-file", "error")]
+
+
+# --- the findings themselves -------------------------------------------------------------------
+
+
+def test_every_finding_has_a_code_path_place_and_fix(tmp_path: Path) -> None:
+    evil = pickle.dumps(Malicious())
+    files = leaky_release(tmp_path) + release_tree(
+        tmp_path,
+        {"model.pkl": evil, "counts.pkl": pickle.dumps(__import__("collections").Counter(a=1)), "big.txt": "x" * 200},
+    )
+    findings = run_gate(files, GateConfig(warn_size=100))
+    assert {f.code.split()[0] for f in findings} == {"MR301", "MR302", "MR401", "MR502"}
+    for finding in findings:
+        assert CODE.fullmatch(finding.code), finding.code
+        assert finding.severity in ("error", "warning")
+        assert finding.path and finding.where and finding.message and finding.fix
+
+
+def test_warnings_alone_do_not_block(tmp_path: Path) -> None:
+    files = release_tree(tmp_path, {"big.txt": "x" * 200})
+    findings = run_gate(files, GateConfig(warn_size=100))
+    assert [f.severity for f in findings] == ["warning"]
+    check_gate(findings)  # does not raise
+
+
+def test_the_error_lists_every_error_with_its_fix(tmp_path: Path) -> None:
+    with pytest.raises(UnsafeArtifactError) as raised:
+        check_gate(run_gate(leaky_release(tmp_path), GateConfig()))
+    text = str(raised.value)
+    assert text.startswith("the safety gate blocks this release: 4 error(s)")
+    assert text.count("fix: ") == 4
+    assert len(raised.value.findings) == 4
+
+
+def test_a_file_with_many_problems_is_summarised(tmp_path: Path) -> None:
+    lines = "".join(f"DB{i}_PASSWORD=Zq{i:04d}wxyz\n" for i in range(120))
+    findings = run_gate(release_tree(tmp_path, {"creds.env": lines}), GateConfig())
+    assert len(findings) == 51
+    assert findings[-1].where is None and findings[-1].message == "and 70 more like this in the file"
+
+
+# --- cost --------------------------------------------------------------------------------------
+
+
+def test_a_10gb_safetensors_file_and_1000_text_files_cost_their_headers_and_text(tmp_path: Path) -> None:
+    elements = 10 * 10**9 // 4
+    header = json.dumps({"w": {"dtype": "F32", "shape": [elements], "data_offsets": [0, elements * 4]}}).encode()
+    header += b" " * (-len(header) % 8)
+    weights = tmp_path / "model.safetensors"
+    with weights.open("wb") as handle:
+        handle.write(len(header).to_bytes(8, "little") + header)
+        handle.truncate(8 + len(header) + elements * 4)
+    texts = {f"docs/{i:04d}.md": f"# Page {i}\n\n" + "Some words about the model. " * 40 + "\n" for i in range(1000)}
+    files = [("model.safetensors", weights), *release_tree(tmp_path, dict(texts))]
+    started = time.perf_counter()
+    findings = run_gate(files, GateConfig(warn_size=20 * 10**9))
+    elapsed = time.perf_counter() - started
+    assert findings == []
+    assert elapsed < 20, f"gate took {elapsed:.1f} s"
