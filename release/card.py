@@ -1,17 +1,28 @@
-"""The model card: metadata validated offline against the Hub's spec, README.md rendered with Jinja2.
+"""The card: metadata validated offline against the Hub's spec, README.md rendered with Jinja2.
 
 The YAML front matter is emitted from validated data with ``yaml.safe_dump``, never templated by
-hand; the template renders only the body. Undefined template variables are errors.
+hand; the template renders only the body. Undefined template variables are errors. Model
+repositories are checked against ``schemas/modelcard.schema.json``, dataset repositories against
+``schemas/datasetcard.schema.json``.
+
+The evaluation results file (``card.eval_results``) fills the card's ``model-index`` and, when
+``card.eval_results_dir`` is set, the Hub's newer ``.eval_results/*.yaml`` files
+(https://huggingface.co/docs/hub/eval-results): one list of ``{dataset: {id, task_id, revision},
+value, verifyToken, source, notes}`` entries per benchmark, as ``huggingface_hub``'s
+``eval_result_entries_to_yaml`` writes them. No date is written (the Hub takes the commit's), so
+the same results always give the same bytes.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -21,8 +32,15 @@ from release.schema import check_document, format_path, load_schema
 
 log = logging.getLogger(__name__)
 
+RepoType = Literal["model", "dataset"]
 MODEL_CARD_SCHEMA = "modelcard.schema.json"
+DATASET_CARD_SCHEMA = "datasetcard.schema.json"
+CARD_SCHEMAS: Mapping[str, str] = {"model": MODEL_CARD_SCHEMA, "dataset": DATASET_CARD_SCHEMA}
 TEMPLATE_NAME = "README.md.j2"
+EVAL_RESULTS_DIR = ".eval_results"
+#: The schema ($defs of the model-card schema) of the results file model-release reads.
+_RESULTS_FILE_DEF = "evalResultsFile"
+_NAMESPACED_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*/[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -52,17 +70,57 @@ def load_metadata(inline: Mapping[str, Any] | None, file: Path | None, config_na
     return CardMetadata(dict(inline or {}), f"{config_name} [card.metadata]")
 
 
-def load_eval_results(path: Path) -> list[dict[str, Any]]:
-    """Evaluation results: ``{"results": [...]}`` in the shape of ``model-index[].results``."""
+@dataclass(frozen=True)
+class EvalResultsFile:
+    """The evaluation results file, validated: model-index results with numeric metric values."""
+
+    path: Path
+    results: tuple[Mapping[str, Any], ...]  # as written, with the optional ``benchmark`` of each
+    text: str
+
+    def model_index_results(self) -> list[dict[str, Any]]:
+        """The results as ``model-index[].results`` holds them (``benchmark`` is ours, not the Hub's)."""
+        return [{k: v for k, v in result.items() if k != "benchmark"} for result in self.results]
+
+    def where(self, path: Sequence[str | int]) -> str:
+        line = yaml_line_of(self.text, path)  # JSON is YAML: the same lookup finds the line
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+def load_eval_results(path: Path) -> EvalResultsFile:
+    """Read and validate the results file: ``{"results": [...]}`` in the shape of ``model-index[].results``.
+
+    Every problem is reported at once, with its JSON path, the offending value and the file and
+    line. Metric values must be finite numbers: the Hub and huggingface_hub accept any scalar in a
+    card's model-index, but what model-release computes from (the card's table, ``.eval_results``
+    files, leaderboards) compares numbers.
+    """
     text = _read_text(path, "eval results file")
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise CardError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
-    results = document.get("results") if isinstance(document, dict) else None
-    if not isinstance(results, list):
-        raise CardError(f'{path}: expected an object with a "results" list (model-index results)')
-    return results
+    except ValueError as exc:
+        raise CardError(f"{path}: {exc}") from exc
+    card_schema = load_schema(MODEL_CARD_SCHEMA)
+    schema = {"$ref": f"#/$defs/{_RESULTS_FILE_DEF}", "$defs": card_schema["$defs"]}
+    found = EvalResultsFile(path, (), text)
+    problems = [CardProblem(p.where(), p.message, found.where(p.located_at)) for p in check_document(document, schema)]
+    if problems:
+        raise CardValidationError(
+            problems,
+            hint=(
+                f"Fix {path} (card.eval_results): each result is a model-index result whose metric values are "
+                "numbers (put a spread such as '± 0.3' in the metric's name or args); nothing was rendered "
+                "or uploaded."
+            ),
+            what="the evaluation results file",
+        )
+    return EvalResultsFile(path, tuple(document["results"]), text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows: every metric value must be a finite number")
 
 
 def with_eval_results(metadata: CardMetadata, results: list[dict[str, Any]] | None, model_name: str) -> CardMetadata:
@@ -74,34 +132,146 @@ def with_eval_results(metadata: CardMetadata, results: list[dict[str, Any]] | No
     return CardMetadata(merged, metadata.source, metadata.yaml_text)
 
 
-def check_metadata(metadata: CardMetadata) -> CardCheck:
-    """Every schema problem (errors) and every soft problem (warnings) of the metadata."""
-    schema = load_schema(MODEL_CARD_SCHEMA)
+def eval_results_files(results: EvalResultsFile) -> dict[str, str]:
+    """The ``.eval_results/*.yaml`` files (release path -> YAML text) of a results file, one per benchmark.
+
+    Each result becomes one entry: the benchmark's Hub dataset id and task id (``benchmark.id`` and
+    ``benchmark.task_id``, by default ``dataset.type`` and ``dataset.config`` or ``default``) and
+    one metric's value (``benchmark.metric``, by default the first). A result whose dataset is not
+    a Hub dataset id (namespace/name) is an error naming it: the Hub shows such scores nowhere.
+    """
+    entries: dict[str, list[dict[str, Any]]] = {}
+    problems: list[CardProblem] = []
+    for index, result in enumerate(results.results):
+        benchmark: Mapping[str, Any] = result.get("benchmark", {})
+        dataset: Mapping[str, Any] = result["dataset"]
+        at: tuple[str | int, ...] = ("results", index)
+        dataset_id = benchmark.get("id", dataset["type"])
+        if not _NAMESPACED_ID.fullmatch(dataset_id):
+            problems.append(
+                CardProblem(
+                    format_path((*at, "dataset", "type")),
+                    f"{json.dumps(dataset_id)} is not a Hub dataset id (namespace/name), which .eval_results "
+                    "files need: set benchmark.id to the benchmark's dataset repository",
+                    results.where((*at, "dataset", "type")),
+                )
+            )
+            continue
+        metrics: Sequence[Mapping[str, Any]] = result["metrics"]
+        wanted = benchmark.get("metric")
+        metric = next((m for m in metrics if m["type"] == wanted), None) if wanted else metrics[0]
+        if metric is None:
+            known = ", ".join(m["type"] for m in metrics)
+            problems.append(
+                CardProblem(
+                    format_path((*at, "benchmark", "metric")),
+                    f"{json.dumps(wanted)} is not the type of one of the result's metrics ({known})",
+                    results.where((*at, "benchmark", "metric")),
+                )
+            )
+            continue
+        entry: dict[str, Any] = {
+            "dataset": {"id": dataset_id, "task_id": benchmark.get("task_id", dataset.get("config", "default"))}
+        }
+        revision = benchmark.get("revision", dataset.get("revision"))
+        if revision is not None:
+            entry["dataset"]["revision"] = revision
+        entry["value"] = metric["value"]
+        if "verifyToken" in metric:
+            entry["verifyToken"] = metric["verifyToken"]
+        source = result.get("source")
+        if source:
+            entry["source"] = {k: source[k] for k in ("url", "name") if k in source}
+        if "notes" in benchmark:
+            entry["notes"] = benchmark["notes"]
+        entries.setdefault(dataset_id, []).append(entry)
+    if problems:
+        raise CardValidationError(
+            problems,
+            hint=f"Fix {results.path}, or set card.eval_results_dir = false; nothing was rendered or uploaded.",
+            what="the evaluation results file",
+        )
+    return {
+        f"{EVAL_RESULTS_DIR}/{dataset_id.replace('/', '__')}.yaml": _yaml_text(listed)
+        for dataset_id, listed in sorted(entries.items())
+    }
+
+
+def check_metadata(metadata: CardMetadata, repo_type: str = "model") -> CardCheck:
+    """Every schema problem (errors) and every soft problem (warnings) of a model or dataset card's metadata."""
+    schema = load_schema(_schema_name(repo_type))
     errors = []
     for problem in check_document(dict(metadata.data), schema):
-        line = metadata.line_of(problem.path)
+        line = metadata.line_of(problem.located_at)
         source = f"{metadata.source}:{line}" if line else metadata.source
         errors.append(CardProblem(problem.where(), problem.message, source))
     warnings = []
-    if "license" not in metadata.data:
-        warnings.append(f"{metadata.source}: no license: users cannot know how they may use the model")
-    library = metadata.data.get("library_name")
-    known = schema.get("$defs", {}).get("knownLibraries", {}).get("enum")
+    data = metadata.data
+    known_ids = schema.get("$defs", {})
+    if "license" not in data:
+        warnings.append(f"{metadata.source}: no license: users cannot know how they may use the {repo_type}")
+    if repo_type == "dataset":
+        known = known_ids.get("knownTaskIds", {}).get("enum") or []
+        task_ids = data.get("task_ids")
+        for task_id in task_ids if isinstance(task_ids, list) else []:
+            if isinstance(task_id, str) and task_id not in known:
+                warnings.append(f"{metadata.source}: task_ids: {task_id!r} is not a task id the Hub knows")
+        return CardCheck(tuple(errors), tuple(warnings))
+    library = data.get("library_name")
+    known = known_ids.get("knownLibraries", {}).get("enum")
     if isinstance(library, str) and known and library not in known:
         warnings.append(f"{metadata.source}: library_name {library!r} is not one the Hub knows")
-    if "model-index" not in metadata.data:
+    if "model-index" not in data:
         warnings.append(f"{metadata.source}: no evaluation results (model-index); set card.eval_results")
+    for where, value in _metric_values(data.get("model-index")):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            line = metadata.line_of(where)
+            source = f"{metadata.source}:{line}" if line else metadata.source
+            warnings.append(
+                f"{source}: {format_path(where)}: {json.dumps(value, ensure_ascii=False)} is not a number; the Hub "
+                "shows it, but leaderboards and tools that compare results skip it"
+            )
     return CardCheck(tuple(errors), tuple(warnings))
 
 
-def validate_metadata(metadata: CardMetadata) -> tuple[str, ...]:
+def validate_metadata(metadata: CardMetadata, repo_type: str = "model") -> tuple[str, ...]:
     """Raise :class:`CardValidationError` with every problem; return the warnings otherwise."""
-    result = check_metadata(metadata)
+    result = check_metadata(metadata, repo_type)
     if result.errors:
-        raise CardValidationError(result.errors, hint="Fix the fields above; nothing was rendered or uploaded.")
+        raise CardValidationError(
+            result.errors,
+            hint="Fix the fields above; nothing was rendered or uploaded.",
+            what=f"the {repo_type} card metadata",
+        )
     for warning in result.warnings:
         log.warning("%s", warning)
     return result.warnings
+
+
+def _schema_name(repo_type: str) -> str:
+    try:
+        return CARD_SCHEMAS[repo_type]
+    except KeyError:
+        raise CardError(
+            f"no card schema for repo type {repo_type!r} (expected one of: {', '.join(CARD_SCHEMAS)})"
+        ) from None
+
+
+def _metric_values(model_index: object) -> list[tuple[tuple[str | int, ...], object]]:
+    """(path, value) of every metric value of a model-index that has the documented shape."""
+    found: list[tuple[tuple[str | int, ...], object]] = []
+    for i, entry in enumerate(model_index if isinstance(model_index, list) else []):
+        results = entry.get("results") if isinstance(entry, dict) else None
+        for j, result in enumerate(results if isinstance(results, list) else []):
+            metrics = result.get("metrics") if isinstance(result, dict) else None
+            for k, metric in enumerate(metrics if isinstance(metrics, list) else []):
+                if isinstance(metric, dict) and "value" in metric:
+                    found.append((("model-index", i, "results", j, "metrics", k, "value"), metric["value"]))
+    return found
+
+
+def _yaml_text(document: Any) -> str:
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
 def render_card(metadata: Mapping[str, Any], context: Mapping[str, Any], template: Path | None = None) -> str:
@@ -128,8 +298,7 @@ def render_card(metadata: Mapping[str, Any], context: Mapping[str, Any], templat
         body = env.get_template(name).render(**context)
     except TemplateError as exc:
         raise CardError(f"card template {_template_location(exc, name)}: {exc}") from exc
-    front = yaml.safe_dump(dict(metadata), sort_keys=False, allow_unicode=True, default_flow_style=False)
-    return f"---\n{front}---\n\n{body.lstrip()}"
+    return f"---\n{_yaml_text(dict(metadata))}---\n\n{body.lstrip()}"
 
 
 def _template_location(exc: Exception, name: str) -> str:
@@ -157,17 +326,67 @@ def split_front_matter(text: str, source: str) -> tuple[str | None, str]:
     raise CardValidationError([CardProblem("(front matter)", "the YAML front matter has no closing '---'", source)])
 
 
-def check_card_file(path: Path) -> CardCheck:
+def check_card_file(path: Path, repo_type: str = "model") -> CardCheck:
     """Validate the metadata of any README.md on disk, including cards written by others."""
-    text = _read_text(path, "model card")
-    front, _ = split_front_matter(text, str(path))
+    text = _read_text(path, f"{repo_type} card")
+    try:
+        front, _ = split_front_matter(text, str(path))
+    except CardValidationError as exc:
+        return CardCheck(exc.problems)
     if front is None:
         return CardCheck((CardProblem("(front matter)", "the card has no YAML metadata block", str(path)),))
     try:
         data = _parse_yaml_mapping(front, str(path), line_offset=1)
     except CardValidationError as exc:
         return CardCheck(exc.problems)
-    return check_metadata(CardMetadata(data, str(path), "\n" + front))
+    return check_metadata(CardMetadata(data, str(path), "\n" + front), repo_type)
+
+
+@dataclass(frozen=True)
+class CardDrift:
+    """A rendered file that differs from the one on disk (for ``card --check``)."""
+
+    path: Path
+    state: Literal["missing", "differs", "stale"]  # stale: on disk, but no longer rendered
+    diff: str  # a short unified diff (empty unless the file differs)
+
+
+def check_rendered(
+    expected: Mapping[Path, str], owned_dirs: Sequence[Path] = (), max_lines: int = 40
+) -> list[CardDrift]:
+    """How the files on disk differ from what would be rendered; empty when they are identical.
+
+    ``owned_dirs`` are folders whose ``*.yaml`` files model-release writes (``.eval_results/``): a
+    file there that is no longer rendered is reported as stale.
+    """
+    drift: list[CardDrift] = []
+    for path, text in sorted(expected.items()):
+        try:
+            actual = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            drift.append(CardDrift(path, "missing", ""))
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CardError(f"cannot read {path}: {exc}") from exc
+        if actual != text:
+            lines = list(
+                difflib.unified_diff(
+                    actual.splitlines(keepends=True),
+                    text.splitlines(keepends=True),
+                    fromfile=f"{path} (on disk)",
+                    tofile=f"{path} (rendered)",
+                    n=1,
+                )
+            )
+            shown = [line if line.endswith("\n") else line + "\n" for line in lines[:max_lines]]
+            if len(lines) > max_lines:
+                shown.append(f"... ({len(lines) - max_lines} more diff lines)\n")
+            drift.append(CardDrift(path, "differs", "".join(shown)))
+    for folder in owned_dirs:
+        for stale in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            if stale not in expected:
+                drift.append(CardDrift(stale, "stale", ""))
+    return drift
 
 
 def yaml_line_of(text: str, path: Sequence[str | int]) -> int | None:
@@ -217,10 +436,16 @@ def _read_text(path: Path, what: str) -> str:
 
 
 __all__ = [
+    "CARD_SCHEMAS",
+    "EVAL_RESULTS_DIR",
     "CardCheck",
+    "CardDrift",
     "CardMetadata",
+    "EvalResultsFile",
     "check_card_file",
     "check_metadata",
+    "check_rendered",
+    "eval_results_files",
     "format_path",
     "load_eval_results",
     "load_metadata",

@@ -117,19 +117,52 @@ def cmd_checksum(args: argparse.Namespace) -> Result:
 
 def cmd_card(args: argparse.Namespace) -> Result:
     if args.card_action == "validate":
-        return _validate_cards([Path(p) for p in args.files])
+        return _validate_cards([Path(p) for p in args.files], args.repo_type)
     from release.pipeline import build_card, compute_checksums
 
     config = _config(args)
     checksums = compute_checksums(config)
     from release.pipeline import _manifest_digest
 
-    card = build_card(config, checksums, {m.name or "": _manifest_digest(m) for m in checksums.datasets})
+    digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
+    card = build_card(config, checksums, digests, write=not args.check)
+    written = [str(p) for p in sorted(card.outputs())]
+    if not args.check:
+        return {
+            "command": "card",
+            "card": str(card.path),
+            "written": written,
+            "warnings": list(card.warnings),
+            "message": f"rendered {card.path}"
+            + (f" and {len(written) - 1} .eval_results file(s)" if len(written) > 1 else ""),
+        }
+    return _card_check_result(card, config.card.eval_results_dir)
+
+
+def _card_check_result(card: Any, owns_eval_results: bool) -> Result:
+    """``card --check``: the rendered files against the disk, each difference named with a short diff."""
+    from release.card import check_rendered
+
+    drift = check_rendered(card.outputs(), [card.eval_results_dir] if owns_eval_results else [])
+    lines = []
+    for item in drift:
+        if item.state == "missing":
+            lines.append(f"{item.path}: does not exist")
+        elif item.state == "stale":
+            lines.append(f"{item.path}: is no longer rendered (the results file has no such benchmark)")
+        else:
+            lines.append(f"{item.path}: differs from what would be rendered:\n{item.diff.rstrip()}")
+    if drift:
+        lines.append("Run `model-release card` to render it again.")
     return {
         "command": "card",
+        "check": True,
         "card": str(card.path),
+        "checked": [str(p) for p in sorted(card.outputs())],
+        "drift": [{"path": str(d.path), "state": d.state, "diff": d.diff} for d in drift],
         "warnings": list(card.warnings),
-        "message": f"rendered {card.path}",
+        "exit_code": 1 if drift else 0,
+        "message": "\n".join(lines) if drift else f"{card.path} is what the card renders",
     }
 
 
@@ -193,6 +226,30 @@ def cmd_release(args: argparse.Namespace) -> Result:
         warnings=list(card.warnings),
     )
     return result
+
+
+def cmd_check(args: argparse.Namespace) -> Result:
+    """The safety gate over files on disk: what `stage` runs before anything is released."""
+    from dataclasses import asdict
+
+    from release.gate import collect_gate_files, run_gate
+    from release.pipeline import gate_config
+
+    config = _config(args) if args.config or Path("release.toml").is_file() else None
+    findings = run_gate(collect_gate_files([Path(p) for p in args.paths], Path.cwd()), gate_config(config))
+    errors = [f for f in findings if f.severity == "error"]
+    lines = [
+        f"{f.severity.upper():<7} {f.code} {f.path}{f' ({f.where})' if f.where else ''}: {f.message}\n"
+        f"        fix: {f.fix}"
+        for f in findings
+    ]
+    summary = f"{len(errors)} error(s), {len(findings) - len(errors)} warning(s)"
+    return {
+        "command": "check",
+        "findings": [asdict(f) for f in findings],
+        "exit_code": 1 if errors else 0,
+        "message": "\n".join([*lines, summary]),
+    }
 
 
 def cmd_reproduce(args: argparse.Namespace) -> Result:
@@ -295,13 +352,13 @@ def _remote(endpoint: str, token: str | None) -> Iterator[tuple[str, str]]:
     yield endpoint, token
 
 
-def _validate_cards(files: list[Path]) -> Result:
+def _validate_cards(files: list[Path], repo_type: str = "model") -> Result:
     from release.card import check_card_file
 
     reports = []
     failed = False
     for path in files:
-        check = check_card_file(path)
+        check = check_card_file(path, repo_type)
         failed = failed or bool(check.errors)
         reports.append({"file": str(path), "errors": [str(p) for p in check.errors], "warnings": list(check.warnings)})
     lines = []
@@ -312,6 +369,7 @@ def _validate_cards(files: list[Path]) -> Result:
         lines += [f"  warning: {w}" for w in report["warnings"]]
     return {
         "command": "card validate",
+        "repo_type": repo_type,
         "cards": reports,
         "exit_code": 1 if failed else 0,
         "message": "\n".join(lines),
@@ -441,6 +499,9 @@ def _configure_logging(level: int, *, json_mode: bool, serving: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(chosen)
     root.propagate = False
+    # The gate reports its scanners' findings itself; their own loggers only repeat them.
+    for scanner in ("picklescan", "detect-secrets"):
+        logging.getLogger(scanner).setLevel(logging.ERROR)
     # conda-lock warns once per platform for every selector line it filters: expected, not news.
     logging.getLogger("conda_lock").setLevel(logging.ERROR)
     # The embedded Hub's request log is noise during a release; `hub serve` shows it.
@@ -482,9 +543,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     card = add("card", cmd_card, "render README.md from the template, its metadata validated first")
+    card.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1, with a diff, when the card on disk (card.output) differs from what would render",
+    )
     card_actions = card.add_subparsers(dest="card_action", metavar="ACTION")
     validate = card_actions.add_parser("validate", parents=[common], help="validate the metadata of card files")
     validate.add_argument("files", nargs="+", metavar="README.md")
+    validate.add_argument(
+        "--repo-type",
+        choices=("model", "dataset"),
+        default="model",
+        help="check against the model-card (default) or the dataset-card schema",
+    )
+
+    check = add("check", cmd_check, "the safety gate: safetensors, shard indexes, pickles, secrets, sizes")
+    check.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to check (no config needed)")
 
     add("stage", cmd_stage, "assemble the exact release tree and its manifest under dist/")
 

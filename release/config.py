@@ -68,6 +68,18 @@ class CardConfig:
     metadata_file: Path | None = None  # a YAML file holding it
     content: Mapping[str, str] | None = None
     eval_results: Path | None = None
+    output: Path | None = None  # where `card` writes README.md (parse_config: build_dir/README.md by default)
+    eval_results_dir: bool = False  # also write and ship .eval_results/*.yaml from eval_results
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """What the safety gate allows: see release.gate."""
+
+    allow_pickles: Mapping[str, str] = field(default_factory=dict)  # release path -> the stated reason
+    warn_size: int = 5 * 10**9
+    max_file_size: int = 50 * 10**9  # the Hub's hard limit for one LFS file
+    secret_exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,7 @@ class Config:
     datasets: tuple[DatasetConfig, ...]
     lock: LockConfig
     card: CardConfig
+    gate: GateSettings = GateSettings()
 
     @property
     def tag(self) -> str:
@@ -222,15 +235,37 @@ def parse_config(data: Mapping[str, Any], path: Path, *, table_path: tuple[str, 
 
     card_table = data.get("card", {})
     metadata = card_table.get("metadata")
+    build_dir = resolve(data.get("build_dir", "build"))
+    if card_table.get("eval_results_dir") and "eval_results" not in card_table:
+        raise ConfigError(
+            f"invalid configuration in {path}: card.eval_results_dir = true needs card.eval_results "
+            "(the results file the .eval_results/ files are written from)"
+        )
+    if card_table.get("eval_results_dir") and data.get("repo_type", "model") != "model":
+        raise ConfigError(
+            f"invalid configuration in {path}: card.eval_results_dir applies to model repositories only "
+            "(.eval_results/ holds a model's scores on benchmark datasets)"
+        )
     card = CardConfig(
         template=resolve(card_table["template"]) if "template" in card_table else None,
         metadata=metadata if isinstance(metadata, dict) else None,
         metadata_file=resolve(metadata) if isinstance(metadata, str) else None,
         content=card_table.get("content"),
         eval_results=resolve(card_table["eval_results"]) if "eval_results" in card_table else None,
+        output=resolve(card_table["output"]) if "output" in card_table else build_dir / "README.md",
+        eval_results_dir=card_table.get("eval_results_dir", False),
+    )
+
+    gate_table = data.get("gate", {})
+    gate = GateSettings(
+        allow_pickles=gate_table.get("allow_pickles", {}),
+        warn_size=gate_table.get("warn_size", GateSettings.warn_size),
+        max_file_size=gate_table.get("max_file_size", GateSettings.max_file_size),
+        secret_exclude=tuple(gate_table.get("secret_exclude", ())),
     )
 
     return Config(
+        gate=gate,
         path=path,
         root=root,
         repo_id=data["repo_id"],
@@ -238,7 +273,7 @@ def parse_config(data: Mapping[str, Any], path: Path, *, table_path: tuple[str, 
         version=data["version"],
         endpoint=_endpoint(data.get("endpoint")),
         private=data.get("private", False),
-        build_dir=resolve(data.get("build_dir", "build")),
+        build_dir=build_dir,
         stage_dir=resolve(data.get("stage", {}).get("dir", "dist")),
         model=model,
         datasets=datasets,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 
 class ReleaseError(Exception):
@@ -65,9 +66,9 @@ class CardProblem:
 class CardValidationError(ReleaseError):
     """Card metadata failed the schema; carries every problem at once."""
 
-    def __init__(self, problems: Sequence[CardProblem], hint: str = "") -> None:
+    def __init__(self, problems: Sequence[CardProblem], hint: str = "", what: str = "the model card metadata") -> None:
         self.problems = tuple(problems)
-        lines = [f"{len(self.problems)} problem(s) in the model card metadata:"]
+        lines = [f"{len(self.problems)} problem(s) in {what}:"]
         lines += [f"  - {problem}" for problem in self.problems]
         if hint:
             lines.append(hint)
@@ -82,8 +83,38 @@ class StageError(ReleaseError):
     """The release tree could not be assembled."""
 
 
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the safety gate found in a file of a planned release (see ``release.gate``).
+
+    ``code`` is stable ("MR301 pickle-dangerous-global"); ``where`` is a line ("line 12"), a tensor
+    name or a pickle global; ``message`` and ``fix`` never quote a secret.
+    """
+
+    code: str
+    severity: Severity
+    path: str  # the file's path in the release
+    where: str | None
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f" ({self.where})" if self.where else ""
+        return f"{self.code} {self.path}{where}: {self.message}"
+
+
 class UnsafeArtifactError(StageError):
-    """A file that must not be released (unsafe pickle, leaked secret, broken checkpoint)."""
+    """A file that must not be released (unsafe pickle, leaked secret, broken checkpoint).
+
+    Carries every error finding of the gate, each with its code, file, place and fix.
+    """
+
+    def __init__(self, message: str, findings: Sequence[Finding] = ()) -> None:
+        self.findings = tuple(findings)
+        super().__init__(message)
 
 
 class PublishError(ReleaseError):

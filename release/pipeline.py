@@ -17,14 +17,16 @@ from typing import Any, Protocol
 
 from release.atomic import write_atomic
 from release.card import (
+    EVAL_RESULTS_DIR,
     CardMetadata,
+    eval_results_files,
     load_eval_results,
     load_metadata,
     render_card,
     validate_metadata,
     with_eval_results,
 )
-from release.checksum import HashCache, Manifest, ProgressCallback, build_manifest, collect_files
+from release.checksum import HashCache, Manifest, ProgressCallback, build_manifest, collect_files, hash_file
 from release.config import Config
 from release.errors import ChecksumError
 from release.stage import DatasetInput, SourceInfo, StagePlan, apply_stage, plan_stage
@@ -54,7 +56,18 @@ class Card:
     text: str
     metadata: CardMetadata
     warnings: tuple[str, ...]
-    path: Path  # where the rendered card was written (build_dir/README.md)
+    path: Path  # where the rendered card is written (card.output, default build_dir/README.md)
+    eval_results: tuple[tuple[str, str], ...] = ()  # (".eval_results/<id>.yaml", YAML), with card.eval_results_dir
+
+    def outputs(self) -> dict[Path, str]:
+        """Every file ``card`` writes: README.md, and the .eval_results/ files beside it."""
+        files = {self.path: self.text}
+        files.update({self.path.parent / name: text for name, text in self.eval_results})
+        return files
+
+    @property
+    def eval_results_dir(self) -> Path:
+        return self.path.parent / EVAL_RESULTS_DIR
 
 
 def lock_environments(config: Config, *, python: str) -> dict[str, Any]:
@@ -174,17 +187,40 @@ def compute_checksums(config: Config, progress: Progress | None = None) -> Check
     return Checksums(model, tuple(manifests), tuple(written))
 
 
-def build_card(config: Config, checksums: Checksums, dataset_manifest_digests: dict[str, str]) -> Card:
-    """Validate the card metadata, then render README.md into ``build_dir``."""
+def build_card(
+    config: Config, checksums: Checksums, dataset_manifest_digests: dict[str, str], *, write: bool = True
+) -> Card:
+    """Validate the card metadata, then render README.md (and .eval_results/) to ``card.output``.
+
+    With ``write=False`` nothing is written: ``card --check`` compares the result with the disk.
+    """
     metadata = load_metadata(config.card.metadata, config.card.metadata_file, config.path.name)
-    results = load_eval_results(config.card.eval_results) if config.card.eval_results else None
-    metadata = with_eval_results(metadata, results, config.repo_name)
-    warnings = validate_metadata(metadata)
-    context = card_context(config, metadata, checksums, dataset_manifest_digests, results or [])
+    results_file = load_eval_results(config.card.eval_results) if config.card.eval_results else None
+    results = results_file.model_index_results() if results_file else []
+    if config.repo_type == "model":
+        metadata = with_eval_results(metadata, results, config.repo_name)
+    warnings = validate_metadata(metadata, config.repo_type)
+    extra = eval_results_files(results_file) if results_file and config.card.eval_results_dir else {}
+    context = card_context(config, metadata, checksums, dataset_manifest_digests, results, sorted(extra))
     text = render_card(metadata.data, context, config.card.template)
-    path = config.build_dir / "README.md"
-    write_atomic(path, text)
-    return Card(text, metadata, warnings, path)
+    card = Card(
+        text, metadata, warnings, config.card.output or config.build_dir / "README.md", tuple(sorted(extra.items()))
+    )
+    if write:
+        for path, content in card.outputs().items():
+            write_atomic(path, content)
+        owned = config.card.eval_results_dir and card.eval_results_dir.is_dir()  # never someone else's files
+        for stale in sorted(card.eval_results_dir.glob("*.yaml")) if owned else []:
+            if stale not in card.outputs():
+                stale.unlink()  # a benchmark no longer in the results: .eval_results/ is ours to keep exact
+    return card
+
+
+def release_eval_results(config: Config) -> dict[str, str]:
+    """The .eval_results/ files a release ships (release path -> YAML), when card.eval_results_dir is set."""
+    if not (config.card.eval_results_dir and config.card.eval_results):
+        return {}
+    return eval_results_files(load_eval_results(config.card.eval_results))
 
 
 def card_context(
@@ -193,9 +229,15 @@ def card_context(
     checksums: Checksums,
     manifest_digests: dict[str, str],
     results: list[dict[str, Any]],
+    eval_results_paths: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The variables the card template sees."""
+    """The variables the card template sees. Everything comes from files: no clock, no host."""
     requirements, resolved_for = _read_pins(config.lock.requirements_txt)
+    locks = [
+        {"path": name, "size": size, "sha256": digest}
+        for name, path in sorted(_shipped_locks(config).items())
+        for size, digest in [hash_file(path)]
+    ]
     datasets = [
         {
             "name": m.name,
@@ -223,21 +265,31 @@ def card_context(
         "model_files": model_files,
         "datasets": datasets,
         "eval_results": results,
+        "eval_results_files": list(eval_results_paths or []),
+        "lock_files": locks,
         "environment": {
             "lock_file": config.lock.requirements_txt.name,
+            "has_pip_lock": config.lock.requirements_txt.is_file(),
             "requirements": requirements,
             "resolved_for": resolved_for,
-            "conda_lock": config.lock.conda_lock.name if config.lock.conda_lock else None,
+            "conda_lock": config.lock.conda_lock.name
+            if config.lock.conda_lock and config.lock.conda_lock.is_file()
+            else None,
+            "environment_yml": next(
+                (
+                    p.name
+                    for p in (config.lock.environment_yml, config.lock.generated_environment_yml)
+                    if p and p.is_file()
+                ),
+                None,
+            ),
+            **_snapshot_summary(config.lock.snapshot),
         },
     }
 
 
 def plan_release_tree(config: Config, checksums: Checksums, card_text: str, source: SourceInfo) -> StagePlan:
-    lock = config.lock
-    shipped = [lock.requirements_txt, lock.environment_yml, lock.conda_lock, lock.snapshot]
-    if lock.environment_yml is None:
-        shipped.append(lock.generated_environment_yml)
-    locks = {path.name: path for path in shipped if path is not None and path.is_file()}
+    locks = _shipped_locks(config)
     datasets = [
         DatasetInput(manifest, dataset.dir, dataset.include_data)
         for manifest, dataset in zip(checksums.datasets, config.datasets, strict=True)
@@ -252,7 +304,39 @@ def plan_release_tree(config: Config, checksums: Checksums, card_text: str, sour
         datasets=datasets,
         locks=locks,
         source=source,
+        extra=release_eval_results(config),
     )
+
+
+def _shipped_locks(config: Config) -> dict[str, Path]:
+    """The environment files a release ships, by their name in the release."""
+    lock = config.lock
+    shipped = [lock.requirements_txt, lock.environment_yml, lock.conda_lock, lock.snapshot]
+    if lock.environment_yml is None:
+        shipped.append(lock.generated_environment_yml)
+    return {path.name: path for path in shipped if path is not None and path.is_file()}
+
+
+def _snapshot_summary(snapshot: Path | None) -> dict[str, Any]:
+    """Python and platform of the training environment, from environment.json (when shipped)."""
+    import json
+
+    summary: dict[str, Any] = {"snapshot": None, "python": None, "platform": None}
+    if snapshot is None or not snapshot.is_file():
+        return summary
+    try:
+        document = json.loads(snapshot.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return summary
+    python = document.get("python") or {}
+    platform = document.get("platform") or {}
+    summary["snapshot"] = snapshot.name
+    if python.get("version"):
+        summary["python"] = f"{python.get('implementation', 'Python')} {python['version']}"
+    if platform.get("system"):
+        libc = f", {platform['libc']}" if platform.get("libc") else ""
+        summary["platform"] = f"{platform['system']} {platform.get('machine', '')}".strip() + libc
+    return summary
 
 
 def stage_release(config: Config, progress: Progress | None = None) -> tuple[StagePlan, Card]:
@@ -261,9 +345,36 @@ def stage_release(config: Config, progress: Progress | None = None) -> tuple[Sta
     digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
     card = build_card(config, checksums, digests)
     plan = plan_release_tree(config, checksums, card.text, source_info(config.root))
-    apply_stage(plan)
+    apply_stage(plan, inspect=lambda built: run_safety_gate(config, [(f.path, built / f.path) for f in plan.files]))
     log.info("staged %d files (%d bytes) in %s", len(plan.files), sum(f.size for f in plan.files), plan.dest)
     return plan, card
+
+
+def run_safety_gate(config: Config | None, files: list[tuple[str, Path]]) -> list[Any]:
+    """The safety gate over release files: warnings are logged, errors raise UnsafeArtifactError."""
+    from release.gate import check_gate, run_gate
+
+    findings = run_gate(files, gate_config(config))
+    for finding in findings:
+        if finding.severity == "warning":
+            where = f" ({finding.where})" if finding.where else ""
+            log.warning("%s %s%s: %s %s", finding.code, finding.path, where, finding.message, finding.fix)
+    check_gate(findings)
+    return findings
+
+
+def gate_config(config: Config | None) -> Any:
+    from release.gate import GateConfig
+
+    if config is None:
+        return GateConfig()
+    gate = config.gate
+    return GateConfig(
+        allow_pickles=dict(gate.allow_pickles),
+        warn_size=gate.warn_size,
+        max_file_size=gate.max_file_size,
+        secret_exclude=gate.secret_exclude,
+    )
 
 
 def staged_dir(config: Config) -> Path:

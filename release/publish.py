@@ -9,16 +9,18 @@ local emulator.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 
 from release.checksum import ManifestEntry, hash_file
-from release.errors import AuthError, PublishError
-from release.stage import RELEASE_MANIFEST, ReleaseManifest
+from release.errors import AuthError, CardProblem, CardValidationError, PublishError
+from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 
 if TYPE_CHECKING:
     from huggingface_hub import CommitOperationAdd, HfApi
@@ -82,6 +84,10 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
         api = _client(target)
         user = _whoami(api, target)
         log.info("publishing %s as %s to %s", target.repo_id, user, target.endpoint)
+        card = staged_dir / CARD_PATH
+        if is_remote_hub(target.endpoint) and card.is_file():
+            for warning in validate_card_online(target, card.read_text(encoding="utf-8"), target.repo_type):
+                log.warning("the Hub says about the card: %s", warning)
         api.create_repo(target.repo_id, repo_type=target.repo_type, private=target.private, exist_ok=True)
 
         existing = _tag_commit(api, target, tag)
@@ -112,6 +118,67 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
         return PublishResult(
             target.repo_id, target.repo_type, target.endpoint, tag, commit, _repo_url(target), False, plan
         )
+
+
+def is_remote_hub(endpoint: str) -> bool:
+    """Whether ``endpoint`` is a Hub on another machine: not ``local``, not loopback (127.0.0.0/8, ::1, localhost).
+
+    The online card check runs only against such a Hub: the local emulator checks only that the
+    metadata is YAML, which the offline schema check already covers.
+    """
+    if endpoint == "local":
+        return False
+    host = urlsplit(endpoint).hostname
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name
+        return True
+
+
+def validate_card_online(target: PublishTarget, card_text: str, repo_type: str | None = None) -> tuple[str, ...]:
+    """Ask the Hub's ``POST /api/validate-yaml`` whether it accepts the card's metadata; before any upload.
+
+    The same check ``huggingface_hub`` makes when a commit adds a README.md, made up front so a
+    card the Hub would refuse stops the release before anything is hashed or sent. Raises
+    :class:`CardValidationError` with the Hub's messages when it refuses the card; returns its
+    warnings otherwise. Transport and HTTP failures become :class:`PublishError`.
+    """
+    from huggingface_hub import get_session, hf_raise_for_status
+    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, lazily exported
+
+    from release import __version__
+
+    kind = repo_type or target.repo_type
+    url = f"{target.endpoint}/api/validate-yaml"
+    headers = build_hf_headers(token=target.token, library_name="model-release", library_version=__version__)
+    with _hub_errors(target):
+        response = get_session().post(url, json={"content": card_text, "repoType": kind}, headers=headers)
+        body = _json_object(response)
+        if response.status_code == 400:
+            messages = [str(e.get("message", e)) for e in body.get("errors", []) if isinstance(e, dict)]
+            problems = [CardProblem("README.md", m, url) for m in messages or [response.text.strip() or "refused"]]
+            raise CardValidationError(
+                problems,
+                hint=f"The Hub at {target.endpoint} refused the card's metadata; nothing was uploaded.",
+                what=f"the {kind} card, as the Hub sees it",
+            )
+        hf_raise_for_status(response)
+    warnings = tuple(str(w.get("message", w)) for w in body.get("warnings", []) if isinstance(w, dict))
+    for warning in warnings:
+        log.warning("the Hub at %s about the card: %s", target.endpoint, warning)
+    return warnings
+
+
+def _json_object(response: Any) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def check_access(target: PublishTarget) -> str:

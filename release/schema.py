@@ -36,6 +36,12 @@ class SchemaProblem:
 
     path: tuple[str | int, ...]  # where, from the document root
     message: str  # what is wrong, what was expected, and a suggestion when there is one
+    anchor: tuple[str | int, ...] | None = None  # where to point in the source when ``path`` is not there
+
+    @property
+    def located_at(self) -> tuple[str | int, ...]:
+        """The path to look up in the source: the anchor (e.g. the key a missing key depends on), else the path."""
+        return self.anchor if self.anchor is not None else self.path
 
     def where(self, prefix: str = "") -> str:
         return format_path(self.path, prefix)
@@ -73,13 +79,30 @@ def check_document(instance: object, schema: dict[str, Any]) -> list[SchemaProbl
     from jsonschema import Draft202012Validator
 
     validator = Draft202012Validator(schema)
+    errors = list(validator.iter_errors(instance))
+    # Two rules may both refuse a value's type (a metric value: "a scalar" and "a number"); the
+    # narrower one says what is expected.
+    narrowest: dict[tuple[str | int, ...], ValidationError] = {}
+    for error in errors:
+        if error.validator == "type":
+            path = tuple(error.absolute_path)
+            held = narrowest.get(path)
+            if held is None or _type_count(error) < _type_count(held):
+                narrowest[path] = error
     problems: list[SchemaProblem] = []
-    for error in validator.iter_errors(instance):
-        problems.extend(_explain(error))
+    for error in errors:
+        if error.validator == "type" and narrowest[tuple(error.absolute_path)] is not error:
+            continue
+        problems.extend(_explain(error, schema))
     return sorted(set(problems), key=lambda p: (format_path(p.path), p.message))
 
 
-def _explain(error: ValidationError) -> Iterable[SchemaProblem]:
+def _type_count(error: ValidationError) -> int:
+    expected: Any = error.validator_value
+    return 1 if isinstance(expected, str) else len(expected)
+
+
+def _explain(error: ValidationError, root: dict[str, Any]) -> Iterable[SchemaProblem]:
     path = tuple(error.absolute_path)
     kind = error.validator
     expected: Any = error.validator_value
@@ -94,9 +117,21 @@ def _explain(error: ValidationError) -> Iterable[SchemaProblem]:
         return
     if kind == "required":
         missing = [k for k in expected if k not in instance]
+        reason, anchor = _condition(error, root, instance, path)
         for key in missing:
-            yield SchemaProblem((*path, key), f"required key {key!r} is missing")
+            yield SchemaProblem((*path, key), f"required key {key!r} is missing{reason}", anchor)
         return
+    if kind in ("anyOf", "oneOf") and error.context:
+        branch = _matching_branch(error)
+        if branch is not None:
+            for sub in branch:
+                yield from _explain(sub, root)
+            return
+        what = schema.get("description", "").rstrip(".")
+        if what:
+            what = what[:1].lower() + what[1:]
+            yield SchemaProblem(path, f"{describe_value(error.instance)} is not valid: expected {what}")
+            return
     if kind == "type":
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
@@ -106,6 +141,9 @@ def _explain(error: ValidationError) -> Iterable[SchemaProblem]:
         yield SchemaProblem(path, f"must be {wanted}, got {describe_value(error.instance)}{hint}")
         return
     if kind == "enum":
+        declared = schema.get("type")
+        if declared is not None and _json_type(instance) not in _type_names(declared):
+            return  # the type rule beside the enum explains it: "must be a string, got [...]"
         options = [str(o) for o in expected]
         hint = _did_you_mean(str(error.instance), options)
         shown = ", ".join(options) if len(options) <= 12 else f"{len(options)} allowed values"
@@ -116,14 +154,80 @@ def _explain(error: ValidationError) -> Iterable[SchemaProblem]:
         what = what[:1].lower() + what[1:]
         yield SchemaProblem(path, f"{describe_value(error.instance)} is not valid: expected {what}")
         return
+    if kind == "minLength":
+        wanted = "must not be empty" if expected == 1 else f"must be at least {expected} characters long"
+        yield SchemaProblem(path, f"{wanted}, got {describe_value(instance)}")
+        return
+    if kind == "minItems":
+        wanted = "must not be an empty list" if expected == 1 else f"must have at least {expected} items"
+        yield SchemaProblem(path, wanted)
+        return
+    if kind == "minimum":
+        yield SchemaProblem(path, f"{describe_value(instance)} is below the minimum, {expected}")
+        return
     yield SchemaProblem(path, error.message)
 
 
+def _matching_branch(error: ValidationError) -> list[ValidationError] | None:
+    """The errors of the one alternative of an anyOf/oneOf whose shape fits the value, if there is one.
+
+    ``license: mitt`` fails both "a license id" (enum) and "a list of license ids" (type): the
+    first one is what the author meant, so its error explains the problem best.
+    """
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context or ():
+        branches.setdefault(int(sub.schema_path[0]), []).append(sub)
+    fitting = {
+        index: errors
+        for index, errors in branches.items()
+        if not any(e.validator == "type" and not e.relative_path for e in errors)
+    }
+    if len(fitting) > 1:  # prefer alternatives that fail deeper inside the value over ones that fail on it
+        deeper = {i: errors for i, errors in fitting.items() if all(e.relative_path for e in errors)}
+        fitting = deeper or fitting
+    if not fitting:
+        return None
+    return fitting[min(fitting)]
+
+
+def _condition(
+    error: ValidationError, root: dict[str, Any], instance: object, path: tuple[str | int, ...]
+) -> tuple[str, tuple[str | int, ...] | None]:
+    """For a key required by an ``if``/``then``: why (the rule's description) and the key that triggered it."""
+    schema_path = list(error.schema_path)
+    if len(schema_path) < 2 or schema_path[-2] != "then":
+        return "", None
+    node: Any = root
+    for part in schema_path[:-2]:
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    if not isinstance(node, dict):
+        return "", None
+    description = str(node.get("description", "")).rstrip(".")
+    reason = f" ({description})" if description else ""
+    keys = node.get("if", {}).get("properties", {})
+    trigger = next((k for k in keys if isinstance(instance, dict) and k in instance), None)
+    return reason, ((*path, trigger) if trigger is not None else None)
+
+
 def _did_you_mean(word: str, options: Sequence[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    close = [o for o in options if o.lower() == word.lower()]
     if not close:
-        close = [o for o in options if o.lower() == word.lower()]
+        close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_names(declared: str | Sequence[str]) -> set[str]:
+    """The _json_type names a JSON Schema ``type`` admits."""
+    names = {declared} if isinstance(declared, str) else set(declared)
+    admitted = {{"array": "list", "object": "table"}.get(n, n) for n in names}
+    if "number" in names:
+        admitted.add("integer")
+    return admitted
 
 
 def _json_type(value: object) -> str:

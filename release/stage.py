@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,9 +166,14 @@ def plan_stage(
     datasets: Sequence[DatasetInput],
     locks: Mapping[str, Path],
     source: SourceInfo,
+    extra: Mapping[str, str] | None = None,
 ) -> StagePlan:
-    """Every file of the release and where it comes from. Pure but for hashing the small lock files."""
+    """Every file of the release and where it comes from. Pure but for hashing the small lock files.
+
+    ``extra`` holds further generated text files by release path (the card's ``.eval_results/*.yaml``).
+    """
     files: list[StagedFile] = [generated(CARD_PATH, card, "model card")]
+    files += [generated(path, text, "evaluation results") for path, text in sorted((extra or {}).items())]
     if model is not None:
         manifest, root = model
         files += [from_disk(e.path, root / e.path, f"model file in {root}", e) for e in manifest.entries]
@@ -211,8 +216,12 @@ def plan_stage(
     return StagePlan(dest, tuple(sorted(files, key=lambda f: f.path)), release_manifest)
 
 
-def apply_stage(plan: StagePlan) -> Path:
-    """Build the tree beside ``plan.dest``, then rename it into place. Returns ``plan.dest``."""
+def apply_stage(plan: StagePlan, inspect: Callable[[Path], object] | None = None) -> Path:
+    """Build the tree beside ``plan.dest``, then rename it into place. Returns ``plan.dest``.
+
+    ``inspect`` sees the finished tree before it is moved into place (the safety gate); when it
+    raises, the tree is removed and any previous one stays as it was.
+    """
     plan.dest.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{plan.dest.name}.building-", dir=plan.dest.parent))
     try:
@@ -223,6 +232,8 @@ def apply_stage(plan: StagePlan) -> Path:
                 target.write_bytes(staged.origin)
             else:
                 _link_or_copy(staged, target)
+        if inspect is not None:
+            inspect(building)
         replace_dir(building, plan.dest)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)

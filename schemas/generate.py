@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerate the enum parts of ``schemas/modelcard.schema.json`` from their public sources.
+"""Regenerate the enum parts of the card schemas from their public sources.
 
-Three enums in that schema are not written by hand:
+Three enums in ``schemas/modelcard.schema.json`` are not written by hand:
 
 * ``$defs/pipelineTag``: the keys of ``PIPELINE_DATA``, and
 * ``$defs/knownLibraries``: the keys of ``MODEL_LIBRARIES_UI_ELEMENTS``,
@@ -11,8 +11,13 @@ Three enums in that schema are not written by hand:
   of the Hub's documentation (https://huggingface.co/docs/hub/repositories-licenses), which
   no package ships.
 
-Everything else in the schema is hand-written and is left exactly as it is: the script loads
-the schema, replaces those three ``enum`` lists (sorted) and the top-level ``$comment`` (which
+Three more in ``schemas/datasetcard.schema.json`` come from the same sources:
+``$defs/taskCategory`` (the keys of ``PIPELINE_DATA`` again), ``$defs/knownTaskIds`` (the
+``type`` of every ``subtasks`` entry of ``PIPELINE_DATA``, which the package exports as
+``SUBTASK_TYPES``) and ``$defs/licenseId``.
+
+Everything else in the schemas is hand-written and is left exactly as it is: the script loads
+each schema, replaces those ``enum`` lists (sorted) and the top-level ``$comment`` (which
 records the package version), and writes it back with 2-space indentation and a trailing
 newline. The same inputs always give the same bytes.
 
@@ -21,7 +26,7 @@ Usage (from the repository root)::
     python schemas/generate.py                       # npm pack @huggingface/tasks@latest, rewrite
     python schemas/generate.py --tasks-version 0.21.54
     python schemas/generate.py --tarball huggingface-tasks-0.21.54.tgz   # offline
-    python schemas/generate.py --check               # exit 1 if the schema is not current
+    python schemas/generate.py --check               # exit 1 if a schema is not current
 
     # refresh schemas/hub-licenses.json from a copy of the docs page's markdown source
     # (docs/hub/repositories-licenses.md in github.com/huggingface/hub-docs), then regenerate:
@@ -48,20 +53,25 @@ import tarfile
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_PATH = HERE / "modelcard.schema.json"
+DATASET_SCHEMA_PATH = HERE / "datasetcard.schema.json"
 LICENSES_PATH = HERE / "hub-licenses.json"
 
 PACKAGE = "@huggingface/tasks"
 PIPELINE_CONST = "PIPELINE_DATA"
 LIBRARIES_CONST = "MODEL_LIBRARIES_UI_ELEMENTS"
+SUBTASKS_CONST = "SUBTASK_TYPES"
 
 #: Which ``$defs`` entry of the schema holds which generated enum.
 PIPELINE_DEF = "pipelineTag"
 LIBRARIES_DEF = "knownLibraries"
 LICENSES_DEF = "licenseId"
+#: The same for the dataset-card schema (its licenseId is the same enum as the model card's).
+TASK_CATEGORY_DEF = "taskCategory"
+TASK_IDS_DEF = "knownTaskIds"
 
 LICENSES_PAGE = "https://huggingface.co/docs/hub/repositories-licenses"
 LICENSES_MARKDOWN = "https://github.com/huggingface/hub-docs/blob/main/docs/hub/repositories-licenses.md"
@@ -191,50 +201,104 @@ def object_literal_keys(source: str, name: str) -> list[str]:
     matching that understands strings, template literals and comments (not regular-expression
     literals, which the data files this reads do not use; the node cross-check catches that).
     """
+    return [key for key, _ in object_literal_items(source, name)]
+
+
+def object_literal_items(source: str, name: str) -> list[tuple[str, str]]:
+    """The top-level ``(key, value source text)`` pairs of the object literal assigned to ``name``."""
     found = list(_declaration(name).finditer(source))
     if not found:
         raise ValueError(f"no object literal assigned to {name} found")
     if len(found) > 1:
         raise ValueError(f"{name} is assigned an object literal {len(found)} times")
-    i = found[0].end()  # just past the opening brace
-    keys: list[str] = []
-    n = len(source)
-    while True:
-        i = _skip_space(source, i)
-        if i >= n:
-            raise ValueError(f"{name}: unterminated object literal")
-        c = source[i]
-        if c == "}":
-            return keys
-        if c in "'\"":
-            key, i = _read_string(source, i)
-        elif (ident := _IDENT.match(source, i)) is not None:
-            key, i = ident.group(), ident.end()
-        else:
-            raise ValueError(f"{name}: unsupported property syntax at offset {i}: {source[i : i + 20]!r}")
-        i = _skip_space(source, i)
-        if i >= n or source[i] != ":":
-            raise ValueError(f"{name}: expected ':' after key {key!r} (shorthand or method property?)")
-        keys.append(key)
-        i = _skip_value(source, i + 1, name)
-        i = _skip_space(source, i)
-        if i < n and source[i] == ",":
-            i += 1
-        elif i < n and source[i] == "}":
-            return keys
-        else:
-            raise ValueError(f"{name}: expected ',' or '}}' after the value of {key!r}")
+    items, _ = _object_items(source, found[0].end(), name)  # just past the opening brace
+    return items
 
 
-def _skip_value(src: str, i: int, name: str) -> int:
-    """The offset of the ',' or '}' that ends the property value starting at ``i``."""
+def _object_items(src: str, i: int, name: str) -> tuple[list[tuple[str, str]], int]:
+    """The properties of the object literal whose ``{`` is just before ``i``, and the offset past its ``}``."""
+    items: list[tuple[str, str]] = []
     n = len(src)
     while True:
         i = _skip_space(src, i)
         if i >= n:
             raise ValueError(f"{name}: unterminated object literal")
         c = src[i]
-        if c in ",}":
+        if c == "}":
+            return items, i + 1
+        if c in "'\"":
+            key, i = _read_string(src, i)
+        elif (ident := _IDENT.match(src, i)) is not None:
+            key, i = ident.group(), ident.end()
+        else:
+            raise ValueError(f"{name}: unsupported property syntax at offset {i}: {src[i : i + 20]!r}")
+        i = _skip_space(src, i)
+        if i >= n or src[i] != ":":
+            raise ValueError(f"{name}: expected ':' after key {key!r} (shorthand or method property?)")
+        start = i + 1
+        i = _skip_value(src, start, name)
+        items.append((key, src[start:i].strip()))
+        i = _skip_space(src, i)
+        if i < n and src[i] == ",":
+            i += 1
+        elif i < n and src[i] == "}":
+            return items, i + 1
+        else:
+            raise ValueError(f"{name}: expected ',' or '}}' after the value of {key!r}")
+
+
+def _array_items(text: str, name: str) -> list[str]:
+    """The element source texts of the array literal ``text`` (``[a, {...}, "b"]``)."""
+    if not text.startswith("["):
+        raise ValueError(f"{name}: expected an array literal, found {text[:20]!r}")
+    items: list[str] = []
+    i, n = 1, len(text)
+    while True:
+        i = _skip_space(text, i)
+        if i >= n:
+            raise ValueError(f"{name}: unterminated array literal")
+        if text[i] == "]":
+            return items
+        start = i
+        i = _skip_value(text, start, name, closers=",]")
+        items.append(text[start:i].strip())
+        if i < n and text[i] == ",":
+            i += 1
+
+
+def pipeline_subtask_types(source: str) -> list[str]:
+    """The ``type`` of every entry of every ``subtasks`` list in ``PIPELINE_DATA``, in source order.
+
+    These are what ``SUBTASK_TYPES`` evaluates to: the dataset cards' known ``task_ids``.
+    """
+    types: list[str] = []
+    for key, value in object_literal_items(source, PIPELINE_CONST):
+        if not value.startswith("{"):
+            raise ValueError(f"{PIPELINE_CONST}.{key}: expected an object literal")
+        fields, _ = _object_items(value, 1, f"{PIPELINE_CONST}.{key}")
+        subtasks = dict(fields).get("subtasks")
+        if subtasks is None:
+            continue
+        for element in _array_items(subtasks, f"{PIPELINE_CONST}.{key}.subtasks"):
+            if not element.startswith("{"):
+                raise ValueError(f"{PIPELINE_CONST}.{key}.subtasks: expected object literals")
+            entry = dict(_object_items(element, 1, f"{PIPELINE_CONST}.{key}.subtasks")[0])
+            kind = entry.get("type", "")
+            if not kind or kind[0] not in "'\"":
+                raise ValueError(f"{PIPELINE_CONST}.{key}.subtasks: an entry's type is not a string literal")
+            types.append(_read_string(kind, 0)[0])
+    return types
+
+
+def _skip_value(src: str, i: int, name: str, closers: str = ",}") -> int:
+    """The offset of the ',' or '}' (or another of ``closers``) that ends the value starting at ``i``."""
+    n = len(src)
+    while True:
+        i = _skip_space(src, i)
+        if i >= n:
+            raise ValueError(f"{name}: unterminated object literal")
+        c = src[i]
+        if c in closers:
             return i
         if c in "'\"":
             _, i = _read_string(src, i)
@@ -242,7 +306,7 @@ def _skip_value(src: str, i: int, name: str) -> int:
             i = _skip_template(src, i)
         elif c in "{[(":
             i = _skip_balanced(src, i)
-        elif c in ")]":
+        elif c in ")]}":
             raise ValueError(f"{name}: unbalanced {c!r} at offset {i}")
         else:
             i += 1
@@ -362,6 +426,38 @@ def update_schema(
     return new
 
 
+def dataset_schema_comment(tasks_version: str, licenses: Mapping[str, Any]) -> str:
+    return (
+        "Partly generated by schemas/generate.py; edit the rest by hand. "
+        f"The enum of $defs/{TASK_CATEGORY_DEF} is the keys of {PIPELINE_CONST} and the enum of "
+        f"$defs/{TASK_IDS_DEF} is the subtask types ({SUBTASKS_CONST}) of {PIPELINE_CONST}, in the npm "
+        f"package {PACKAGE}@{tasks_version}; the enum of $defs/{LICENSES_DEF} is the ids of "
+        f"schemas/hub-licenses.json ({licenses['source']}, retrieved {licenses['retrieved']}). "
+        "Rerun the script to refresh them."
+    )
+
+
+def update_dataset_schema(
+    schema: Mapping[str, Any],
+    *,
+    tasks_version: str,
+    pipeline_tags: Iterable[str],
+    subtask_types: Iterable[str],
+    licenses: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A copy of the dataset-card ``schema`` with its generated enums and ``$comment`` replaced."""
+    new = copy.deepcopy(dict(schema))
+    defs = new.get("$defs", {})
+    for key in (TASK_CATEGORY_DEF, TASK_IDS_DEF, LICENSES_DEF):
+        if not isinstance(defs.get(key), dict) or "enum" not in defs[key]:
+            raise ValueError(f"the dataset schema has no $defs/{key} with an enum to replace")
+    defs[TASK_CATEGORY_DEF]["enum"] = checked_ids(pipeline_tags, _PIPELINE_ID, PIPELINE_CONST)
+    defs[TASK_IDS_DEF]["enum"] = checked_ids(subtask_types, _PIPELINE_ID, SUBTASKS_CONST)
+    defs[LICENSES_DEF]["enum"] = license_ids(licenses)
+    new["$comment"] = dataset_schema_comment(tasks_version, licenses)
+    return new
+
+
 def render(document: Any) -> str:
     """Deterministic JSON text: 2-space indent, key order kept, UTF-8 as is, trailing newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
@@ -424,17 +520,23 @@ import { pathToFileURL } from "node:url";
 const [file, ...names] = process.argv.slice(1);
 const mod = await import(pathToFileURL(file).href);
 const out = {};
-for (const name of names) out[name] = Object.keys(mod[name]);
+for (const name of names) {
+  const value = mod[name];
+  out[name] = value === undefined ? null : Array.isArray(value) ? value : Object.keys(value);
+}
 process.stdout.write(JSON.stringify(out));
 """
 
 
-def node_keys(tarball: Path, wanted: Mapping[str, str]) -> dict[str, list[str]] | None:
-    """What node evaluates ``Object.keys(NAME)`` to, for each NAME -> dist file; None without node."""
+def node_keys(tarball: Path, wanted: Mapping[str, str]) -> dict[str, list[str] | None] | None:
+    """What node evaluates ``Object.keys(NAME)`` (an array: NAME itself) to, for each NAME -> dist file.
+
+    None without node; a NAME the file does not export maps to None.
+    """
     node = shutil.which("node")
     if node is None:
         return None
-    out: dict[str, list[str]] = {}
+    out: dict[str, list[str] | None] = {}
     with tempfile.TemporaryDirectory(prefix="modelcard-schema-node-") as tmp:
         with tarfile.open(tarball, mode="r:gz") as tar:
             tar.extractall(tmp, filter="data")
@@ -449,31 +551,48 @@ def node_keys(tarball: Path, wanted: Mapping[str, str]) -> dict[str, list[str]] 
     return out
 
 
-def extract_from_tarball(tarball: Path, node_check: str) -> tuple[str, list[str], list[str]]:
-    """The package version, the pipeline tags and the library ids of a ``@huggingface/tasks`` tarball."""
+class TasksData(NamedTuple):
+    """What the schemas take from one ``@huggingface/tasks`` package."""
+
+    version: str
+    pipeline_tags: list[str]
+    libraries: list[str]
+    subtask_types: list[str]
+
+
+def extract_from_tarball(tarball: Path, node_check: str) -> TasksData:
+    """The version, pipeline tags, library ids and subtask types of a ``@huggingface/tasks`` tarball."""
     version, files = read_tarball(tarball.read_bytes())
     files = dist_files(files)
     pipeline_file, pipeline = find_object_keys(files, PIPELINE_CONST)
     libraries_file, libraries = find_object_keys(files, LIBRARIES_CONST)
+    subtasks = pipeline_subtask_types(files[pipeline_file])
     for what, ids in ((PIPELINE_CONST, pipeline), (LIBRARIES_CONST, libraries)):
         if len(set(ids)) < _MIN_IDS:
             raise ValueError(f"only {len(set(ids))} keys read from {what}; did the package's layout change?")
     if node_check != "never":
-        evaluated = node_keys(tarball, {PIPELINE_CONST: pipeline_file, LIBRARIES_CONST: libraries_file})
+        wanted = {PIPELINE_CONST: pipeline_file, LIBRARIES_CONST: libraries_file, SUBTASKS_CONST: pipeline_file}
+        evaluated = node_keys(tarball, wanted)
         if evaluated is None:
             if node_check == "always":
                 raise SystemExit("--node-check always: node is not on PATH")
             print("note: node not found; the ids read from the JS text were not cross-checked", file=sys.stderr)
         else:
-            for name, ids in ((PIPELINE_CONST, pipeline), (LIBRARIES_CONST, libraries)):
-                if sorted(set(evaluated[name])) != sorted(set(ids)):
-                    only_text = sorted(set(ids) - set(evaluated[name]))
-                    only_node = sorted(set(evaluated[name]) - set(ids))
+            for name, ids in ((PIPELINE_CONST, pipeline), (LIBRARIES_CONST, libraries), (SUBTASKS_CONST, subtasks)):
+                from_node = evaluated.get(name)
+                if from_node is None:
+                    if name == SUBTASKS_CONST:  # an older package without the export: the parse stands alone
+                        print(f"note: {pipeline_file} exports no {name}; subtasks not cross-checked", file=sys.stderr)
+                        continue
+                    raise ValueError(f"node found no {name} in {wanted[name]}")
+                if sorted(set(from_node)) != sorted(set(ids)):
+                    only_text = sorted(set(ids) - set(from_node))
+                    only_node = sorted(set(from_node) - set(ids))
                     raise ValueError(
                         f"{name}: the text parse and node disagree "
                         f"(only in the parse: {only_text}; only in node: {only_node})"
                     )
-    return version, pipeline, libraries
+    return TasksData(version, pipeline, libraries, subtasks)
 
 
 # --------------------------------------------------------------------------------------------
@@ -485,7 +604,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks-version", default="latest", help=f"version or tag of {PACKAGE} (default: latest)")
     parser.add_argument("--tarball", type=Path, help=f"a local {PACKAGE} .tgz to read instead of running npm pack")
-    parser.add_argument("--schema", type=Path, default=SCHEMA_PATH, help="the schema to update in place")
+    parser.add_argument("--schema", type=Path, default=SCHEMA_PATH, help="the model-card schema to update in place")
+    parser.add_argument(
+        "--dataset-schema", type=Path, default=DATASET_SCHEMA_PATH, help="the dataset-card schema to update in place"
+    )
     parser.add_argument("--licenses", type=Path, default=LICENSES_PATH, help="the license data file")
     parser.add_argument(
         "--licenses-markdown",
@@ -519,25 +641,41 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="modelcard-schema-") as tmp:
         tarball = args.tarball or npm_pack(f"{PACKAGE}@{args.tasks_version}", Path(tmp))
-        version, pipeline, libraries = extract_from_tarball(tarball, args.node_check)
+        tasks = extract_from_tarball(tarball, args.node_check)
 
-    old_text = args.schema.read_text(encoding="utf-8")
-    new_text = render(
-        update_schema(
-            json.loads(old_text),
-            tasks_version=version,
-            pipeline_tags=pipeline,
-            libraries=libraries,
-            licenses=licenses,
-        )
+    updates = (
+        (
+            args.schema,
+            lambda schema: update_schema(
+                schema,
+                tasks_version=tasks.version,
+                pipeline_tags=tasks.pipeline_tags,
+                libraries=tasks.libraries,
+                licenses=licenses,
+            ),
+        ),
+        (
+            args.dataset_schema,
+            lambda schema: update_dataset_schema(
+                schema,
+                tasks_version=tasks.version,
+                pipeline_tags=tasks.pipeline_tags,
+                subtask_types=tasks.subtask_types,
+                licenses=licenses,
+            ),
+        ),
     )
-    if new_text != old_text:
-        changed.append(args.schema)
-        if not args.check:
-            args.schema.write_text(new_text, encoding="utf-8")
+    for path, update in updates:
+        old_text = path.read_text(encoding="utf-8")
+        new_text = render(update(json.loads(old_text)))
+        if new_text != old_text:
+            changed.append(path)
+            if not args.check:
+                path.write_text(new_text, encoding="utf-8")
 
     print(
-        f"{PACKAGE}@{version}: {len(set(pipeline))} pipeline tags, {len(set(libraries))} libraries; "
+        f"{PACKAGE}@{tasks.version}: {len(set(tasks.pipeline_tags))} pipeline tags, "
+        f"{len(set(tasks.libraries))} libraries, {len(set(tasks.subtask_types))} subtask types; "
         f"{len(licenses['licenses'])} licenses (retrieved {licenses['retrieved']})"
     )
     for path in changed:

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from release.card import (
     CardMetadata,
+    EvalResultsFile,
     check_card_file,
+    eval_results_files,
+    load_eval_results,
     load_metadata,
     render_card,
     split_front_matter,
@@ -17,6 +23,8 @@ from release.card import (
     with_eval_results,
 )
 from release.errors import CardError, CardValidationError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 CONTEXT = {
     "repo_id": "alice/m",
@@ -28,12 +36,19 @@ CONTEXT = {
     "content": {},
     "model_files": [{"path": "model.safetensors", "size": 10, "sha256": "ab" * 32}],
     "datasets": [],
+    "lock_files": [{"path": "requirements.txt", "size": 5, "sha256": "cd" * 32}],
     "eval_results": [],
+    "eval_results_files": [],
     "environment": {
         "lock_file": "requirements.txt",
-        "requirements": [],
-        "resolved_for": None,
+        "has_pip_lock": True,
+        "requirements": [("numpy", "2.0.0")],
+        "resolved_for": "with pip-tools for CPython 3.11 on linux x86_64",
         "conda_lock": None,
+        "environment_yml": None,
+        "snapshot": "environment.json",
+        "python": "CPython 3.11.7",
+        "platform": "Linux x86_64",
     },
 }
 
@@ -149,3 +164,523 @@ def test_cli_card_validate_exit_codes(tmp_path: Path) -> None:
     failed = subprocess.run([*run, str(good), str(bad)], capture_output=True, text=True)
     assert failed.returncode == 1
     assert f"{bad}:2: license" in failed.stdout and "did you mean 'mit'?" in failed.stdout
+
+
+# --- the template: what a release explains, and the same bytes every time --------------------------
+
+MODEL_INDEX_RESULTS = [
+    {
+        "task": {"type": "text-classification", "name": "Text Classification"},
+        "dataset": {"type": "stanfordnlp/imdb", "name": "IMDb", "config": "plain_text", "split": "test"},
+        "metrics": [
+            {"type": "accuracy", "value": 0.9312, "name": "Test accuracy"},
+            {"type": "f1", "value": 93, "args": {"average": "macro"}},
+        ],
+    },
+    {
+        "task": {"type": "text-classification"},
+        "dataset": {"type": "cais/hle", "name": "HLE", "split": "test", "revision": "abc123"},
+        "metrics": [{"type": "accuracy", "value": 20.9}],
+        "source": {"url": "https://example.org/eval", "name": "Eval logs"},
+    },
+]
+
+MODEL_INDEX_RESULTS_TYPED: list[dict[str, Any]] = MODEL_INDEX_RESULTS
+
+
+def _full_context(**environment: object) -> dict[str, object]:
+    metadata = {
+        "license": "mit",
+        "pipeline_tag": "text-classification",
+        "model-index": [{"name": "m", "results": MODEL_INDEX_RESULTS}],
+    }
+    return {
+        **CONTEXT,
+        "metadata": metadata,
+        "content": {"citation": "@misc{m, title={M}}", "summary": "A model."},
+        "eval_results": MODEL_INDEX_RESULTS,
+        "eval_results_files": [".eval_results/cais__hle.yaml"],
+        "environment": {**CONTEXT["environment"], **environment},  # type: ignore[dict-item]
+    }
+
+
+def test_rendering_is_byte_for_byte_deterministic_and_dateless() -> None:
+    context = _full_context(conda_lock="conda-lock.yml")
+    metadata = context["metadata"]
+    assert isinstance(metadata, dict)
+    first = render_card(metadata, context)
+    assert render_card(dict(metadata), dict(context)) == first
+    assert not re.search(r"\b(19|20)\d\d-\d\d-\d\d\b", first), "a date leaked into the card"
+
+
+def test_card_documents_files_environment_reproduction_citation_and_license() -> None:
+    context = _full_context(conda_lock="conda-lock.yml")
+    metadata = context["metadata"]
+    assert isinstance(metadata, dict)
+    _, body = split_front_matter(render_card(metadata, context), "README.md")
+    assert f"| `model.safetensors` | 10 | `{'ab' * 32}` |" in body
+    assert f"| `requirements.txt` | 5 | `{'cd' * 32}` |" in body
+    assert "Trained with CPython 3.11.7 on Linux x86_64" in body
+    assert "| numpy | 2.0.0 |" in body
+    assert "nox -s reproduce -- alice/m@v1.0" in body
+    assert "pip install --require-hashes -r requirements.txt" in body
+    assert "conda-lock install -n m conda-lock.yml" in body
+    assert "| Text Classification | IMDb | test | f1 | 93 |" in body
+    assert "`.eval_results/cais__hle.yaml`" in body
+    assert "## Citation\n\n```\n@misc{m, title={M}}\n```" in body
+    assert "## License\n\n`mit`" in body
+    no_conda = render_card(metadata, _full_context(conda_lock=None))
+    assert "conda-lock install" not in no_conda
+
+
+def test_custom_license_section_names_the_license_and_links_it() -> None:
+    metadata = {"license": "other", "license_name": "my-license", "license_link": "LICENSE.md"}
+    text = render_card(metadata, {**CONTEXT, "metadata": metadata})
+    assert "## License\n\nmy-license: see [LICENSE.md](LICENSE.md)." in text
+
+
+def test_rendered_card_round_trips_through_huggingface_hub(tmp_path: Path) -> None:
+    """The real client parses the card, and its model-index parser gives back the same numbers."""
+    from huggingface_hub import ModelCard, ModelCardData, metadata_load
+    from huggingface_hub.repocard_data import model_index_to_eval_results
+
+    context = _full_context()
+    metadata = context["metadata"]
+    assert isinstance(metadata, dict)
+    readme = tmp_path / "README.md"
+    readme.write_text(render_card(metadata, context), encoding="utf-8")
+    card = ModelCard.load(readme)
+    data = card.data
+    assert isinstance(data, ModelCardData)
+    assert data.license == "mit" and data.pipeline_tag == "text-classification"
+    loaded = metadata_load(readme)
+    assert loaded is not None
+    name, results = model_index_to_eval_results(loaded["model-index"])
+    assert name == "m"
+    parsed = [(r.dataset_type, r.dataset_split, r.metric_type, r.metric_value) for r in results]
+    expected = [
+        (result["dataset"]["type"], result["dataset"]["split"], metric["type"], metric["value"])
+        for result in MODEL_INDEX_RESULTS_TYPED
+        for metric in result["metrics"]
+    ]
+    assert parsed == expected
+    assert data.eval_results is not None
+    assert [(r.metric_type, r.metric_value) for r in data.eval_results] == [(e[2], e[3]) for e in expected]
+    assert results[0].dataset_config == "plain_text" and results[2].source_url == "https://example.org/eval"
+
+
+# --- every schema rule: an invalid card whose error names the field and its line -------------------
+
+# (repo type, YAML front matter, the field's JSON path, the line of the value in the YAML, a message fragment)
+INVALID_CARDS: list[tuple[str, str, str, int, str]] = [
+    ("model", "license: mitt\n", "license", 1, "did you mean 'mit'?"),
+    ("model", "tags: [a]\nlicense: other\n", "license_name", 2, "license: other needs license_name and license_link"),
+    ("model", "license: other\nlicense_name: My License\nlicense_link: LICENSE\n", "license_name", 2, "not valid"),
+    ("model", "license: other\nlicense_name: my-license\nlicense_link: ''\n", "license_link", 3, "must not be empty"),
+    ("model", "language: english\n", "language", 1, "not valid"),
+    ("model", "language:\n- en\n- EN\n", "language[1]", 3, '"EN" is not valid'),
+    ("model", "library_name: ''\n", "library_name", 1, "must not be empty"),
+    ("model", "tags: nlp\n", "tags", 1, "must be a list"),
+    ("model", "datasets:\n- not a dataset\n", "datasets[0]", 2, "not valid"),
+    ("model", "buckets:\n- ../up\n", "buckets[0]", 2, "not valid"),
+    ("model", "metrics:\n- 1\n", "metrics[0]", 2, "must be a string"),
+    ("model", "base_model: ./local-dir\n", "base_model", 1, "not valid"),
+    ("model", "base_model_relation: distillation\n", "base_model_relation", 1, "is not allowed"),
+    ("model", "pipeline_tag: text-clasification\n", "pipeline_tag", 1, "did you mean 'text-classification'?"),
+    ("model", "model-index: []\n", "model-index", 1, "must not be an empty list"),
+    ("model", "model-index:\n- results: []\n", "model-index[0].name", 2, "required key 'name'"),
+    ("model", "model-index:\n- name: m\n  results: []\n", "model-index[0].results", 3, "empty list"),
+    (
+        "model",
+        "model-index:\n- name: m\n  results:\n  - task: {type: t, label: x}\n    dataset: {type: d, name: D}\n"
+        "    metrics: [{type: acc, value: 1}]\n",
+        "model-index[0].results[0].task.label",
+        4,
+        "unknown key 'label'",
+    ),
+    (
+        "model",
+        "model-index:\n- name: m\n  results:\n  - task: {type: t}\n    dataset: {type: d}\n"
+        "    metrics: [{type: acc, value: 1}]\n",
+        "model-index[0].results[0].dataset.name",
+        5,
+        "required key 'name'",
+    ),
+    (
+        "model",
+        "model-index:\n- name: m\n  results:\n  - task: {type: t}\n    dataset: {type: d, name: D, args: 3}\n"
+        "    metrics: [{type: acc, value: 1}]\n",
+        "model-index[0].results[0].dataset.args",
+        5,
+        "must be a table/mapping or a string",
+    ),
+    (
+        "model",
+        "model-index:\n- name: m\n  results:\n  - task: {type: t}\n    dataset: {type: d, name: D}\n"
+        "    metrics:\n    - type: acc\n      value: 1\n      verified: yes please\n",
+        "model-index[0].results[0].metrics[0].verified",
+        9,
+        "must be true or false",
+    ),
+    (
+        "model",
+        "model-index:\n- name: m\n  results:\n  - task: {type: t}\n    dataset: {type: d, name: D}\n"
+        "    metrics: [{type: acc, value: [1]}]\n",
+        "model-index[0].results[0].metrics[0].value",
+        6,
+        "must be a string or a number or true or false",
+    ),
+    (
+        "model",
+        "model-index:\n- name: m\n  results:\n  - task: {type: t}\n    dataset: {type: d, name: D}\n"
+        "    metrics: [{type: acc, value: 1}]\n    source: {name: Leaderboard}\n",
+        "model-index[0].results[0].source.url",
+        7,
+        "required key 'url'",
+    ),
+    ("model", "widget:\n  text: hi\n", "widget", 1, "must be a list"),
+    ("model", "widget:\n- text: [hi]\n", "widget[0].text", 2, "must be a string"),
+    ("model", "inference: yes please\n", "inference", 1, "must be true or false or a table/mapping"),
+    ("model", "new_version: not a repo\n", "new_version", 1, "not valid"),
+    ("model", "thumbnail: ''\n", "thumbnail", 1, "must not be empty"),
+    ("model", "co2_eq_emissions: 12 g\n", "co2_eq_emissions", 1, "must be a number or a table/mapping"),
+    ("model", "co2_eq_emissions:\n  emissions: lots\n", "co2_eq_emissions.emissions", 2, "must be a number"),
+    ("dataset", "license: mitt\n", "license", 1, "did you mean 'mit'?"),
+    ("dataset", "license:\n- mit\n- apache2\n", "license[1]", 3, "did you mean 'apache-2.0'?"),
+    ("dataset", "license: 3\n", "license", 1, "one license identifier, or a non-empty list of them"),
+    ("dataset", "pretty_name: X\nlicense: [other]\n", "license_link", 2, "license: other needs"),
+    ("dataset", "license: other\nlicense_name: Mine!\nlicense_link: L\n", "license_name", 2, "not valid"),
+    ("dataset", "license: other\nlicense_name: mine\nlicense_link: ''\n", "license_link", 3, "must not be empty"),
+    ("dataset", "license_details: 3\n", "license_details", 1, "must be a string"),
+    ("dataset", "language: English\n", "language", 1, "not valid"),
+    ("dataset", "language_details: fr-FR\n", "language_details", 1, "must be a list"),
+    ("dataset", "pretty_name: ''\n", "pretty_name", 1, "must not be empty"),
+    ("dataset", "tags: [3]\n", "tags[0]", 1, "must be a string"),
+    (
+        "dataset",
+        "annotations_creators:\n- crowd-sourced\n",
+        "annotations_creators[0]",
+        2,
+        "did you mean 'crowdsourced'",
+    ),
+    ("dataset", "language_creators: found\n", "language_creators", 1, "must be a list"),
+    ("dataset", "multilinguality: multi-lingual\n", "multilinguality", 1, "did you mean 'multilingual'"),
+    ("dataset", "size_categories:\n- n<1k\n", "size_categories[0]", 2, "did you mean 'n<1K'?"),
+    ("dataset", "source_datasets:\n- ''\n", "source_datasets[0]", 2, "must not be empty"),
+    ("dataset", "task_categories:\n- text-clasification\n", "task_categories[0]", 2, "did you mean"),
+    ("dataset", "task_ids: extractive-qa\n", "task_ids", 1, "must be a list"),
+    ("dataset", "paperswithcode_id: 3\n", "paperswithcode_id", 1, "must be a string or null"),
+    ("dataset", "configs:\n- data_files: train.csv\n", "configs[0].config_name", 2, "required key 'config_name'"),
+    (
+        "dataset",
+        "configs:\n- config_name: default\n  data_files:\n  - split: train\n",
+        "configs[0].data_files[0].path",
+        4,
+        "required key 'path'",
+    ),
+    ("dataset", "configs:\n- config_name: default\n  data_files: 3\n", "configs[0].data_files", 3, "a path or glob"),
+    ("dataset", "configs:\n- config_name: a\n  default: first\n", "configs[0].default", 3, "must be true or false"),
+    (
+        "dataset",
+        "dataset_info:\n  splits:\n  - name: train\n    num_examples: -1\n",
+        "dataset_info.splits[0].num_examples",
+        4,
+        "below the minimum",
+    ),
+    ("dataset", "dataset_info: big\n", "dataset_info", 1, "one dataset_info mapping, or a list of them"),
+    ("dataset", "viewer: off please\n", "viewer", 1, "must be true or false"),
+    ("dataset", "extra_gated_prompt: 3\n", "extra_gated_prompt", 1, "must be a string"),
+    ("dataset", "extra_gated_fields: [Name]\n", "extra_gated_fields", 1, "must be a table/mapping"),
+    ("dataset", "train-eval-index: {}\n", "train-eval-index", 1, "must be a list"),
+    ("dataset", "thumbnail: ''\n", "thumbnail", 1, "must not be empty"),
+]
+
+
+@pytest.mark.parametrize(
+    ("repo_type", "front", "field", "line", "fragment"),
+    INVALID_CARDS,
+    ids=[f"{c[0]}-{c[2]}-{i}" for i, c in enumerate(INVALID_CARDS)],
+)
+def test_invalid_card_names_the_field_and_line(
+    tmp_path: Path, repo_type: str, front: str, field: str, line: int, fragment: str
+) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"---\n{front}---\n# A card\n")
+    check = check_card_file(readme, repo_type)
+    problems = {p.path: p for p in check.errors}
+    assert field in problems, [str(p) for p in check.errors]
+    assert problems[field].source == f"{readme}:{line + 1}"  # + the opening '---'
+    assert fragment in problems[field].message
+
+
+def _constrained_properties(schema_name: str) -> set[str]:
+    schema = json.loads((REPO_ROOT / "schemas" / schema_name).read_text(encoding="utf-8"))
+    rules = {"type", "enum", "$ref", "pattern", "minLength", "items", "anyOf"}
+    return {name for name, sub in schema["properties"].items() if rules & set(sub)}
+
+
+@pytest.mark.parametrize(
+    ("repo_type", "schema_name"), [("model", "modelcard.schema.json"), ("dataset", "datasetcard.schema.json")]
+)
+def test_every_checked_top_level_field_has_an_invalid_card_test(repo_type: str, schema_name: str) -> None:
+    covered = {re.split(r"[.\[]", field)[0] for kind, _, field, _, _ in INVALID_CARDS if kind == repo_type}
+    assert _constrained_properties(schema_name) - covered == set()
+
+
+def test_dataset_card_validates_against_the_dataset_schema() -> None:
+    metadata = CardMetadata(
+        {
+            "license": ["cc-by-4.0", "mit"],
+            "language": ["en", "fr"],
+            "task_categories": ["question-answering"],
+            "task_ids": ["extractive-qa", "my-own-task"],
+            "size_categories": ["10K<n<100K"],
+            "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
+        },
+        "inline",
+    )
+    warnings = validate_metadata(metadata, "dataset")
+    assert warnings == ("inline: task_ids: 'my-own-task' is not a task id the Hub knows",)
+    with pytest.raises(CardValidationError, match="problem\\(s\\) in the model card metadata") as info:
+        validate_metadata(metadata, "model")  # a model card's license is one id, not a list
+    assert [p.path for p in info.value.problems] == ["license"]
+
+
+def test_non_numeric_model_index_value_in_a_card_is_a_warning_naming_it(tmp_path: Path) -> None:
+    """The Hub and huggingface_hub accept any scalar ("20.0 ± 1.2") in a card written by others."""
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "---\nlicense: mit\nmodel-index:\n- name: m\n  results:\n  - task: {type: t}\n"
+        "    dataset: {type: d, name: D}\n    metrics:\n    - type: acc\n      value: 91.2 ± 0.3\n---\n"
+    )
+    check = check_card_file(readme)
+    assert check.errors == ()
+    [warning] = [w for w in check.warnings if "not a number" in w]
+    assert warning.startswith(f'{readme}:10: model-index[0].results[0].metrics[0].value: "91.2 ± 0.3"')
+
+
+def test_cli_card_validate_repo_type_dataset(tmp_path: Path) -> None:
+    card = tmp_path / "README.md"
+    card.write_text("---\nlicense: mit\nsize_categories:\n- n<1K\ntask_categories:\n- translation\n---\n")
+    run = [sys.executable, "-m", "release", "card", "validate"]
+    assert subprocess.run([*run, "--repo-type", "dataset", str(card)], capture_output=True).returncode == 0
+    failed = subprocess.run([*run, str(card)], capture_output=True, text=True)  # not a model card's keys? still ok
+    assert failed.returncode == 0
+    card.write_text("---\nsize_categories:\n- 1k<n<10k\n---\n")
+    bad = subprocess.run([*run, "--repo-type", "dataset", str(card)], capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert f"{card}:3: size_categories[0]" in bad.stdout and "did you mean '1K<n<10K'?" in bad.stdout
+
+
+# --- the results file: numbers only, every problem named with file, JSON path and value ------------
+
+
+def _results_file(tmp_path: Path, results: object) -> Path:
+    path = tmp_path / "eval_results.json"
+    path.write_text(json.dumps({"results": results}, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+@pytest.mark.parametrize(("value", "shown"), [("91.2 ± 0.3", '"91.2 ± 0.3"'), (True, "boolean true"), (None, "null")])
+def test_non_numeric_metric_value_in_the_results_file_is_an_error_naming_it(
+    tmp_path: Path, value: object, shown: str
+) -> None:
+    results = [
+        {**MODEL_INDEX_RESULTS[0], "metrics": [{"type": "accuracy", "value": 0.5}, {"type": "f1", "value": value}]}
+    ]
+    path = _results_file(tmp_path, results)
+    with pytest.raises(CardValidationError) as info:
+        load_eval_results(path)
+    [problem] = info.value.problems
+    assert problem.path == "results[0].metrics[1].value"
+    line = next(
+        i
+        for i, text in enumerate(path.read_text().splitlines(), 1)
+        if '"value": ' + json.dumps(value, ensure_ascii=False) in text
+    )
+    assert problem.source == f"{path}:{line}"
+    assert problem.message == f"must be a number, got {shown}"
+    assert "in the evaluation results file" in str(info.value) and "nothing was rendered" in str(info.value)
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_metric_values_are_refused(tmp_path: Path, constant: str) -> None:
+    path = tmp_path / "eval_results.json"
+    path.write_text(json.dumps({"results": MODEL_INDEX_RESULTS}).replace("0.9312", constant))
+    with pytest.raises(CardError, match=f"{path}: {constant} is not a number JSON allows"):
+        load_eval_results(path)
+
+
+def test_results_file_shape_problems_are_all_reported(tmp_path: Path) -> None:
+    path = _results_file(tmp_path, [{"task": {"type": "t"}, "dataset": {"type": "d"}, "metrics": [], "extra": 1}])
+    with pytest.raises(CardValidationError) as info:
+        load_eval_results(path)
+    assert sorted(p.path for p in info.value.problems) == [
+        "results[0].dataset.name",
+        "results[0].extra",
+        "results[0].metrics",
+    ]
+
+
+# --- .eval_results/ files (the Hub's newer evaluation results) -----------------------------------
+
+
+def test_eval_results_files_are_what_huggingface_hub_reads() -> None:
+    from huggingface_hub import parse_eval_result_entries
+
+    results = [
+        {**MODEL_INDEX_RESULTS[0], "benchmark": {"metric": "f1", "notes": "no-tools"}},
+        MODEL_INDEX_RESULTS[1],
+        {**MODEL_INDEX_RESULTS[1], "benchmark": {"task_id": "hle", "revision": "def456"}},
+    ]
+    files = eval_results_files(EvalResultsFile(Path("r.json"), tuple(results), ""))
+    assert sorted(files) == [".eval_results/cais__hle.yaml", ".eval_results/stanfordnlp__imdb.yaml"]
+    imdb = parse_eval_result_entries(yaml.safe_load(files[".eval_results/stanfordnlp__imdb.yaml"]))
+    assert [(e.dataset_id, e.task_id, e.value, e.notes) for e in imdb] == [
+        ("stanfordnlp/imdb", "plain_text", 93, "no-tools")
+    ]
+    hle = parse_eval_result_entries(yaml.safe_load(files[".eval_results/cais__hle.yaml"]))
+    assert [(e.task_id, e.dataset_revision, e.value, e.source_url) for e in hle] == [
+        ("default", "abc123", 20.9, "https://example.org/eval"),
+        ("hle", "def456", 20.9, "https://example.org/eval"),
+    ]
+    assert all(e.date is None for e in imdb + hle)  # the Hub dates them by their commit: same bytes every run
+
+
+def test_eval_results_need_a_hub_benchmark_id_and_a_known_metric(tmp_path: Path) -> None:
+    results = [
+        {
+            "task": {"type": "t"},
+            "dataset": {"type": "tiny-flowers", "name": "T"},
+            "metrics": [{"type": "acc", "value": 1}],
+        },
+        {**MODEL_INDEX_RESULTS[1], "benchmark": {"metric": "f1"}},
+    ]
+    path = _results_file(tmp_path, results)
+    with pytest.raises(CardValidationError) as info:
+        eval_results_files(load_eval_results(path))
+    first, second = info.value.problems
+    assert first.path == "results[0].dataset.type" and '"tiny-flowers" is not a Hub dataset id' in first.message
+    assert first.source.startswith(f"{path}:")
+    assert second.path == "results[1].benchmark.metric" and "(accuracy)" in second.message
+
+
+# --- the card command: render, check, and ship .eval_results/ --------------------------------------
+
+RELEASE_TOML = """repo_id = "alice/tiny"
+version = "1.0"
+endpoint = "local"
+
+[model]
+dir = "model"
+
+[card]
+metadata = "card.yaml"
+eval_results = "results.json"
+output = "README.md"
+eval_results_dir = true
+"""
+
+
+@pytest.fixture
+def card_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    (project / "model").mkdir(parents=True)
+    (project / "model" / "weights.bin").write_bytes(bytes(range(64)))
+    (project / "card.yaml").write_text("license: mit\npipeline_tag: text-classification\n")
+    results = [MODEL_INDEX_RESULTS[0], {**MODEL_INDEX_RESULTS[1], "benchmark": {"task_id": "hle"}}]
+    (project / "results.json").write_text(json.dumps({"results": results}, indent=2) + "\n")
+    (project / "release.toml").write_text(RELEASE_TOML)
+    return project
+
+
+def _card_cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "release", "card", *args], cwd=project, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_card_check_via_the_cli_both_ways(card_project: Path) -> None:
+    readme = card_project / "README.md"
+    missing = _card_cli(card_project, "--check")
+    assert missing.returncode == 1 and f"{readme}: does not exist" in missing.stdout
+    assert not readme.exists()  # --check writes nothing
+
+    rendered = _card_cli(card_project)
+    assert rendered.returncode == 0, rendered.stderr
+    assert sorted(p.name for p in (card_project / ".eval_results").iterdir()) == [
+        "cais__hle.yaml",
+        "stanfordnlp__imdb.yaml",
+    ]
+    ok = _card_cli(card_project, "--check")
+    assert ok.returncode == 0 and "is what the card renders" in ok.stdout
+
+    readme.write_text(readme.read_text().replace("value: 0.9312", "value: 0.95"))
+    drifted = _card_cli(card_project, "--check")
+    assert drifted.returncode == 1
+    assert f"{readme}: differs from what would be rendered" in drifted.stdout
+    assert "-      value: 0.95\n+      value: 0.9312" in drifted.stdout
+    assert "model-release card" in drifted.stdout
+
+    _card_cli(card_project)
+    stale = card_project / ".eval_results" / "old__benchmark.yaml"
+    stale.write_text("- dataset: {id: old/benchmark, task_id: default}\n  value: 1\n")
+    result = _card_cli(card_project, "--check", "--json")
+    assert result.returncode == 1
+    assert [(d["path"], d["state"]) for d in json.loads(result.stdout)["drift"]] == [(str(stale), "stale")]
+    _card_cli(card_project)
+    assert not stale.exists()
+    assert _card_cli(card_project, "--check").returncode == 0
+
+
+def test_stage_ships_the_eval_results_files(card_project: Path) -> None:
+    from release.config import load_config
+    from release.pipeline import compute_checksums, plan_release_tree
+    from release.stage import SourceInfo
+
+    config = load_config(cwd=card_project)
+    plan = plan_release_tree(config, compute_checksums(config), "---\nlicense: mit\n---\n", SourceInfo())
+    shipped = {f.path: f for f in plan.files}
+    hle = shipped[".eval_results/cais__hle.yaml"]
+    assert isinstance(hle.origin, bytes)
+    assert yaml.safe_load(hle.origin) == [
+        {
+            "dataset": {"id": "cais/hle", "task_id": "hle", "revision": "abc123"},
+            "value": 20.9,
+            "source": {"url": "https://example.org/eval", "name": "Eval logs"},
+        }
+    ]
+    assert ".eval_results/stanfordnlp__imdb.yaml" in {e.path for e in plan.manifest.files}
+
+
+def test_a_dataset_repo_is_checked_against_the_dataset_schema(tmp_path: Path) -> None:
+    project = tmp_path / "data-project"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "train.csv").write_text("a,b\n1,2\n")
+    (project / "card.yaml").write_text("license: cc-by-4.0\nsize_categories:\n- n<1k\n")
+    (project / "release.toml").write_text(
+        'repo_id = "alice/tiny-data"\nrepo_type = "dataset"\nversion = "1.0"\nendpoint = "local"\n\n'
+        '[[datasets]]\nname = "tiny"\ndir = "data"\ninclude_data = true\n\n[card]\nmetadata = "card.yaml"\n'
+    )
+    refused = _card_cli(project)
+    assert refused.returncode == 1
+    assert f"{project / 'card.yaml'}:3: size_categories[0]" in refused.stderr
+    assert "problem(s) in the dataset card metadata" in refused.stderr and "did you mean 'n<1K'?" in refused.stderr
+    (project / "card.yaml").write_text(
+        "license: cc-by-4.0\nsize_categories:\n- n<1K\ntask_categories:\n- translation\n"
+    )
+    rendered = _card_cli(project)
+    assert rendered.returncode == 0, rendered.stderr
+    text = (project / "build" / "README.md").read_text()
+    assert "## Dataset details" in text and "--repo-type dataset" in text and "model-index" not in text
+    assert "| Tasks | translation |" in text
+
+
+def test_card_leaves_a_hand_written_eval_results_folder_alone(card_project: Path) -> None:
+    config = card_project / "release.toml"
+    config.write_text(config.read_text().replace("eval_results_dir = true", "eval_results_dir = false"))
+    own = card_project / ".eval_results" / "mine.yaml"
+    own.parent.mkdir()
+    own.write_text("- dataset: {id: me/bench, task_id: default}\n  value: 1\n")
+    assert _card_cli(card_project).returncode == 0
+    assert own.is_file() and _card_cli(card_project, "--check").returncode == 0

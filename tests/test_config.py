@@ -97,3 +97,29 @@ def test_an_environment_yml_beside_the_config_is_locked_unless_we_generated_it(t
     lock = load_config(cwd=tmp_path).lock
     assert lock.environment_yml == tmp_path / "environment.yml"
     assert lock.conda_lock == tmp_path / "conda-lock.yml"
+
+
+def test_card_output_defaults_to_the_build_dir_and_resolves(tmp_path: Path) -> None:
+    config = parse_config({**MINIMAL, "build_dir": "out"}, tmp_path / "release.toml")
+    assert config.card.output == (tmp_path / "out" / "README.md").resolve()
+    assert config.card.eval_results_dir is False
+    table = {"card": {"output": "README.md", "eval_results": "r.json", "eval_results_dir": True}}
+    config = parse_config({**MINIMAL, **table}, tmp_path / "release.toml")
+    assert config.card.output == (tmp_path / "README.md").resolve() and config.card.eval_results_dir
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"card": {"eval_results_dir": True}}, "card.eval_results_dir = true needs card.eval_results"),
+        (
+            {"repo_type": "dataset", "card": {"eval_results": "r.json", "eval_results_dir": True}},
+            "applies to model repositories only",
+        ),
+    ],
+)
+def test_eval_results_dir_needs_results_and_a_model_repo(
+    tmp_path: Path, table: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config({**MINIMAL, **table}, tmp_path / "release.toml")

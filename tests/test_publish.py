@@ -11,8 +11,16 @@ from huggingface_hub import HfApi, snapshot_download
 from huggingface_hub.errors import RepositoryNotFoundError
 
 from release.checksum import ManifestEntry, build_manifest
-from release.errors import PublishError
-from release.publish import PublishTarget, RemoteFile, check_access, plan_publish, publish_release
+from release.errors import CardValidationError, PublishError
+from release.publish import (
+    PublishTarget,
+    RemoteFile,
+    check_access,
+    is_remote_hub,
+    plan_publish,
+    publish_release,
+    validate_card_online,
+)
 from release.stage import SourceInfo, StagePlan, apply_stage, plan_stage
 
 
@@ -149,3 +157,42 @@ def test_a_large_staged_file_rewritten_in_place_is_refused_by_the_server(hub: Ru
     api = HfApi(endpoint=hub.url, token=hub.token)
     assert api.list_repo_refs(repo).tags == []
     assert api.list_repo_files(repo) == [".gitattributes"]
+
+
+# --- the Hub's validate-yaml check of the card, before any upload -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "remote"),
+    [
+        ("local", False),
+        ("http://127.0.0.1:8000", False),
+        ("http://127.3.4.5", False),
+        ("http://[::1]:8000", False),
+        ("http://localhost:8000", False),
+        ("https://huggingface.co", True),
+        ("https://hub.example.org/mirror", True),
+        ("http://10.0.0.5:8080", True),
+    ],
+)
+def test_online_card_check_runs_only_against_a_hub_on_another_machine(endpoint: str, remote: bool) -> None:
+    assert is_remote_hub(endpoint) is remote
+
+
+def test_validate_card_online_against_the_emulator(hub: RunningHub) -> None:
+    target = _target(hub, "alice/card-online", repo_type="model")
+    assert validate_card_online(target, "---\nlicense: mit\n---\n# A card\n") == ()
+    assert validate_card_online(target, "---\nsize_categories: [n<1K]\n---\n", repo_type="dataset") == ()
+    with pytest.raises(CardValidationError) as info:
+        validate_card_online(target, "---\nlicense: [mit\n---\n# A card\n")
+    [problem] = info.value.problems
+    assert problem.path == "README.md" and problem.source == f"{hub.url}/api/validate-yaml"
+    assert "Invalid YAML" in problem.message
+    assert "refused the card's metadata; nothing was uploaded" in str(info.value)
+    assert not HfApi(endpoint=hub.url, token=hub.token).repo_exists("alice/card-online")
+
+
+def test_validate_card_online_names_an_unreachable_hub(hub: RunningHub) -> None:
+    target = PublishTarget("http://127.0.0.1:9", "alice/x", "model", token=hub.token)
+    with pytest.raises(PublishError, match=r"cannot reach the Hub at http://127\.0\.0\.1:9"):
+        validate_card_online(target, "---\nlicense: mit\n---\n")

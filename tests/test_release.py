@@ -123,8 +123,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def _nothing_made(project: Path) -> None:
-    for leftover in ("dist", ".hub"):
-        assert not (project / leftover).exists(), f"{leftover} was created"
+    assert not (project / ".hub").exists(), "the Hub was started"
+    dist = project / "dist"
+    assert not dist.exists() or not any(dist.iterdir()), f"something was staged: {list(dist.iterdir())}"
 
 
 def test_misspelt_config_key_exits_2_naming_it(project: Path) -> None:
@@ -189,3 +190,25 @@ def test_invalid_token_is_rejected_and_never_printed(project: Path, hub: object)
     assert secret not in result.stderr + result.stdout
     assert json.loads(result.stdout)["error"]["type"] == "AuthError"
     assert not HfApi(endpoint=HUB_URL).repo_exists(REPO_ID)
+
+
+def test_a_secret_in_a_release_file_blocks_the_release_and_is_never_shown(project: Path) -> None:
+    secret = "hf_" + "Qw7Rt5Yu3Io1Pa9Sd8Fg6Hj4Kl2Zx0CvBn"
+    predict = project / "example" / "model" / "predict.py"
+    predict.write_text(predict.read_text() + f'\nHF_TOKEN = "{secret}"\n')
+    result = _cli("release", "--json", cwd=project)
+    assert result.returncode == 1
+    assert "MR401" in result.stderr and "predict.py" in result.stderr
+    assert secret not in result.stdout + result.stderr
+    assert json.loads(result.stdout)["error"]["type"] == "UnsafeArtifactError"
+    _nothing_made(project)
+
+
+def test_the_gate_alone_on_paths(project: Path) -> None:
+    clean = _cli("check", "example/model", cwd=project)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    index = project / "example" / "model" / "model.safetensors.index.json"
+    index.write_text(index.read_text().replace("model-00002-of-00002", "model-00003-of-00002"))
+    broken = _cli("check", "example/model", cwd=project)
+    assert broken.returncode == 1
+    assert "MR202" in broken.stdout and "model-00003-of-00002.safetensors" in broken.stdout

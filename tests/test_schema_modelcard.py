@@ -1,8 +1,9 @@
-"""The model-card metadata schema (schemas/modelcard.schema.json) and its generator (schemas/generate.py).
+"""The card metadata schemas (schemas/modelcard.schema.json, schemas/datasetcard.schema.json) and
+their generator (schemas/generate.py).
 
 Everything here is offline: the generator's extraction is tested on small fake package files,
-and the committed schema is checked to be exactly what the generator makes of the committed
-inputs.
+the committed schemas are checked to be exactly what the generator makes of the committed
+inputs, and the real ``@huggingface/tasks`` package is read only when npm has it cached.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import copy
 import importlib.util
 import io
 import json
+import os
+import pwd
 import re
+import shutil
+import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
@@ -25,12 +30,16 @@ from jsonschema import Draft202012Validator
 
 SCHEMAS = Path(__file__).parent.parent / "schemas"
 SCHEMA_PATH = SCHEMAS / "modelcard.schema.json"
+DATASET_SCHEMA_PATH = SCHEMAS / "datasetcard.schema.json"
 LICENSES_PATH = SCHEMAS / "hub-licenses.json"
 GENERATOR_PATH = SCHEMAS / "generate.py"
 
 SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 LICENSES: dict[str, Any] = json.loads(LICENSES_PATH.read_text(encoding="utf-8"))
 VALIDATOR = Draft202012Validator(SCHEMA)
+DATASET_SCHEMA: dict[str, Any] = json.loads(DATASET_SCHEMA_PATH.read_text(encoding="utf-8"))
+DATASET_VALIDATOR = Draft202012Validator(DATASET_SCHEMA)
+RESULTS_VALIDATOR = Draft202012Validator({"$ref": "#/$defs/evalResultsFile", "$defs": SCHEMA["$defs"]})
 
 
 def _load_generator() -> ModuleType:
@@ -166,9 +175,10 @@ def _properties(node: object, path: str = "") -> Iterator[tuple[str, Any]]:
             yield from _properties(sub, f"{path}/{i}")
 
 
-def test_every_property_has_a_description() -> None:
-    props = list(_properties(SCHEMA))
-    assert len(props) > 40
+@pytest.mark.parametrize("schema", [SCHEMA, DATASET_SCHEMA], ids=["model", "dataset"])
+def test_every_property_has_a_description(schema: dict[str, Any]) -> None:
+    props = list(_properties(schema))
+    assert len(props) > 30
     missing = [path for path, sub in props if not (isinstance(sub, dict) and sub.get("description"))]
     assert missing == []
 
@@ -641,9 +651,11 @@ def test_find_object_keys_picks_the_one_js_file() -> None:
         gen.find_object_keys({"a.js": FAKE_PIPELINES_JS, "b.js": FAKE_PIPELINES_JS}, "PIPELINE_DATA")
 
 
-def _fake_tarball(version: str, pipelines: list[str], libraries: list[str]) -> bytes:
+def _fake_tarball(version: str, pipelines: list[str], libraries: list[str], subtasks: list[str] = ()) -> bytes:  # type: ignore[assignment]
     def obj(name: str, keys: list[str]) -> str:
-        body = ",\n".join(f'    "{k}": {{ name: "{k.upper()}", note: `${{"}}"}}` }}' for k in keys)
+        listed = ", ".join(f'{{ type: "{t}", name: "{t.title()}" }}' for t in subtasks)
+        extra = {keys[0]: f", subtasks: [{listed}]"} if subtasks and name == "PIPELINE_DATA" else {}
+        body = ",\n".join(f'    "{k}": {{ name: "{k.upper()}", note: `${{"}}"}}`{extra.get(k, "")} }}' for k in keys)
         return f"export const {name} = {{\n{body}\n}};\n"
 
     members = {
@@ -678,19 +690,27 @@ def test_generator_command_line_offline(tmp_path: Path, capsys: pytest.CaptureFi
     pipelines = [f"task-{i}" for i in range(12)]
     libraries = [f"lib{i}" for i in range(11)] + ["Some.Lib_x"]
     tarball = tmp_path / "tasks.tgz"
-    tarball.write_bytes(_fake_tarball("9.9.9", pipelines, libraries))
+    tarball.write_bytes(_fake_tarball("9.9.9", pipelines, libraries, subtasks=["sub-b", "sub-a"]))
     schema = tmp_path / "modelcard.schema.json"
     schema.write_text(SCHEMA_PATH.read_text(encoding="utf-8"), encoding="utf-8")
-    common = ["--tarball", str(tarball), "--schema", str(schema), "--licenses", str(LICENSES_PATH)]
+    dataset_schema = tmp_path / "datasetcard.schema.json"
+    dataset_schema.write_text(DATASET_SCHEMA_PATH.read_text(encoding="utf-8"), encoding="utf-8")
+    common = ["--tarball", str(tarball), "--schema", str(schema), "--dataset-schema", str(dataset_schema)]
+    common += ["--licenses", str(LICENSES_PATH), "--node-check", "never"]
 
-    assert gen.main([*common, "--node-check", "never", "--check"]) == 1
+    assert gen.main([*common, "--check"]) == 1
     assert schema.read_text(encoding="utf-8") == SCHEMA_PATH.read_text(encoding="utf-8")
-    assert gen.main([*common, "--node-check", "never"]) == 0
+    assert dataset_schema.read_text(encoding="utf-8") == DATASET_SCHEMA_PATH.read_text(encoding="utf-8")
+    assert gen.main(common) == 0
     written = json.loads(schema.read_text(encoding="utf-8"))
     assert written["$defs"]["pipelineTag"]["enum"] == sorted(pipelines)
     assert written["$defs"]["knownLibraries"]["enum"] == sorted(libraries)
     assert "@huggingface/tasks@9.9.9;" in written["$comment"]
-    assert gen.main([*common, "--node-check", "never", "--check"]) == 0
+    written_dataset = json.loads(dataset_schema.read_text(encoding="utf-8"))
+    assert written_dataset["$defs"]["taskCategory"]["enum"] == sorted(pipelines)
+    assert written_dataset["$defs"]["knownTaskIds"]["enum"] == ["sub-a", "sub-b"]
+    assert "@huggingface/tasks@9.9.9;" in written_dataset["$comment"]
+    assert gen.main([*common, "--check"]) == 0
     assert "up to date" in capsys.readouterr().out
 
 
@@ -750,3 +770,262 @@ def test_parse_license_table_refuses_a_changed_page() -> None:
         gen.parse_license_table(_fake_license_page([f"| L{i} | `lic-{i}` |" for i in range(10)] * 2))
     with pytest.raises(ValueError, match="only 2 license rows"):
         gen.parse_license_table(_fake_license_page(["| MIT | `mit` |", "| Other | `other` |"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Subtasks: the dataset cards' known task_ids
+# ---------------------------------------------------------------------------------------------
+
+
+def test_pipeline_subtask_types_reads_every_subtask_in_order() -> None:
+    source = FAKE_PIPELINES_JS.replace(
+        "translation: {",
+        "translation: {\n        subtasks: "
+        + """[{ name: "x", type: 'tr-sub' }, { type: "acceptability-classification" }],""",
+    )
+    assert gen.pipeline_subtask_types(source) == [
+        "acceptability-classification",
+        "tr-sub",
+        "acceptability-classification",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("subtasks", "message"),
+    [
+        ("subtasks: base.subtasks,", "expected an array literal"),
+        ("subtasks: [{ type: name }],", "not a string literal"),
+    ],
+)
+def test_pipeline_subtask_types_refuses_what_it_cannot_read(subtasks: str, message: str) -> None:
+    source = 'export const PIPELINE_DATA = { "fill-mask": { ' + subtasks + ' name: "Fill-Mask" } };'
+    with pytest.raises(ValueError, match=message):
+        gen.pipeline_subtask_types(source)
+
+
+# ---------------------------------------------------------------------------------------------
+# The dataset-card schema
+# ---------------------------------------------------------------------------------------------
+
+REALISTIC_DATASET_CARD = """
+annotations_creators:
+- crowdsourced
+language_creators:
+- found
+language:
+- en
+- fr
+language_details:
+- en-US
+- fr-FR
+license:
+- cc-by-sa-4.0
+- mit
+multilinguality:
+- multilingual
+pretty_name: SQuAD-ish
+size_categories:
+- 10K<n<100K
+source_datasets:
+- original
+- extended|wikipedia
+task_categories:
+- question-answering
+task_ids:
+- extractive-qa
+- my-own-subtask
+paperswithcode_id: squad
+tags:
+- reading-comprehension
+viewer: true
+configs:
+- config_name: default
+  default: true
+  data_files:
+  - split: train
+    path: data/train-*.parquet
+  - split: validation
+    path:
+    - data/validation-0.parquet
+    - data/validation-1.parquet
+- config_name: raw
+  data_dir: raw
+  data_files: raw/*.jsonl
+  sep: ","
+dataset_info:
+- config_name: default
+  features:
+  - name: id
+    dtype: string
+  - name: answers
+    sequence:
+    - name: text
+      dtype: string
+  splits:
+  - name: train
+    num_bytes: 79317110
+    num_examples: 87599
+  download_size: 35142551
+  dataset_size: 89789763
+extra_gated_prompt: Agree to the terms.
+extra_gated_fields:
+  Name: text
+  I agree: checkbox
+train-eval-index:
+- config: default
+  task: question-answering
+  task_id: extractive_question_answering
+"""
+
+
+def dataset_card(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(REALISTIC_DATASET_CARD)
+    for key, value in overrides.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return data
+
+
+def dataset_errors(instance: object) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in DATASET_VALIDATOR.iter_errors(instance)]
+
+
+def test_dataset_schema_is_valid_draft_2020_12() -> None:
+    Draft202012Validator.check_schema(DATASET_SCHEMA)
+    assert DATASET_SCHEMA["$id"] == "https://model-release.dev/schemas/datasetcard.schema.json"
+    assert DATASET_SCHEMA["additionalProperties"] is True
+
+
+def test_realistic_dataset_card_is_valid() -> None:
+    assert dataset_errors(dataset_card()) == []
+    assert dataset_errors({}) == []
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"license": "apache-2.0", "task_categories": "translation", "size_categories": "n<1K"},
+        {"multilinguality": "monolingual", "paperswithcode_id": None},
+        {"dataset_info": {"features": {"text": {"dtype": "string"}}, "splits": [{"name": "train"}]}},
+        {"license": "other", "license_name": "my-data-license", "license_link": "LICENSE"},
+        {"configs": [{"config_name": "default", "data_files": "data/*.csv"}]},
+    ],
+)
+def test_dataset_card_variants_written_by_others_are_valid(fields: dict[str, Any]) -> None:
+    assert dataset_errors(dataset_card(**fields)) == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"license": ["mit", "not-a-license"]}, "license"),
+        ({"license": []}, "license"),
+        ({"license": "other"}, ""),
+        ({"task_categories": ["not-a-task"]}, "task_categories"),
+        ({"size_categories": ["n<1k"]}, "size_categories"),
+        ({"annotations_creators": ["robots"]}, "annotations_creators/0"),
+        ({"multilinguality": ["bilingual"]}, "multilinguality"),
+        ({"configs": [{"data_files": "x"}]}, "configs/0"),
+        ({"configs": [{"config_name": "a", "data_files": [{"split": "train", "path": "x", "extra": 1}]}]}, "configs"),
+        ({"dataset_info": {"download_size": -1}}, "dataset_info"),
+        ({"viewer": "no"}, "viewer"),
+    ],
+)
+def test_bad_dataset_cards_are_rejected(fields: dict[str, Any], where: str) -> None:
+    problems = dataset_errors(dataset_card(**fields))
+    assert problems and any(p.startswith(where) for p in problems), problems
+
+
+def test_dataset_schema_enums_come_from_the_same_sources_as_the_model_schema() -> None:
+    defs = DATASET_SCHEMA["$defs"]
+    assert defs["taskCategory"]["enum"] == SCHEMA["$defs"]["pipelineTag"]["enum"]
+    assert defs["licenseId"]["enum"] == SCHEMA["$defs"]["licenseId"]["enum"]
+    task_ids = defs["knownTaskIds"]["enum"]
+    assert task_ids == sorted(set(task_ids)) and {"extractive-qa", "multi-class-image-classification"} <= set(task_ids)
+    assert _committed_tasks_version() in DATASET_SCHEMA["$comment"]
+
+
+def test_committed_dataset_schema_is_what_the_generator_makes_of_its_inputs() -> None:
+    defs = DATASET_SCHEMA["$defs"]
+    inputs = {
+        "tasks_version": _committed_tasks_version(),
+        "pipeline_tags": list(reversed(defs["taskCategory"]["enum"])),
+        "subtask_types": [*defs["knownTaskIds"]["enum"], "extractive-qa"],
+        "licenses": LICENSES,
+    }
+    assert gen.render(gen.update_dataset_schema(DATASET_SCHEMA, **inputs)) == DATASET_SCHEMA_PATH.read_text(
+        encoding="utf-8"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The evaluation results file model-release reads ($defs/evalResultsFile)
+# ---------------------------------------------------------------------------------------------
+
+
+def _results(**metric: Any) -> dict[str, Any]:
+    result = copy.deepcopy(card()["model-index"][0]["results"][0])
+    result["metrics"][0].update(metric)
+    return {"results": [result]}
+
+
+@pytest.mark.parametrize("value", [0.9312, 91, -1.5e-3])
+def test_results_file_takes_numbers(value: float) -> None:
+    assert list(RESULTS_VALIDATOR.iter_errors(_results(value=value))) == []
+
+
+@pytest.mark.parametrize("value", ["91.2 ± 0.3", "0.9", True, None, [0.9]])
+def test_results_file_refuses_non_numeric_values(value: object) -> None:
+    paths = {"/".join(map(str, e.absolute_path)) for e in RESULTS_VALIDATOR.iter_errors(_results(value=value))}
+    assert "results/0/metrics/0/value" in paths
+
+
+def test_results_file_benchmark_target() -> None:
+    document = _results()
+    document["results"][0]["benchmark"] = {"id": "cais/hle", "task_id": "hle", "metric": "accuracy", "notes": "x"}
+    assert list(RESULTS_VALIDATOR.iter_errors(document)) == []
+    document["results"][0]["benchmark"] = {"id": "hle", "date": "2025-01-01"}
+    paths = sorted("/".join(map(str, e.absolute_path)) for e in RESULTS_VALIDATOR.iter_errors(document))
+    assert paths == ["results/0/benchmark", "results/0/benchmark/id"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The real package, only when npm has it cached (never downloaded by the tests)
+# ---------------------------------------------------------------------------------------------
+
+
+def _npm_places(dest: Path, cache: str) -> list[str]:
+    return ["--pack-destination", str(dest), "--cache", cache, "--logs-dir", str(dest)]
+
+
+def _cached_tasks_tarball(dest: Path, version: str) -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not on PATH")
+    cache = os.environ.get("NPM_CONFIG_CACHE") or str(Path(pwd.getpwuid(os.getuid()).pw_dir) / ".npm")
+    result = subprocess.run(
+        [npm, "pack", f"@huggingface/tasks@{version}", "--offline", "--json", *_npm_places(dest, cache)],
+        cwd=dest,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"@huggingface/tasks@{version} is not in the npm cache at {cache} (tests never download it)")
+    return dest / str(json.loads(result.stdout)[0]["filename"])
+
+
+def test_committed_schemas_are_current_for_the_real_package(tmp_path: Path) -> None:
+    """With the cached tarball of the committed version: text parse, node cross-check, byte-identical output."""
+    tarball = _cached_tasks_tarball(tmp_path, _committed_tasks_version())
+    tasks = gen.extract_from_tarball(tarball, "auto")
+    assert tasks.version == _committed_tasks_version()
+    assert "text-classification" in tasks.pipeline_tags and "extractive-qa" in tasks.subtask_types
+    copies = []
+    for source in (SCHEMA_PATH, DATASET_SCHEMA_PATH):
+        copies.append(tmp_path / source.name)
+        copies[-1].write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    arguments = ["--tarball", str(tarball), "--schema", str(copies[0]), "--dataset-schema", str(copies[1])]
+    assert gen.main([*arguments, "--licenses", str(LICENSES_PATH), "--check"]) == 0
