@@ -271,3 +271,15 @@ def test_an_unreadable_cache_counts_as_empty(tmp_path: Path) -> None:
     assert hash_files([path], cache=HashCache.load(tmp_path / "cache.json")) == [
         (3, hashlib.sha256(b"abc").hexdigest())
     ]
+
+
+def test_a_single_big_file_is_hashed_by_a_reader_and_a_hasher_thread(tmp_path: Path) -> None:
+    # Fewer files than workers takes the pipelined path (>= 16 MiB): check odd sizes around the buffers.
+    for size in ((16 << 20), (16 << 20) + 1, (17 << 20) - 1):
+        path = tmp_path / f"big-{size}"
+        path.write_bytes(os.urandom(size))
+        seen: list[int] = []
+        assert hash_files([path], workers=2, progress=seen.append) == [
+            (size, hashlib.sha256(path.read_bytes()).hexdigest())
+        ]
+        assert sum(seen) == size
