@@ -18,7 +18,6 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -286,6 +285,8 @@ def hash_files(
     if workers == 1:
         hashed = [task(item) for item in todo]
     else:
+        from concurrent.futures import ThreadPoolExecutor  # not imported when everything was cached
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256") as pool:
             hashed = list(pool.map(task, todo))
     for (index, path, stat), result in zip(todo, hashed, strict=True):
