@@ -223,6 +223,26 @@ class HashCache:
         self._entries[os.path.abspath(path)] = [*_stat_key(stat), sha256]
         self._dirty = True
 
+    def after_link(self, paths: Iterable[Path]) -> None:
+        """Keep entries valid across our own hard links (staging), which move a file's ctime.
+
+        Only an entry whose device, inode, size and mtime still match is refreshed: the ctime change
+        is then the link we just made.
+        """
+        for path in paths:
+            key = os.path.abspath(path)
+            entry = self._entries.get(key)
+            if entry is None:
+                continue
+            try:
+                stat = os.stat(key)
+            except OSError:
+                continue
+            current = _stat_key(stat)
+            if entry[:4] == current[:4] and entry[4] != current[4]:
+                self._entries[key] = [*current, entry[5]]
+                self._dirty = True
+
     def save(self) -> None:
         """Write the cache (atomically) if anything was added."""
         if self.path is None or not self._dirty:

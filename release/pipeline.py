@@ -346,6 +346,9 @@ def stage_release(config: Config, progress: Progress | None = None) -> tuple[Sta
     card = build_card(config, checksums, digests)
     plan = plan_release_tree(config, checksums, card.text, source_info(config.root))
     apply_stage(plan, inspect=lambda built: run_safety_gate(config, [(f.path, built / f.path) for f in plan.files]))
+    cache = HashCache.load(config.build_dir / "sha256-cache.json")
+    cache.after_link(f.origin for f in plan.files if isinstance(f.origin, Path))
+    cache.save()
     log.info("staged %d files (%d bytes) in %s", len(plan.files), sum(f.size for f in plan.files), plan.dest)
     return plan, card
 

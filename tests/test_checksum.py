@@ -283,3 +283,14 @@ def test_a_single_big_file_is_hashed_by_a_reader_and_a_hasher_thread(tmp_path: P
             (size, hashlib.sha256(path.read_bytes()).hexdigest())
         ]
         assert sum(seen) == size
+
+
+def test_our_own_hard_link_does_not_invalidate_the_cache(tmp_path: Path) -> None:
+    path = _aged(tmp_path / "w.bin", b"weights")
+    cache = _poisoned_cache(path, tmp_path / "cache.json")
+    os.link(path, tmp_path / "staged.bin")  # what stage does: it moves the source's ctime
+    cache.after_link([path])
+    assert hash_files([path], cache=cache) == [(7, POISON)]
+    path.write_bytes(b"WEIGHTS")  # a real change is still seen after that
+    cache.after_link([path])
+    assert hash_files([path], cache=cache)[0][1] == hashlib.sha256(b"WEIGHTS").hexdigest()
