@@ -1,0 +1,620 @@
+"""Rebuilding a published release's environment from its own locks, every downloaded byte verified.
+
+``reproduce`` resolves a revision (a tag, a branch or a commit; by default the latest ``v*`` tag),
+downloads only the release manifest, the locks, the environment snapshot and the card at that
+commit, checks the manifest against the Hub's blob/LFS id and every other file against the manifest
+(size and sha256), then builds a virtual environment with ``pip install --require-hashes --no-deps``
+and ``pip check``, and reports how it differs from the lock and from ``environment.json``.
+
+Everything is built in a temporary folder beside the destination and renamed into place at the end:
+a failed or interrupted run leaves nothing half-built. This module and :mod:`release.publish` are the
+only importers of ``huggingface_hub``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from release.checksum import ManifestEntry, hash_file
+from release.errors import LockError, ProcessError, ReleaseError, ReproduceError, StageError
+from release.lock.pip import canonical_name, parse_lock_header, read_pins
+from release.process import run
+from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+
+log = logging.getLogger(__name__)
+
+REQUIREMENTS = "requirements.txt"
+CONDA_LOCK = "conda-lock.yml"
+ENVIRONMENT_YML = "environment.yml"
+SNAPSHOT = "environment.json"
+#: The only files downloaded without --with-weights.
+ENVIRONMENT_FILES = (REQUIREMENTS, CONDA_LOCK, ENVIRONMENT_YML, SNAPSHOT, CARD_PATH)
+#: Distributions a fresh venv has without being asked for them: not "extra" unless the lock pins them.
+_VENV_SEED = frozenset({"pip", "setuptools", "wheel"})
+_HEX_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+_PYTHON_IN_HEADER = re.compile(r"\b(?:CPython|PyPy|Python)\s+(\d+\.\d+)")
+
+
+@dataclass(frozen=True)
+class ReproduceTarget:
+    endpoint: str
+    repo_id: str
+    repo_type: Literal["model", "dataset"] = "model"
+    revision: str | None = None  # None: the latest v* tag
+    token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ReproduceOptions:
+    dest: Path | None = None  # default: .reproduce/<repo>@<rev>
+    python: str | None = None  # the interpreter to build the venv with (default: this one)
+    with_weights: bool = False
+    conda: bool = False
+    unverified: bool = False  # a release without release-manifest.json: install its lock unverified
+    find_links: tuple[str, ...] = ()
+    index_url: str | None = None
+    no_index: bool = False
+
+    def pip_args(self) -> tuple[str, ...]:
+        args: list[str] = ["--no-index"] if self.no_index else []
+        if self.index_url is not None:
+            args += ["--index-url", self.index_url]
+        for link in self.find_links:
+            args += ["--find-links", link]
+        return tuple(args)
+
+
+@dataclass(frozen=True)
+class Revision:
+    requested: str  # what was asked for, or the tag chosen
+    commit: str
+
+
+@dataclass(frozen=True)
+class Differences:
+    """How an installed set differs from a recorded one (the lock, or environment.json)."""
+
+    missing: tuple[str, ...] = ()  # recorded, not installed
+    extra: tuple[str, ...] = ()  # installed, not recorded
+    different: tuple[tuple[str, str, str], ...] = ()  # (name, recorded, installed)
+    python: tuple[str, str] | None = None  # (recorded, here) when they differ
+    platform: tuple[str, str] | None = None  # (recorded, here) when they differ
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.extra or self.different or self.python or self.platform)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "missing": list(self.missing),
+            "extra": list(self.extra),
+            "different": [{"name": n, "recorded": r, "installed": i} for n, r, i in self.different],
+            "python": None if self.python is None else {"recorded": self.python[0], "here": self.python[1]},
+            "platform": None if self.platform is None else {"recorded": self.platform[0], "here": self.platform[1]},
+        }
+
+    def lines(self, against: str, limit: int = 10) -> list[str]:
+        """Readable lines, at most ``limit`` per kind (``--json`` has them all)."""
+
+        def capped(kind: str, items: Sequence[str]) -> list[str]:
+            shown = [f"{kind}: {item}" for item in items[:limit]]
+            if len(items) > limit:
+                shown.append(f"{kind}: ... and {len(items) - limit} more (--json lists them all)")
+            return shown
+
+        out = capped(f"missing (in {against}, not installed)", self.missing)
+        out += capped(f"extra (installed, not in {against})", self.extra)
+        out += capped("different", [f"{n} is {i} here, {r} in {against}" for n, r, i in self.different])
+        if self.python:
+            out.append(f"different Python: {self.python[1]} here, {self.python[0]} in {against}")
+        if self.platform:
+            out.append(f"different platform: {self.platform[1]} here, {self.platform[0]} in {against}")
+        return out
+
+
+@dataclass(frozen=True)
+class ReproduceResult:
+    repo_id: str
+    revision: str
+    commit: str
+    dest: Path
+    python: str  # "3.11.7"
+    verified: tuple[str, ...]  # release paths checked against the manifest
+    installed: Mapping[str, str]  # {canonical name: version} in the venv
+    lock_differences: Differences
+    snapshot_differences: Differences | None  # None: the release has no environment.json
+    conda_prefix: Path | None = None
+    conda_packages: tuple[str, ...] = ()
+    weights: tuple[str, ...] = ()
+
+    @property
+    def activate(self) -> str:
+        return f"source {self.dest / 'venv' / 'bin' / 'activate'}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repo_id": self.repo_id,
+            "revision": self.revision,
+            "commit": self.commit,
+            "dest": str(self.dest),
+            "python": self.python,
+            "verified": list(self.verified),
+            "installed": dict(sorted(self.installed.items())),
+            "lock_differences": self.lock_differences.to_json(),
+            "snapshot_differences": None if self.snapshot_differences is None else self.snapshot_differences.to_json(),
+            "conda_prefix": None if self.conda_prefix is None else str(self.conda_prefix),
+            "conda_packages": list(self.conda_packages),
+            "weights": list(self.weights),
+            "activate": self.activate,
+        }
+
+
+# --- pure parts ---------------------------------------------------------------------------------
+
+
+def parse_target(text: str) -> tuple[str, str | None]:
+    """``"ns/name@v1.0"`` -> ``("ns/name", "v1.0")``; no ``@``: no revision."""
+    repo_id, at, revision = text.partition("@")
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")) or (at and not revision):
+        raise ReproduceError(
+            f"{text!r} is not REPO[@REV]: expected namespace/name, optionally @tag, @branch or @commit"
+        )
+    return repo_id, revision or None
+
+
+def latest_version_tag(tags: Sequence[str]) -> str | None:
+    """The highest ``v<version>`` tag by version order (not by string order), or None."""
+    from packaging.version import InvalidVersion, Version
+
+    versions: list[tuple[Version, str]] = []
+    for tag in tags:
+        if tag.startswith("v"):
+            try:
+                versions.append((Version(tag[1:]), tag))
+            except InvalidVersion:
+                continue
+    return max(versions)[1] if versions else None
+
+
+def recorded_python(snapshot: Mapping[str, Any] | None, lock_text: str | None) -> str | None:
+    """The major.minor Python the release recorded: environment.json first, else the lock header."""
+    if snapshot is not None:
+        version = str((snapshot.get("python") or {}).get("version") or "")
+        if version.count(".") >= 1:
+            return ".".join(version.split(".")[:2])
+    if lock_text is not None:
+        header = parse_lock_header(lock_text)
+        if header is not None and (match := _PYTHON_IN_HEADER.search(header.resolved_with)):
+            return match.group(1)
+    return None
+
+
+def compare_installed(
+    installed: Mapping[str, str],
+    recorded: Mapping[str, str],
+    *,
+    ignore_extra: frozenset[str] = _VENV_SEED,
+) -> Differences:
+    """Missing, extra and different distributions between two ``{name: version}`` maps. Pure."""
+    have = {canonical_name(n): v for n, v in installed.items()}
+    want = {canonical_name(n): v for n, v in recorded.items()}
+    return Differences(
+        missing=tuple(sorted(n for n in want if n not in have)),
+        extra=tuple(sorted(n for n in have if n not in want and n not in ignore_extra)),
+        different=tuple((n, want[n], have[n]) for n in sorted(want) if n in have and have[n] != want[n]),
+    )
+
+
+def compare_with_snapshot(
+    installed: Mapping[str, str], snapshot: Mapping[str, Any], python: str, platform: str
+) -> Differences:
+    """Differences from ``environment.json`` (distributions, Python version, system and machine). Pure."""
+    recorded = {d["name"]: d["version"] for d in snapshot.get("distributions", [])}
+    base = compare_installed(installed, recorded, ignore_extra=frozenset())
+    recorded_python = str((snapshot.get("python") or {}).get("version") or "")
+    info = snapshot.get("platform") or {}
+    recorded_platform = f"{info.get('system')} {info.get('machine')}"
+    return Differences(
+        missing=base.missing,
+        extra=base.extra,
+        different=base.different,
+        python=(recorded_python, python) if recorded_python and recorded_python != python else None,
+        platform=(recorded_platform, platform) if info and recorded_platform != platform else None,
+    )
+
+
+def verify_download(path: Path, entry: ManifestEntry) -> None:
+    """Raise :class:`ReproduceError` naming ``entry.path`` unless ``path`` has its size and sha256."""
+    size, digest = hash_file(path)
+    if size != entry.size or digest != entry.sha256:
+        raise ReproduceError(
+            f"{entry.path} does not match {RELEASE_MANIFEST} (expected {entry.size} bytes, sha256 {entry.sha256}; "
+            f"downloaded {size} bytes, sha256 {digest}): the file on the Hub was tampered with or the download "
+            "was truncated; nothing was built"
+        )
+
+
+def git_blob_id(data: bytes) -> str:
+    """The git blob id (sha1 of ``blob <size>\\0`` + data) the Hub lists for a regular file."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+# --- the effectful run ----------------------------------------------------------------------------
+
+
+def reproduce_release(target: ReproduceTarget, options: ReproduceOptions) -> ReproduceResult:
+    """Resolve, download and verify, build the environment beside its destination, then rename it in."""
+    with _hub_errors(target):
+        api = _client(target)
+        revision = resolve_revision(api, target)
+        dest = options.dest or Path(".reproduce") / f"{target.repo_id}@{revision.requested}"
+        if dest.exists():
+            raise ReproduceError(f"{dest} already exists: remove it, or choose another folder with --dest")
+        created = [p for p in reversed(dest.parents) if not p.exists()]  # removed again on failure
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        building = dest.parent / f".{dest.name}.building-{secrets.token_hex(4)}"
+        building.mkdir()
+        try:
+            with tempfile.TemporaryDirectory(prefix="model-release-reproduce-") as cache:
+                files, manifest = _download_environment(api, target, revision, Path(cache), options.unverified)
+                result = _build(api, target, revision, options, files, manifest, building, dest, Path(cache))
+            _relocate_venv(building / "venv", building, dest)
+            os.replace(building, dest)
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            for folder in reversed(created):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
+    return result
+
+
+def resolve_revision(api: HfApi, target: ReproduceTarget) -> Revision:
+    """The commit of a tag, branch or commit id; with no revision, of the latest ``v*`` tag."""
+    refs = api.list_repo_refs(target.repo_id, repo_type=target.repo_type)
+    tags = {t.name: t.target_commit for t in refs.tags}
+    branches = {b.name: b.target_commit for b in refs.branches}
+    requested = target.revision
+    if requested is None:
+        latest = latest_version_tag(sorted(tags))
+        if latest is None:
+            raise ReproduceError(
+                f"{target.repo_id} has no version tag (v<version>) to reproduce: name a revision, e.g. "
+                f"{target.repo_id}@main"
+            )
+        return Revision(latest, tags[latest])
+    if requested in tags:
+        return Revision(requested, tags[requested])
+    if requested in branches:
+        return Revision(requested, branches[requested])
+    if _HEX_COMMIT.match(requested):
+        from huggingface_hub.errors import RevisionNotFoundError
+
+        try:
+            info = api.repo_info(target.repo_id, revision=requested, repo_type=target.repo_type)
+        except RevisionNotFoundError:
+            pass
+        else:
+            if info.sha:
+                return Revision(requested, info.sha)
+    known = ", ".join(sorted(tags)) or "none"
+    raise ReproduceError(
+        f"{target.repo_id} has no revision {requested!r} (tags: {known}; branches: {', '.join(sorted(branches))})"
+    )
+
+
+def _download_environment(
+    api: HfApi, target: ReproduceTarget, revision: Revision, cache: Path, unverified: bool
+) -> tuple[dict[str, Path], ReleaseManifest | None]:
+    """The release's environment files at ``revision``, each verified; and its manifest."""
+    from huggingface_hub.hf_api import RepoFile
+
+    tree = {
+        item.path: item
+        for item in api.list_repo_tree(
+            target.repo_id, revision=revision.commit, repo_type=target.repo_type, recursive=True
+        )
+        if isinstance(item, RepoFile)
+    }
+    wanted = [name for name in ENVIRONMENT_FILES if name in tree]
+    if RELEASE_MANIFEST not in tree:
+        missing = (
+            f"{target.repo_id}@{revision.requested} has no {RELEASE_MANIFEST} (it was not released with model-release)"
+        )
+        if REQUIREMENTS not in tree:
+            raise ReproduceError(
+                f"{missing}, and no {REQUIREMENTS}: there is no lock to rebuild an environment from "
+                f"(it holds: {', '.join(sorted(tree)) or 'nothing'})"
+            )
+        if not unverified:
+            raise ReproduceError(
+                f"{missing}: its files cannot be verified. Run again with --unverified to install its "
+                f"{REQUIREMENTS} anyway (pip still checks the hashes the lock pins), or by hand: "
+                f"`hf download {target.repo_id} {REQUIREMENTS} --revision {revision.commit}` then "
+                f"`pip install --require-hashes --no-deps -r {REQUIREMENTS}`"
+            )
+        log.warning("%s: installing %s unverified", missing, ", ".join(wanted))
+        return {name: _download(target, revision, name, cache) for name in wanted}, None
+
+    manifest_path = _download(target, revision, RELEASE_MANIFEST, cache)
+    _verify_against_tree(manifest_path, tree[RELEASE_MANIFEST])
+    try:
+        manifest = ReleaseManifest.from_json(manifest_path.read_text(encoding="utf-8"), RELEASE_MANIFEST)
+    except StageError as exc:
+        raise ReproduceError(str(exc)) from exc
+    entries = {e.path: e for e in manifest.files}
+    files: dict[str, Path] = {}
+    for name in wanted:
+        if name not in entries:
+            raise ReproduceError(f"{name} is in the repo but not in {RELEASE_MANIFEST}: it cannot be verified")
+        files[name] = _download(target, revision, name, cache)
+        verify_download(files[name], entries[name])
+        log.info("verified %s", name)
+    return files, manifest
+
+
+def _verify_against_tree(path: Path, remote: Any) -> None:
+    data = path.read_bytes()
+    if remote.lfs is not None:
+        import hashlib
+
+        ok = remote.lfs.sha256 == hashlib.sha256(data).hexdigest() and remote.lfs.size == len(data)
+    else:
+        ok = remote.blob_id == git_blob_id(data)
+    if not ok:
+        raise ReproduceError(
+            f"{RELEASE_MANIFEST} does not match the id the Hub lists for it: the download was tampered with or "
+            "truncated; nothing was built"
+        )
+
+
+def _build(
+    api: HfApi,
+    target: ReproduceTarget,
+    revision: Revision,
+    options: ReproduceOptions,
+    files: Mapping[str, Path],
+    manifest: ReleaseManifest | None,
+    building: Path,
+    dest: Path,
+    cache: Path,
+) -> ReproduceResult:
+    snapshot = _read_snapshot(files.get(SNAPSHOT))
+    lock_text = files[REQUIREMENTS].read_text(encoding="utf-8") if REQUIREMENTS in files else None
+    needed = recorded_python(snapshot, lock_text)
+    python = options.python or sys.executable
+    here = _python_version(python)
+    if needed is not None and ".".join(here.split(".")[:2]) != needed:
+        raise ReproduceError(
+            f"{target.repo_id}@{revision.requested} was recorded with Python {needed}, but {python} is Python "
+            f"{here}: get Python {needed} (e.g. `uv python install {needed}` or `pyenv install {needed}`) and run "
+            f"again with --python $(uv python find {needed})"
+        )
+    release_dir = building / "release"
+    release_dir.mkdir()
+    for name, path in files.items():
+        shutil.copyfile(path, release_dir / name)
+
+    conda_prefix: Path | None = None
+    conda_packages: tuple[str, ...] = ()
+    if options.conda:
+        conda_packages = _install_conda(files, building / "conda", cache / "pkgs")
+        conda_prefix = dest / "conda"
+
+    installed: dict[str, str] = {}
+    lock_diff = Differences()
+    if lock_text is not None:
+        venv = building / "venv"
+        run([python, "-m", "venv", str(venv)], what=f"create a virtual environment with {python}")
+        venv_python = str(venv / "bin" / "python")
+        run(
+            [
+                venv_python,
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--require-hashes",
+                "--no-deps",
+                *options.pip_args(),
+                "-r",
+                str(release_dir / REQUIREMENTS),
+            ],
+            what=f"install {REQUIREMENTS} of {target.repo_id}@{revision.requested}",
+        )
+        run([venv_python, "-m", "pip", "check", "--disable-pip-version-check"], what="check the installed set")
+        installed = _installed(venv_python)
+        lock_diff = compare_installed(installed, read_pins(lock_text))
+    elif not options.conda:
+        raise ReproduceError(
+            f"{target.repo_id}@{revision.requested} ships no {REQUIREMENTS}"
+            + (f"; it has {CONDA_LOCK}: run again with --conda" if CONDA_LOCK in files else "")
+        )
+
+    snapshot_diff = None
+    if snapshot is not None and installed:
+        import platform
+
+        snapshot_diff = compare_with_snapshot(installed, snapshot, here, f"{platform.system()} {platform.machine()}")
+
+    weights: tuple[str, ...] = ()
+    if options.with_weights:
+        if manifest is None:
+            raise ReproduceError(f"--with-weights needs {RELEASE_MANIFEST} to verify the weights against")
+        weights = _download_weights(target, revision, manifest, building / "files", cache)
+
+    return ReproduceResult(
+        repo_id=target.repo_id,
+        revision=revision.requested,
+        commit=revision.commit,
+        dest=dest,
+        python=here,
+        verified=tuple(sorted(files)) + ((RELEASE_MANIFEST,) if manifest is not None else ()),
+        installed=installed,
+        lock_differences=lock_diff,
+        snapshot_differences=snapshot_diff,
+        conda_prefix=conda_prefix,
+        conda_packages=conda_packages,
+        weights=weights,
+    )
+
+
+def _read_snapshot(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        document: Any = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ReproduceError(f"{SNAPSHOT} of the release is not JSON: {exc}") from exc
+    return document if isinstance(document, dict) else None
+
+
+def _python_version(python: str) -> str:
+    completed = run(
+        [python, "-c", "import platform; print(platform.python_version())"], what=f"ask {python} its version"
+    )
+    return completed.stdout.strip()
+
+
+def _installed(venv_python: str) -> dict[str, str]:
+    from release.lock.snapshot import probe_environment
+
+    try:
+        snapshot = probe_environment(venv_python)
+    except LockError as exc:
+        raise ReproduceError(str(exc)) from exc
+    return {canonical_name(n): v for n, v in snapshot.distributions.items()}
+
+
+def _install_conda(files: Mapping[str, Path], prefix: Path, cache: Path) -> tuple[str, ...]:
+    import rattler
+
+    from release.lock.conda import install_conda_lock
+
+    if CONDA_LOCK not in files:
+        raise ReproduceError(f"--conda: the release ships no {CONDA_LOCK}")
+    platform = str(rattler.Subdir.current())
+    try:
+        return tuple(install_conda_lock(files[CONDA_LOCK], prefix, platform, cache_dir=cache))
+    except LockError as exc:
+        raise ReproduceError(f"--conda: {exc}") from exc
+
+
+def _download_weights(
+    target: ReproduceTarget, revision: Revision, manifest: ReleaseManifest, into: Path, cache: Path
+) -> tuple[str, ...]:
+    """Every file of the release that is not an environment file, each checked against the manifest."""
+    from huggingface_hub import hf_hub_download
+
+    names = []
+    for entry in manifest.files:
+        if entry.path in ENVIRONMENT_FILES:
+            continue
+        path = Path(
+            hf_hub_download(
+                target.repo_id,
+                entry.path,
+                repo_type=target.repo_type,
+                revision=revision.commit,
+                cache_dir=cache,
+                local_dir=into,
+                endpoint=target.endpoint,
+                token=target.token or False,
+            )
+        )
+        verify_download(path, entry)
+        names.append(entry.path)
+    shutil.rmtree(into / ".cache", ignore_errors=True)
+    return tuple(names)
+
+
+def _download(target: ReproduceTarget, revision: Revision, name: str, cache: Path) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    return Path(
+        hf_hub_download(
+            target.repo_id,
+            name,
+            repo_type=target.repo_type,
+            revision=revision.commit,
+            cache_dir=cache,
+            endpoint=target.endpoint,
+            token=target.token or False,
+        )
+    )
+
+
+def _relocate_venv(venv: Path, building: Path, dest: Path) -> None:
+    """Point the venv's scripts at where it will live: ``python -m venv`` writes absolute paths."""
+    if not venv.is_dir():
+        return
+    old, new = str(building.resolve()).encode(), str(dest.resolve()).encode()
+    for path in [*sorted((venv / "bin").iterdir()), venv / "pyvenv.cfg"]:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > 1 << 20:
+            continue
+        data = path.read_bytes()
+        if old in data:
+            path.write_bytes(data.replace(old, new))
+
+
+def _client(target: ReproduceTarget) -> HfApi:
+    from huggingface_hub import HfApi, constants
+
+    constants.HF_HUB_DISABLE_XET = True
+    from release import __version__
+
+    return HfApi(
+        endpoint=target.endpoint,
+        token=target.token or False,
+        library_name="model-release",
+        library_version=__version__,
+    )
+
+
+@contextmanager
+def _hub_errors(target: ReproduceTarget) -> Iterator[None]:
+    """Client and transport failures as :class:`ReproduceError` naming the repo and the endpoint."""
+    from httpx2 import TransportError
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        yield
+    except ReleaseError as exc:
+        if isinstance(exc, ReproduceError):
+            raise
+        if isinstance(exc, ProcessError):
+            raise ReproduceError(f"{exc}; nothing was built") from exc
+        raise
+    except RepositoryNotFoundError as exc:
+        hint = "" if target.token else " (if it is private, set HF_TOKEN or run `hf auth login`)"
+        raise ReproduceError(
+            f"no {target.repo_type} repo {target.repo_id} at {target.endpoint}{hint}; nothing was built"
+        ) from exc
+    except RevisionNotFoundError as exc:
+        raise ReproduceError(f"{target.repo_id} has no revision {target.revision!r}; nothing was built") from exc
+    except TransportError as exc:
+        raise ReproduceError(f"cannot reach the Hub at {target.endpoint}: {exc}") from exc
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        detail = exc.server_message or str(exc).splitlines()[0]
+        raise ReproduceError(
+            f"the Hub at {target.endpoint} refused a request for {target.repo_id} (HTTP {status}): {detail}"
+        ) from exc
