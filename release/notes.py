@@ -1,0 +1,161 @@
+"""Release notes: what changed since the previous version tag, as ``RELEASE_NOTES.md``.
+
+Pure: :func:`diff_releases` compares two :class:`ReleaseSnapshot` values (the release manifest, the
+pip lock and the card's ``model-index`` of each version) and :func:`render_notes` writes Markdown.
+:mod:`release.publish` reads the previous snapshot from the Hub at the previous version's tag and
+the new one from the staged tree. The notes hold no date or time: the same two releases always
+give the same bytes, so publishing a version again finds it "already released".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from release.checksum import ManifestEntry
+
+#: The release path of the notes.
+NOTES_PATH = "RELEASE_NOTES.md"
+
+_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
+_VERSION_PART = re.compile(r"(\d+)|([A-Za-z]+)")
+
+
+@dataclass(frozen=True)
+class ReleaseSnapshot:
+    """What the notes compare of one release."""
+
+    version: str
+    files: Mapping[str, ManifestEntry]
+    pins: Mapping[str, str] = field(default_factory=dict)  # normalized package name -> pinned version
+    metrics: Mapping[str, Any] = field(default_factory=dict)  # "task / dataset / metric" -> value
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    old: Any  # None: added
+    new: Any  # None: removed
+
+
+@dataclass(frozen=True)
+class ReleaseNotes:
+    version: str
+    previous: str | None  # None: the first release
+    added: tuple[ManifestEntry, ...] = ()
+    removed: tuple[ManifestEntry, ...] = ()
+    changed: tuple[tuple[ManifestEntry, ManifestEntry], ...] = ()  # (old, new)
+    dependencies: tuple[Change, ...] = ()
+    metrics: tuple[Change, ...] = ()
+
+
+def diff_releases(previous: ReleaseSnapshot | None, current: ReleaseSnapshot) -> ReleaseNotes:
+    """Files added, removed and changed (by sha256), dependency and metric changes. Pure."""
+    if previous is None:
+        return ReleaseNotes(current.version, None, added=tuple(current.files[p] for p in sorted(current.files)))
+    skip = {NOTES_PATH, "release-manifest.json"}  # these always differ
+    old, new = previous.files, current.files
+    return ReleaseNotes(
+        current.version,
+        previous.version,
+        added=tuple(new[p] for p in sorted(set(new) - set(old) - skip)),
+        removed=tuple(old[p] for p in sorted(set(old) - set(new) - skip)),
+        changed=tuple((old[p], new[p]) for p in sorted(set(old) & set(new) - skip) if old[p].sha256 != new[p].sha256),
+        dependencies=_changes(previous.pins, current.pins),
+        metrics=_changes(previous.metrics, current.metrics),
+    )
+
+
+def render_notes(notes: ReleaseNotes) -> str:
+    """The Markdown of ``RELEASE_NOTES.md`` (and of the commit description)."""
+    lines = [f"# Release v{notes.version}", ""]
+    if notes.previous is None:
+        lines += [f"First release: {len(notes.added)} file(s), {_size(sum(e.size for e in notes.added))}.", ""]
+        return "\n".join(lines)
+    lines += [f"Changes since v{notes.previous}.", "", "## Files", ""]
+    file_lines = [f"- added `{e.path}` ({_size(e.size)})" for e in notes.added]
+    file_lines += [f"- removed `{e.path}` ({_size(e.size)})" for e in notes.removed]
+    file_lines += [f"- changed `{new.path}` ({_size(old.size)} → {_size(new.size)})" for old, new in notes.changed]
+    lines += file_lines or ["No file changed."]
+    lines += ["", "## Dependencies", ""]
+    lines += [f"- {c.name}: {_value(c.old)} → {_value(c.new)}" for c in notes.dependencies] or ["No change."]
+    lines += ["", "## Metrics", ""]
+    lines += [f"- {c.name}: {_value(c.old)} → {_value(c.new)}" for c in notes.metrics] or ["No change."]
+    return "\n".join(lines) + "\n"
+
+
+def parse_pins(text: str) -> dict[str, str]:
+    """``name==version`` pins of a pip lock (hash lines, comments and options skipped), names normalized."""
+    pins = {}
+    for line in text.splitlines():
+        match = _PIN.match(line)
+        if match:
+            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return pins
+
+
+def parse_metrics(card_text: str) -> dict[str, Any]:
+    """The ``model-index`` results of a card's front matter, by ``task / dataset / metric``."""
+    if not card_text.startswith("---"):
+        return {}
+    _, _, rest = card_text.partition("\n")
+    front, found, _ = rest.partition("\n---")
+    if not found:
+        return {}
+    try:
+        metadata = yaml.safe_load(front)
+    except yaml.YAMLError:
+        return {}
+    metrics: dict[str, Any] = {}
+    index = metadata.get("model-index") if isinstance(metadata, dict) else None
+    for model in index if isinstance(index, list) else []:
+        for result in model.get("results", []) if isinstance(model, dict) else []:
+            if not isinstance(result, dict):
+                continue
+            task = _label(result.get("task"))
+            dataset = _label(result.get("dataset"))
+            for metric in result.get("metrics", []) if isinstance(result.get("metrics"), list) else []:
+                if isinstance(metric, dict):
+                    metrics[f"{task} / {dataset} / {_label(metric)}"] = metric.get("value")
+    return metrics
+
+
+def previous_version(version: str, tags: list[str]) -> str | None:
+    """The highest ``v<version>`` tag below ``version`` (by numeric parts), without its ``v``."""
+    key = _version_key(version)
+    older = [t[1:] for t in tags if t.startswith("v") and _version_key(t[1:]) < key]
+    return max(older, key=_version_key) if older else None
+
+
+def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
+    # Numbers compare as numbers and rank above words, so 1.0 > 1.0rc1 is not attempted: good enough for tags.
+    return tuple((1, int(n)) if n else (0, w) for n, w in _VERSION_PART.findall(version))
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("name") or value.get("type") or "?")
+    return "?"
+
+
+def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Change, ...]:
+    return tuple(
+        Change(name, old.get(name), new.get(name))
+        for name in sorted(set(old) | set(new))
+        if old.get(name) != new.get(name)
+    )
+
+
+def _value(value: Any) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def _size(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"

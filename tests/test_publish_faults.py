@@ -1,0 +1,461 @@
+"""Publishing that cannot half-fail: dry runs, stale parents, racing publishers, injected faults, SIGKILL.
+
+Every test runs the real ``huggingface_hub`` client against its own Hub emulator (so faults and
+request counts concern one test only), with faults injected by the emulator's middleware.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from huggingface_hub import CommitOperationAdd, HfApi, snapshot_download
+
+from release.checksum import build_manifest
+from release.errors import PublishError
+from release.hub.faults import FaultRule
+from release.hub.server import HubServer, Token
+from release.publish import PublishResult, PublishTarget, preview_publish, publish_release
+from release.stage import SourceInfo, StagePlan, apply_stage, plan_stage
+
+TOKEN = "hf_faults_alice_write"
+OTHER = "hf_faults_bob_write"
+ADMIN = "hf_faults_admin"
+COMMIT_ROUTE = "POST /api/models/*/commit/*"
+PUT_ROUTE = "PUT /api/lfs-upload/*"
+PREUPLOAD_ROUTE = "POST /api/models/*/preupload/*"
+BATCH_ROUTE = "POST /*.git/info/lfs/objects/batch"
+
+
+class FaultyHub:
+    """A Hub emulator of its own, whose faults a test adds and counts through the admin API."""
+
+    def __init__(self, server: HubServer, storage: Path) -> None:
+        self.server = server
+        self.url = server.url
+        self.storage = storage
+        self.api = HfApi(endpoint=self.url, token=TOKEN)
+        self._specs: dict[str, str] = {}  # the server's form of a SPEC -> the test's
+
+    def add(self, *specs: str) -> None:
+        self._specs.update({FaultRule.from_spec(spec).to_spec(): spec for spec in specs})
+        response = httpx2.post(f"{self.url}/admin/faults", json=list(specs), headers=_admin())
+        response.raise_for_status()
+
+    def fired(self) -> dict[str, int]:
+        """How often each rule in force fired, by its SPEC as the test wrote it."""
+        response = httpx2.get(f"{self.url}/admin/faults", headers=_admin())
+        response.raise_for_status()
+        return {self._specs.get(f["spec"], f["spec"]): int(f["fired"]) for f in response.json()["faults"]}
+
+    def clear(self) -> None:
+        httpx2.delete(f"{self.url}/admin/faults", headers=_admin()).raise_for_status()
+
+    def target(self, repo: str, token: str = TOKEN) -> PublishTarget:
+        return PublishTarget(self.url, repo, "model", token)
+
+
+def _admin() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN}"}
+
+
+@pytest.fixture
+def faulty(tmp_path: Path) -> Iterator[FaultyHub]:
+    storage = tmp_path / "hub"
+    tokens = [Token("alice", TOKEN, "write"), Token("bob", OTHER, "write")]
+    with HubServer(storage, tokens, admin_token=ADMIN) as server:
+        yield FaultyHub(server, storage)
+
+
+def _stage(root: Path, name: str, version: str, files: dict[str, bytes], repo: str) -> StagePlan:
+    model = root / f"src-{name}"
+    for path, data in files.items():
+        (model / path).parent.mkdir(parents=True, exist_ok=True)
+        (model / path).write_bytes(data)
+    plan = plan_stage(
+        dest=root / "dist" / name,
+        repo_id=repo,
+        repo_type="model",
+        version=version,
+        card="---\nlicense: mit\n---\n# card\n",
+        model=(build_manifest(model), model),
+        datasets=[],
+        locks={},
+        source=SourceInfo("a" * 40, False),
+    )
+    apply_stage(plan)
+    return plan
+
+
+def _staged(plan: StagePlan) -> dict[str, bytes]:
+    return {p.relative_to(plan.dest).as_posix(): p.read_bytes() for p in plan.dest.rglob("*") if p.is_file()}
+
+
+def _at(hub: FaultyHub, repo: str, revision: str, cache: Path) -> dict[str, bytes]:
+    folder = Path(snapshot_download(repo, revision=revision, token=TOKEN, cache_dir=cache, endpoint=hub.url))
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != ".gitattributes"
+    }
+
+
+def _commits(hub: FaultyHub, repo: str) -> list[str]:
+    return [c.commit_id for c in hub.api.list_repo_commits(repo)]
+
+
+def _wait_until(condition: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.02)
+
+
+# --- dry run --------------------------------------------------------------------------------------
+
+
+def test_dry_run_of_a_new_repo_creates_nothing(faulty: FaultyHub, tmp_path: Path) -> None:
+    repo = "alice/dry-new"
+    plan = _stage(tmp_path, "one", "1.0", {"model.safetensors": os.urandom(5000), "notes.txt": b"hi\n"}, repo)
+    preview = preview_publish(plan.dest, plan.manifest, faulty.target(repo))
+    assert preview.outcome == "publish" and not preview.repo_exists and preview.plan is not None
+    summary = preview.plan.to_json()
+    assert {f["path"] for f in summary["added"]} == {*_staged(plan), "RELEASE_NOTES.md"}
+    assert summary["upload_bytes"] == sum(f["size"] for f in summary["added"])
+    assert not (plan.dest / "RELEASE_NOTES.md").exists()  # the dry run wrote nothing into the staged tree
+    assert summary["changed"] == [] and summary["deleted"] == [] and summary["unchanged"] == 0
+    assert not faulty.api.repo_exists(repo)
+    assert not (faulty.storage / "repos").exists() or not any((faulty.storage / "repos").rglob("*.json"))
+
+
+def test_dry_run_of_the_next_version_lists_every_kind_of_change_and_touches_nothing(
+    faulty: FaultyHub, tmp_path: Path
+) -> None:
+    repo = "alice/dry-next"
+    kept, old = os.urandom(3000), os.urandom(2000)
+    first = _stage(tmp_path, "one", "1.0", {"kept.safetensors": kept, "w.safetensors": old, "gone.txt": b"x\n"}, repo)
+    publish_release(first.dest, first.manifest, faulty.target(repo))
+    new = os.urandom(2500)
+    second = _stage(tmp_path, "two", "2.0", {"kept.safetensors": kept, "w.safetensors": new, "new.txt": b"n\n"}, repo)
+    before = (_commits(faulty, repo), faulty.api.list_repo_refs(repo).tags)
+
+    preview = preview_publish(second.dest, second.manifest, faulty.target(repo))
+
+    assert preview.plan is not None
+    summary = preview.plan.to_json()
+    assert [f["path"] for f in summary["added"]] == ["new.txt"]
+    changed = {f["path"] for f in summary["changed"]}
+    assert {"w.safetensors", "release-manifest.json"} <= changed and "kept.safetensors" not in changed
+    assert summary["deleted"] == ["gone.txt"] and summary["delete_bytes"] == 2
+    # The card and the unchanged weights are kept: regular files compare by git blob id, LFS by sha256.
+    assert summary["unchanged"] >= 2 and summary["unchanged_bytes"] >= len(kept)
+    assert (_commits(faulty, repo), faulty.api.list_repo_refs(repo).tags) == before
+
+
+def test_dry_run_of_a_released_version_says_so_or_that_it_would_refuse(faulty: FaultyHub, tmp_path: Path) -> None:
+    repo = "alice/dry-released"
+    plan = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(100)}, repo)
+    publish_release(plan.dest, plan.manifest, faulty.target(repo))
+    assert preview_publish(plan.dest, plan.manifest, faulty.target(repo)).outcome == "already released"
+    other = _stage(tmp_path, "two", "1.0", {"w.safetensors": os.urandom(100)}, repo)
+    preview = preview_publish(other.dest, other.manifest, faulty.target(repo))
+    assert preview.outcome == "refuse" and any("w.safetensors" in d for d in preview.tag_differences)
+
+
+# --- a concurrent commit between plan and commit; racing publishers ---------------------------------
+
+
+def test_a_commit_landing_between_plan_and_commit_is_planned_around(faulty: FaultyHub, tmp_path: Path) -> None:
+    repo = "alice/stale-parent"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(4000)}, repo)
+    publish_release(first.dest, first.manifest, faulty.target(repo))
+    second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(4000), "b.txt": b"b\n"}, repo)
+    # The publisher's commit waits 1.5 s at the server: the window for someone else's commit.
+    faulty.add(f"latency=1500ms,count=1,route={COMMIT_ROUTE}")
+    outcome: list[PublishResult | BaseException] = []
+
+    def publish() -> None:
+        try:
+            outcome.append(publish_release(second.dest, second.manifest, faulty.target(repo)))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    _wait_until(lambda: sum(faulty.fired().values()) == 1)  # the publisher's commit is being held
+    intruder = faulty.api.create_commit(
+        repo, [CommitOperationAdd("intruder.txt", b"not part of the release\n")], commit_message="meanwhile"
+    )
+    thread.join(60)
+    [result] = outcome
+    assert isinstance(result, PublishResult), result
+    assert not result.already_released and result.tag == "v2.0"
+    commits = _commits(faulty, repo)
+    assert commits[0] == result.commit and intruder.oid in commits  # planned again on top of the intruder
+    assert _at(faulty, repo, "v2.0", tmp_path / "c") == _staged(second)  # the intruder's file was deleted
+    assert faulty.api.repo_info(repo).sha == result.commit
+
+
+def test_a_branch_that_keeps_moving_stops_with_a_clear_message(faulty: FaultyHub, tmp_path: Path) -> None:
+    repo = "alice/stale-twice"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(4000)}, repo)
+    publish_release(first.dest, first.manifest, faulty.target(repo))
+    second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(4000)}, repo)
+    hold = f"latency=1500ms,count=1,route={COMMIT_ROUTE}"
+    faulty.add(hold)
+    outcome: list[BaseException | PublishResult] = []
+
+    def publish() -> None:
+        try:
+            outcome.append(publish_release(second.dest, second.manifest, faulty.target(repo)))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    other = HfApi(endpoint=faulty.url, token=TOKEN)
+    for attempt in (1, 2):  # each time the publisher's commit is held, another commit lands first
+        _wait_until(lambda: faulty.fired().get(hold) == 1)
+        faulty.clear()
+        other.create_commit(repo, [CommitOperationAdd(f"x{attempt}.txt", b"x\n")], commit_message="meanwhile")
+        if attempt == 1:
+            faulty.add(hold)  # before the publisher, held 1.5 s, has planned again
+    thread.join(60)
+    [error] = outcome
+    assert isinstance(error, PublishError) and "moved twice while publishing v2.0" in str(error)
+    assert [t.name for t in faulty.api.list_repo_refs(repo).tags] == ["v1.0"]
+    assert TOKEN not in str(error)
+
+
+def _race(faulty: FaultyHub, plans: list[StagePlan], repo: str) -> list[PublishResult | BaseException]:
+    faulty.add(f"latency=1000ms,count={len(plans)},route={COMMIT_ROUTE}")  # both plan before either commits
+    outcomes: list[PublishResult | BaseException] = [RuntimeError("not run")] * len(plans)
+
+    def publish(index: int, plan: StagePlan) -> None:
+        try:
+            outcomes[index] = publish_release(plan.dest, plan.manifest, faulty.target(repo))
+        except BaseException as exc:
+            outcomes[index] = exc
+
+    threads = [threading.Thread(target=publish, args=(i, p)) for i, p in enumerate(plans)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes
+
+
+def test_two_publishers_of_identical_content_race_one_tags_the_other_reports_already_released(
+    faulty: FaultyHub, tmp_path: Path
+) -> None:
+    repo = "alice/race-same"
+    files = {"w.safetensors": os.urandom(6000)}
+    plans = [_stage(tmp_path, name, "1.0", files, repo) for name in ("a", "b")]
+    outcomes = _race(faulty, plans, repo)
+    assert all(isinstance(o, PublishResult) for o in outcomes), outcomes
+    results = [o for o in outcomes if isinstance(o, PublishResult)]
+    assert sorted(r.already_released for r in results) == [False, True]
+    [tag] = faulty.api.list_repo_refs(repo).tags
+    assert {r.commit for r in results} == {tag.target_commit}
+    assert _at(faulty, repo, "v1.0", tmp_path / "c") == _staged(plans[0])
+
+
+def test_two_publishers_of_different_content_race_one_tags_the_other_is_refused(
+    faulty: FaultyHub, tmp_path: Path
+) -> None:
+    repo = "alice/race-different"
+    plans = [_stage(tmp_path, name, "1.0", {"w.safetensors": os.urandom(6000)}, repo) for name in ("a", "b")]
+    outcomes = _race(faulty, plans, repo)
+    [winner] = [i for i, o in enumerate(outcomes) if isinstance(o, PublishResult)]
+    [loser] = [o for o in outcomes if not isinstance(o, PublishResult)]
+    assert isinstance(loser, PublishError) and "already released" in str(loser) and "different content" in str(loser)
+    [tag] = faulty.api.list_repo_refs(repo).tags
+    assert tag.name == "v1.0"
+    assert _at(faulty, repo, "v1.0", tmp_path / "c") == _staged(plans[winner])
+    # The branch holds one of the two complete trees, never a mixture.
+    head = _at(faulty, repo, "main", tmp_path / "h")
+    assert head in (_staged(plans[0]), _staged(plans[1]))
+
+
+# --- injected faults ------------------------------------------------------------------------------
+
+RECOVERABLE = [
+    f"status=429,retry-after=0,count=2,route={PREUPLOAD_ROUTE}",
+    f"status=503,count=2,route={PREUPLOAD_ROUTE}",
+    f"status=429,retry-after=0,count=2,route={BATCH_ROUTE}",
+    f"status=502,count=2,route={BATCH_ROUTE}",
+    f"status=500,count=2,route={PUT_ROUTE}",
+    f"status=429,retry-after=1,count=1,route={PUT_ROUTE}",
+    f"drop=64KiB,count=1,route={PUT_ROUTE}",
+    "status=502,count=1,route=GET /api/models/*/tree/*",  # the client retries paginated listings
+]
+
+
+@pytest.mark.parametrize("spec", RECOVERABLE)
+def test_bursts_of_errors_and_dropped_uploads_end_in_the_complete_verified_release(
+    faulty: FaultyHub, tmp_path: Path, spec: str
+) -> None:
+    repo = "alice/bursts"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(300_000)}, repo)
+    publish_release(first.dest, first.manifest, faulty.target(repo))
+    second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(300_000)}, repo)
+    faulty.add(spec)
+    result = publish_release(second.dest, second.manifest, faulty.target(repo))
+    assert faulty.fired()[spec] >= 1, "the fault never fired"
+    assert result.tag == "v2.0" and not result.already_released
+    assert _at(faulty, repo, "v2.0", tmp_path / "c") == _staged(second)
+    assert faulty.api.repo_info(repo).sha == result.commit
+
+
+@pytest.mark.slow  # the client retries 5 times, waiting 1+2+4+8+8 s, before it gives up
+@pytest.mark.parametrize(
+    "spec",
+    [
+        f"status=503,route={PREUPLOAD_ROUTE}",
+        f"status=500,route={PUT_ROUTE}",
+        f"drop=0,route={PUT_ROUTE}",
+        f"status=500,count=1,route={COMMIT_ROUTE}",
+    ],
+)
+def test_persistent_faults_end_in_a_clean_error_and_the_previous_release(
+    faulty: FaultyHub, tmp_path: Path, spec: str
+) -> None:
+    repo = "alice/persistent"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(100_000)}, repo)
+    published = publish_release(first.dest, first.manifest, faulty.target(repo))
+    second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(100_000)}, repo)
+    faulty.add(spec)
+    with pytest.raises(PublishError) as info:
+        publish_release(second.dest, second.manifest, faulty.target(repo))
+    assert TOKEN not in str(info.value)
+    assert faulty.api.repo_info(repo).sha == published.commit  # the branch is still the previous release
+    assert [t.name for t in faulty.api.list_repo_refs(repo).tags] == ["v1.0"]
+    faulty.clear()
+    again = publish_release(second.dest, second.manifest, faulty.target(repo))  # a re-run completes
+    assert _at(faulty, repo, "v2.0", tmp_path / "c") == _staged(second) and again.tag == "v2.0"
+
+
+_PUBLISH_SCRIPT = """
+import sys
+from pathlib import Path
+from release.publish import PublishTarget, publish_release
+from release.stage import read_release_manifest
+staged = Path(sys.argv[1])
+target = PublishTarget(sys.argv[2], sys.argv[3], "model", sys.argv[4])
+result = publish_release(staged, read_release_manifest(staged), target)
+print(result.commit)
+"""
+
+
+def test_a_publisher_killed_mid_upload_resumes_without_sending_a_completed_blob_again(
+    faulty: FaultyHub, tmp_path: Path
+) -> None:
+    repo = "alice/killed"
+    files = {f"shard-{i}.safetensors": os.urandom(200_000) for i in range(3)}
+    plan = _stage(tmp_path, "one", "1.0", files, repo)
+    puts = f"latency=1ms,route={PUT_ROUTE}"  # counts every LFS upload
+    hold = f"latency=3000ms,count=1,route={PUT_ROUTE}"  # the first upload hangs past the kill
+    faulty.add(puts, hold)
+    command = [sys.executable, "-c", _PUBLISH_SCRIPT, str(plan.dest), faulty.url, repo, TOKEN]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until(lambda: faulty.fired()[puts] == 3)  # all three started; one is held
+        time.sleep(1.0)  # the two others complete
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    assert process.returncode == -signal.SIGKILL
+    assert faulty.api.list_repo_refs(repo).tags == [] and faulty.api.list_repo_files(repo) == [".gitattributes"]
+    faulty.clear()
+    faulty.add(puts)
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert faulty.fired()[puts] == 1  # only the blob whose upload was killed is sent again
+    assert _at(faulty, repo, "v1.0", tmp_path / "c") == _staged(plan)
+
+
+# --- a pull request instead of the branch ---------------------------------------------------------
+
+
+def test_create_pr_puts_the_verified_release_in_a_pull_request_and_tags_after_the_merge(
+    faulty: FaultyHub, tmp_path: Path
+) -> None:
+    repo = "alice/reviewed"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(4000)}, repo)
+    released = publish_release(first.dest, first.manifest, faulty.target(repo))
+    second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(4000)}, repo)
+    reviewed = PublishTarget(faulty.url, repo, "model", TOKEN, create_pr=True)
+
+    proposed = publish_release(second.dest, second.manifest, reviewed)
+
+    assert proposed.pr_url is not None and proposed.pr_url.endswith("/discussions/1")
+    assert faulty.api.repo_info(repo).sha == released.commit  # the branch is still the previous release
+    assert [t.name for t in faulty.api.list_repo_refs(repo).tags] == ["v1.0"]  # not tagged before the merge
+    assert _at(faulty, repo, "refs/pr/1", tmp_path / "pr") == _staged(second)  # the PR holds the whole release
+    # The reviewer merges. The emulator has no merge route: the same tree is committed to the branch.
+    faulty.api.upload_folder(repo_id=repo, folder_path=second.dest, delete_patterns=["*.safetensors", "*.txt"])
+    tagged = publish_release(second.dest, second.manifest, reviewed)  # after the merge: verify, then tag
+    assert tagged.pr_url is None and not tagged.already_released
+    assert tagged.commit == faulty.api.repo_info(repo).sha
+    assert _at(faulty, repo, "v2.0", tmp_path / "c") == _staged(second)
+
+
+def test_a_publisher_killed_mid_commit_leaves_a_whole_tree_and_the_re_run_tags_it(
+    faulty: FaultyHub, tmp_path: Path
+) -> None:
+    repo = "alice/killed-commit"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(4000)}, repo)
+    released = publish_release(first.dest, first.manifest, faulty.target(repo))
+    second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(4000), "n.txt": b"n\n"}, repo)
+    hold = f"latency=1500ms,count=1,route={COMMIT_ROUTE}"
+    faulty.add(hold)
+    command = [sys.executable, "-c", _PUBLISH_SCRIPT, str(second.dest), faulty.url, repo, TOKEN]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_until(lambda: faulty.fired().get(hold) == 1)  # the commit request is at the server
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    time.sleep(2)  # the held commit is decided by the server, with or without its client
+    head = faulty.api.repo_info(repo).sha
+    assert head is not None
+    assert [t.name for t in faulty.api.list_repo_refs(repo).tags] == ["v1.0"]
+    branch = _at(faulty, repo, head, tmp_path / "h")
+    assert head == released.commit or branch == _staged(second) | {"RELEASE_NOTES.md": branch["RELEASE_NOTES.md"]}
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert _at(faulty, repo, "v2.0", tmp_path / "c") == _staged(second)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "status=503,count=1,route=GET /api/models/*/refs",
+        "status=500,count=1,route=GET /api/models/*/revision/*",
+        "status=503,count=1,route=POST /api/repos/create",
+    ],
+)
+def test_a_5xx_on_a_call_the_client_does_not_retry_is_a_clean_error_and_the_re_run_completes(
+    faulty: FaultyHub, tmp_path: Path, spec: str
+) -> None:
+    repo = "alice/not-retried"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(2000)}, repo)
+    released = publish_release(first.dest, first.manifest, faulty.target(repo))
+    second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(2000)}, repo)
+    faulty.add(spec)
+    with pytest.raises(PublishError, match=r"HTTP 5\d\d"):
+        publish_release(second.dest, second.manifest, faulty.target(repo))
+    assert faulty.fired()[spec] == 1
+    assert faulty.api.repo_info(repo).sha == released.commit
+    assert [t.name for t in faulty.api.list_repo_refs(repo).tags] == ["v1.0"]
+    again = publish_release(second.dest, second.manifest, faulty.target(repo))
+    assert again.tag == "v2.0" and _at(faulty, repo, "v2.0", tmp_path / "c") == _staged(second)
