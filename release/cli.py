@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReleaseError as exc:
         return _report_error(args, type(exc).__name__, str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        return _report_error(args, "Interrupted", "stopped by the user; nothing was published", 130)
+        return _report_error(args, "Interrupted", f"{args.command} stopped by the user before it finished", 130)
     _print_result(args, result)
     return int(result.get("exit_code", 0))
 
@@ -197,7 +197,7 @@ def cmd_publish(args: argparse.Namespace) -> Result:
             "run the stage step again"
         )
     result = _publish(config, args, directory, manifest, token)
-    result.update(command="publish", files=len(manifest.files) + 1)
+    result.update(command="publish")
     return result
 
 
@@ -217,14 +217,7 @@ def cmd_release(args: argparse.Namespace) -> Result:
     with _progress(args) as progress:
         plan, card = stage_release(config, progress)
     result = _publish(config, args, plan.dest, plan.manifest, token)
-    result.update(
-        command="release",
-        version=config.version,
-        staged_dir=str(plan.dest),
-        files=len(plan.files),
-        bytes=sum(f.size for f in plan.files),
-        warnings=list(card.warnings),
-    )
+    result.update(command="release", version=config.version, staged_dir=str(plan.dest), warnings=list(card.warnings))
     return result
 
 
@@ -253,11 +246,61 @@ def cmd_check(args: argparse.Namespace) -> Result:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> Result:
-    raise UsageError(
-        "reproduce is not available in this version yet: download the release with "
-        "huggingface_hub.snapshot_download(repo, revision=TAG) and run "
-        "`pip install --require-hashes --no-deps -r requirements.txt`"
+    from release.reproduce import ReproduceOptions, ReproduceTarget, parse_target, reproduce_release
+
+    repo_id, revision = parse_target(args.target)
+    options = ReproduceOptions(
+        dest=Path(args.dest) if args.dest else None,
+        python=args.python,
+        with_weights=args.with_weights,
+        conda=args.conda,
+        unverified=args.unverified,
+        find_links=tuple(args.find_links),
+        index_url=args.index_url,
+        no_index=args.no_index,
     )
+    with _reproduce_hub(args) as (endpoint, hub_token):
+        token = hub_token or os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+        if not token:
+            from huggingface_hub import get_token
+
+            token = get_token()  # only needed for a private repo; a public one is read without
+        target = ReproduceTarget(endpoint, repo_id, args.repo_type, revision, token or None)
+        result = reproduce_release(target, options)
+    lines = [f"reproduced {repo_id}@{result.revision} (commit {result.commit}) in {result.dest}"]
+    lines.append(f"verified against the release manifest: {', '.join(result.verified)}")
+    if result.installed:
+        lines.append(f"the environment holds {len(result.installed)} distributions, on Python {result.python}")
+        lines += result.lock_differences.lines("requirements.txt") or ["the installed set equals the lock"]
+    if result.snapshot_differences is not None:
+        lines += result.snapshot_differences.lines("environment.json") or ["no differences from environment.json"]
+    if result.conda_prefix is not None:
+        lines.append(f"conda prefix {result.conda_prefix}: {len(result.conda_packages)} packages")
+    if result.weights:
+        lines.append(f"downloaded and verified {len(result.weights)} files into {result.dest / 'files'}")
+    lines.append(f"activate it with: {result.activate}")
+    return {"command": "reproduce", **result.to_json(), "message": "\n".join(lines)}
+
+
+@contextmanager
+def _reproduce_hub(args: argparse.Namespace) -> Iterator[tuple[str, str | None]]:
+    """(endpoint URL, a token for it or None): --endpoint, else HF_ENDPOINT, else the config's, else the Hub."""
+    endpoint = args.endpoint or os.environ.get("HF_ENDPOINT")
+    config = _config(args) if endpoint in (None, "local") and (args.config or Path("release.toml").is_file()) else None
+    if endpoint is None:
+        endpoint = config.endpoint if config is not None else "https://huggingface.co"
+    if endpoint == "local":
+        if config is None:
+            raise UsageError(
+                'endpoint "local" needs the project\'s release.toml (its .hub storage): run from the project '
+                "or pass --config, or give the Hub's URL with --endpoint or HF_ENDPOINT"
+            )
+        from release.pipeline import local_hub
+
+        with local_hub(config) as (url, token):
+            yield url, token
+        return
+    yield endpoint.rstrip("/"), None
 
 
 def cmd_hub_serve(args: argparse.Namespace) -> Result:
@@ -309,12 +352,17 @@ def _require_token(config: Any, args: argparse.Namespace) -> str:
 
 def _publish(config: Any, args: argparse.Namespace, directory: Path, manifest: Any, token: str | None) -> Result:
     from release.pipeline import local_hub
-    from release.publish import PublishTarget, publish_release
+    from release.publish import PublishTarget, preview_publish, publish_release
 
     endpoint = (args.endpoint or config.endpoint).rstrip("/")
     hub = local_hub(config) if endpoint == "local" else _remote(endpoint, token)
     with hub as (url, run_token):
-        target = PublishTarget(url, config.repo_id, config.repo_type, run_token, private=config.private)
+        create_pr = bool(getattr(args, "create_pr", False) or config.create_pr)
+        target = PublishTarget(
+            url, config.repo_id, config.repo_type, run_token, private=config.private, create_pr=create_pr
+        )
+        if getattr(args, "dry_run", False):
+            return _dry_run_result(preview_publish(directory, manifest, target), endpoint, directory, manifest)
         outcome = publish_release(directory, manifest, target)
     result: Result = {
         "repo_id": outcome.repo_id,
@@ -326,13 +374,27 @@ def _publish(config: Any, args: argparse.Namespace, directory: Path, manifest: A
         "url": outcome.url if endpoint != "local" else None,
         "already_released": outcome.already_released,
         "staged_dir": str(directory),
-        "bytes": manifest.total_size,
     }
+    published = outcome.manifest or manifest
+    # The files and bytes of the release as published, release-manifest.json included.
+    result["files"] = len(published.files) + 1
+    result["bytes"] = published.total_size + (directory / "release-manifest.json").stat().st_size
     if outcome.plan is not None:
         result["uploaded"] = [e.path for e in outcome.plan.add]
         result["deleted"] = list(outcome.plan.delete)
+    if outcome.notes:
+        result["release_notes"] = outcome.notes
     verb = "was already released" if outcome.already_released else "released"
     result["message"] = f"{config.repo_id} {outcome.tag} {verb} at commit {outcome.commit}"
+    if outcome.notes and not outcome.already_released:
+        result["message"] += "\n\n" + outcome.notes.rstrip("\n")
+    if outcome.pr_url is not None:
+        result["pr_url"] = outcome.pr_url
+        result["tagged"] = False
+        result["message"] = (
+            f"{config.repo_id} {outcome.tag} is verified in the pull request {outcome.pr_url} "
+            f"(commit {outcome.commit}); not tagged yet: merge it, then run publish again to tag {outcome.tag}"
+        ) + ("\n\n" + outcome.notes.rstrip("\n") if outcome.notes else "")
     if endpoint == "local":
         storage = config.root / ".hub"
         result["hub_storage"] = str(storage)
@@ -343,6 +405,52 @@ def _publish(config: Any, args: argparse.Namespace, directory: Path, manifest: A
             f"--revision {outcome.tag}" + (f" --repo-type {config.repo_type}" if config.repo_type != "model" else ""),
             f"curl http://127.0.0.1:8000/api/{config.repo_type}s/{config.repo_id}/tree/{outcome.tag}?recursive=true",
         ]
+    return result
+
+
+def _dry_run_result(preview: Any, endpoint: str, directory: Path, manifest: Any) -> Result:
+    """The plan of ``--dry-run``: what would be uploaded, changed, deleted and kept; nothing was done."""
+    result: Result = {
+        "dry_run": True,
+        "repo_id": preview.repo_id,
+        "version": manifest.version,
+        "tag": preview.tag,
+        "endpoint": endpoint,
+        "repo_exists": preview.repo_exists,
+        "outcome": preview.outcome,
+        "staged_dir": str(directory),
+        "bytes": manifest.total_size,
+    }
+    if preview.outcome == "already released":
+        result["tag_commit"] = preview.tag_commit
+        result["message"] = f"dry run: {preview.repo_id} {preview.tag} is already released with identical content"
+        return result
+    if preview.outcome == "refuse":
+        result["tag_commit"] = preview.tag_commit
+        result["differences"] = list(preview.tag_differences)
+        result["exit_code"] = 1
+        result["message"] = (
+            f"dry run: {preview.tag} is already released on {preview.repo_id} with different content, and "
+            "versions are immutable: publishing would be refused; bump the version in the config.\n  - "
+            + "\n  - ".join(preview.tag_differences[:20])
+        )
+        return result
+    plan = preview.plan.to_json()
+    result["plan"] = plan
+    result["release_notes"] = preview.notes
+    result["bytes"] = plan["upload_bytes"] + plan["unchanged_bytes"]  # the release as it would be published
+    lines = [f"dry run: nothing was sent to {endpoint}. Publishing {preview.repo_id} {preview.tag} would:"]
+    if not preview.repo_exists:
+        lines.append(f"  create the repository {preview.repo_id}")
+    lines += [f"  add       {f['path']} ({f['size']} bytes)" for f in plan["added"]]
+    lines += [f"  change    {f['path']} ({f['size']} bytes)" for f in plan["changed"]]
+    lines += [f"  delete    {p}" for p in plan["deleted"]]
+    lines.append(
+        f"  upload {plan['upload_bytes']} bytes in {len(plan['added']) + len(plan['changed'])} file(s); "
+        f"keep {plan['unchanged']} unchanged file(s) ({plan['unchanged_bytes']} bytes); "
+        f"delete {len(plan['deleted'])} file(s) ({plan['delete_bytes']} bytes); then tag {preview.tag}"
+    )
+    result["message"] = "\n".join(lines) + "\n\nRelease notes:\n" + preview.notes.rstrip("\n")
     return result
 
 
@@ -565,12 +673,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     publish = add("publish", cmd_publish, "upload the staged release as one commit, verify it, tag v<version>")
     publish.add_argument("--endpoint", help='the Hub URL, or "local" (overrides the config)')
+    publish.add_argument(
+        "--dry-run", action="store_true", help="print the plan (files to add, change, delete, keep) and change nothing"
+    )
+    publish.add_argument(
+        "--create-pr",
+        action="store_true",
+        help="open a pull request with the verified release instead of committing to the branch; "
+        "publish again after the merge to tag it (config: [publish] create_pr)",
+    )
 
     release = add("release", cmd_release, "check the locks, then checksum, card, stage and publish")
     release.add_argument("--endpoint", help='the Hub URL, or "local" (overrides the config)')
+    release.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check, checksum, card and stage, then print the publish plan; nothing is sent to the Hub",
+    )
+    release.add_argument("--create-pr", action="store_true", help="publish to a pull request (see publish --create-pr)")
 
     reproduce = add("reproduce", cmd_reproduce, "rebuild a published release's environment from its locks")
-    reproduce.add_argument("target", metavar="REPO[@REV]")
+    reproduce.add_argument(
+        "target", metavar="REPO[@REV]", help="REV: a tag, branch or commit (default: the latest v* tag)"
+    )
+    reproduce.add_argument("--dest", metavar="DIR", help="where to build (default .reproduce/REPO@REV); must not exist")
+    reproduce.add_argument("--with-weights", action="store_true", help="also download the model files, verified")
+    reproduce.add_argument("--conda", action="store_true", help="also create a conda prefix from conda-lock.yml")
+    reproduce.add_argument("--repo-type", choices=("model", "dataset"), default="model")
+    reproduce.add_argument("--endpoint", help='the Hub URL, or "local" (default: HF_ENDPOINT, else the config\'s)')
+    reproduce.add_argument("--python", metavar="PATH", help="build the venv with this interpreter (default: this one)")
+    reproduce.add_argument(
+        "--unverified",
+        action="store_true",
+        help="a release without release-manifest.json: install its requirements.txt unverified",
+    )
+    reproduce.add_argument("--find-links", action="append", default=[], metavar="URL", help="passed to pip install")
+    reproduce.add_argument("--index-url", metavar="URL", help="passed to pip install")
+    reproduce.add_argument("--no-index", action="store_true", help="passed to pip install")
 
     hub = add("hub", _hub_help(parser), "the local Hub emulator")
     hub_actions = hub.add_subparsers(dest="hub_action", required=True, metavar="ACTION")

@@ -98,6 +98,7 @@ class Config:
     lock: LockConfig
     card: CardConfig
     gate: GateSettings = GateSettings()
+    create_pr: bool = False  # [publish] create_pr: the release goes to a pull request, not the branch
 
     @property
     def tag(self) -> str:
@@ -173,14 +174,26 @@ def read_config_file(path: Path, table_path: tuple[str, ...] = ()) -> dict[str, 
     return data
 
 
-def parse_config(data: Mapping[str, Any], path: Path, *, table_path: tuple[str, ...] = ()) -> Config:
-    """Validate the configuration table and build a :class:`Config`. Pure: touches no files."""
+def parse_config(
+    data: Mapping[str, Any],
+    path: Path,
+    *,
+    table_path: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate the configuration table and build a :class:`Config`. Pure: touches no files.
+
+    ``env`` (default: the process environment) supplies ``HF_ENDPOINT`` and the CI tag
+    (:func:`version_from_ci`).
+    """
+    env = os.environ if env is None else env
     prefix = ".".join(table_path)
     problems = check_document(dict(data), load_schema("release-config.schema.json"))
     if problems:
         lines = [f"  - {p.where(prefix)}: {p.message}" for p in problems]
         raise ConfigError(f"invalid configuration in {path}:\n" + "\n".join(lines))
     root = path.parent
+    version = _version(data.get("version"), version_from_ci(env), path, prefix)
 
     def resolve(value: str) -> Path:
         return (root / os.path.expanduser(value)).resolve()
@@ -266,12 +279,13 @@ def parse_config(data: Mapping[str, Any], path: Path, *, table_path: tuple[str, 
 
     return Config(
         gate=gate,
+        create_pr=data.get("publish", {}).get("create_pr", False),
         path=path,
         root=root,
         repo_id=data["repo_id"],
         repo_type=data.get("repo_type", "model"),
-        version=data["version"],
-        endpoint=_endpoint(data.get("endpoint")),
+        version=version,
+        endpoint=_endpoint(data.get("endpoint"), env),
         private=data.get("private", False),
         build_dir=build_dir,
         stage_dir=resolve(data.get("stage", {}).get("dir", "dist")),
@@ -282,9 +296,33 @@ def parse_config(data: Mapping[str, Any], path: Path, *, table_path: tuple[str, 
     )
 
 
-def _endpoint(configured: str | None) -> str:
+def version_from_ci(env: Mapping[str, str]) -> str | None:
+    """The version a CI tag build names: ``GITHUB_REF_TYPE=tag`` and ``GITHUB_REF_NAME=v1.2.3`` give ``1.2.3``."""
+    if env.get("GITHUB_REF_TYPE") != "tag" or not env.get("GITHUB_REF_NAME"):
+        return None
+    name = env["GITHUB_REF_NAME"]
+    return name[1:] if name[:1] in ("v", "V") and name[1:2].isdigit() else name
+
+
+def _version(configured: str | None, from_ci: str | None, path: Path, prefix: str) -> str:
+    key = f"{prefix}.version" if prefix else "version"
+    if configured is not None and from_ci is not None and configured != from_ci:
+        raise ConfigError(
+            f"{path}: {key} is {configured!r} but the CI tag (GITHUB_REF_NAME) releases {from_ci!r}: "
+            f"set {key} = {from_ci!r}, or tag v{configured}"
+        )
+    version = configured if configured is not None else from_ci
+    if version is None:
+        raise ConfigError(
+            f"invalid configuration in {path}: {key} is missing: set it (the tag is v<version>), "
+            "or run from a CI tag build (GITHUB_REF_TYPE=tag, GITHUB_REF_NAME=v1.2.3)"
+        )
+    return version
+
+
+def _endpoint(configured: str | None, env: Mapping[str, str]) -> str:
     """The config's endpoint; when absent, HF_ENDPOINT; else the public Hub."""
-    value = configured or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
+    value = configured or env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT
     return value.rstrip("/")
 
 

@@ -11,15 +11,26 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
+from release.atomic import write_atomic
 from release.checksum import ManifestEntry, hash_file
 from release.errors import AuthError, CardProblem, CardValidationError, PublishError
+from release.notes import (
+    NOTES_PATH,
+    ReleaseSnapshot,
+    diff_releases,
+    parse_metrics,
+    parse_pins,
+    previous_version,
+    render_notes,
+)
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 
 if TYPE_CHECKING:
@@ -40,6 +51,7 @@ class PublishTarget:
     token: str = field(repr=False)
     private: bool = False
     branch: str = "main"
+    create_pr: bool = False  # commit to a pull request against ``branch``; tag only once it is merged
 
 
 @dataclass(frozen=True)
@@ -50,10 +62,54 @@ class PublishPlan:
     add: tuple[ManifestEntry, ...]  # new or changed files
     unchanged: tuple[ManifestEntry, ...]
     delete: tuple[str, ...]  # remote files that are not in the release
+    changed: frozenset[str] = frozenset()  # the paths of ``add`` that the branch already holds, with other content
+    delete_bytes: int = 0  # the size of the deleted files on the branch
 
     @property
     def upload_bytes(self) -> int:
         return sum(e.size for e in self.add)
+
+    @property
+    def unchanged_bytes(self) -> int:
+        return sum(e.size for e in self.unchanged)
+
+    @property
+    def is_empty(self) -> bool:
+        """Whether the branch already holds exactly the release."""
+        return not self.add and not self.delete
+
+    def to_json(self) -> dict[str, Any]:
+        """The plan for ``--json`` and for printing: sorted paths with their sizes, and byte totals."""
+        return {
+            "head": self.head,
+            "added": [{"path": e.path, "size": e.size} for e in self.add if e.path not in self.changed],
+            "changed": [{"path": e.path, "size": e.size} for e in self.add if e.path in self.changed],
+            "deleted": list(self.delete),
+            "unchanged": len(self.unchanged),
+            "upload_bytes": self.upload_bytes,
+            "unchanged_bytes": self.unchanged_bytes,
+            "delete_bytes": self.delete_bytes,
+        }
+
+
+@dataclass(frozen=True)
+class PublishPreview:
+    """What ``publish --dry-run`` found, having changed nothing on the Hub."""
+
+    repo_id: str
+    endpoint: str
+    tag: str
+    repo_exists: bool
+    tag_commit: str | None  # where the release's tag already points, if it exists
+    tag_differences: tuple[str, ...]  # how that tagged tree differs from the release (empty: identical)
+    plan: PublishPlan | None  # None when the tag already exists: nothing would be committed
+    notes: str = ""  # RELEASE_NOTES.md as it would be published
+
+    @property
+    def outcome(self) -> Literal["publish", "already released", "refuse"]:
+        if self.tag_commit is None:
+            return "publish"
+        return "refuse" if self.tag_differences else "already released"
 
 
 @dataclass(frozen=True)
@@ -66,6 +122,9 @@ class PublishResult:
     url: str
     already_released: bool
     plan: PublishPlan | None = None
+    manifest: ReleaseManifest | None = None  # the release as published (with RELEASE_NOTES.md)
+    notes: str = ""
+    pr_url: str | None = None  # with create_pr: the pull request holding the verified release (not tagged)
 
 
 @dataclass(frozen=True)
@@ -77,9 +136,14 @@ class RemoteFile:
 
 
 def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: PublishTarget) -> PublishResult:
-    """Upload ``staged_dir`` as one commit on ``target.branch``, verify it, then tag it."""
+    """Upload ``staged_dir`` as one commit on ``target.branch``, verify it, then tag it.
+
+    The commit's parent is the head seen when planning. When another commit lands in between
+    (HTTP 412) the tag is checked again and the release planned once more against the new head;
+    the blobs already sent are not sent again. A second 412 stops with :class:`PublishError`.
+    """
     tag = manifest.tag
-    entries = _release_entries(staged_dir, manifest)
+    _release_entries(staged_dir, manifest)  # the staged tree is complete before anything is sent
     with _hub_errors(target):
         api = _client(target)
         user = _whoami(api, target)
@@ -90,34 +154,197 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
                 log.warning("the Hub says about the card: %s", warning)
         api.create_repo(target.repo_id, repo_type=target.repo_type, private=target.private, exist_ok=True)
 
-        existing = _tag_commit(api, target, tag)
-        if existing is not None:
-            return _already_released(api, target, tag, existing, entries, staged_dir)
+        # The release notes join the staged tree and its manifest before anything is compared or sent.
+        manifest, notes, manifest_json = _with_release_notes(api, target, staged_dir, manifest)
+        write_atomic(staged_dir / NOTES_PATH, notes)
+        write_atomic(staged_dir / RELEASE_MANIFEST, manifest_json)
+        entries = _release_entries(staged_dir, manifest)
 
-        head = _branch_head(api, target)
-        remote = _remote_tree(api, target, head) if head else {}
-        plan = plan_publish(entries, remote, head)
-        log.info(
-            "plan: %d file(s) to upload (%d bytes), %d unchanged, %d to delete",
-            len(plan.add),
-            plan.upload_bytes,
-            len(plan.unchanged),
-            len(plan.delete),
-        )
-        commit = _commit(api, target, staged_dir, plan, tag, manifest)
+        for attempt in (1, 2):
+            existing = _tag_commit(api, target, tag)
+            if existing is not None:
+                return _already_released(api, target, tag, existing, entries, staged_dir, manifest)
+            plan = _plan(api, target, entries, staged_dir)
+            log.info(
+                "plan: %d file(s) to upload (%d bytes), %d unchanged, %d to delete",
+                len(plan.add),
+                plan.upload_bytes,
+                len(plan.unchanged),
+                len(plan.delete),
+            )
+            try:
+                commit, pr_url = _commit(api, target, staged_dir, plan, tag, manifest, notes)
+                break
+            except Exception as exc:
+                if _status(exc) != 412:
+                    raise
+                if attempt == 2:
+                    raise PublishError(
+                        f"the branch {target.branch} of {target.repo_id} moved twice while publishing {tag} "
+                        "(other commits keep landing): nothing was committed or tagged; the branch holds what "
+                        "the other publisher committed. Run the release again when no one else is publishing"
+                    ) from None
+                log.warning("another commit landed on %s while publishing: planning again", target.branch)
         problems = compare_tree(entries, _remote_tree(api, target, commit), staged_dir)
         if problems:
             raise PublishError(
                 f"commit {commit} on {target.repo_id} does not match the release; it was NOT tagged:\n  - "
                 + "\n  - ".join(problems)
             )
-        api.create_tag(
-            target.repo_id, tag=tag, revision=commit, repo_type=target.repo_type, tag_message=f"Release {tag}"
-        )
+        if pr_url is not None:
+            # Reviewed releases: the tag waits for the merge; publishing again then tags the merged head.
+            log.info("opened %s with the verified release; merge it, then publish again to tag %s", pr_url, tag)
+            result = PublishResult(
+                target.repo_id, target.repo_type, target.endpoint, tag, commit, _repo_url(target), False, plan
+            )
+            return replace(result, manifest=manifest, notes=notes, pr_url=pr_url)
+        try:
+            api.create_tag(
+                target.repo_id, tag=tag, revision=commit, repo_type=target.repo_type, tag_message=f"Release {tag}"
+            )
+        except Exception as exc:
+            if _status(exc) != 409:
+                raise
+            # Another publisher tagged the same version between our check and now.
+            existing = _tag_commit(api, target, tag)
+            if existing is None:
+                raise
+            return _already_released(api, target, tag, existing, entries, staged_dir, manifest)
         log.info("tagged %s at %s", tag, commit)
         return PublishResult(
-            target.repo_id, target.repo_type, target.endpoint, tag, commit, _repo_url(target), False, plan
+            target.repo_id,
+            target.repo_type,
+            target.endpoint,
+            tag,
+            commit,
+            _repo_url(target),
+            False,
+            plan,
+            manifest,
+            notes,
         )
+
+
+def preview_publish(staged_dir: Path, manifest: ReleaseManifest, target: PublishTarget) -> PublishPreview:
+    """What :func:`publish_release` would do, for ``--dry-run``: only reads; creates, uploads and tags nothing."""
+    tag = manifest.tag
+    _release_entries(staged_dir, manifest)
+    with _hub_errors(target):
+        api = _client(target)
+        _whoami(api, target)
+        exists = api.repo_exists(target.repo_id, repo_type=target.repo_type)
+        manifest, notes, manifest_json = _with_release_notes(api, target, staged_dir, manifest, exists=exists)
+        # The entries as publishing would make them, without writing the notes into the staged tree.
+        entries = {e.path: e for e in manifest.files}
+        entries[RELEASE_MANIFEST] = _entry_of(RELEASE_MANIFEST, manifest_json)
+        pending = {NOTES_PATH: notes.encode("utf-8"), RELEASE_MANIFEST: manifest_json.encode("utf-8")}
+        if not exists:
+            plan = plan_publish(entries, {}, None)
+            return PublishPreview(target.repo_id, target.endpoint, tag, False, None, (), plan, notes)
+        existing = _tag_commit(api, target, tag)
+        if existing is not None:
+            remote = _remote_tree(api, target, existing)
+            differences = tuple(compare_tree(entries, remote, staged_dir, pending))
+            return PublishPreview(target.repo_id, target.endpoint, tag, True, existing, differences, None, notes)
+        plan = _plan(api, target, entries, staged_dir, pending)
+        return PublishPreview(target.repo_id, target.endpoint, tag, True, None, (), plan, notes)
+
+
+def _entry_of(path: str, text: str) -> ManifestEntry:
+    data = text.encode("utf-8")
+    return ManifestEntry(path, len(data), hashlib.sha256(data).hexdigest())
+
+
+def _with_release_notes(
+    api: HfApi, target: PublishTarget, staged_dir: Path, manifest: ReleaseManifest, *, exists: bool = True
+) -> tuple[ReleaseManifest, str, str]:
+    """The notes against the previous version tag, and the manifest that lists them: (manifest, notes, its JSON).
+
+    Deterministic: the previous version is the highest tag below this one, not the latest one, so
+    publishing a version again makes the same notes and finds it "already released".
+    """
+    files = {e.path: e for e in manifest.files if e.path != NOTES_PATH}
+    current = ReleaseSnapshot(manifest.version, files, *_pins_and_metrics(lambda p: _read_staged(staged_dir, p)))
+    previous = None
+    if exists:
+        tags = [t.name for t in api.list_repo_refs(target.repo_id, repo_type=target.repo_type).tags]
+        version = previous_version(manifest.version, tags)
+        if version is not None:
+            previous = _snapshot_at(api, target, version)
+    notes = render_notes(diff_releases(previous, current))
+    files[NOTES_PATH] = _entry_of(NOTES_PATH, notes)
+    updated = replace(manifest, files=tuple(files[p] for p in sorted(files)))
+    return updated, notes, updated.to_json()
+
+
+def _pins_and_metrics(read: Callable[[str], str | None]) -> tuple[dict[str, str], dict[str, Any]]:
+    lock, card = read("requirements.txt"), read(CARD_PATH)
+    return (parse_pins(lock) if lock else {}), (parse_metrics(card) if card else {})
+
+
+def _read_staged(staged_dir: Path, path: str) -> str | None:
+    file = staged_dir / path
+    return file.read_text(encoding="utf-8") if file.is_file() else None
+
+
+def _snapshot_at(api: HfApi, target: PublishTarget, version: str) -> ReleaseSnapshot | None:
+    """The previous release, read from its tag on the Hub (None when it has no release manifest)."""
+    from huggingface_hub.errors import EntryNotFoundError
+
+    revision = f"v{version}"
+    with tempfile.TemporaryDirectory(prefix="model-release-notes-") as cache:
+
+        def read(path: str) -> str | None:
+            try:
+                local = api.hf_hub_download(
+                    target.repo_id, path, repo_type=target.repo_type, revision=revision, cache_dir=cache
+                )
+            except EntryNotFoundError:
+                return None
+            return Path(local).read_text(encoding="utf-8")
+
+        text = read(RELEASE_MANIFEST)
+        if text is None:
+            return None
+        previous = ReleaseManifest.from_json(text, f"{target.repo_id}@{revision}/{RELEASE_MANIFEST}")
+        files = {e.path: e for e in previous.files}
+        return ReleaseSnapshot(version, files, *_pins_and_metrics(read))
+
+
+def _plan(
+    api: HfApi,
+    target: PublishTarget,
+    entries: Mapping[str, ManifestEntry],
+    staged_dir: Path,
+    pending: Mapping[str, bytes] | None = None,
+) -> PublishPlan:
+    head = _branch_head(api, target)
+    remote = _remote_tree(api, target, head) if head else {}
+    return plan_publish(entries, remote, head, _local_blob_ids(entries, remote, staged_dir, pending))
+
+
+def _local_blob_ids(
+    entries: Mapping[str, ManifestEntry],
+    remote: Mapping[str, RemoteFile],
+    staged_dir: Path,
+    pending: Mapping[str, bytes] | None = None,
+) -> dict[str, str]:
+    """Git blob ids of the staged files the branch holds as regular (non-LFS) files of the same size."""
+    return {
+        path: _blob_id(staged_dir, path, pending)
+        for path, entry in entries.items()
+        if (there := remote.get(path)) is not None and there.sha256 is None and there.size == entry.size
+    }
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of a client error (also when wrapped, as ``create_commit`` does), else None."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    for error in (exc, exc.__cause__):
+        if isinstance(error, HfHubHTTPError) and error.response is not None:
+            return int(error.response.status_code)
+    return None
 
 
 def is_remote_hub(endpoint: str) -> bool:
@@ -188,21 +415,43 @@ def check_access(target: PublishTarget) -> str:
 
 
 def plan_publish(
-    entries: Mapping[str, ManifestEntry], remote: Mapping[str, RemoteFile], head: str | None
+    entries: Mapping[str, ManifestEntry],
+    remote: Mapping[str, RemoteFile],
+    head: str | None,
+    blob_ids: Mapping[str, str] | None = None,
 ) -> PublishPlan:
-    """Compare the release with the remote branch. Pure."""
+    """Compare the release with the remote branch. Pure.
+
+    LFS files compare by size and sha256; regular files (no sha256 on the Hub) by their git blob id,
+    given in ``blob_ids`` for the staged files (a missing id counts as changed).
+    """
+    blob_ids = blob_ids or {}
     add: list[ManifestEntry] = []
     unchanged: list[ManifestEntry] = []
+    changed: set[str] = set()
     for path, entry in sorted(entries.items()):
         there = remote.get(path)
-        same = there is not None and there.size == entry.size and there.sha256 == entry.sha256
+        same = there is not None and there.size == entry.size
+        if there is not None and same:
+            same = there.sha256 == entry.sha256 if there.sha256 else blob_ids.get(path) == there.git_oid
         (unchanged if same else add).append(entry)
+        if there is not None and not same:
+            changed.add(path)
     delete = tuple(sorted(p for p in remote if p not in entries and p not in HUB_MANAGED))
-    return PublishPlan(head, tuple(add), tuple(unchanged), delete)
+    delete_bytes = sum(remote[p].size for p in delete)
+    return PublishPlan(head, tuple(add), tuple(unchanged), delete, frozenset(changed), delete_bytes)
 
 
-def compare_tree(entries: Mapping[str, ManifestEntry], remote: Mapping[str, RemoteFile], staged_dir: Path) -> list[str]:
-    """Every difference between the release and a remote tree (empty when they are identical)."""
+def compare_tree(
+    entries: Mapping[str, ManifestEntry],
+    remote: Mapping[str, RemoteFile],
+    staged_dir: Path,
+    pending: Mapping[str, bytes] | None = None,
+) -> list[str]:
+    """Every difference between the release and a remote tree (empty when they are identical).
+
+    ``pending`` holds the content of release files not (yet) written into ``staged_dir`` (a dry run's notes).
+    """
     problems = []
     for path, entry in sorted(entries.items()):
         there = remote.get(path)
@@ -212,7 +461,7 @@ def compare_tree(entries: Mapping[str, ManifestEntry], remote: Mapping[str, Remo
             problems.append(f"{path}: {there.size} bytes on the Hub, {entry.size} in the release")
         elif there.sha256 is not None and there.sha256 != entry.sha256:
             problems.append(f"{path}: sha256 {there.sha256} on the Hub, {entry.sha256} in the release")
-        elif there.sha256 is None and there.git_oid != git_blob_id(staged_dir / path):
+        elif there.sha256 is None and there.git_oid != _blob_id(staged_dir, path, pending):
             problems.append(f"{path}: content on the Hub differs from the release (git blob id)")
     problems += [f"{p}: on the Hub but not in the release" for p in sorted(set(remote) - set(entries) - HUB_MANAGED)]
     return problems
@@ -220,8 +469,17 @@ def compare_tree(entries: Mapping[str, ManifestEntry], remote: Mapping[str, Remo
 
 def git_blob_id(path: Path) -> str:
     """The git blob sha1 of a (small, regular) file, as the Hub reports it."""
-    data = path.read_bytes()
+    return _git_blob_id(path.read_bytes())
+
+
+def _git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _blob_id(staged_dir: Path, path: str, pending: Mapping[str, bytes] | None) -> str:
+    if pending and path in pending:
+        return _git_blob_id(pending[path])
+    return git_blob_id(staged_dir / path)
 
 
 def _release_entries(staged_dir: Path, manifest: ReleaseManifest) -> dict[str, ManifestEntry]:
@@ -306,7 +564,9 @@ def _commit(
     plan: PublishPlan,
     tag: str,
     manifest: ReleaseManifest,
-) -> str:
+    notes: str,
+) -> tuple[str, str | None]:
+    """The commit holding the plan (the head itself when there is nothing to change), and its pull request."""
     from huggingface_hub import CommitOperationDelete
 
     additions = [_addition(staged_dir, entry) for entry in plan.add]
@@ -315,9 +575,9 @@ def _commit(
     if not operations:
         assert plan.head is not None
         log.info("the branch already holds exactly this release")
-        return plan.head
+        return plan.head, None
     source = manifest.source.git_commit
-    description = f"{len(plan.add)} file(s) added or changed, {len(plan.delete)} deleted."
+    description = f"{notes}\n{len(plan.add)} file(s) added or changed, {len(plan.delete)} deleted."
     if source:
         description += f"\nSource commit: {source}" + (
             " (with uncommitted changes)" if manifest.source.git_dirty else ""
@@ -330,8 +590,9 @@ def _commit(
         repo_type=target.repo_type,
         revision=target.branch,
         parent_commit=plan.head,
+        create_pr=target.create_pr,
     )
-    return str(info.oid)
+    return str(info.oid), (str(info.pr_url) if target.create_pr and info.pr_url else None)
 
 
 #: Files this small may be committed as regular (non-LFS) files, whose bytes the server does not check
@@ -366,6 +627,7 @@ def _already_released(
     commit: str,
     entries: Mapping[str, ManifestEntry],
     staged_dir: Path,
+    manifest: ReleaseManifest | None = None,
 ) -> PublishResult:
     problems = compare_tree(entries, _remote_tree(api, target, commit), staged_dir)
     if problems:
@@ -374,7 +636,9 @@ def _already_released(
             f"bump the version in the config. Differences:\n  - " + "\n  - ".join(problems[:20])
         )
     log.info("%s is already released with identical content", tag)
-    return PublishResult(target.repo_id, target.repo_type, target.endpoint, tag, commit, _repo_url(target), True)
+    return PublishResult(
+        target.repo_id, target.repo_type, target.endpoint, tag, commit, _repo_url(target), True, None, manifest
+    )
 
 
 def _repo_url(target: PublishTarget) -> str:

@@ -30,6 +30,9 @@ os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 os.environ.pop("HF_TOKEN", None)
 os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
 os.environ.pop("HF_OIDC_RESOURCE", None)
+# A CI tag build would set the version of every config the tests write (release.config.version_from_ci).
+os.environ.pop("GITHUB_REF_TYPE", None)
+os.environ.pop("GITHUB_REF_NAME", None)
 # pip must see only what a test gives it: no machine-wide config, index or find-links.
 for _var in [v for v in os.environ if v.startswith(("PIP_", "UV_"))]:
     del os.environ[_var]

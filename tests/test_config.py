@@ -123,3 +123,38 @@ def test_eval_results_dir_needs_results_and_a_model_repo(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config({**MINIMAL, **table}, tmp_path / "release.toml")
+
+
+def test_the_version_comes_from_a_ci_tag_build_when_the_config_has_none(tmp_path: Path) -> None:
+    ci = {"GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v1.2.3"}
+    config = parse_config({"repo_id": "alice/model"}, tmp_path / "release.toml", env=ci)
+    assert config.version == "1.2.3" and config.tag == "v1.2.3"
+    agreeing = parse_config({**MINIMAL, "version": "1.2.3"}, tmp_path / "release.toml", env=ci)
+    assert agreeing.version == "1.2.3"
+    branch = {"GITHUB_REF_TYPE": "branch", "GITHUB_REF_NAME": "main"}
+    assert parse_config(MINIMAL, tmp_path / "release.toml", env=branch).version == "1.0.0"
+
+
+def test_a_ci_tag_that_disagrees_with_the_config_is_a_config_error(tmp_path: Path) -> None:
+    ci = {"GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v1.2.4"}
+    with pytest.raises(ConfigError) as info:
+        parse_config(MINIMAL, tmp_path / "release.toml", env=ci)
+    assert info.value.exit_code == 2
+    assert "version is '1.0.0' but the CI tag (GITHUB_REF_NAME) releases '1.2.4'" in str(info.value)
+    with pytest.raises(ConfigError, match="version is missing"):
+        parse_config({"repo_id": "alice/model"}, tmp_path / "release.toml", env={})
+
+
+def test_a_ci_tag_that_disagrees_stops_the_cli_with_exit_2(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "release.toml").write_text('repo_id = "alice/m"\nversion = "0.1"\n')
+    env = {**os.environ, "GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v0.2"}
+    result = subprocess.run(
+        [sys.executable, "-m", "release", "stage"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "ConfigError" in result.stderr and "releases '0.2'" in result.stderr
+    assert not (tmp_path / "dist").exists()

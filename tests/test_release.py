@@ -212,3 +212,22 @@ def test_the_gate_alone_on_paths(project: Path) -> None:
     broken = _cli("check", "example/model", cwd=project)
     assert broken.returncode == 1
     assert "MR202" in broken.stdout and "model-00003-of-00002.safetensors" in broken.stdout
+
+
+def test_dry_runs_print_the_plan_and_publish_nothing(project: Path) -> None:
+    dry = _cli("release", "--dry-run", "--json", cwd=project)
+    assert dry.returncode == 0, dry.stderr
+    document = json.loads(dry.stdout)
+    assert document["dry_run"] is True and document["outcome"] == "publish" and document["repo_exists"] is False
+    staged = _files(Path(document["staged_dir"]))
+    assert "RELEASE_NOTES.md" not in staged  # a dry run writes nothing, not even the notes
+    plan = document["plan"]
+    assert sorted(f["path"] for f in plan["added"]) == sorted([*staged, "RELEASE_NOTES.md"])
+    assert plan["upload_bytes"] == document["bytes"] and plan["changed"] == [] and plan["deleted"] == []
+    assert plan["unchanged"] == 0 and document["release_notes"].startswith("# Release v0.1.0\n\nFirst release")
+    text = _cli("publish", "--dry-run", cwd=project)
+    assert text.returncode == 0, text.stderr
+    assert "dry run: nothing was sent" in text.stdout and "add       README.md" in text.stdout
+    assert f"upload {plan['upload_bytes']} bytes in {len(staged) + 1} file(s)" in text.stdout
+    with HubServer(project / ".hub", [Token("reader", "hf_reader_token")]) as hub:
+        assert not HfApi(endpoint=hub.url, token="hf_reader_token").repo_exists(REPO_ID)
