@@ -6,6 +6,8 @@ The release sessions install the package and forward ``session.posargs`` to its 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -28,10 +30,18 @@ def _cli(session: nox.Session, *args: str) -> None:
 @nox.session(python=PYTHON)
 def lock(session: nox.Session) -> None:
     """Freeze the environments: requirements.txt, conda-lock.yml or environment.yml, environment.json."""
-    if "--check" not in session.posargs:
-        # The snapshot (environment.json) describes this venv: give it the project's runtime.
-        session.install("--require-hashes", "--no-deps", "-r", "requirements.txt")
-    _cli(session, "lock")
+    if "--check" in session.posargs:
+        _cli(session, "lock")
+        return
+    # environment.json describes the training environment: a venv holding only the locked runtime,
+    # not this session's venv, which also holds model-release.
+    runtime = Path(session.create_tmp()) / "runtime"
+    session.run("python", "-m", "venv", "--clear", str(runtime))
+    python = str(runtime / "bin" / "python")
+    session.run(
+        python, "-m", "pip", "install", "-q", "--require-hashes", "--no-deps", "-r", "requirements.txt", external=True
+    )
+    _cli(session, "lock", "--python", python)
 
 
 @nox.session(python=PYTHON)

@@ -53,7 +53,7 @@ def cmd_lock(args: argparse.Namespace) -> Result:
     if args.check:
         checked = check_locks(config)
         return {"command": "lock", "check": True, "fresh": [str(p) for p in checked], "message": "locks are fresh"}
-    outcome = lock_environments(config, python=config.lock.python or sys.executable)
+    outcome = lock_environments(config, python=args.python or config.lock.python or sys.executable)
     return {"command": "lock", **outcome, "message": "wrote " + ", ".join(outcome["written"])}
 
 
@@ -636,8 +636,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
-    lock = add("lock", cmd_lock, "freeze requirements.in into a hash-pinned requirements.txt (pip-tools)")
+    lock = add("lock", cmd_lock, "freeze the environments: requirements.txt, conda-lock.yml, environment.json")
     lock.add_argument("--check", action="store_true", help="exit 1 when a lock no longer matches its input")
+    lock.add_argument(
+        "--python", metavar="PATH", help="the training interpreter to snapshot into environment.json (lock.python)"
+    )
 
     checksum = add("checksum", cmd_checksum, "SHA-256 manifests of the datasets and weights, or of PATHs")
     checksum.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (no config needed)")
