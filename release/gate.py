@@ -416,10 +416,11 @@ class _SecretScanner:
 
     @classmethod
     def create(cls) -> _SecretScanner:
-        classes: list[type[BasePlugin]] = [
-            c for c in get_mapping_from_secret_type_to_class().values() if c.__name__ not in _EXCLUDED_DETECTORS
-        ]
-        classes.sort(key=lambda c: c.__name__)
+        mapping: Mapping[str, type[BasePlugin]] = get_mapping_from_secret_type_to_class()
+        classes = sorted(
+            (plugin for plugin in mapping.values() if plugin.__name__ not in _EXCLUDED_DETECTORS),
+            key=lambda plugin: plugin.__name__,
+        )
         anchors = _ANCHORS if importlib.metadata.version("detect-secrets") == _ANCHORED_VERSION else {}
         detectors = []
         for plugin_class in (*classes, *_OWN_DETECTORS):
