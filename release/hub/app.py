@@ -311,9 +311,7 @@ class HubApp:
 
     def _visible_repo(self, call: Call, repo_id: RepoId) -> None:
         """404 RepoNotFound unless the repo exists and is public or in the caller's namespace."""
-        repo = self._storage.get_repo(repo_id)
-        token = call.token
-        if repo.private and not (token and (token.any_namespace or token.user == repo_id.namespace)):
+        if not web.may_read(call.token, self._storage.get_repo(repo_id)):
             raise HttpError(404, "Repository not found", code="RepoNotFound")
 
     def _writable_repo(self, call: Call, repo_id: RepoId) -> Token:

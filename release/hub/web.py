@@ -172,7 +172,8 @@ def show_repo(storage: HubStorage, repo_type: RepoType, namespace: str, name: st
 
 
 def may_read(token: Token | None, repo: Repo) -> bool:
-    """The API's rule: a public repo, or a private one and a token of its namespace (or of every one)."""
+    """Who may read a repo, for the API and this view alike: anyone if it is public, else a token
+    of its namespace (or of every namespace)."""
     return not repo.private or (token is not None and (token.any_namespace or token.user == repo.id.namespace))
 
 

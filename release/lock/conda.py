@@ -88,7 +88,7 @@ with warnings.catch_warnings():
 
 from release.atomic import write_atomic
 from release.errors import LockError, StaleLockError
-from release.lock.pip import LOCK_COMMAND
+from release.lock.pip import LOCK_COMMAND, read_text_input
 from release.process import quote_output, redact_credentials
 
 __all__ = [
@@ -172,17 +172,6 @@ class _Environment:
     lines: Mapping[str, int]  # conda package name -> the line that requests it
 
 
-def _read_text(path: Path, role: str, hint: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise LockError(f"{role} {path} does not exist: {hint}") from exc
-    except UnicodeDecodeError as exc:
-        raise LockError(f"{role} {path} is not UTF-8 text ({exc.reason}): save it as UTF-8.") from exc
-    except OSError as exc:
-        raise LockError(f"Cannot read {role} {path}: {exc.strerror or exc}.") from exc
-
-
 def _yaml_problem(path: Path, exc: yaml.YAMLError) -> LockError:
     mark = getattr(exc, "problem_mark", None)
     where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
@@ -248,7 +237,7 @@ def _check_pip_requirement(path: Path, requirement: str, line: int) -> None:
 
 
 def _read_environment(path: Path) -> _Environment:
-    text = _read_text(path, "The conda environment file", "create it with `channels:` and `dependencies:` lists.")
+    text = read_text_input(path, "The conda environment file", "create it with `channels:` and `dependencies:` lists.")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         yaml.safe_load(text)  # constructing the values also refuses tags like !!python/object
@@ -399,7 +388,7 @@ def _mapping_url(environment: _Environment, options: CondaLockOptions) -> str:
         return str(DEFAULT_MAPPING_URL)  # never read: conda-lock needs it for pip requirements only
     mapping = Path(options.pypi_mapping)
     try:
-        loaded = json.loads(_read_text(mapping, "The pip<->conda name mapping", "download it or write one."))
+        loaded = json.loads(read_text_input(mapping, "The pip<->conda name mapping", "download it or write one."))
     except json.JSONDecodeError as exc:
         raise LockError(
             f"{mapping}:{exc.lineno}:{exc.colno}: the pip<->conda name mapping is not JSON: {exc.msg}."

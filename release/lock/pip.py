@@ -220,7 +220,8 @@ def _platform() -> str:
     return f"{sys.platform} {platform.machine()}"
 
 
-def _read_text(path: Path, role: str, missing_hint: str) -> str:
+def read_text_input(path: Path, role: str, missing_hint: str) -> str:
+    """A lock input or lock as text; a LockError naming the file for every way reading can fail."""
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -232,7 +233,7 @@ def _read_text(path: Path, role: str, missing_hint: str) -> str:
 
 
 def _read_requirements_in(requirements_in: Path) -> str:
-    return _read_text(
+    return read_text_input(
         requirements_in,
         "The requirements input",
         f"create it with one requirement per line (e.g. `numpy>=1.26`), then run `{LOCK_COMMAND}`.",
@@ -482,7 +483,7 @@ def check_requirements_lock(requirements_in: Path, requirements_txt: Path) -> No
     digest = requirements_sha256(_read_requirements_in(requirements_in))
     if not requirements_txt.exists():
         raise StaleLockError(f"The lock {requirements_txt} is missing ({requirements_in} has no lock). {_FIX}")
-    lock_text = _read_text(requirements_txt, "The lock", _FIX)
+    lock_text = read_text_input(requirements_txt, "The lock", _FIX)
     header = parse_lock_header(lock_text)
     if header is None:
         raise StaleLockError(
