@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 
@@ -19,6 +17,8 @@ def write_atomic(path: Path, data: str | bytes) -> None:
             return
     except OSError:
         pass
+    import tempfile  # not needed when the file is already up to date (a re-run's usual case)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -53,4 +53,6 @@ def replace_dir(built: Path, target: Path) -> None:
             os.replace(old, target)
         raise
     if old is not None:
+        import shutil
+
         shutil.rmtree(old, ignore_errors=True)
