@@ -31,7 +31,7 @@ from release.errors import Finding, Severity
 
 SAFETENSORS_SUFFIX = ".safetensors"
 SHARD_INDEX_SUFFIX = ".safetensors.index.json"
-PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib"})
+PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib", ".npy", ".npz"})
 
 #: safetensors refuses headers above this size (``MAX_HEADER_SIZE`` in its Rust source).
 MAX_HEADER_SIZE = 100_000_000
@@ -89,6 +89,8 @@ _EXTRA_SAFE = frozenset(
 )
 _PICKLE_MEMBER_SUFFIXES = (".pkl", ".pickle")
 _ZIP_MAGIC = b"PK\x03\x04"
+_NPY_MAGIC = b"\x93NUMPY"
+_NPY_MAX_HEADER = 1 << 20  # numpy itself refuses headers above 10 kB unless told otherwise
 
 _SAFETENSORS_FIX = (
     "Re-save the weights with the safetensors library (safetensors.torch.save_file or "
@@ -429,12 +431,14 @@ def scan_pickle_imports(release_path: str, path: Path) -> list[PickleImport]:
     """
     found: set[PickleImport] = set()
     with path.open("rb") as handle:
-        if handle.read(4) == _ZIP_MAGIC:
-            handle.seek(0)
+        magic = handle.read(len(_NPY_MAGIC))
+        handle.seek(0)
+        if magic.startswith(_ZIP_MAGIC):
             for member, result in _scan_zip(release_path, handle):
                 found.update(_imports(member, result))
+        elif magic == _NPY_MAGIC:
+            found.update(_imports(None, _scan_npy(handle, release_path)))
         else:
-            handle.seek(0)
             suffix = posixpath.splitext(release_path)[1].lower()
             found.update(_imports(None, scan_bytes(handle, release_path, suffix)))
     return sorted(found, key=lambda i: (i.member or "", i.module, i.name))
@@ -481,12 +485,56 @@ def _scan_zip(release_path: str, handle: IO[bytes]) -> list[tuple[str, ScanResul
     with RelaxedZipFile(handle, "r") as archive:
         for name in sorted(archive.namelist()):
             with archive.open(name, "r") as member:
-                magic = member.read(2)
-            if not (name.endswith(_PICKLE_MEMBER_SUFFIXES) or _is_pickle_magic(magic)):
+                magic = member.read(len(_NPY_MAGIC))
+            if magic == _NPY_MAGIC:  # an array of numpy.savez: a pickle only if its dtype holds objects
+                with archive.open(name, "r") as member:
+                    results.append((name, _scan_npy(member, f"{release_path}:{name}")))
+                continue
+            if not (name.endswith(_PICKLE_MEMBER_SUFFIXES) or _is_pickle_magic(magic[:2])):
                 continue
             with archive.open(name, "r") as member:
                 results.append((name, scan_pickle_bytes(member, f"{release_path}:{name}")))
     return results
+
+
+def _scan_npy(handle: IO[bytes], file_id: str) -> ScanResult:
+    """Scan a numpy ``.npy`` stream without numpy: its data is a pickle exactly when its dtype holds objects.
+
+    The format (numpy's ``format.py``): magic, version, header length (2 bytes in 1.0, 4 after), then
+    a Python dict literal with ``descr``. The literal is parsed with ``ast.literal_eval``, which
+    evaluates nothing. An unreadable header raises ``ValueError`` (the file is then unscannable).
+    """
+    import ast
+
+    handle.read(len(_NPY_MAGIC))
+    version = handle.read(2)
+    if len(version) != 2 or version[0] not in (1, 2, 3):
+        raise ValueError(f"not a numpy .npy file (format version {tuple(version)})")
+    width = 2 if version[0] == 1 else 4
+    length_bytes = handle.read(width)
+    if len(length_bytes) != width:
+        raise ValueError("truncated .npy header")
+    length = int.from_bytes(length_bytes, "little")
+    if length > _NPY_MAX_HEADER:
+        raise ValueError(f".npy header of {length:,} bytes: too large to be a real one")
+    header = handle.read(length)
+    if len(header) != length:
+        raise ValueError("truncated .npy header")
+    fields = ast.literal_eval(header.decode("utf-8" if version[0] == 3 else "latin-1"))
+    if not isinstance(fields, dict) or "descr" not in fields:
+        raise ValueError(".npy header has no descr")
+    if _npy_holds_objects(fields["descr"]):
+        return scan_pickle_bytes(handle, file_id)
+    return ScanResult([], 1)
+
+
+def _npy_holds_objects(descr: Any) -> bool:
+    """Whether a ``.npy`` descr (a type string, or a list of fields) has an object (``O``) type anywhere."""
+    if isinstance(descr, str):
+        return descr.lstrip("<>|=")[:1] == "O"
+    if isinstance(descr, list):  # structured: [(name, descr) or (name, descr, shape), ...]
+        return any(isinstance(item, tuple) and len(item) >= 2 and _npy_holds_objects(item[1]) for item in descr)
+    raise ValueError(f"unexpected .npy descr {descr!r}")
 
 
 def _imports(member: str | None, result: ScanResult) -> list[PickleImport]:

@@ -455,6 +455,49 @@ def test_a_plain_tensor_pickle_in_a_torch_style_zip_passes(tmp_path: Path) -> No
     assert check_pickle("pytorch_model.bin", path) == []
 
 
+def test_a_numpy_object_array_holding_a_malicious_object_is_blocked(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "features.npy"
+    np.save(path, np.array([Malicious(marker), 1], dtype=object), allow_pickle=True)
+    findings = check_pickle("data/features.npy", path)
+    assert [(f.code, f.where) for f in findings] == [("MR301 pickle-dangerous-global", SYSTEM)]
+    assert not marker.exists()
+
+
+def test_numeric_and_structured_numpy_arrays_pass(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.npy"
+    np.save(plain, np.arange(12, dtype=np.float32).reshape(3, 4))
+    structured = tmp_path / "structured.npy"
+    np.save(structured, np.zeros(3, dtype=[("x", "<f8"), ("label", "<U8"), ("xy", "<i4", (2,))]))
+    assert check_pickle("plain.npy", plain) == []
+    assert check_pickle("structured.npy", structured) == []
+
+
+def test_a_structured_numpy_array_with_an_object_field_is_scanned(tmp_path: Path) -> None:
+    path = tmp_path / "records.npy"
+    array = np.zeros(1, dtype=[("x", "<f8"), ("payload", "O")])
+    array[0]["payload"] = Malicious(tmp_path / "pwned")
+    np.save(path, array, allow_pickle=True)
+    assert [f.code for f in check_pickle("records.npy", path)] == ["MR301 pickle-dangerous-global"]
+
+
+@pytest.mark.parametrize("save", [np.savez, np.savez_compressed])
+def test_npz_members_are_scanned_one_by_one(tmp_path: Path, save: Callable[..., None]) -> None:
+    safe = tmp_path / "safe.npz"
+    save(safe, weights=np.ones((2, 2)), bias=np.zeros(2))
+    assert check_pickle("safe.npz", safe) == []
+    unsafe = tmp_path / "unsafe.npz"
+    save(unsafe, weights=np.ones(2), extra=np.array([Malicious(tmp_path / "pwned")], dtype=object))
+    findings = check_pickle("unsafe.npz", unsafe)
+    assert [(f.code, f.where) for f in findings] == [("MR301 pickle-dangerous-global", f"extra.npy: {SYSTEM}")]
+
+
+def test_a_corrupt_npy_header_is_unscannable_and_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "broken.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00\x10\x00{'descr': __import__")
+    assert [f.code for f in check_pickle("broken.npy", path)] == ["MR304 pickle-unscannable"]
+
+
 def test_an_unknown_global_is_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "counts.pickle"
     path.write_bytes(pickle.dumps(collections.Counter(a=1)))
