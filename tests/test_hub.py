@@ -39,6 +39,7 @@ from huggingface_hub.errors import (
 
 from release.errors import HubServerError
 from release.hub import DEV_TOKEN, HubServer, Token, parse_token_option
+from release.hub.storage import MergeConflictError, TreeEntry, git_blob_oid, merge_trees
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
@@ -455,6 +456,48 @@ def test_pull_request_commits_and_revisions(api: HfApi, repo: str) -> None:
     assert [(p.ref, p.target_commit) for p in refs.pull_requests or []] == [("refs/pr/1", update.oid)]
     assert api.list_repo_files(repo, revision="refs/pr/1") == [".gitattributes", "f.txt", "g.txt", "h.txt"]
     assert api.list_repo_files(repo) == [".gitattributes", "f.txt"]
+
+
+def test_pull_requests_are_merged_and_closed_with_write_access_only(hub: RunningHub, api: HfApi, repo: str) -> None:
+    api.create_commit(repo, [CommitOperationAdd("g.txt", b"proposal")], commit_message="proposal", create_pr=True)
+    for token in (hub.read_token, hub.other_token):
+        other = HfApi(token=token)
+        assert other.get_discussion_details(repo, 1).status == "open"  # a public repo: anyone may read it
+        with pytest.raises(HfHubHTTPError) as caught:
+            other.merge_pull_request(repo, 1)
+        assert status_of(caught.value) == 403
+        with pytest.raises(HfHubHTTPError) as caught:
+            other.change_discussion_status(repo, 1, "closed")
+        assert status_of(caught.value) == 403
+    with pytest.raises(HfHubHTTPError) as caught:
+        api.merge_pull_request(repo, 2)
+    assert status_of(caught.value) == 404 and "Discussion #2 not found" in str(caught.value)
+    private = new_repo(api, private=True)
+    api.create_commit(private, [CommitOperationAdd("g.txt", b"secret")], commit_message="proposal", create_pr=True)
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi(token=hub.other_token).get_discussion_details(private, 1)
+    assert api.list_repo_files(repo) == [".gitattributes"]
+    api.merge_pull_request(repo, 1)
+    assert api.list_repo_files(repo) == [".gitattributes", "g.txt"]
+
+
+def test_merge_trees_takes_each_sides_changes_and_names_every_conflict() -> None:
+    def entry(path: str, content: bytes) -> TreeEntry:
+        return TreeEntry(path, len(content), hashlib.sha256(content).hexdigest(), False, git_blob_oid(content))
+
+    base = {p: entry(p, b"0") for p in ("same", "ours", "theirs", "both", "gone", "clash")}
+    ours = base | {"ours": entry("ours", b"1"), "both": entry("both", b"1"), "new": entry("new", b"n")}
+    theirs = base | {"theirs": entry("theirs", b"2"), "both": entry("both", b"1")}
+    del ours["gone"]
+    merged = merge_trees(base, ours, theirs)
+    assert merged == ours | {"theirs": theirs["theirs"]}
+    assert merge_trees(base, base, theirs) == theirs  # the branch has not moved: the pull request's tree
+    with pytest.raises(MergeConflictError) as caught:
+        merge_trees(base, ours | {"both": entry("both", b"x")}, theirs | {"gone": entry("gone", b"y")})
+    assert caught.value.paths == ("both", "gone")
+    with pytest.raises(MergeConflictError) as caught:  # a file on one side, a folder on the other
+        merge_trees(base, base | {"dir": entry("dir", b"f")}, base | {"dir/file": entry("dir/file", b"f")})
+    assert caught.value.paths == ("dir/file",)
 
 
 def test_client_raises_not_found_errors_by_kind(api: HfApi, repo: str) -> None:

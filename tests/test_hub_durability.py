@@ -200,6 +200,9 @@ def test_every_call_sees_the_data_of_the_calls_before_it_across_restarts(tmp_pat
         lambda api: api.create_branch(REPO, branch="dev"),
         lambda api: api.delete_file("README.md", REPO, revision="dev", commit_message="no README"),
         lambda api: api.upload_file(path_or_fileobj=b"pr", path_in_repo="pr.txt", repo_id=REPO, create_pr=True),
+        lambda api: api.upload_file(path_or_fileobj=b"pr2", path_in_repo="pr2.txt", repo_id=REPO, create_pr=True),
+        lambda api: api.merge_pull_request(REPO, 2),
+        lambda api: api.change_discussion_status(REPO, 1, "closed"),
     ]
     for step in steps:
         with HubServer(storage, [Token("alice", TOKEN)]) as server:
@@ -210,8 +213,9 @@ def test_every_call_sees_the_data_of_the_calls_before_it_across_restarts(tmp_pat
         refs = api.list_repo_refs(REPO, include_pull_requests=True)
         assert [b.name for b in refs.branches] == ["dev", "main"]
         assert [t.name for t in refs.tags] == ["v1"]
-        assert [p.ref for p in refs.pull_requests or []] == ["refs/pr/1"]
-        assert sorted(api.list_repo_files(REPO)) == [".gitattributes", "README.md", "w.safetensors"]
+        assert [p.ref for p in refs.pull_requests or []] == ["refs/pr/1", "refs/pr/2"]
+        assert [api.get_discussion_details(REPO, n).status for n in (1, 2)] == ["closed", "merged"]
+        assert sorted(api.list_repo_files(REPO)) == [".gitattributes", "README.md", "pr2.txt", "w.safetensors"]
         assert sorted(api.list_repo_files(REPO, revision="dev")) == [".gitattributes", "w.safetensors"]
         assert "pr.txt" in api.list_repo_files(REPO, revision="refs/pr/1")
         assert [c.title for c in api.list_repo_commits(REPO, revision="dev")] == [
@@ -221,7 +225,9 @@ def test_every_call_sees_the_data_of_the_calls_before_it_across_restarts(tmp_pat
         ]
         path = hf_hub_download(REPO, "w.safetensors", revision="v1", endpoint=server.url, token=TOKEN)
         assert Path(path).read_bytes() == weights
-    assert check_store(storage)["models/alice/durable"]["refs/tags/v1"] == main_head(storage)
+    on_disk = check_store(storage)["models/alice/durable"]
+    assert on_disk["refs/tags/v1"] == history(storage, main_head(storage))[1]  # main moved on by the merge
+    assert on_disk["refs/merged-pr/2"] == main_head(storage)  # the mark, in the same file as the branch
     assert leftovers(storage) == []
 
 

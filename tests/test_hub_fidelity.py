@@ -34,6 +34,13 @@ Checklist: each row of hub-api.md §0 and where it is proven (test_hub.py covers
 19 HEAD/GET resolve ............... test_download_metadata_and_cache, test_revision_and_file_exists,
                                     test_slash_revisions_work_on_every_endpoint
 
+Beyond §0, the pull request routes the client's discussion calls use (documented in release.hub.app):
+   GET  discussions/{n} ........... test_merge_pull_request_squashes_it_onto_its_branch,
+                                    test_conflicting_and_closed_pull_requests_are_not_merged
+   POST discussions/{n}/status .... test_conflicting_and_closed_pull_requests_are_not_merged
+   POST discussions/{n}/merge ..... test_merge_pull_request_squashes_it_onto_its_branch,
+                                    test_conflicting_and_closed_pull_requests_are_not_merged
+
 §6 pitfalls: 1 HEAD sizes: test_download_metadata_and_cache; 6 X-Error-Code, 12 dates, 20 Xet: every test (the
 ``wire`` fixture); 10 the 409 ``url``: test_create_repo_exist_ok_without_write_access; 13 ``%2F``:
 test_slash_revisions_work_on_every_endpoint; 16 ``deletedFolder`` with ``/``: test_upload_folder_*; 19 ``converts``:
@@ -63,6 +70,8 @@ from huggingface_hub import (
     CommitOperationAdd,
     CommitOperationCopy,
     CommitOperationDelete,
+    DiscussionComment,
+    DiscussionCommit,
     HfApi,
     ModelCard,
     RepoFile,
@@ -648,6 +657,85 @@ def test_model_card_validate_and_push_to_hub(hub: RunningHub, api: HfApi, repo: 
     assert (loaded.license, loaded.language) == ("mit", "en")
     info = api.model_info(repo)
     assert info.card_data is not None and (info.card_data.license, info.card_data.get("language")) == ("mit", "en")
+
+
+# --------------------------------------------------------------------------------------------------
+# Pull requests: details, status and merge (beyond §0)
+
+
+def test_merge_pull_request_squashes_it_onto_its_branch(hub: RunningHub, api: HfApi, repo: str, wire: Wire) -> None:
+    weights = os.urandom(3000)
+    api.create_commit(repo, [add("a.txt", b"a"), add("gone.txt", b"g")], commit_message="start")
+    pr = api.create_commit(
+        repo,
+        [add("w.safetensors", weights), add("b.txt", b"b"), CommitOperationDelete("gone.txt")],
+        commit_message="Propose weights",
+        commit_description="Please review",
+        create_pr=True,
+    )
+    assert pr.pr_num == 1
+    update = api.upload_file(path_or_fileobj=b"b2", path_in_repo="b.txt", repo_id=repo, revision="refs/pr/1")
+    moved = api.upload_file(path_or_fileobj=b"c", path_in_repo="c.txt", repo_id=repo)  # main moves: no conflict
+
+    opened = api.get_discussion_details(repo, 1)
+    assert (opened.status, opened.is_pull_request, opened.author) == ("open", True, "alice")
+    assert opened.title == "Propose weights"
+    assert (opened.target_branch, opened.merge_commit_oid, opened.conflicting_files) == ("refs/heads/main", None, [])
+    assert [type(e).__name__ for e in opened.events] == ["DiscussionComment", "DiscussionCommit", "DiscussionCommit"]
+    comment, first, second = opened.events
+    assert isinstance(comment, DiscussionComment) and comment.content == "Please review"
+    assert isinstance(first, DiscussionCommit) and (first.oid, first.summary) == (pr.oid, "Propose weights")
+    assert isinstance(second, DiscussionCommit) and second.oid == update.oid
+
+    mark = wire.mark()
+    api.merge_pull_request(repo, 1, comment="Thanks!")
+    (merge,) = wire.since(mark, "POST", "/discussions/1/merge")
+    assert merge.status == 200 and merge.body["newStatus"]["data"] == {"status": "merged"}
+
+    merged = api.get_discussion_details(repo, 1)
+    head = api.repo_info(repo).sha
+    assert (merged.status, merged.merge_commit_oid, merged.conflicting_files) == ("merged", head, [])
+    assert [(type(e).__name__, getattr(e, "new_status", None)) for e in merged.events][-2:] == [
+        ("DiscussionComment", None),
+        ("DiscussionStatusChange", "merged"),
+    ]
+    commits = api.list_repo_commits(repo)
+    assert [c.commit_id for c in commits[:2]] == [head, moved.oid]  # one commit, on top of the moved branch
+    assert (commits[0].title, commits[0].message) == ("Propose weights (#1)", "Please review")
+    assert api.list_repo_files(repo) == [".gitattributes", "a.txt", "b.txt", "c.txt", "w.safetensors"]
+    assert Path(hf_hub_download(repo, "b.txt")).read_bytes() == b"b2"
+    assert Path(hf_hub_download(repo, "w.safetensors")).read_bytes() == weights
+    with pytest.raises(BadRequestError, match="is merged"):
+        api.merge_pull_request(repo, 1)
+    with pytest.raises(BadRequestError, match="is merged"):
+        api.change_discussion_status(repo, 1, "closed")
+    assert api.repo_info(repo).sha == head
+
+
+def test_conflicting_and_closed_pull_requests_are_not_merged(hub: RunningHub, api: HfApi, repo: str) -> None:
+    api.upload_file(path_or_fileobj=b"v1", path_in_repo="a.txt", repo_id=repo)
+    proposal = [add("a.txt", b"proposed"), add("x/y.txt", b"y")]
+    api.create_commit(repo, proposal, commit_message="change a", create_pr=True)
+    main = api.upload_file(path_or_fileobj=b"v2", path_in_repo="a.txt", repo_id=repo)  # the same file, differently
+    assert api.get_discussion_details(repo, 1).conflicting_files == ["a.txt"]
+    with pytest.raises(HfHubHTTPError, match=r"both sides changed a\.txt") as caught:
+        api.merge_pull_request(repo, 1)
+    assert status_of(caught.value) == 409
+    assert api.repo_info(repo).sha == main.oid and api.get_discussion_details(repo, 1).status == "open"
+
+    closing = api.change_discussion_status(repo, 1, "closed", comment="Superseded")
+    assert (closing.new_status, closing.author) == ("closed", "alice")
+    closed = api.get_discussion_details(repo, 1)
+    assert closed.status == "closed" and closing.id in [e.id for e in closed.events]
+    assert closed.conflicting_files == []
+    with pytest.raises(BadRequestError, match="is closed"):
+        api.merge_pull_request(repo, 1)
+    assert api.change_discussion_status(repo, 1, "open").new_status == "open"
+    api.upload_file(path_or_fileobj=b"v2", path_in_repo="a.txt", repo_id=repo, revision="refs/pr/1")  # resolved
+    assert api.get_discussion_details(repo, 1).conflicting_files == []
+    api.merge_pull_request(repo, 1)
+    assert api.list_repo_files(repo) == [".gitattributes", "a.txt", "x/y.txt"]
+    assert Path(hf_hub_download(repo, "a.txt")).read_bytes() == b"v2"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -257,6 +257,9 @@ def test_repo_page_shows_files_history_refs_and_readme_at_a_revision(hub: Runnin
     assert "nested/config.json" not in at_tag.links
     assert at_tag.row("v1 shown")[1] == "tag"
     assert at_tag.links["model.safetensors"] == f"/{repo}/resolve/{first.oid}/model.safetensors"
+    _, at_tree_url = get_page(f"{hub.url}/{repo}/tree/v1")  # the Hub's own URL of a revision
+    assert at_tree_url.row("v1 shown")[1] == "tag"
+    assert "nested/config.json" not in at_tree_url.links
     _, at_commit = get_page(f"{hub.url}/{repo}?rev={first.oid[:8]}")
     assert at_commit.links.keys() >= {"README.md", "model.safetensors"}
     assert "nested/config.json" not in at_commit.links
@@ -268,6 +271,8 @@ def test_web_routes_leave_the_api_alone(hub: RunningHub, api: HfApi) -> None:
     repo = new_repo(api, repo_type="dataset")
     head = fetch("HEAD", f"{hub.url}/datasets/{repo}")
     assert (head.status, head.body) == (200, b"")
+    assert fetch("GET", f"{hub.url}/datasets/{repo}/tree/main").status == 200
+    assert fetch("GET", f"{hub.url}/datasets/{repo}/tree/v9").status == 404
     assert head.headers["content-type"] == "text/html; charset=utf-8"
     assert json.loads(fetch("GET", f"{hub.url}/api/whoami-v2", hub.token).body)["name"] == "alice"
     missing = fetch("GET", f"{hub.url}/api/nothing")

@@ -8,6 +8,27 @@ never blocks the event loop; only the LFS upload streams its body on the loop, c
 Errors are ``{"error": message}`` with the same text in ``X-Error-Message`` and, for not-found errors,
 an ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``) that the client needs to
 raise the right exception. Unknown routes answer a fast 404: the client retries 5xx for about 23 s.
+
+Beyond hub-api.md, the pull requests that ``create_commit(create_pr=True)`` opens can be inspected,
+closed, reopened and merged, as ``HfApi`` does it (huggingface_hub 2.4.0, ``hf_api.py``):
+
+- ``GET /api/{type}/{repo_id}/discussions/{n}`` (``get_discussion_details``; read access): ``num``,
+  ``title``, ``status`` (``open``, ``closed`` or ``merged``), ``author``, ``createdAt``, ``repo``,
+  ``isPullRequest``, ``events`` (the opening comment, each commit, comments and changes of status),
+  ``changes`` (``base``: the target as ``refs/heads/<branch>``; ``mergeCommitId`` once merged) and
+  ``filesWithConflicts`` (what keeps an open one from merging now). No ``diff``.
+- ``POST …/discussions/{n}/status`` with ``{"status": "open"|"closed", "comment"?}``
+  (``change_discussion_status``; write token): answers ``{"newStatus": event}``. A merged one is final (400).
+- ``POST …/discussions/{n}/merge`` with ``{"comment"?}`` or no body (``merge_pull_request``; write token,
+  as for commits): a squash merge, as the Hub's "(#N)" commits are. One new commit on the target
+  branch, titled ``<title> (#N)``, whose parent is the branch head and whose tree is the file-level
+  three-way merge of the pull request's base, the branch and the pull request: exactly the pull
+  request's tree when the branch has not moved since it was opened; when it has, paths changed on one
+  side only are combined, and a path both sides changed differently is a conflict: 409 naming the
+  files, nothing changed. Not open (closed or already merged): 400. It is atomic and durable like a
+  commit (see :mod:`release.hub.storage`). Answers ``{"newStatus": event}``; the client reads nothing.
+- An unknown number answers 404 ``Discussion #n not found`` (no ``X-Error-Code``: the client has
+  none for it and raises ``HfHubHTTPError``).
 """
 
 from __future__ import annotations
@@ -47,12 +68,15 @@ from release.hub.storage import (
     ContentMismatchError,
     DeleteFile,
     DeleteFolder,
+    DiscussionMissingError,
     EntryMissingError,
     Folder,
     HubStorage,
     InvalidInputError,
+    MergeConflictError,
     ObjectMissingError,
     Operation,
+    PullRequestEvent,
     RepoId,
     RepoMissingError,
     RepoType,
@@ -90,7 +114,9 @@ _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
     RepoMissingError: (404, "RepoNotFound"),
     RevisionMissingError: (404, "RevisionNotFound"),
     EntryMissingError: (404, "EntryNotFound"),
+    DiscussionMissingError: (404, None),
     AlreadyExistsError: (409, None),
+    MergeConflictError: (409, None),
     StaleParentError: (412, None),
 }
 
@@ -257,6 +283,11 @@ class HubApp:
                 return partial(web.show_repo, self._storage, "dataset", namespace, name)
             case "GET" | "HEAD", [namespace, name] if namespace not in web.API_NAMESPACES:
                 return partial(web.show_repo, self._storage, "model", namespace, name)
+            # The Hub's own page URLs for a revision (model cards link datasets this way).
+            case "GET" | "HEAD", ["datasets", namespace, name, "tree", revision]:
+                return partial(web.show_repo, self._storage, "dataset", namespace, name, revision=revision)
+            case "GET" | "HEAD", [namespace, name, "tree", revision] if namespace not in web.API_NAMESPACES:
+                return partial(web.show_repo, self._storage, "model", namespace, name, revision=revision)
         return None
 
     def _route_repo_api(self, method: str, repo_id: RepoId, rest: list[str]) -> Handler | None:
@@ -285,6 +316,12 @@ class HubApp:
                 return partial(self.preupload, repo_id, revision)
             case "POST", ["commit", revision]:
                 return partial(self.commit, repo_id, revision)
+            case "GET", ["discussions", number]:
+                return partial(self.discussion_details, repo_id, number)
+            case "POST", ["discussions", number, "status"]:
+                return partial(self.change_discussion_status, repo_id, number)
+            case "POST", ["discussions", number, "merge"]:
+                return partial(self.merge_pull_request, repo_id, number)
         return None
 
     def _route_lfs(self, repo_id: RepoId, action: str) -> Handler | None:
@@ -612,6 +649,50 @@ class HubApp:
             body["pullRequestUrl"] = f"{call.repo_url(repo_id)}/discussions/{result.pull_request}"
         return JSONResponse(body)
 
+    # -- pull requests -----------------------------------------------------------------------------
+
+    def discussion_details(self, repo_id: RepoId, number: str, call: Call) -> Response:
+        self._visible_repo(call, repo_id)
+        pull = self._storage.get_pull_request(repo_id, _discussion_number(number))
+        changes = {"base": f"refs/heads/{pull.target}"}
+        if pull.merge_commit is not None:
+            changes["mergeCommitId"] = pull.merge_commit
+        return JSONResponse(
+            {
+                "num": pull.number,
+                "title": pull.title,
+                "status": pull.status,
+                "isPullRequest": True,
+                "createdAt": pull.created_at,
+                "author": _author_json(pull.author),
+                "repo": {"name": str(repo_id), "type": repo_id.type},
+                "pinned": False,
+                "locked": False,
+                "events": [_event_json(event) for event in pull.events],
+                "changes": changes,
+                "filesWithConflicts": list(self._storage.pull_request_conflicts(repo_id, pull)),
+            }
+        )
+
+    def change_discussion_status(self, repo_id: RepoId, number: str, call: Call) -> Response:
+        token = self._writable_repo(call, repo_id)
+        body = call.json_object()
+        status = body.get("status")
+        if status not in ("open", "closed"):
+            raise HttpError(400, f"Invalid status {status!r}: use 'open' or 'closed' (merge with /merge)")
+        event = self._storage.set_pull_request_status(
+            repo_id, _discussion_number(number), "open" if status == "open" else "closed", token.user, _comment(body)
+        )
+        log.info("%s: pull request #%s is %s", repo_id, number, status)
+        return JSONResponse({"newStatus": _event_json(event)})
+
+    def merge_pull_request(self, repo_id: RepoId, number: str, call: Call) -> Response:
+        token = self._writable_repo(call, repo_id)
+        comment = _comment(call.json_object())
+        commit, event = self._storage.merge_pull_request(repo_id, _discussion_number(number), token.user, comment)
+        log.info("%s: merged pull request #%s as %s", repo_id, number, commit.id[:7])
+        return JSONResponse({"newStatus": _event_json(event)})
+
 
 # --------------------------------------------------------------------------------------------------
 # Handlers that need no storage
@@ -735,6 +816,38 @@ def _decode_cursor(cursor: str) -> str:
 def _card_tags(card: Mapping[str, Any] | None) -> list[str]:
     tags = (card or {}).get("tags")
     return [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
+
+
+def _discussion_number(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise HttpError(400, f"Invalid discussion number {text!r}: expected a positive integer")
+    return int(text)
+
+
+def _comment(body: Mapping[str, Any]) -> str | None:
+    comment = body.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise HttpError(400, f"Expected a string in 'comment', got {type(comment).__name__}")
+    return (comment or "").strip() or None
+
+
+def _author_json(user: str) -> dict[str, Any]:
+    return {"name": user, "type": "user", "isOwner": False}
+
+
+def _event_json(event: PullRequestEvent) -> dict[str, Any]:
+    """A pull request event as the Hub lists it (huggingface_hub.community.deserialize_event reads it)."""
+    data: dict[str, Any]
+    match event.kind:
+        case "comment":
+            latest = {"raw": event.text, "html": html.escape(event.text), "updatedAt": event.date}
+            data = {"edited": False, "hidden": False, "numEdits": 0, "latest": latest}
+        case "commit":
+            data = {"subject": event.text, "oid": event.oid}
+        case "status-change":
+            data = {"status": event.text}
+    author = _author_json(event.author)
+    return {"id": event.id, "type": event.kind, "createdAt": event.date, "author": author, "data": data}
 
 
 def _ref_json(name: str, ref: str, sha: str) -> dict[str, str]:

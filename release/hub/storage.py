@@ -11,6 +11,7 @@ Layout under the storage root::
         repo.json               type, namespace, name, private, createdAt
         refs.json               full ref name ("refs/heads/main", "refs/tags/v1", "refs/pr/1") -> commit id
         commits/{id}.json       one immutable file per commit, holding its full tree
+        discussions/{n}.json    pull request n: title, author, target branch, base commit, open/closed, comments
         lfs/ab/cdef...          empty markers: the LFS objects uploaded to this repo, which its commits may use
 
 Every file is written to a temporary name, flushed and moved into place with ``os.replace``, and its
@@ -19,6 +20,11 @@ A commit stores its objects first, then its commit file, and moves its ref last:
 the store reopens with every ref at a complete commit. Temporary files a crash left behind (``tmp/``
 and ``.*.tmp`` beside the JSON files) are deleted when the store is opened. Writes to one repo are
 serialised by a per-repo lock; reads take no lock because they only ever see whole files.
+
+A pull request exists once its ref ``refs/pr/N`` does (its record is written first). Merging one is a
+commit like any other and just as durable: the new commit file first, then one rename of ``refs.json``
+that both moves the target branch and adds the ref ``refs/merged-pr/N`` (naming that commit), which is
+what marks the pull request merged, so the branch never moves without the mark or the mark without it.
 
 The object store is shared, but an LFS object belongs to a repo only once someone uploaded its bytes to
 that repo (or its tree already holds it): knowing a sha256 from another, private repo is not enough to
@@ -110,6 +116,18 @@ class StaleParentError(StorageError):
 
 class ContentMismatchError(StorageError):
     """Uploaded bytes do not match the announced sha256 or size."""
+
+
+class DiscussionMissingError(StorageError):
+    """No pull request has that number."""
+
+
+class MergeConflictError(StorageError):
+    """A pull request cannot be merged: its branch changed the same paths since the pull request began."""
+
+    def __init__(self, message: str, paths: Sequence[str]) -> None:
+        super().__init__(message)
+        self.paths = tuple(paths)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -252,6 +270,38 @@ class CommitRequest:
     create_pr: bool = False
 
 
+PullRequestStatus = Literal["open", "closed", "merged"]
+
+
+@dataclass(frozen=True)
+class PullRequestEvent:
+    """One entry of a pull request's timeline."""
+
+    id: str
+    kind: Literal["comment", "commit", "status-change"]
+    author: str
+    date: str  # "YYYY-MM-DDTHH:MM:SS.mmmZ"
+    text: str  # the comment, the commit's title, or the new status
+    oid: str | None = None  # the commit, for kind "commit"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """Pull request ``number``: the ref ``refs/pr/<number>`` and its record."""
+
+    number: int
+    title: str
+    author: str
+    created_at: str
+    target: str  # the branch it merges into
+    base: str | None  # the commit it started from (None: no common history with the target)
+    head: str  # its newest commit
+    status: PullRequestStatus
+    merge_commit: str | None  # the commit that merged it into the target
+    description: str
+    events: tuple[PullRequestEvent, ...]  # oldest first: comments, its commits, changes of status
+
+
 @dataclass(frozen=True)
 class CommitResult:
     commit: Commit
@@ -348,6 +398,40 @@ def list_folder(commit: Commit, path: str, *, recursive: bool) -> list[TreeEntry
     folders: list[TreeEntry | Folder] = [Folder(p, oid) for p, oid in folder_oids.items() if p and wanted(p)]
     files: list[TreeEntry | Folder] = [entry for p, entry in commit.files.items() if wanted(p)]
     return sorted(folders + files, key=lambda entry: entry.path)
+
+
+def merge_trees(
+    base: Mapping[str, TreeEntry], ours: Mapping[str, TreeEntry], theirs: Mapping[str, TreeEntry]
+) -> dict[str, TreeEntry]:
+    """A three-way merge, file by file: each path takes the side that changed it since ``base``.
+
+    A path both sides changed, to different content, is a conflict, and so is a file where the other
+    side needs a folder: :class:`MergeConflictError` names every such path. Pure.
+    """
+    merged: dict[str, TreeEntry] = {}
+    conflicts: list[str] = []
+    for path in sorted(base.keys() | ours.keys() | theirs.keys()):
+        was, mine, their = base.get(path), ours.get(path), theirs.get(path)
+        if mine == their or their == was:
+            kept = mine
+        elif mine == was:
+            kept = their
+        else:
+            conflicts.append(path)
+            continue
+        if kept is not None:
+            merged[path] = kept
+    conflicts += [p for p in merged if any(a in merged for a in _ancestors(p))]
+    if conflicts:
+        listed = ", ".join(sorted(conflicts))
+        message = f"Cannot merge: both sides changed {listed} since the pull request began"
+        raise MergeConflictError(message, sorted(conflicts))
+    return merged
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
 
 
 def _folder_oids(files: Mapping[str, TreeEntry]) -> dict[str, str]:
@@ -689,6 +773,9 @@ class HubStorage:
             ref = self._commit_ref(repo_id, refs, request.revision)
             head = self.read_commit(repo_id, refs.targets[ref])
             if request.create_pr:
+                if not ref.startswith("refs/heads/"):
+                    raise InvalidInputError(f"Open a pull request against a branch, not '{request.revision}'")
+                target = ref.removeprefix("refs/heads/")
                 base = self.resolve(repo_id, request.parent) if request.parent else head
                 pull_request: int | None = refs.next_pull_request()
                 ref = f"refs/pr/{pull_request}"
@@ -699,6 +786,19 @@ class HubStorage:
             files = self._apply(repo_id, base.files, request.operations)
             directory = self._repo_dir(repo_id)
             commit = self._write_commit(directory, base.id, files, request.title, request.message, request.author)
+            if pull_request is not None:  # its record first: the ref written next is what makes it exist
+                opening = _new_event("comment", request.author, commit.date, request.message)
+                record = {
+                    "number": pull_request,
+                    "title": request.title,
+                    "author": request.author,
+                    "createdAt": commit.date,
+                    "target": target,
+                    "base": base.id,
+                    "status": "open",
+                    "events": [_event_to_json(opening)],
+                }
+                self._write_pull_request_record(repo_id, record)
             _write_json(directory / "refs.json", dict(refs.with_ref(ref, commit.id).targets))
         return CommitResult(commit, pull_request)
 
@@ -727,6 +827,137 @@ class HubStorage:
         if branch == DEFAULT_BRANCH:
             raise InvalidInputError(f"The default branch '{DEFAULT_BRANCH}' cannot be deleted")
         self._delete_ref(repo_id, f"refs/heads/{branch}", f"Branch {branch} not found")
+
+    # -- pull requests -----------------------------------------------------------------------------
+
+    def get_pull_request(self, repo_id: RepoId, number: int) -> PullRequest:
+        return self._pull_request(repo_id, self.read_refs(repo_id), number)
+
+    def pull_request_conflicts(self, repo_id: RepoId, pull: PullRequest) -> tuple[str, ...]:
+        """The paths that keep an open pull request from merging now (empty when it would merge)."""
+        if pull.status != "open":
+            return ()
+        try:
+            self._merged_files(repo_id, self.read_refs(repo_id), pull)
+        except MergeConflictError as exc:
+            return exc.paths
+        except RevisionMissingError:  # its target branch was deleted: nothing to conflict with
+            return ()
+        return ()
+
+    def set_pull_request_status(
+        self, repo_id: RepoId, number: int, status: Literal["open", "closed"], author: str, comment: str | None
+    ) -> PullRequestEvent:
+        """Close or reopen a pull request (not a merged one); ``comment`` is posted with the change."""
+        with self._lock(repo_id):
+            refs = self.read_refs(repo_id)
+            pull = self._pull_request(repo_id, refs, number)
+            if pull.status == "merged":
+                raise InvalidInputError(f"Pull request #{number} is merged: it can no longer be closed or reopened")
+            record = self._pull_request_record(repo_id, refs, number)
+            date = utc_timestamp()
+            event = _new_event("status-change", author, date, status)
+            added = [_new_event("comment", author, date, comment)] if comment else []
+            record["events"] = [*record["events"], *(_event_to_json(e) for e in [*added, event])]
+            record["status"] = status
+            self._write_pull_request_record(repo_id, record)
+        return event
+
+    def merge_pull_request(
+        self, repo_id: RepoId, number: int, author: str, comment: str | None = None
+    ) -> tuple[Commit, PullRequestEvent]:
+        """Merge an open pull request into its target branch as one new commit (a squash merge).
+
+        The commit's parent is the branch head and its tree the three-way merge of the pull request's
+        base, the branch and the pull request (:func:`merge_trees`): exactly the pull request's tree
+        when the branch has not moved since it began. Conflicts raise :class:`MergeConflictError` and
+        change nothing. Returns the commit and the pull request's "merged" event.
+        """
+        with self._lock(repo_id):
+            refs = self.read_refs(repo_id)
+            pull = self._pull_request(repo_id, refs, number)
+            if pull.status != "open":
+                raise InvalidInputError(f"Pull request #{number} is {pull.status}: only an open one can be merged")
+            head, files = self._merged_files(repo_id, refs, pull)
+            if comment:  # before the merge, so that a crash in between never leaves a merge without it
+                record = self._pull_request_record(repo_id, refs, number)
+                record["events"] = [*record["events"], _event_to_json(_new_event("comment", author, None, comment))]
+                self._write_pull_request_record(repo_id, record)
+            directory = self._repo_dir(repo_id)
+            title = f"{pull.title} (#{number})"
+            commit = self._write_commit(directory, head.id, files, title, pull.description, author)
+            merged = refs.with_ref(f"refs/heads/{pull.target}", commit.id).with_ref(_merged_ref(number), commit.id)
+            _write_json(directory / "refs.json", dict(merged.targets))  # the branch and the mark, in one rename
+        return commit, _merged_event(commit)
+
+    def _pull_request(self, repo_id: RepoId, refs: Refs, number: int) -> PullRequest:
+        record = self._pull_request_record(repo_id, refs, number)
+        head = refs.targets[f"refs/pr/{number}"]
+        stored = [_event_from_json(item) for item in record["events"]]
+        commits = []
+        for commit in self.history(repo_id, self.read_commit(repo_id, head)):
+            if commit.id == record["base"]:
+                break
+            event = PullRequestEvent(commit.id[:24], "commit", commit.author, commit.date, commit.title, commit.id)
+            commits.append(event)
+        merge_commit = refs.targets.get(_merged_ref(number))
+        merged = [_merged_event(self.read_commit(repo_id, merge_commit))] if merge_commit else []
+        events = sorted([*stored, *reversed(commits), *merged], key=lambda event: event.date)  # stable: ties keep order
+        return PullRequest(
+            number=number,
+            title=record["title"],
+            author=record["author"],
+            created_at=record["createdAt"],
+            target=record["target"],
+            base=record["base"],
+            head=head,
+            status="merged" if merge_commit else record["status"],
+            merge_commit=merge_commit,
+            description=next((e.text for e in stored if e.kind == "comment"), ""),
+            events=tuple(events),
+        )
+
+    def _pull_request_record(self, repo_id: RepoId, refs: Refs, number: int) -> dict[str, Any]:
+        """The stored record of a pull request whose ref exists; one made up for refs older than records."""
+        head = refs.targets.get(f"refs/pr/{number}")
+        if head is None:
+            raise DiscussionMissingError(f"Discussion #{number} not found in {repo_id}")
+        try:
+            record: dict[str, Any] = _read_json(self._repo_dir(repo_id) / "discussions" / f"{number}.json")
+            return record
+        except FileNotFoundError:
+            pass
+        # Opened before pull requests had records: it targets main and began where it left main's history.
+        main = refs.targets.get(f"refs/heads/{DEFAULT_BRANCH}")
+        on_main = {c.id for c in self.history(repo_id, self.read_commit(repo_id, main))} if main else set()
+        own = [c for c in self.history(repo_id, self.read_commit(repo_id, head)) if c.id not in on_main]
+        first = own[-1] if own else self.read_commit(repo_id, head)
+        return {
+            "number": number,
+            "title": first.title,
+            "author": first.author,
+            "createdAt": first.date,
+            "target": DEFAULT_BRANCH,
+            "base": first.parent if own else head,
+            "status": "open",
+            "events": [_event_to_json(PullRequestEvent(first.id[16:], "comment", first.author, first.date, ""))],
+        }
+
+    def _write_pull_request_record(self, repo_id: RepoId, record: Mapping[str, Any]) -> None:
+        folder = self._repo_dir(repo_id) / "discussions"
+        if not folder.is_dir():
+            folder.mkdir(exist_ok=True)
+            _sync_dir(folder.parent)
+        _write_json(folder / f"{record['number']}.json", record)
+
+    def _merged_files(self, repo_id: RepoId, refs: Refs, pull: PullRequest) -> tuple[Commit, dict[str, TreeEntry]]:
+        """The head of the pull request's target branch, and the tree merging the pull request into it gives."""
+        target = refs.targets.get(f"refs/heads/{pull.target}")
+        if target is None:
+            raise RevisionMissingError(f"Invalid rev id: {pull.target} (pull request #{pull.number} targets it)")
+        head = self.read_commit(repo_id, target)
+        base = self.read_commit(repo_id, pull.base).files if pull.base else {}
+        return head, merge_trees(base, head.files, self.read_commit(repo_id, pull.head).files)
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -812,6 +1043,27 @@ class HubStorage:
         commit = Commit(commit_id, parent, title, message, date, author, files)
         _write_json(repo_dir / "commits" / f"{commit_id}.json", _commit_to_json(commit))
         return commit
+
+
+def _merged_ref(number: int) -> str:
+    """The ref that marks pull request ``number`` merged, naming the commit that merged it."""
+    return f"refs/merged-pr/{number}"
+
+
+def _new_event(kind: Literal["comment", "status-change"], author: str, date: str | None, text: str) -> PullRequestEvent:
+    return PullRequestEvent(secrets.token_hex(12), kind, author, date or utc_timestamp(), text)
+
+
+def _merged_event(commit: Commit) -> PullRequestEvent:
+    return PullRequestEvent(commit.id[:24], "status-change", commit.author, commit.date, "merged")
+
+
+def _event_to_json(event: PullRequestEvent) -> dict[str, Any]:
+    return {"id": event.id, "kind": event.kind, "author": event.author, "date": event.date, "text": event.text}
+
+
+def _event_from_json(data: Mapping[str, Any]) -> PullRequestEvent:
+    return PullRequestEvent(data["id"], data["kind"], data["author"], data["date"], data["text"])
 
 
 def _is_prefix_of(prefix: str, commit_id: str) -> bool:

@@ -149,9 +149,14 @@ def show_index(storage: HubStorage, call: Call) -> Response:
     return _html(_render("index.html", title="Repositories", page=page))
 
 
-def show_repo(storage: HubStorage, repo_type: RepoType, namespace: str, name: str, call: Call) -> Response:
-    """``GET /{namespace}/{name}`` or ``/datasets/...``: one repo at ``?rev=`` (default ``main``)."""
-    revision = call.query.get("rev", ["main"])[-1] or "main"
+def show_repo(
+    storage: HubStorage, repo_type: RepoType, namespace: str, name: str, call: Call, *, revision: str | None = None
+) -> Response:
+    """``GET /{namespace}/{name}`` or ``/datasets/...``: one repo at ``?rev=`` (default ``main``).
+
+    ``/{namespace}/{name}/tree/{revision}`` (the Hub's URL of a revision) gives ``revision`` instead.
+    """
+    revision = revision or call.query.get("rev", ["main"])[-1] or "main"
     try:
         repo_id = RepoId(repo_type, namespace, name)
         repo = storage.get_repo(repo_id)
