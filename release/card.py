@@ -37,6 +37,7 @@ MODEL_CARD_SCHEMA = "modelcard.schema.json"
 DATASET_CARD_SCHEMA = "datasetcard.schema.json"
 CARD_SCHEMAS: Mapping[str, str] = {"model": MODEL_CARD_SCHEMA, "dataset": DATASET_CARD_SCHEMA}
 TEMPLATE_NAME = "README.md.j2"
+DATASET_TEMPLATE_NAME = "dataset-README.md.j2"  # the card of a dataset published beside the model
 EVAL_RESULTS_DIR = ".eval_results"
 #: The schema ($defs of the model-card schema) of the results file model-release reads.
 _RESULTS_FILE_DEF = "evalResultsFile"
@@ -61,13 +62,15 @@ class CardCheck:
     warnings: tuple[str, ...] = field(default=())
 
 
-def load_metadata(inline: Mapping[str, Any] | None, file: Path | None, config_name: str) -> CardMetadata:
-    """Card metadata from the config (inline table) or from the YAML file it names."""
+def load_metadata(
+    inline: Mapping[str, Any] | None, file: Path | None, config_name: str, table: str = "card.metadata"
+) -> CardMetadata:
+    """Card metadata from the config (inline table ``table``) or from the YAML file it names."""
     if file is not None:
         text = _read_text(file, "card metadata file")
         data = _parse_yaml_mapping(text, str(file))
         return CardMetadata(data, str(file), text)
-    return CardMetadata(dict(inline or {}), f"{config_name} [card.metadata]")
+    return CardMetadata(dict(inline or {}), f"{config_name} [{table}]")
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,19 @@ def with_eval_results(metadata: CardMetadata, results: list[dict[str, Any]] | No
         return metadata
     merged = dict(metadata.data)
     merged["model-index"] = [{"name": model_name, "results": results}]
+    return CardMetadata(merged, metadata.source, metadata.yaml_text)
+
+
+def with_datasets(metadata: CardMetadata, repo_ids: Sequence[str]) -> CardMetadata:
+    """Add the dataset repositories published with the model to the card's ``datasets`` (after its own).
+
+    A ``datasets`` value that is not a list is left alone, for the schema check to name.
+    """
+    listed = metadata.data.get("datasets", [])
+    if not repo_ids or not isinstance(listed, list):
+        return metadata
+    merged = dict(metadata.data)
+    merged["datasets"] = [*listed, *(r for r in repo_ids if r not in listed)]
     return CardMetadata(merged, metadata.source, metadata.yaml_text)
 
 
@@ -274,15 +290,24 @@ def _yaml_text(document: Any) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
-def render_card(metadata: Mapping[str, Any], context: Mapping[str, Any], template: Path | None = None) -> str:
-    """README.md: YAML front matter from ``metadata``, then the template's body."""
+def render_card(
+    metadata: Mapping[str, Any],
+    context: Mapping[str, Any],
+    template: Path | None = None,
+    default_template: str = TEMPLATE_NAME,
+) -> str:
+    """README.md: YAML front matter from ``metadata``, then the template's body.
+
+    ``template`` is the user's own; without one, the bundled ``default_template`` renders the body.
+    """
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
     search = [str(resource_dir("templates"))]
-    name = TEMPLATE_NAME
+    name = default_template
     if template is not None:
         if not template.is_file():
-            raise CardError(f"card template {template} does not exist (card.template in the config)")
+            where = "card.template" if default_template == TEMPLATE_NAME else "the dataset's publish.template"
+            raise CardError(f"card template {template} does not exist ({where} in the config)")
         search.insert(0, str(template.parent))
         name = template.name
     env = Environment(
@@ -452,5 +477,6 @@ __all__ = [
     "render_card",
     "split_front_matter",
     "validate_metadata",
+    "with_datasets",
     "with_eval_results",
 ]

@@ -30,16 +30,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose - args.quiet, json_mode=args.json, serving=args.command == "hub")
-    if args.json or args.quiet or not sys.stderr.isatty():
+    if args.json or args.quiet or not sys.stderr.isatty() or _in_github_actions():
         # huggingface_hub reads this when first imported, which happens after this point.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         result: Result = args.handler(args)
     except ReleaseError as exc:
+        _summarise_for_ci(args, None, (type(exc).__name__, str(exc)))
         return _report_error(args, type(exc).__name__, str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _report_error(args, "Interrupted", f"{args.command} stopped by the user before it finished", 130)
     _print_result(args, result)
+    _summarise_for_ci(args, result, None)
     return int(result.get("exit_code", 0))
 
 
@@ -118,14 +120,23 @@ def cmd_checksum(args: argparse.Namespace) -> Result:
 def cmd_card(args: argparse.Namespace) -> Result:
     if args.card_action == "validate":
         return _validate_cards([Path(p) for p in args.files], args.repo_type)
+    from dataclasses import replace
+
     from release.pipeline import build_card, compute_checksums
 
     config = _config(args)
     checksums = compute_checksums(config)
-    from release.pipeline import _manifest_digest
+    from release.pipeline import _manifest_digest, build_dataset_card
 
+    dataset_warnings = [  # the cards of datasets published as repositories of their own: checked, staged later
+        warning
+        for index, (dataset, manifest) in enumerate(zip(config.datasets, checksums.datasets, strict=True))
+        if dataset.publish is not None
+        for warning in build_dataset_card(config, index, manifest).warnings
+    ]
     digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
     card = build_card(config, checksums, digests, write=not args.check)
+    card = replace(card, warnings=(*dataset_warnings, *card.warnings))
     written = [str(p) for p in sorted(card.outputs())]
     if not args.check:
         return {
@@ -172,14 +183,28 @@ def cmd_stage(args: argparse.Namespace) -> Result:
     config = _config(args)
     check_locks(config)
     with _progress(args) as progress:
-        plan, card = stage_release(config, progress)
+        staged = stage_release(config, progress)
+    plan = staged.plan
+    datasets = [
+        {
+            "repo_id": d.repo.repo_id,
+            "repo_type": "dataset",
+            "version": d.repo.version,
+            "staged_dir": str(d.plan.dest),
+            "files": len(d.plan.files),
+            "bytes": sum(f.size for f in d.plan.files),
+        }
+        for d in staged.datasets
+    ]
+    lines = [f"staged {d['files']} files of the dataset {d['repo_id']} in {d['staged_dir']}" for d in datasets]
     return {
         "command": "stage",
         "staged_dir": str(plan.dest),
         "files": len(plan.files),
         "bytes": sum(f.size for f in plan.files),
-        "warnings": list(card.warnings),
-        "message": f"staged {len(plan.files)} files in {plan.dest}",
+        "datasets": datasets,
+        "warnings": [*(w for d in staged.datasets for w in d.card.warnings), *staged.card.warnings],
+        "message": "\n".join([*lines, f"staged {len(plan.files)} files in {plan.dest}"]),
     }
 
 
@@ -196,12 +221,35 @@ def cmd_publish(args: argparse.Namespace) -> Result:
             f"{directory} holds {manifest.repo_id} {manifest.version}, not {config.repo_id} {config.version}: "
             "run the stage step again"
         )
-    result = _publish(config, args, directory, manifest, token)
+    result = _publish(config, args, directory, manifest, token, _staged_datasets(config))
     result.update(command="publish")
     return result
 
 
+def _staged_datasets(config: Any) -> list[tuple[Any, Path, Any]]:
+    """(publish table, staged folder, release manifest) of every dataset published as a repository of its own."""
+    from release.pipeline import dataset_staged_dir
+    from release.stage import read_release_manifest
+
+    staged = []
+    for dataset in config.datasets:
+        if dataset.publish is None:
+            continue
+        directory = dataset_staged_dir(config, dataset)
+        manifest = read_release_manifest(directory)
+        if manifest.version != dataset.publish.version or manifest.repo_id != dataset.publish.repo_id:
+            raise UsageError(
+                f"{directory} holds {manifest.repo_id} {manifest.version}, not {dataset.publish.repo_id} "
+                f"{dataset.publish.version}: run the stage step again"
+            )
+        staged.append((dataset.publish, directory, manifest))
+    return staged
+
+
 def cmd_release(args: argparse.Namespace) -> Result:
+    import tempfile
+    from contextlib import ExitStack
+
     from release.pipeline import check_locks, stage_release
 
     config = _config(args)
@@ -214,10 +262,20 @@ def cmd_release(args: argparse.Namespace) -> Result:
     else:
         token = None
     check_locks(config)
-    with _progress(args) as progress:
-        plan, card = stage_release(config, progress)
-    result = _publish(config, args, plan.dest, plan.manifest, token)
-    result.update(command="release", version=config.version, staged_dir=str(plan.dest), warnings=list(card.warnings))
+    dry_run = bool(getattr(args, "dry_run", False))
+    with ExitStack() as scratch, _progress(args) as progress:
+        # A dry run changes nothing under the project: the trees are staged in a throwaway folder.
+        into = None
+        if dry_run:
+            into = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="model-release-dry-run-")))
+        staged = stage_release(config, progress, scratch=into)
+        datasets = [(d.repo, d.plan.dest, d.plan.manifest) for d in staged.datasets]
+        result = _publish(config, args, staged.plan.dest, staged.plan.manifest, token, datasets)
+    warnings = [*(w for d in staged.datasets for w in d.card.warnings), *staged.card.warnings]
+    result.update(command="release", version=config.version, warnings=warnings)
+    result["staged_dir"] = None if dry_run else str(staged.plan.dest)
+    for dataset in result.get("datasets", []) if dry_run else []:
+        dataset["staged_dir"] = None
     return result
 
 
@@ -303,6 +361,74 @@ def _reproduce_hub(args: argparse.Namespace) -> Iterator[tuple[str, str | None]]
     yield endpoint.rstrip("/"), None
 
 
+def cmd_init(args: argparse.Namespace) -> Result:
+    """Adopt model-release in a project: scaffold the files that are missing, lock, then a dry run."""
+    from release.config import load_config
+    from release.scaffold import (
+        apply_scaffold,
+        describe_findings,
+        detected_json,
+        install_spec,
+        lock_missing,
+        next_steps,
+        plan_scaffold,
+        scan_project,
+    )
+
+    root = Path(args.dir).resolve()
+    scan = scan_project(root)
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    plan = plan_scaffold(scan, spec=install_spec(os.environ), python=python, repo_id=args.repo_id)
+    outcome = apply_scaffold(plan)
+    lines = [f"model-release init: {root}"]
+    lines += [f"  created  {path}" for path in outcome.created]
+    lines += [f"  kept     {path} (it exists: left as it was)" for path in outcome.kept]
+    lines += describe_findings(scan, plan)
+    result: Result = {
+        "command": "init",
+        "project": str(root),
+        "created": list(outcome.created),
+        "kept": list(outcome.kept),
+        "install_spec": plan.install_spec,
+        "detected": detected_json(scan, plan),
+        "locked": [],
+        "dry_run": None,
+    }
+    step = "configuration"
+    version, repo_id = scan.version, plan.repo_id
+    try:
+        config = load_config(root / "release.toml" if (root / "release.toml").is_file() else root / "pyproject.toml")
+        step = "lock"
+        locked = [_relative(p, root) for p in lock_missing(config)]
+        result["locked"] = locked
+        lines += [f"  locked   {path}" for path in locked]
+        version, repo_id = config.version, config.repo_id
+        step = "card"
+        options = {"config": str(config.path), "json": args.json, "quiet": args.quiet}
+        if config.card.output is not None and not config.card.output.exists():  # a card to commit and check
+            card = cmd_card(argparse.Namespace(card_action=None, check=False, **options))
+            result["rendered"] = [_relative(Path(p), root) for p in card["written"]]
+            lines += [f"  rendered {path}" for path in result["rendered"]]
+        step = "dry run"
+        dry_run = cmd_release(argparse.Namespace(endpoint=None, dry_run=True, create_pr=False, **options))
+        result["dry_run"] = {k: v for k, v in dry_run.items() if k not in ("message", "exit_code")}
+        result["exit_code"] = int(dry_run.get("exit_code", 0))
+        lines += ["", str(dry_run.get("message", ""))]
+    except ReleaseError as exc:
+        result["error"] = {"step": step, "type": type(exc).__name__, "message": str(exc)}
+        result["exit_code"] = exc.exit_code
+        lines += ["", f"The {step} failed: {type(exc).__name__}: {exc}"]
+    steps = next_steps(plan, outcome, repo_id=repo_id, version=version, dry_run_ok=result.get("exit_code", 0) == 0)
+    result["next_steps"] = steps
+    lines += ["", "Next steps:", *(f"  {n}. {text}" for n, text in enumerate(steps, 1))]
+    result["message"] = "\n".join(lines)
+    return result
+
+
+def _relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
 def cmd_hub_serve(args: argparse.Namespace) -> Result:
     from release.hub.faults import FaultRule
     from release.hub.server import parse_token_option, serve
@@ -335,12 +461,23 @@ def _is_local(config: Any, args: argparse.Namespace) -> bool:
 
 
 def _require_token(config: Any, args: argparse.Namespace) -> str:
-    """The token for a real Hub or mirror: HF_TOKEN, else the one `hf auth login` saved."""
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    """The token for a real Hub or mirror: with HF_OIDC_RESOURCE set, one from the Hub's trusted
+    publishing (the CI job's OIDC token, exchanged); else HF_TOKEN, else the one `hf auth login` saved."""
+    oidc = os.environ.get("HF_OIDC_RESOURCE")
+    token = None if oidc else os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
     if not token:
         from huggingface_hub import get_token
 
-        token = get_token()
+        try:
+            token = get_token()  # with HF_OIDC_RESOURCE: the OIDC exchange, which raises rather than fall back
+        except Exception as exc:  # OIDCError, or the exchange's HTTP error
+            if not oidc:
+                raise
+            raise AuthError(
+                f"trusted publishing (HF_OIDC_RESOURCE={oidc}) gave no token: {type(exc).__name__}: {exc}. "
+                "Under GitHub Actions the job needs `permissions: id-token: write` and the Hub repository must "
+                "trust the workflow; or unset HF_OIDC_RESOURCE and set HF_TOKEN. Nothing was staged or uploaded"
+            ) from exc
     if not token:
         endpoint = (args.endpoint or config.endpoint).rstrip("/")
         raise AuthError(
@@ -350,20 +487,107 @@ def _require_token(config: Any, args: argparse.Namespace) -> str:
     return str(token)
 
 
-def _publish(config: Any, args: argparse.Namespace, directory: Path, manifest: Any, token: str | None) -> Result:
+def _in_github_actions() -> bool:
+    from release.ci import in_github_actions
+
+    return in_github_actions(os.environ)
+
+
+def _summarise_for_ci(args: argparse.Namespace, result: Result | None, error: tuple[str, str] | None) -> None:
+    """Under GitHub Actions, append what the command did to $GITHUB_STEP_SUMMARY (never a token)."""
+    from release.ci import ActionsRun, append_summary, render_summary, secrets_of
+
+    run = ActionsRun.from_env(os.environ)
+    if run is None or run.summary_path is None or args.command == "hub":
+        return
+    command = str((result or {}).get("command") or args.command)
+    options = (("--dry-run", "dry_run"), ("--check", "check"), ("--create-pr", "create_pr"))
+    label = " ".join([command, *(flag for flag, name in options if getattr(args, name, False))])
+    text = render_summary(label, result, run, error=error, secrets=secrets_of(os.environ))
+    try:
+        append_summary(run.summary_path, text)
+    except OSError as exc:
+        log.warning("could not append to the job summary %s: %s", run.summary_path, exc.strerror or exc)
+
+
+def _publish(
+    config: Any,
+    args: argparse.Namespace,
+    directory: Path,
+    manifest: Any,
+    token: str | None,
+    datasets: Sequence[tuple[Any, Path, Any]] = (),
+) -> Result:
+    """Publish, or with --dry-run preview, each dataset's own repository (``datasets``), then the release's."""
     from release.pipeline import local_hub
-    from release.publish import PublishTarget, preview_publish, publish_release
+    from release.publish import PublishTarget, StagedRepo, preview_with_datasets, publish_with_datasets
 
     endpoint = (args.endpoint or config.endpoint).rstrip("/")
-    hub = local_hub(config) if endpoint == "local" else _remote(endpoint, token)
+    dry_run = bool(getattr(args, "dry_run", False))
+    hub = local_hub(config, read_only=dry_run) if endpoint == "local" else _remote(endpoint, token)
     with hub as (url, run_token):
         create_pr = bool(getattr(args, "create_pr", False) or config.create_pr)
         target = PublishTarget(
             url, config.repo_id, config.repo_type, run_token, private=config.private, create_pr=create_pr
         )
-        if getattr(args, "dry_run", False):
-            return _dry_run_result(preview_publish(directory, manifest, target), endpoint, directory, manifest)
-        outcome = publish_release(directory, manifest, target)
+        model = StagedRepo(directory, manifest, target)
+        staged = [
+            StagedRepo(
+                path,
+                release,
+                PublishTarget(url, repo.repo_id, "dataset", run_token, private=repo.private, create_pr=create_pr),
+            )
+            for repo, path, release in datasets
+        ]
+        if dry_run:
+            previews, preview = preview_with_datasets(staged, model)
+            return _dry_run_with_datasets(previews, preview, endpoint, staged, model)
+        dataset_outcomes, outcome = publish_with_datasets(staged, model)
+    dataset_results = [
+        _outcome_result(o, d.manifest, d.staged_dir, endpoint) for o, d in zip(dataset_outcomes, staged, strict=True)
+    ]
+    lines = [r["message"] for r in dataset_results]
+    if outcome is None:  # the datasets wait in pull requests; the model is published once they are tagged
+        lines.append(
+            f"{config.repo_id} {config.tag} was not published: it links to its datasets at their tags. Merge "
+            "the datasets' pull requests, then run publish again: it tags them and publishes the model"
+        )
+        return {
+            "repo_id": config.repo_id,
+            "repo_type": config.repo_type,
+            "version": manifest.version,
+            "tag": config.tag,
+            "commit": None,
+            "endpoint": endpoint,
+            "published": False,
+            "staged_dir": str(directory),
+            "datasets": dataset_results,
+            "message": "\n\n".join(lines),
+        }
+    result = _outcome_result(outcome, manifest, directory, endpoint)
+    if dataset_results:
+        result["datasets"] = dataset_results
+        result["message"] = "\n\n".join([*lines, result["message"]])
+    if endpoint == "local":
+        storage = config.root / ".hub"
+        result["hub_storage"] = str(storage)
+        result["next_steps"] = [
+            f"model-release hub serve --storage {storage} --port 8000   "
+            f"(from a clone, without installing: nox -s hub -- --storage {storage} --port 8000)",
+            f"HF_ENDPOINT=http://127.0.0.1:8000 HF_HUB_DISABLE_XET=1 hf download {config.repo_id} "
+            f"--revision {outcome.tag}" + (f" --repo-type {config.repo_type}" if config.repo_type != "model" else ""),
+            *(
+                f"HF_ENDPOINT=http://127.0.0.1:8000 HF_HUB_DISABLE_XET=1 hf download {d['repo_id']} "
+                f"--revision {d['tag']} --repo-type dataset"
+                for d in dataset_results
+            ),
+            f"curl http://127.0.0.1:8000/api/{config.repo_type}s/{config.repo_id}/tree/{outcome.tag}?recursive=true",
+        ]
+    return result
+
+
+def _outcome_result(outcome: Any, manifest: Any, directory: Path, endpoint: str) -> Result:
+    """What publishing one repository did, for the summary and --json."""
     result: Result = {
         "repo_id": outcome.repo_id,
         "repo_type": outcome.repo_type,
@@ -384,27 +608,35 @@ def _publish(config: Any, args: argparse.Namespace, directory: Path, manifest: A
         result["deleted"] = list(outcome.plan.delete)
     if outcome.notes:
         result["release_notes"] = outcome.notes
+    name = f"{'dataset ' if outcome.repo_type == 'dataset' else ''}{outcome.repo_id}"
     verb = "was already released" if outcome.already_released else "released"
-    result["message"] = f"{config.repo_id} {outcome.tag} {verb} at commit {outcome.commit}"
+    result["message"] = f"{name} {outcome.tag} {verb} at commit {outcome.commit}"
     if outcome.notes and not outcome.already_released:
         result["message"] += "\n\n" + outcome.notes.rstrip("\n")
     if outcome.pr_url is not None:
         result["pr_url"] = outcome.pr_url
         result["tagged"] = False
         result["message"] = (
-            f"{config.repo_id} {outcome.tag} is verified in the pull request {outcome.pr_url} "
+            f"{name} {outcome.tag} is verified in the pull request {outcome.pr_url} "
             f"(commit {outcome.commit}); not tagged yet: merge it, then run publish again to tag {outcome.tag}"
         ) + ("\n\n" + outcome.notes.rstrip("\n") if outcome.notes else "")
-    if endpoint == "local":
-        storage = config.root / ".hub"
-        result["hub_storage"] = str(storage)
-        result["next_steps"] = [
-            f"model-release hub serve --storage {storage} --port 8000   "
-            f"(from a clone, without installing: nox -s hub -- --storage {storage} --port 8000)",
-            f"HF_ENDPOINT=http://127.0.0.1:8000 HF_HUB_DISABLE_XET=1 hf download {config.repo_id} "
-            f"--revision {outcome.tag}" + (f" --repo-type {config.repo_type}" if config.repo_type != "model" else ""),
-            f"curl http://127.0.0.1:8000/api/{config.repo_type}s/{config.repo_id}/tree/{outcome.tag}?recursive=true",
-        ]
+    return result
+
+
+def _dry_run_with_datasets(
+    previews: Sequence[Any], preview: Any, endpoint: str, datasets: Sequence[Any], model: Any
+) -> Result:
+    """``--dry-run`` with datasets published as repositories of their own: each dataset's plan, then the model's."""
+    result = _dry_run_result(preview, endpoint, model.staged_dir, model.manifest)
+    if not previews:
+        return result
+    parts = [_dry_run_result(p, endpoint, d.staged_dir, d.manifest) for p, d in zip(previews, datasets, strict=True)]
+    result["datasets"] = [{k: v for k, v in part.items() if k != "exit_code"} for part in parts]
+    lines = [part["message"] for part in parts] + [result["message"]]
+    if any(part["outcome"] == "refuse" for part in [*parts, result]):
+        result["exit_code"] = 1
+        lines.append("publishing would stop before sending anything: no dataset and not the model would be published")
+    result["message"] = "\n\n".join(lines)
     return result
 
 
@@ -413,6 +645,7 @@ def _dry_run_result(preview: Any, endpoint: str, directory: Path, manifest: Any)
     result: Result = {
         "dry_run": True,
         "repo_id": preview.repo_id,
+        "repo_type": preview.repo_type,
         "version": manifest.version,
         "tag": preview.tag,
         "endpoint": endpoint,
@@ -426,12 +659,14 @@ def _dry_run_result(preview: Any, endpoint: str, directory: Path, manifest: Any)
         result["message"] = f"dry run: {preview.repo_id} {preview.tag} is already released with identical content"
         return result
     if preview.outcome == "refuse":
+        from release.publish import bump_hint
+
         result["tag_commit"] = preview.tag_commit
         result["differences"] = list(preview.tag_differences)
         result["exit_code"] = 1
         result["message"] = (
             f"dry run: {preview.tag} is already released on {preview.repo_id} with different content, and "
-            "versions are immutable: publishing would be refused; bump the version in the config.\n  - "
+            f"versions are immutable: publishing would be refused; {bump_hint(preview.repo_type)}.\n  - "
             + "\n  - ".join(preview.tag_differences[:20])
         )
         return result
@@ -536,10 +771,42 @@ class _RichProgress:
             yield lambda n: bar.advance(task_id, n)
 
 
+class _PlainProgress:
+    """Progress as log lines, one per tenth of the work: GitHub Actions shows a log, not a terminal."""
+
+    def __init__(self, min_total: int = 64 << 20) -> None:
+        self.min_total = min_total
+
+    @contextmanager
+    def task(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+        if total < self.min_total:
+            yield lambda _n: None
+            return
+        import threading
+
+        lock = threading.Lock()
+        state = {"done": 0, "tenth": 1}
+
+        def advance(n: int) -> None:
+            with lock:  # files are hashed in parallel
+                state["done"] += n
+                while state["tenth"] <= 10 and state["done"] * 10 >= total * state["tenth"]:
+                    log.info("%s: %d%% of %.1f MiB", description, state["tenth"] * 10, total / (1 << 20))
+                    state["tenth"] += 1
+
+        yield advance
+
+
 @contextmanager
-def _progress(args: argparse.Namespace) -> Iterator[_RichProgress | None]:
-    """Progress bars on a terminal; None otherwise, so nobody computes totals for a bar nobody sees."""
-    yield _RichProgress(enabled=True) if sys.stderr.isatty() and not args.json and args.quiet == 0 else None
+def _progress(args: argparse.Namespace) -> Iterator[_RichProgress | _PlainProgress | None]:
+    """Bars on a terminal, log lines under GitHub Actions; None otherwise, so nobody computes totals
+    for a bar nobody sees."""
+    if args.json or args.quiet:
+        yield None
+    elif _in_github_actions():
+        yield _PlainProgress()
+    else:
+        yield _RichProgress(enabled=True) if sys.stderr.isatty() else None
 
 
 @contextmanager
@@ -578,7 +845,7 @@ def _print_result(args: argparse.Namespace, result: Result) -> None:
     ]
     for line in problems:
         out.write(line + "\n")
-    if result.get("next_steps"):
+    if result.get("next_steps") and result.get("command") in ("release", "publish"):
         out.write("Browse and download what was published (the local Hub runs only during the release):\n")
         for step in result["next_steps"]:
             out.write(f"  {step}\n")
@@ -595,7 +862,7 @@ def _configure_logging(level: int, *, json_mode: bool, serving: bool) -> None:
     levels = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
     chosen = levels[max(-2, min(1, level))]
     handler: logging.Handler
-    if sys.stderr.isatty() and not json_mode:
+    if sys.stderr.isatty() and not json_mode and not _in_github_actions():
         from rich.logging import RichHandler
 
         handler = RichHandler(show_time=False, show_path=False)
@@ -713,6 +980,17 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--find-links", action="append", default=[], metavar="URL", help="passed to pip install")
     reproduce.add_argument("--index-url", metavar="URL", help="passed to pip install")
     reproduce.add_argument("--no-index", action="store_true", help="passed to pip install")
+
+    init = add(
+        "init",
+        cmd_init,
+        "adopt model-release in a model project: scaffold release.toml, noxfile.py, templates/, "
+        "requirements.in and GitHub workflows (never overwriting a file), lock, then a release --dry-run",
+    )
+    init.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the project's folder (default: here)")
+    init.add_argument(
+        "--repo-id", metavar="NAMESPACE/NAME", help="the Hub repository (default: your-username/<the project's name>)"
+    )
 
     hub = add("hub", _hub_help(parser), "the local Hub emulator")
     hub_actions = hub.add_subparsers(dest="hub_action", required=True, metavar="ACTION")

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import secrets
+import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from release.atomic import write_atomic
 from release.card import (
+    DATASET_TEMPLATE_NAME,
     EVAL_RESULTS_DIR,
     CardMetadata,
     eval_results_files,
@@ -24,12 +26,22 @@ from release.card import (
     load_metadata,
     render_card,
     validate_metadata,
+    with_datasets,
     with_eval_results,
 )
 from release.checksum import HashCache, Manifest, ProgressCallback, build_manifest, collect_files, hash_file
-from release.config import Config
+from release.config import Config, DatasetConfig, DatasetRepoConfig
 from release.errors import ChecksumError
-from release.stage import DatasetInput, SourceInfo, StagePlan, apply_stage, plan_stage
+from release.stage import (
+    CARD_PATH,
+    DatasetInput,
+    DatasetRepoRef,
+    LinkMode,
+    SourceInfo,
+    StagePlan,
+    apply_stages,
+    plan_stage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +80,33 @@ class Card:
     @property
     def eval_results_dir(self) -> Path:
         return self.path.parent / EVAL_RESULTS_DIR
+
+
+#: Where a published dataset's files go in its own repository; its manifests are data.json and data.sha256.
+DATASET_DATA_DIR = "data"
+
+
+@dataclass(frozen=True)
+class DatasetRelease:
+    """A dataset published as a dataset repository of its own: its configuration, tree and card."""
+
+    dataset: DatasetConfig
+    repo: DatasetRepoConfig  # dataset.publish
+    plan: StagePlan
+    card: Card
+
+
+@dataclass(frozen=True)
+class StagedRelease:
+    """Every tree one release publishes: the datasets' repositories (first, in config order), then the model's."""
+
+    plan: StagePlan
+    card: Card
+    datasets: tuple[DatasetRelease, ...] = ()
+
+    @property
+    def plans(self) -> tuple[StagePlan, ...]:
+        return (*(d.plan for d in self.datasets), self.plan)
 
 
 def lock_environments(config: Config, *, python: str) -> dict[str, Any]:
@@ -152,8 +191,11 @@ def check_locks(config: Config) -> list[Path]:
     return checked
 
 
-def compute_checksums(config: Config, progress: Progress | None = None) -> Checksums:
-    """SHA-256 manifests of the model files and every dataset, written under ``build_dir/checksums``."""
+def compute_checksums(config: Config, progress: Progress | None = None, *, write: bool = True) -> Checksums:
+    """SHA-256 manifests of the model files and every dataset, written under ``build_dir/checksums``.
+
+    With ``write=False`` (a dry run) nothing is written: neither the manifests nor the hash cache.
+    """
     model_files = _model_files(config)
     roots: list[tuple[str, Path, tuple[str, ...], tuple[str, ...]]] = []
     if config.model is not None:
@@ -174,11 +216,12 @@ def compute_checksums(config: Config, progress: Progress | None = None) -> Check
     with _task(progress, "sha256", total) as advance:
         for name, root, include, exclude in roots:
             manifests.append(build_manifest(root, include, exclude, name=name, progress=advance, cache=cache))
-    cache.save()
+    if write:
+        cache.save()
     model = manifests.pop(0) if config.model is not None else None
     out = config.build_dir / "checksums"
     written = []
-    for manifest in ([model] if model else []) + manifests:
+    for manifest in (([model] if model else []) + manifests) if write else []:
         assert manifest.name is not None
         for suffix, text in ((".json", manifest.to_json()), (".sha256", manifest.to_sha256sum())):
             path = out / f"{manifest.name}{suffix}"
@@ -199,6 +242,7 @@ def build_card(
     results = results_file.model_index_results() if results_file else []
     if config.repo_type == "model":
         metadata = with_eval_results(metadata, results, config.repo_name)
+        metadata = with_datasets(metadata, [d.publish.repo_id for d in config.datasets if d.publish])
     warnings = validate_metadata(metadata, config.repo_type)
     extra = eval_results_files(results_file) if results_file and config.card.eval_results_dir else {}
     context = card_context(config, metadata, checksums, dataset_manifest_digests, results, sorted(extra))
@@ -254,6 +298,17 @@ def card_context(
         if checksums.model
         else []
     )
+    dataset_repos = [
+        {
+            "name": d.name,
+            "repo_id": d.publish.repo_id,
+            "version": d.publish.version,
+            "tag": d.publish.tag,
+            "url": dataset_repo_url(config, d.publish),
+        }
+        for d in config.datasets
+        if d.publish is not None
+    ]
     return {
         "repo_id": config.repo_id,
         "repo_name": config.repo_name,
@@ -264,6 +319,7 @@ def card_context(
         "content": dict(config.card.content or {}),
         "model_files": model_files,
         "datasets": datasets,
+        "dataset_repos": dataset_repos,
         "eval_results": results,
         "eval_results_files": list(eval_results_paths or []),
         "lock_files": locks,
@@ -288,10 +344,89 @@ def card_context(
     }
 
 
+def dataset_repo_url(config: Config, repo: DatasetRepoConfig) -> str:
+    """The page of a published dataset at its tag, on the release's Hub.
+
+    The embedded Hub (``endpoint = "local"``) runs on a new port each time: its links are
+    root-relative, so the card renders the same bytes every run.
+    """
+    base = "" if config.is_local_endpoint else config.endpoint
+    return f"{base}/datasets/{repo.repo_id}/tree/{repo.tag}"
+
+
+def build_dataset_card(config: Config, index: int, manifest: Manifest) -> Card:
+    """Validate a published dataset's card metadata (the dataset-card schema), then render its README.md.
+
+    Nothing here depends on the model: a dataset with its own version renders the same card for
+    every release of the model that uses it.
+    """
+    dataset = config.datasets[index]
+    repo = dataset.publish
+    assert repo is not None
+    table = f"datasets[{index}].publish.metadata"
+    metadata = load_metadata(repo.metadata, repo.metadata_file, config.path.name, table)
+    warnings = validate_metadata(metadata, "dataset")
+    context = {
+        "repo_id": repo.repo_id,
+        "repo_name": repo.repo_name,
+        "repo_type": "dataset",
+        "version": repo.version,
+        "tag": repo.tag,
+        "metadata": dict(metadata.data),
+        "content": dict(repo.content or {}),
+        "dataset": {
+            "name": dataset.name,
+            "file_count": len(manifest.entries),
+            "total_size": manifest.total_size,
+            "data_dir": DATASET_DATA_DIR,
+            "manifest": f"{DATASET_DATA_DIR}.json",
+            "checksums": f"{DATASET_DATA_DIR}.sha256",
+            "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in manifest.entries],
+        },
+    }
+    text = render_card(metadata.data, context, repo.template, DATASET_TEMPLATE_NAME)
+    return Card(text, metadata, warnings, dataset_staged_dir(config, dataset) / CARD_PATH)
+
+
+def plan_dataset_release(config: Config, index: int, manifest: Manifest, source: SourceInfo) -> DatasetRelease:
+    """The tree of a dataset's own repository: its card, its data under data/, its manifests, release-manifest.json.
+
+    A dataset with its own version records no source commit: releases of the model made from
+    other commits then find it already released, as long as its data and card are unchanged.
+    """
+    dataset = config.datasets[index]
+    repo = dataset.publish
+    assert repo is not None
+    card = build_dataset_card(config, index, manifest)
+    plan = plan_stage(
+        dest=dataset_staged_dir(config, dataset),
+        repo_id=repo.repo_id,
+        repo_type="dataset",
+        version=repo.version,
+        card=card.text,
+        model=None,
+        datasets=[DatasetInput(manifest, dataset.dir, True, path=DATASET_DATA_DIR)],
+        locks={},
+        source=SourceInfo() if repo.own_version else source,
+    )
+    return DatasetRelease(dataset, repo, plan, card)
+
+
+def dataset_staged_dir(config: Config, dataset: DatasetConfig) -> Path:
+    """Where a published dataset's tree is staged: ``stage_dir/datasets/<name>-<version>``."""
+    assert dataset.publish is not None
+    return config.stage_dir / "datasets" / f"{dataset.publish.repo_name}-{dataset.publish.version}"
+
+
 def plan_release_tree(config: Config, checksums: Checksums, card_text: str, source: SourceInfo) -> StagePlan:
     locks = _shipped_locks(config)
     datasets = [
-        DatasetInput(manifest, dataset.dir, dataset.include_data)
+        DatasetInput(
+            manifest,
+            dataset.dir,
+            dataset.include_data,
+            repo=DatasetRepoRef(dataset.publish.repo_id, dataset.publish.tag) if dataset.publish else None,
+        )
         for manifest, dataset in zip(checksums.datasets, config.datasets, strict=True)
     ]
     return plan_stage(
@@ -339,18 +474,56 @@ def _snapshot_summary(snapshot: Path | None) -> dict[str, Any]:
     return summary
 
 
-def stage_release(config: Config, progress: Progress | None = None) -> tuple[StagePlan, Card]:
-    """checksum -> card -> stage: the exact release tree under ``stage_dir``."""
-    checksums = compute_checksums(config, progress)
+def plan_release(config: Config, progress: Progress | None = None, *, write: bool = True) -> StagedRelease:
+    """checksum -> cards -> the plan of every tree: each published dataset's, then the model's.
+
+    Every card is validated before anything is staged. With ``write=False`` nothing is written
+    (no manifests, hash cache or rendered card under ``build_dir``).
+    """
+    checksums = compute_checksums(config, progress, write=write)
+    source = source_info(config.root)
+    datasets = tuple(  # their cards are checked before the model's is written
+        plan_dataset_release(config, index, manifest, source)
+        for index, (dataset, manifest) in enumerate(zip(config.datasets, checksums.datasets, strict=True))
+        if dataset.publish is not None
+    )
     digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
-    card = build_card(config, checksums, digests)
-    plan = plan_release_tree(config, checksums, card.text, source_info(config.root))
-    apply_stage(plan, inspect=lambda built: run_safety_gate(config, [(f.path, built / f.path) for f in plan.files]))
-    cache = HashCache.load(config.build_dir / "sha256-cache.json")
-    cache.after_link(f.origin for f in plan.files if isinstance(f.origin, Path))
-    cache.save()
-    log.info("staged %d files (%d bytes) in %s", len(plan.files), sum(f.size for f in plan.files), plan.dest)
-    return plan, card
+    card = build_card(config, checksums, digests, write=write)
+    return StagedRelease(plan_release_tree(config, checksums, card.text, source), card, datasets)
+
+
+def stage_release(config: Config, progress: Progress | None = None, *, scratch: Path | None = None) -> StagedRelease:
+    """checksum -> card -> stage: the exact release trees under ``stage_dir``, each checked by the safety gate.
+
+    Every tree passes the gate before any is moved into place. With ``scratch`` (a dry run) nothing
+    under the project changes: the trees are built under ``scratch``, their files symbolic links to
+    the sources (nothing is copied), and the checksum and card stages write nothing.
+    """
+    staged = plan_release(config, progress, write=scratch is None)
+    link: LinkMode = "hard"
+    if scratch is not None:
+        staged = _moved_to(staged, config.stage_dir, scratch)
+        link = "symbolic"
+    apply_stages(
+        staged.plans,
+        inspect=lambda plan, built: run_safety_gate(config, [(f.path, built / f.path) for f in plan.files]),
+        link=link,
+    )
+    if scratch is None:
+        cache = HashCache.load(config.build_dir / "sha256-cache.json")
+        cache.after_link(f.origin for plan in staged.plans for f in plan.files if isinstance(f.origin, Path))
+        cache.save()
+    for plan in staged.plans:
+        log.info("staged %d files (%d bytes) in %s", len(plan.files), sum(f.size for f in plan.files), plan.dest)
+    return staged
+
+
+def _moved_to(staged: StagedRelease, stage_dir: Path, scratch: Path) -> StagedRelease:
+    def moved(plan: StagePlan) -> StagePlan:
+        return replace(plan, dest=scratch / plan.dest.relative_to(stage_dir))
+
+    datasets = tuple(replace(d, plan=moved(d.plan)) for d in staged.datasets)
+    return replace(staged, plan=moved(staged.plan), datasets=datasets)
 
 
 def run_safety_gate(config: Config | None, files: list[tuple[str, Path]]) -> list[Any]:
@@ -390,7 +563,9 @@ def source_info(root: Path) -> SourceInfo:
 
     try:
         commit = run(["git", "rev-parse", "HEAD"], cwd=root, what="read the git commit").stdout.strip()
-        dirty = bool(run(["git", "status", "--porcelain"], cwd=root, what="read the git commit").stdout.strip())
+        # --no-optional-locks: only read, never refresh the index (a dry run changes nothing).
+        status = ["git", "--no-optional-locks", "status", "--porcelain"]
+        dirty = bool(run(status, cwd=root, what="read the git commit").stdout.strip())
     except ProcessError:
         log.info("%s is not a git checkout: the release records no source commit", root)
         return SourceInfo()
@@ -398,14 +573,23 @@ def source_info(root: Path) -> SourceInfo:
 
 
 @contextmanager
-def local_hub(config: Config) -> Iterator[tuple[str, str]]:
-    """The embedded Hub for ``endpoint = "local"``: (URL, a token valid for this run only)."""
+def local_hub(config: Config, *, read_only: bool = False) -> Iterator[tuple[str, str]]:
+    """The embedded Hub for ``endpoint = "local"``: (URL, a token valid for this run only).
+
+    The token writes the namespaces of the release's repositories. ``read_only`` (a dry run):
+    when the project has no ``.hub`` yet, an empty throwaway one serves instead of creating it.
+    """
     from release.hub.server import HubServer, Token
 
     storage = config.root / ".hub"
     token = secrets.token_urlsafe(24)
     namespace = config.repo_id.split("/", 1)[0]
-    with HubServer(storage, [Token(user=namespace, value=token, role="write")]) as server:
+    others = {d.publish.repo_id.split("/", 1)[0] for d in config.datasets if d.publish} - {namespace}
+    tokens = [Token(user=namespace, value=token, role="write", any_namespace=bool(others))]
+    with ExitStack() as stack:
+        if read_only and not storage.exists():
+            storage = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="model-release-hub-"))) / "hub"
+        server = stack.enter_context(HubServer(storage, tokens))
         yield server.url, token
 
 

@@ -12,7 +12,7 @@ import hashlib
 import ipaddress
 import logging
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -104,6 +104,7 @@ class PublishPreview:
     tag_differences: tuple[str, ...]  # how that tagged tree differs from the release (empty: identical)
     plan: PublishPlan | None  # None when the tag already exists: nothing would be committed
     notes: str = ""  # RELEASE_NOTES.md as it would be published
+    repo_type: Literal["model", "dataset"] = "model"
 
     @property
     def outcome(self) -> Literal["publish", "already released", "refuse"]:
@@ -125,6 +126,15 @@ class PublishResult:
     manifest: ReleaseManifest | None = None  # the release as published (with RELEASE_NOTES.md)
     notes: str = ""
     pr_url: str | None = None  # with create_pr: the pull request holding the verified release (not tagged)
+
+
+@dataclass(frozen=True)
+class StagedRepo:
+    """One staged tree of a release, and the repository it goes to."""
+
+    staged_dir: Path
+    manifest: ReleaseManifest
+    target: PublishTarget
 
 
 @dataclass(frozen=True)
@@ -154,17 +164,21 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
                 log.warning("the Hub says about the card: %s", warning)
         api.create_repo(target.repo_id, repo_type=target.repo_type, private=target.private, exist_ok=True)
 
-        # The release notes join the staged tree and its manifest before anything is compared or sent.
+        # The release notes join the release and its manifest before anything is compared or sent. They
+        # are written into the staged tree only once a commit holds them (or the tag already does), so a
+        # refused or failed publish leaves the staged tree as stage made it.
         manifest, notes, manifest_json = _with_release_notes(api, target, staged_dir, manifest)
-        write_atomic(staged_dir / NOTES_PATH, notes)
-        write_atomic(staged_dir / RELEASE_MANIFEST, manifest_json)
-        entries = _release_entries(staged_dir, manifest)
+        pending = {NOTES_PATH: notes.encode("utf-8"), RELEASE_MANIFEST: manifest_json.encode("utf-8")}
+        entries = {e.path: e for e in manifest.files}
+        entries[RELEASE_MANIFEST] = _entry_of(RELEASE_MANIFEST, manifest_json)
 
         for attempt in (1, 2):
             existing = _tag_commit(api, target, tag)
             if existing is not None:
-                return _already_released(api, target, tag, existing, entries, staged_dir, manifest)
-            plan = _plan(api, target, entries, staged_dir)
+                released = _already_released(api, target, tag, existing, entries, staged_dir, manifest, pending)
+                _write_pending(staged_dir, pending)  # identical to the tagged release
+                return released
+            plan = _plan(api, target, entries, staged_dir, pending)
             log.info(
                 "plan: %d file(s) to upload (%d bytes), %d unchanged, %d to delete",
                 len(plan.add),
@@ -173,7 +187,7 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
                 len(plan.delete),
             )
             try:
-                commit, pr_url = _commit(api, target, staged_dir, plan, tag, manifest, notes)
+                commit, pr_url = _commit(api, target, staged_dir, plan, tag, manifest, notes, pending)
                 break
             except Exception as exc:
                 if _status(exc) != 412:
@@ -185,6 +199,7 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
                         "the other publisher committed. Run the release again when no one else is publishing"
                     ) from None
                 log.warning("another commit landed on %s while publishing: planning again", target.branch)
+        _write_pending(staged_dir, pending)  # the commit holds the notes: the staged tree is now the release
         problems = compare_tree(entries, _remote_tree(api, target, commit), staged_dir)
         if problems:
             raise PublishError(
@@ -209,7 +224,13 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
             existing = _tag_commit(api, target, tag)
             if existing is None:
                 raise
-            return _already_released(api, target, tag, existing, entries, staged_dir, manifest)
+            try:
+                return _already_released(api, target, tag, existing, entries, staged_dir, manifest)
+            except PublishError as refusal:
+                if commit == plan.head:  # we committed nothing: the branch already held this tree
+                    raise
+                undo = _restore_tagged_tree(api, target, commit, existing, tag)
+                raise PublishError(f"{refusal}\n{undo}") from refusal
         log.info("tagged %s at %s", tag, commit)
         return PublishResult(
             target.repo_id,
@@ -238,16 +259,79 @@ def preview_publish(staged_dir: Path, manifest: ReleaseManifest, target: Publish
         entries = {e.path: e for e in manifest.files}
         entries[RELEASE_MANIFEST] = _entry_of(RELEASE_MANIFEST, manifest_json)
         pending = {NOTES_PATH: notes.encode("utf-8"), RELEASE_MANIFEST: manifest_json.encode("utf-8")}
+        kind = target.repo_type
         if not exists:
             plan = plan_publish(entries, {}, None)
-            return PublishPreview(target.repo_id, target.endpoint, tag, False, None, (), plan, notes)
+            return PublishPreview(target.repo_id, target.endpoint, tag, False, None, (), plan, notes, kind)
         existing = _tag_commit(api, target, tag)
         if existing is not None:
             remote = _remote_tree(api, target, existing)
             differences = tuple(compare_tree(entries, remote, staged_dir, pending))
-            return PublishPreview(target.repo_id, target.endpoint, tag, True, existing, differences, None, notes)
+            return PublishPreview(target.repo_id, target.endpoint, tag, True, existing, differences, None, notes, kind)
         plan = _plan(api, target, entries, staged_dir, pending)
-        return PublishPreview(target.repo_id, target.endpoint, tag, True, None, (), plan, notes)
+        return PublishPreview(target.repo_id, target.endpoint, tag, True, None, (), plan, notes, kind)
+
+
+def preview_with_datasets(
+    datasets: Sequence[StagedRepo], model: StagedRepo
+) -> tuple[tuple[PublishPreview, ...], PublishPreview]:
+    """What :func:`publish_with_datasets` would do: each dataset's preview, then the model's. Only reads.
+
+    The model is previewed with the commits of the datasets already released; a dataset still to be
+    published has no commit yet, so the model's ``release-manifest.json`` is a few bytes short in the plan.
+    """
+    previews = tuple(preview_publish(d.staged_dir, d.manifest, d.target) for d in datasets)
+    commits = {p.repo_id: p.tag_commit for p in previews if p.outcome == "already released" and p.tag_commit}
+    manifest = model.manifest.with_dataset_commits(commits)
+    return previews, preview_publish(model.staged_dir, manifest, model.target)
+
+
+def publish_with_datasets(
+    datasets: Sequence[StagedRepo], model: StagedRepo
+) -> tuple[tuple[PublishResult, ...], PublishResult | None]:
+    """Each dataset's repository, then the model's: each one verified commit, tagged ``v<version>``.
+
+    Nothing is published unless every tag is absent or identical to its release: with datasets, every
+    repository is previewed first and one refusal stops the run before any upload. A dataset refused
+    later (another publisher tagged it meanwhile) raises before the model is touched. The model's
+    ``release-manifest.json`` records the tagged commit of each dataset. With ``create_pr`` the
+    datasets go to pull requests and the model waits (None): merge them, then publish again.
+    """
+    if datasets:
+        previews, model_preview = preview_with_datasets(datasets, model)
+        refused = [p for p in (*previews, model_preview) if p.outcome == "refuse"]
+        if refused:
+            raise PublishError(
+                "\n".join(
+                    f"{p.tag} is already released on the {p.repo_type} repository {p.repo_id} with different "
+                    f"content, and versions are immutable: {bump_hint(p.repo_type)}. Differences:\n  - "
+                    + "\n  - ".join(p.tag_differences[:20])
+                    for p in refused
+                )
+                + "\nNothing was published: every repository is checked before the first upload."
+            )
+    results: list[PublishResult] = []
+    for dataset in datasets:
+        results.append(publish_release(dataset.staged_dir, dataset.manifest, dataset.target))
+    if any(r.pr_url is not None for r in results):
+        log.info("the datasets are in pull requests: merge them, then publish again to tag them and publish the model")
+        return tuple(results), None
+    manifest = model.manifest.with_dataset_commits({r.repo_id: r.commit for r in results})
+    return tuple(results), publish_release(model.staged_dir, manifest, model.target)
+
+
+def bump_hint(repo_type: str) -> str:
+    """What to do about a version released with other content: bump it (the dataset's own, or the release's)."""
+    if repo_type == "dataset":
+        return "bump the dataset's publish.version in the config, or the release's version if it sets none"
+    return "bump the version in the config"
+
+
+def _write_pending(staged_dir: Path, pending: Mapping[str, bytes]) -> None:
+    for path, data in sorted(pending.items()):
+        if (staged_dir / path).is_file() and (staged_dir / path).read_bytes() == data:
+            continue
+        write_atomic(staged_dir / path, data.decode("utf-8"))
 
 
 def _entry_of(path: str, text: str) -> ManifestEntry:
@@ -565,11 +649,15 @@ def _commit(
     tag: str,
     manifest: ReleaseManifest,
     notes: str,
+    pending: Mapping[str, bytes] | None = None,
 ) -> tuple[str, str | None]:
-    """The commit holding the plan (the head itself when there is nothing to change), and its pull request."""
+    """The commit holding the plan (the head itself when there is nothing to change), and its pull request.
+
+    ``pending`` holds the content of release files not written into ``staged_dir`` (the notes, the manifest).
+    """
     from huggingface_hub import CommitOperationDelete
 
-    additions = [_addition(staged_dir, entry) for entry in plan.add]
+    additions = [_addition(staged_dir, entry, pending) for entry in plan.add]
     operations: list[CommitOperationAdd | CommitOperationDelete] = list(additions)
     operations += [CommitOperationDelete(path_in_repo=p) for p in plan.delete]
     if not operations:
@@ -582,6 +670,9 @@ def _commit(
         description += f"\nSource commit: {source}" + (
             " (with uncommitted changes)" if manifest.source.git_dirty else ""
         )
+    for dataset in manifest.datasets:
+        if dataset.repo is not None and dataset.repo.commit:
+            description += f"\nDataset {dataset.repo.repo_id} {dataset.repo.tag}: commit {dataset.repo.commit}"
     info = api.create_commit(
         target.repo_id,
         operations,
@@ -601,10 +692,12 @@ def _commit(
 _REHASH_BELOW = 10 * 1024 * 1024
 
 
-def _addition(staged_dir: Path, entry: ManifestEntry) -> CommitOperationAdd:
+def _addition(staged_dir: Path, entry: ManifestEntry, pending: Mapping[str, bytes] | None = None) -> CommitOperationAdd:
     """An upload of one staged file that reuses the manifest's sha256: the client never hashes it again."""
     from huggingface_hub import CommitOperationAdd
 
+    if pending and entry.path in pending:  # made in memory from the entry itself: nothing can have changed
+        return CommitOperationAdd(path_in_repo=entry.path, path_or_fileobj=pending[entry.path])
     path = staged_dir / entry.path
     addition = CommitOperationAdd(path_in_repo=entry.path, path_or_fileobj=path)  # reads 512 bytes
     changed = addition.upload_info.size != entry.size
@@ -628,8 +721,9 @@ def _already_released(
     entries: Mapping[str, ManifestEntry],
     staged_dir: Path,
     manifest: ReleaseManifest | None = None,
+    pending: Mapping[str, bytes] | None = None,
 ) -> PublishResult:
-    problems = compare_tree(entries, _remote_tree(api, target, commit), staged_dir)
+    problems = compare_tree(entries, _remote_tree(api, target, commit), staged_dir, pending)
     if problems:
         raise PublishError(
             f"{tag} is already released on {target.repo_id} with different content, and versions are immutable: "
@@ -639,6 +733,54 @@ def _already_released(
     return PublishResult(
         target.repo_id, target.repo_type, target.endpoint, tag, commit, _repo_url(target), True, None, manifest
     )
+
+
+def _restore_tagged_tree(api: HfApi, target: PublishTarget, ours: str, tagged: str, tag: str) -> str:
+    """After losing a tag race: put the branch back on the tag's tree, if it still holds our commit ``ours``.
+
+    One more commit whose parent is ``ours`` (so it lands only if nothing else did) and whose tree is
+    the tag's: LFS files copied by reference, regular files from the tagged revision, our extra files
+    deleted; then the branch's tree is compared with the tag's. Returns what happened, for the error.
+    """
+    from huggingface_hub import CommitOperationCopy, CommitOperationDelete
+
+    branch = target.branch
+    head = _branch_head(api, target)
+    if head != ours:
+        return f"The branch {branch} moved on after this run's commit {ours} (it is at {head}): it was left as it is."
+    theirs, mine = _remote_tree(api, target, tagged), _remote_tree(api, target, ours)
+    operations: list[CommitOperationCopy | CommitOperationDelete] = [
+        CommitOperationCopy(src_path_in_repo=path, path_in_repo=path, src_revision=tagged)
+        for path, file in sorted(theirs.items())
+        if mine.get(path) != file
+    ]
+    operations += [CommitOperationDelete(path_in_repo=path) for path in sorted(set(mine) - set(theirs))]
+    try:
+        info = api.create_commit(
+            target.repo_id,
+            operations,
+            commit_message=f"Restore {tag} after a publishing race",
+            commit_description=f"{tag} was tagged at {tagged} by another publisher; this undoes commit {ours}.",
+            repo_type=target.repo_type,
+            revision=branch,
+            parent_commit=ours,
+        )
+    except Exception as exc:
+        status = _status(exc)
+        if status == 412:
+            return (
+                f"This run's commit {ours} is still in the history of {branch}, but another commit landed on it "
+                f"before it could be restored to the tree of {tag}: the branch was left as it is."
+            )
+        if status is None:
+            raise
+        return (
+            f"Restoring {branch} to the tree of {tag} failed (HTTP {status}): the branch still holds this run's "
+            f"commit {ours}, a complete tree that is not {tag}; restore it, or publish a new version"
+        )
+    if _remote_tree(api, target, str(info.oid)) != theirs:
+        return f"Restoring {branch} to the tree of {tag} (commit {info.oid}) did not give the tagged tree: check it."
+    return f"This run's commit {ours} was undone: {branch} holds the tree of {tag} again (commit {info.oid})."
 
 
 def _repo_url(target: PublishTarget) -> str:

@@ -8,14 +8,15 @@ systems) and renames it into place, so a failed run never leaves a half-built tr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from release.atomic import replace_dir
 from release.checksum import Manifest, ManifestEntry, check_relative_path, hash_file
@@ -24,6 +25,9 @@ from release.errors import StageError
 RELEASE_MANIFEST = "release-manifest.json"
 RELEASE_MANIFEST_FORMAT = "model-release.release-manifest/1"
 CARD_PATH = "README.md"
+
+#: How a staged tree holds files on disk: hard links (or copies), or symbolic links (a dry run's throwaway tree).
+LinkMode = Literal["hard", "symbolic"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,18 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
+class DatasetRepoRef:
+    """A dataset of the release published as a dataset repository of its own, at its tag."""
+
+    repo_id: str
+    tag: str
+    commit: str | None = None  # the tagged commit: known once the dataset is published
+
+    def to_json(self) -> dict[str, Any]:
+        return {"repo_id": self.repo_id, "repo_type": "dataset", "tag": self.tag, "commit": self.commit}
+
+
+@dataclass(frozen=True)
 class DatasetSummary:
     name: str
     file_count: int
@@ -43,6 +59,7 @@ class DatasetSummary:
     checksums: str  # release path of its sha256sum file
     manifest_sha256: str
     included: bool  # the data itself ships in the release
+    repo: DatasetRepoRef | None = None  # where it is published as a dataset repository of its own
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,16 @@ class ReleaseManifest:
     def total_size(self) -> int:
         return sum(f.size for f in self.files)
 
+    def with_dataset_commits(self, commits: Mapping[str, str]) -> ReleaseManifest:
+        """The manifest recording the commit of each published dataset (by dataset repo id) it names."""
+        datasets = tuple(
+            replace(d, repo=replace(d.repo, commit=commits[d.repo.repo_id]))
+            if d.repo is not None and d.repo.repo_id in commits
+            else d
+            for d in self.datasets
+        )
+        return replace(self, datasets=datasets)
+
     def to_json(self) -> str:
         document = {
             "format": RELEASE_MANIFEST_FORMAT,
@@ -84,6 +111,7 @@ class ReleaseManifest:
                     "checksums": d.checksums,
                     "manifest_sha256": d.manifest_sha256,
                     "included": d.included,
+                    **({"repo": d.repo.to_json()} if d.repo is not None else {}),
                 }
                 for d in self.datasets
             ],
@@ -97,7 +125,7 @@ class ReleaseManifest:
             if document.get("format") != RELEASE_MANIFEST_FORMAT:
                 raise StageError(f"{source}: not a model-release release manifest")
             files = tuple(ManifestEntry(f["path"], int(f["size"]), f["sha256"]) for f in document["files"])
-            datasets = tuple(DatasetSummary(**d) for d in document.get("datasets", []))
+            datasets = tuple(_dataset_summary(d) for d in document.get("datasets", []))
             origin = document.get("source") or {}
             return cls(
                 repo_id=document["repo_id"],
@@ -109,6 +137,12 @@ class ReleaseManifest:
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StageError(f"{source}: malformed release manifest ({exc})") from exc
+
+
+def _dataset_summary(document: dict[str, Any]) -> DatasetSummary:
+    repo = document.pop("repo", None)
+    ref = DatasetRepoRef(repo["repo_id"], repo["tag"], repo.get("commit")) if repo is not None else None
+    return DatasetSummary(**document, repo=ref)
 
 
 @dataclass(frozen=True)
@@ -136,6 +170,8 @@ class DatasetInput:
     manifest: Manifest
     root: Path
     include_data: bool
+    path: str | None = None  # its release folder (manifests: <path>.json, <path>.sha256); None: datasets/<name>
+    repo: DatasetRepoRef | None = None  # published as a dataset repository of its own
 
 
 def generated(path: str, content: str | bytes, what: str) -> StagedFile:
@@ -172,7 +208,7 @@ def plan_stage(
 
     ``extra`` holds further generated text files by release path (the card's ``.eval_results/*.yaml``).
     """
-    files: list[StagedFile] = [generated(CARD_PATH, card, "model card")]
+    files: list[StagedFile] = [generated(CARD_PATH, card, f"{repo_type} card")]
     files += [generated(path, text, "evaluation results") for path, text in sorted((extra or {}).items())]
     if model is not None:
         manifest, root = model
@@ -182,14 +218,13 @@ def plan_stage(
     summaries = []
     for dataset in datasets:
         name = dataset.manifest.name or "dataset"
-        manifest_json = generated(f"datasets/{name}.json", dataset.manifest.to_json(), f"manifest of dataset {name}")
-        checksums = generated(
-            f"datasets/{name}.sha256", dataset.manifest.to_sha256sum(), f"checksums of dataset {name}"
-        )
+        folder = dataset.path or f"datasets/{name}"
+        manifest_json = generated(f"{folder}.json", dataset.manifest.to_json(), f"manifest of dataset {name}")
+        checksums = generated(f"{folder}.sha256", dataset.manifest.to_sha256sum(), f"checksums of dataset {name}")
         files += [manifest_json, checksums]
         if dataset.include_data:
             files += [
-                from_disk(f"datasets/{name}/{e.path}", dataset.root / e.path, f"data of dataset {name}", e)
+                from_disk(f"{folder}/{e.path}", dataset.root / e.path, f"data of dataset {name}", e)
                 for e in dataset.manifest.entries
             ]
         summaries.append(
@@ -201,6 +236,7 @@ def plan_stage(
                 checksums=checksums.path,
                 manifest_sha256=manifest_json.sha256,
                 included=dataset.include_data,
+                repo=dataset.repo,
             )
         )
     _check_paths(files)
@@ -216,29 +252,61 @@ def plan_stage(
     return StagePlan(dest, tuple(sorted(files, key=lambda f: f.path)), release_manifest)
 
 
-def apply_stage(plan: StagePlan, inspect: Callable[[Path], object] | None = None) -> Path:
+def apply_stage(plan: StagePlan, inspect: Callable[[Path], object] | None = None, *, link: LinkMode = "hard") -> Path:
     """Build the tree beside ``plan.dest``, then rename it into place. Returns ``plan.dest``.
 
     ``inspect`` sees the finished tree before it is moved into place (the safety gate); when it
     raises, the tree is removed and any previous one stays as it was.
     """
-    plan.dest.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{plan.dest.name}.building-", dir=plan.dest.parent))
-    try:
-        for staged in plan.files:
-            target = building / staged.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(staged.origin, bytes):
-                target.write_bytes(staged.origin)
-            else:
-                _link_or_copy(staged, target)
-        if inspect is not None:
-            inspect(building)
-        replace_dir(building, plan.dest)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
+    apply_stages([plan], None if inspect is None else (lambda _plan, built: inspect(built)), link=link)
     return plan.dest
+
+
+def apply_stages(
+    plans: Sequence[StagePlan],
+    inspect: Callable[[StagePlan, Path], object] | None = None,
+    *,
+    link: LinkMode = "hard",
+) -> None:
+    """Build every tree beside its destination and inspect each; only when all pass, rename them into place.
+
+    A failure leaves every previous tree as it was, and no folder this call created. ``link``:
+    files on disk are hard-linked (copied across file systems), or, for a dry run's throwaway trees,
+    symbolically linked (nothing is copied).
+    """
+    created = [p for plan in plans for p in _missing_parents(plan.dest.parent)]
+    built: list[tuple[StagePlan, Path]] = []
+    try:
+        for plan in plans:
+            plan.dest.parent.mkdir(parents=True, exist_ok=True)
+            building = Path(tempfile.mkdtemp(prefix=f".{plan.dest.name}.building-", dir=plan.dest.parent))
+            built.append((plan, building))
+            for staged in plan.files:
+                target = building / staged.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(staged.origin, bytes):
+                    target.write_bytes(staged.origin)
+                else:
+                    _link_or_copy(staged, target, link)
+            if inspect is not None:
+                inspect(plan, building)
+    except BaseException:
+        for _plan, building in built:
+            shutil.rmtree(building, ignore_errors=True)
+        for folder in sorted(set(created), key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty: never a folder someone else filled meanwhile
+        raise
+    for plan, building in built:
+        replace_dir(building, plan.dest)
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    missing = []
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def read_release_manifest(staged_dir: Path) -> ReleaseManifest:
@@ -250,7 +318,7 @@ def read_release_manifest(staged_dir: Path) -> ReleaseManifest:
     return ReleaseManifest.from_json(text, str(path))
 
 
-def _link_or_copy(staged: StagedFile, target: Path) -> None:
+def _link_or_copy(staged: StagedFile, target: Path, link: LinkMode = "hard") -> None:
     assert isinstance(staged.origin, Path)
     source = staged.origin
     try:
@@ -262,6 +330,9 @@ def _link_or_copy(staged: StagedFile, target: Path) -> None:
             f"{staged.what} {source} changed since it was hashed ({stat.st_size} bytes, expected {staged.size}); "
             "run the release again"
         )
+    if link == "symbolic":
+        os.symlink(source.absolute(), target)
+        return
     try:
         os.link(source, target)
     except OSError:

@@ -33,6 +33,10 @@ os.environ.pop("HF_OIDC_RESOURCE", None)
 # A CI tag build would set the version of every config the tests write (release.config.version_from_ci).
 os.environ.pop("GITHUB_REF_TYPE", None)
 os.environ.pop("GITHUB_REF_NAME", None)
+# Under GitHub Actions, commands the tests run would append to the job's real summary and log plain progress.
+os.environ.pop("GITHUB_ACTIONS", None)
+os.environ.pop("GITHUB_STEP_SUMMARY", None)
+os.environ.pop("MODEL_RELEASE_SPEC", None)
 # pip must see only what a test gives it: no machine-wide config, index or find-links.
 for _var in [v for v in os.environ if v.startswith(("PIP_", "UV_"))]:
     del os.environ[_var]

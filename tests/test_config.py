@@ -86,6 +86,8 @@ def test_the_repository_example_config_is_valid() -> None:
     config = load_config(root / "release.toml")
     assert config.endpoint == "local"
     assert [d.name for d in config.datasets] == ["tiny-flowers"]
+    publish = config.datasets[0].publish  # the example's data is also a dataset repository of its own
+    assert publish is not None and (publish.repo_id, publish.tag) == ("examples/tiny-flowers-data", config.tag)
 
 
 def test_an_environment_yml_beside_the_config_is_locked_unless_we_generated_it(tmp_path: Path) -> None:

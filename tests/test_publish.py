@@ -196,3 +196,16 @@ def test_validate_card_online_names_an_unreachable_hub(hub: RunningHub) -> None:
     target = PublishTarget("http://127.0.0.1:9", "alice/x", "model", token=hub.token)
     with pytest.raises(PublishError, match=r"cannot reach the Hub at http://127\.0\.0\.1:9"):
         validate_card_online(target, "---\nlicense: mit\n---\n")
+
+
+def test_a_refused_publish_leaves_the_staged_tree_as_stage_made_it(hub: RunningHub, tmp_path: Path) -> None:
+    repo = "alice/pub-refused-untouched"
+    first = _stage(tmp_path / "one", "1.0", {"w.bin": os.urandom(64)}, repo)
+    publish_release(first.dest, first.manifest, _target(hub, repo, repo_type="model"))
+    other = _stage(tmp_path / "two", "1.0", {"w.bin": os.urandom(64)}, repo)
+    before = _staged(other)
+    with pytest.raises(PublishError, match=r"v1\.0 is already released on alice/pub-refused-untouched with different"):
+        publish_release(other.dest, other.manifest, _target(hub, repo, repo_type="model"))
+    assert _staged(other) == before and "RELEASE_NOTES.md" not in before  # no notes, the manifest as staged
+    again = publish_release(first.dest, first.manifest, _target(hub, repo, repo_type="model"))
+    assert again.already_released and "RELEASE_NOTES.md" in _staged(first)

@@ -12,12 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx2
 import pytest
-from huggingface_hub import CommitOperationAdd, HfApi, snapshot_download
+from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, snapshot_download
 
 from release.checksum import build_manifest
 from release.errors import PublishError
@@ -236,8 +236,11 @@ def test_a_branch_that_keeps_moving_stops_with_a_clear_message(faulty: FaultyHub
     assert TOKEN not in str(error)
 
 
-def _race(faulty: FaultyHub, plans: list[StagePlan], repo: str) -> list[PublishResult | BaseException]:
-    faulty.add(f"latency=1000ms,count={len(plans)},route={COMMIT_ROUTE}")  # both plan before either commits
+def _race(
+    faulty: FaultyHub, plans: list[StagePlan], repo: str, *faults: str, meanwhile: Callable[[], None] | None = None
+) -> list[PublishResult | BaseException]:
+    """Publish ``plans`` at once (with ``faults`` added too); ``meanwhile`` runs while they do."""
+    faulty.add(f"latency=1000ms,count={len(plans)},route={COMMIT_ROUTE}", *faults)  # both plan before either commits
     outcomes: list[PublishResult | BaseException] = [RuntimeError("not run")] * len(plans)
 
     def publish(index: int, plan: StagePlan) -> None:
@@ -249,6 +252,8 @@ def _race(faulty: FaultyHub, plans: list[StagePlan], repo: str) -> list[PublishR
     threads = [threading.Thread(target=publish, args=(i, p)) for i, p in enumerate(plans)]
     for thread in threads:
         thread.start()
+    if meanwhile is not None:
+        meanwhile()
     for thread in threads:
         thread.join(60)
     return outcomes
@@ -281,9 +286,77 @@ def test_two_publishers_of_different_content_race_one_tags_the_other_is_refused(
     [tag] = faulty.api.list_repo_refs(repo).tags
     assert tag.name == "v1.0"
     assert _at(faulty, repo, "v1.0", tmp_path / "c") == _staged(plans[winner])
-    # The branch holds one of the two complete trees, never a mixture.
-    head = _at(faulty, repo, "main", tmp_path / "h")
-    assert head in (_staged(plans[0]), _staged(plans[1]))
+    # Whichever order the race took, the branch holds the tagged tree: nothing of the loser's remains.
+    assert _tree(faulty, repo, "main") == _tree(faulty, repo, "v1.0")
+    assert TOKEN not in str(loser)
+
+
+# The loser's commit lands on the branch before the winner's tag: the winner's commit is held 2 s with
+# the loser's; the loser's 412, its new check of the tag and its new plan come before the winner's tag
+# (held 300 ms), and the loser's second commit, held 1 s, lands after that tag.
+RACE_TO_THE_BRANCH = (
+    f"latency=1000ms,count=3,route={COMMIT_ROUTE}",
+    "latency=300ms,count=1,route=POST /api/models/*/tag/*",
+)
+
+
+def test_the_loser_of_a_tag_race_puts_the_branch_back_on_the_tagged_tree(faulty: FaultyHub, tmp_path: Path) -> None:
+    repo = "alice/race-restored"
+    plans = [_stage(tmp_path, name, "1.0", {"w.safetensors": os.urandom(6000)}, repo) for name in ("a", "b")]
+    outcomes = _race(faulty, plans, repo, *RACE_TO_THE_BRANCH)
+    [winner] = [o for o in outcomes if isinstance(o, PublishResult)]
+    [loser] = [o for o in outcomes if not isinstance(o, PublishResult)]
+    assert isinstance(loser, PublishError) and "already released" in str(loser), loser
+    restored = faulty.api.repo_info(repo).sha
+    assert f"holds the tree of v1.0 again (commit {restored})" in str(loser)
+    assert TOKEN not in str(loser)
+    titles = [c.title for c in faulty.api.list_repo_commits(repo)[:3]]
+    assert titles == ["Restore v1.0 after a publishing race", "Release v1.0", "Release v1.0"]
+    [tag] = faulty.api.list_repo_refs(repo).tags
+    assert tag.target_commit == winner.commit
+    assert _tree(faulty, repo, "main") == _tree(faulty, repo, "v1.0")
+
+
+@pytest.mark.parametrize("interference", ["another commit", "an HTTP 503"])
+def test_the_loser_of_a_tag_race_says_when_it_cannot_restore_the_branch(
+    faulty: FaultyHub, tmp_path: Path, interference: str
+) -> None:
+    repo = "alice/race-unrestored"
+    plans = [_stage(tmp_path, name, "1.0", {"w.safetensors": os.urandom(6000)}, repo) for name in ("a", "b")]
+    hold = f"latency=1000ms,count=1,route={COMMIT_ROUTE}"
+    intruder: list[str] = []
+
+    def interfere_with_the_restore() -> None:
+        _wait_until(lambda: faulty.fired().get(RACE_TO_THE_BRANCH[0]) == 3)  # the loser's second commit
+        if interference == "an HTTP 503":
+            faulty.add(f"status=503,count=1,route={COMMIT_ROUTE}")  # the next commit: the loser's restore
+            return
+        faulty.add(hold)  # the next commit, the loser's restore, waits 1 s at the server
+        _wait_until(lambda: faulty.fired().get(hold) == 1)
+        done = faulty.api.create_commit(repo, [CommitOperationAdd("x.txt", b"x\n")], commit_message="meanwhile")
+        intruder.append(done.oid)
+
+    outcomes = _race(faulty, plans, repo, *RACE_TO_THE_BRANCH, meanwhile=interfere_with_the_restore)
+    [loser] = [o for o in outcomes if not isinstance(o, PublishResult)]
+    assert isinstance(loser, PublishError) and "already released" in str(loser), loser
+    assert TOKEN not in str(loser)
+    head = faulty.api.repo_info(repo).sha
+    if interference == "another commit":
+        assert "another commit landed on it before it could be restored to the tree of v1.0" in str(loser)
+        assert "the branch was left as it is" in str(loser)
+        assert head == intruder[0]  # the restore did not land; the intruder's commit is kept
+    else:
+        assert f"failed (HTTP 503): the branch still holds this run's commit {head}" in str(loser)
+        assert faulty.api.list_repo_commits(repo)[0].title == "Release v1.0"
+
+
+def _tree(hub: FaultyHub, repo: str, revision: str) -> dict[str, tuple[int, str | None]]:
+    """Every file's size and id (git blob id, or sha256 for LFS files) at ``revision``."""
+    return {
+        entry.path: (entry.size, entry.lfs.sha256 if entry.lfs else entry.blob_id)
+        for entry in hub.api.list_repo_tree(repo, revision=revision, recursive=True)
+        if isinstance(entry, RepoFile)
+    }
 
 
 # --- injected faults ------------------------------------------------------------------------------
@@ -401,11 +474,13 @@ def test_create_pr_puts_the_verified_release_in_a_pull_request_and_tags_after_th
     assert faulty.api.repo_info(repo).sha == released.commit  # the branch is still the previous release
     assert [t.name for t in faulty.api.list_repo_refs(repo).tags] == ["v1.0"]  # not tagged before the merge
     assert _at(faulty, repo, "refs/pr/1", tmp_path / "pr") == _staged(second)  # the PR holds the whole release
-    # The reviewer merges. The emulator has no merge route: the same tree is committed to the branch.
-    faulty.api.upload_folder(repo_id=repo, folder_path=second.dest, delete_patterns=["*.safetensors", "*.txt"])
+    faulty.api.merge_pull_request(repo, 1, comment="reviewed")  # the reviewer merges
+    merged = faulty.api.get_discussion_details(repo, 1)
+    assert merged.status == "merged" and merged.merge_commit_oid == faulty.api.repo_info(repo).sha
+    assert _at(faulty, repo, "main", tmp_path / "merged") == _staged(second)  # the branch holds the release
     tagged = publish_release(second.dest, second.manifest, reviewed)  # after the merge: verify, then tag
     assert tagged.pr_url is None and not tagged.already_released
-    assert tagged.commit == faulty.api.repo_info(repo).sha
+    assert tagged.commit == merged.merge_commit_oid  # nothing left to commit: the merge commit is tagged
     assert _at(faulty, repo, "v2.0", tmp_path / "c") == _staged(second)
 
 
@@ -430,9 +505,10 @@ def test_a_publisher_killed_mid_commit_leaves_a_whole_tree_and_the_re_run_tags_i
     assert head is not None
     assert [t.name for t in faulty.api.list_repo_refs(repo).tags] == ["v1.0"]
     branch = _at(faulty, repo, head, tmp_path / "h")
-    assert head == released.commit or branch == _staged(second) | {"RELEASE_NOTES.md": branch["RELEASE_NOTES.md"]}
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
+    # The killed run wrote nothing into the staged tree; the re-run wrote the notes once its commit held them.
+    assert head == released.commit or branch == _staged(second)  # the previous release or all of this one
     assert _at(faulty, repo, "v2.0", tmp_path / "c") == _staged(second)
 
 

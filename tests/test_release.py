@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from huggingface_hub import HfApi, snapshot_download
@@ -16,6 +17,7 @@ from release.hub.server import HubServer, Token
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPO_ID = "examples/tiny-flowers"
+DATA_REPO_ID = "examples/tiny-flowers-data"  # the example's dataset, published as a repository of its own
 
 
 def _copy_example(dest: Path) -> Path:
@@ -46,6 +48,13 @@ def _files(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _datasets(summary: dict[str, object]) -> list[dict[str, Any]]:
+    """The datasets published with the model, from the --json summary."""
+    datasets = summary["datasets"]
+    assert isinstance(datasets, list)
+    return datasets
+
+
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
     project = _copy_example(tmp_path_factory.mktemp("e2e") / "project")
@@ -66,6 +75,9 @@ def test_release_prints_the_documented_summary(released: tuple[Path, dict[str, o
     files = _files(staged)
     assert summary["files"] == len(files)
     assert summary["bytes"] == sum(len(b) for b in files.values())
+    [dataset] = _datasets(summary)
+    assert dataset["repo_id"] == DATA_REPO_ID and dataset["repo_type"] == "dataset" and dataset["tag"] == "v0.1.0"
+    assert len(dataset["commit"]) == 40 and dataset["files"] == len(_files(Path(dataset["staged_dir"])))
 
 
 @pytest.mark.slow
@@ -93,6 +105,29 @@ def test_a_second_release_of_the_same_version_is_a_no_op(released: tuple[Path, d
     assert again.returncode == 0, again.stderr
     document = json.loads(again.stdout)
     assert document["already_released"] is True and document["commit"] == summary["commit"]
+    [dataset] = document["datasets"]
+    assert dataset["already_released"] is True and dataset["commit"] == _datasets(summary)[0]["commit"]
+
+
+@pytest.mark.slow
+def test_changed_data_under_a_released_version_is_refused_and_nothing_is_published(
+    released: tuple[Path, dict[str, object]],
+) -> None:
+    project, summary = released
+    data = project / "example" / "data" / "test.csv"
+    original = data.read_bytes()
+    data.write_bytes(original.replace(b"setosa", b"Setosa", 1))
+    try:
+        refused = _cli("release", cwd=project)
+    finally:
+        data.write_bytes(original)
+    assert refused.returncode == 1
+    assert f"v0.1.0 is already released on the dataset repository {DATA_REPO_ID} with different" in refused.stderr
+    assert "data/test.csv" in refused.stderr and "Nothing was published" in refused.stderr
+    with HubServer(project / ".hub", [Token("reader", "hf_reader_token")]) as hub:
+        api = HfApi(endpoint=hub.url, token="hf_reader_token")
+        heads = api.repo_info(REPO_ID).sha, api.dataset_info(DATA_REPO_ID).sha
+    assert heads == (summary["commit"], _datasets(summary)[0]["commit"])
 
 
 @pytest.mark.slow
@@ -214,20 +249,45 @@ def test_the_gate_alone_on_paths(project: Path) -> None:
     assert "MR202" in broken.stdout and "model-00003-of-00002.safetensors" in broken.stdout
 
 
+def _snapshot(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root``, folders included, with the bytes of each file."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
 def test_dry_runs_print_the_plan_and_publish_nothing(project: Path) -> None:
+    before = _snapshot(project)
     dry = _cli("release", "--dry-run", "--json", cwd=project)
     assert dry.returncode == 0, dry.stderr
+    assert _snapshot(project) == before  # nothing staged, no checksums or card under build/, no .hub
     document = json.loads(dry.stdout)
     assert document["dry_run"] is True and document["outcome"] == "publish" and document["repo_exists"] is False
-    staged = _files(Path(document["staged_dir"]))
-    assert "RELEASE_NOTES.md" not in staged  # a dry run writes nothing, not even the notes
+    assert document["staged_dir"] is None
+    [dataset] = document["datasets"]
+    assert (dataset["repo_id"], dataset["repo_type"], dataset["outcome"]) == (DATA_REPO_ID, "dataset", "publish")
+    assert sorted(f["path"] for f in dataset["plan"]["added"]) == [
+        "README.md",
+        "RELEASE_NOTES.md",
+        "data.json",
+        "data.sha256",
+        "data/README.md",
+        "data/test.csv",
+        "data/train.csv",
+        "release-manifest.json",
+    ]
     plan = document["plan"]
-    assert sorted(f["path"] for f in plan["added"]) == sorted([*staged, "RELEASE_NOTES.md"])
+    added = sorted(f["path"] for f in plan["added"])
+    assert {"README.md", "RELEASE_NOTES.md", "release-manifest.json", "predict.py", "datasets/tiny-flowers.sha256"} <= {
+        *added
+    }
     assert plan["upload_bytes"] == document["bytes"] and plan["changed"] == [] and plan["deleted"] == []
     assert plan["unchanged"] == 0 and document["release_notes"].startswith("# Release v0.1.0\n\nFirst release")
+
+    assert _cli("stage", cwd=project).returncode == 0
+    staged = _snapshot(project / "dist")
     text = _cli("publish", "--dry-run", cwd=project)
     assert text.returncode == 0, text.stderr
-    assert "dry run: nothing was sent" in text.stdout and "add       README.md" in text.stdout
-    assert f"upload {plan['upload_bytes']} bytes in {len(staged) + 1} file(s)" in text.stdout
-    with HubServer(project / ".hub", [Token("reader", "hf_reader_token")]) as hub:
-        assert not HfApi(endpoint=hub.url, token="hf_reader_token").repo_exists(REPO_ID)
+    out = text.stdout
+    assert "dry run: nothing was sent" in out and "add       data/train.csv" in out and "add       predict.py" in out
+    assert out.index(f"Publishing {DATA_REPO_ID} v0.1.0 would:") < out.index(f"Publishing {REPO_ID} v0.1.0 would:")
+    assert f"upload {plan['upload_bytes']} bytes in {len(added)} file(s)" in out
+    assert _snapshot(project / "dist") == staged and not (project / ".hub").exists()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from release.stage import (
     SourceInfo,
     StagePlan,
     apply_stage,
+    apply_stages,
     plan_stage,
     read_release_manifest,
 )
@@ -115,3 +117,29 @@ def test_a_path_that_is_both_file_and_folder_is_refused(tmp_path: Path) -> None:
 def test_reading_a_folder_that_was_never_staged(tmp_path: Path) -> None:
     with pytest.raises(StageError, match="run the stage step first"):
         read_release_manifest(tmp_path)
+
+
+def test_several_trees_move_into_place_only_when_every_one_passes_the_inspection(tmp_path: Path) -> None:
+    model = _plan(tmp_path)
+    dataset = replace(model, dest=tmp_path / "dist" / "datasets" / "d-1.0")
+
+    def refuse_the_dataset(plan: StagePlan, built: Path) -> None:
+        assert (built / "model.safetensors").is_file()
+        if plan is dataset:
+            raise StageError("the gate found something")
+
+    with pytest.raises(StageError, match="the gate found something"):
+        apply_stages([model, dataset], refuse_the_dataset)
+    assert not (tmp_path / "dist").exists()  # neither tree, no building folder, no folder it created
+    apply_stages([model, dataset])
+    assert (model.dest / RELEASE_MANIFEST).is_file() and (dataset.dest / RELEASE_MANIFEST).is_file()
+
+
+def test_a_dry_run_tree_links_to_the_sources_instead_of_copying(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, include_data=True)
+    scratch = replace(plan, dest=tmp_path / "scratch" / "m-1.0")
+    apply_stage(scratch, link="symbolic")
+    linked = scratch.dest / "datasets" / "flowers" / "train.csv"
+    assert linked.is_symlink() and linked.resolve() == (tmp_path / "data" / "train.csv").resolve()
+    assert not (scratch.dest / RELEASE_MANIFEST).is_symlink()  # generated files are written
+    assert read_release_manifest(scratch.dest) == plan.manifest

