@@ -52,7 +52,8 @@ def checksum(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def card(session: nox.Session) -> None:
-    """Validate the card metadata and render README.md."""
+    """Validate the card metadata and render README.md (``-- --check``: compare with the committed card)."""
+    _example_weights(session)  # the card lists the weights' digests
     _cli(session, "card")
 
 
