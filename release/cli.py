@@ -120,23 +120,10 @@ def cmd_checksum(args: argparse.Namespace) -> Result:
 def cmd_card(args: argparse.Namespace) -> Result:
     if args.card_action == "validate":
         return _validate_cards([Path(p) for p in args.files], args.repo_type)
-    from dataclasses import replace
-
-    from release.pipeline import build_card, compute_checksums
+    from release.pipeline import render_cards
 
     config = _config(args)
-    checksums = compute_checksums(config)
-    from release.pipeline import _manifest_digest, build_dataset_card
-
-    dataset_warnings = [  # the cards of datasets published as repositories of their own: checked, staged later
-        warning
-        for index, (dataset, manifest) in enumerate(zip(config.datasets, checksums.datasets, strict=True))
-        if dataset.publish is not None
-        for warning in build_dataset_card(config, index, manifest).warnings
-    ]
-    digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
-    card = build_card(config, checksums, digests, write=not args.check)
-    card = replace(card, warnings=(*dataset_warnings, *card.warnings))
+    card = render_cards(config, write=not args.check)
     written = [str(p) for p in sorted(card.outputs())]
     if not args.check:
         return {

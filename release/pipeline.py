@@ -260,6 +260,25 @@ def build_card(
     return card
 
 
+def render_cards(config: Config, *, write: bool = True) -> Card:
+    """The ``card`` stage: checksums, then every card, the model's rendered to ``card.output``.
+
+    The cards of datasets published as repositories of their own are validated too (they are staged
+    later); their warnings come first in the returned card's. With ``write=False`` (``card --check``)
+    no card and no checksum manifest is written.
+    """
+    checksums = compute_checksums(config, write=write)
+    dataset_warnings = [
+        warning
+        for index, (dataset, manifest) in enumerate(zip(config.datasets, checksums.datasets, strict=True))
+        if dataset.publish is not None
+        for warning in build_dataset_card(config, index, manifest).warnings
+    ]
+    digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
+    card = build_card(config, checksums, digests, write=write)
+    return replace(card, warnings=(*dataset_warnings, *card.warnings))
+
+
 def release_eval_results(config: Config) -> dict[str, str]:
     """The .eval_results/ files a release ships (release path -> YAML), when card.eval_results_dir is set."""
     if not (config.card.eval_results_dir and config.card.eval_results):
