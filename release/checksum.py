@@ -14,10 +14,9 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     import mmap
@@ -28,31 +27,36 @@ MANIFEST_FORMAT = "model-release.manifest/1"
 _BUFFER_SIZE = 1 << 20
 _PIPELINE_MIN = 16 << 20  # below this a reader thread costs more than it saves
 _PIPELINE_BUFFERS = 4
-_BAD_COMPONENTS = {"", ".", ".."}
+_BAD_PATH = re.compile(r"^/|(?:^|/)\.{0,2}(?:/|$)")  # absolute, or an empty, "." or ".." component
 
 ProgressCallback = Callable[[int], None]
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
+# The values here are NamedTuples rather than dataclasses: importing ``dataclasses`` (and ``inspect``)
+# costs ~15 ms, a sixth of a whole ``checksum`` re-run over unchanged files.
+
+
+class ManifestEntry(NamedTuple):
     path: str  # POSIX, relative to the manifest's root, NFC-normalised
     size: int
     sha256: str
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """The SHA-256 of every file under one root, sorted by path."""
-
+class _ManifestFields(NamedTuple):
     entries: tuple[ManifestEntry, ...]
-    name: str | None = None
+    name: str | None
 
-    def __post_init__(self) -> None:
-        paths = [e.path for e in self.entries]
+
+class Manifest(_ManifestFields):
+    """The SHA-256 of every file under one root, sorted by path (immutable; paths checked when built)."""
+
+    def __new__(cls, entries: tuple[ManifestEntry, ...], name: str | None = None) -> Manifest:
+        paths = [e.path for e in entries]
         if paths != sorted(paths):
-            object.__setattr__(self, "entries", tuple(sorted(self.entries, key=lambda e: e.path)))
-        for entry in self.entries:
-            check_relative_path(entry.path)
+            entries = tuple(sorted(entries, key=lambda e: e.path))
+        for path in paths:
+            check_relative_path(path)
+        return super().__new__(cls, tuple(entries), name)
 
     @property
     def total_size(self) -> int:
@@ -115,14 +119,13 @@ class Manifest:
         return cls.from_sha256sum(text, str(path))
 
 
-@dataclass(frozen=True)
-class VerifyReport:
+class VerifyReport(NamedTuple):
     """What differs between a manifest and the files on disk."""
 
     checked: int
     missing: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
-    modified: tuple[tuple[str, str, str], ...] = field(default=())  # (path, expected, actual)
+    modified: tuple[tuple[str, str, str], ...] = ()  # (path, expected, actual)
 
     @property
     def ok(self) -> bool:
@@ -131,7 +134,7 @@ class VerifyReport:
 
 def check_relative_path(path: str) -> None:
     """Refuse absolute paths and paths that climb out of their root."""
-    if path.startswith("/") or any(part in _BAD_COMPONENTS for part in path.split("/")):
+    if _BAD_PATH.search(path) is not None:
         raise ChecksumError(f"path {path!r} is not a plain relative path inside its root")
 
 
@@ -145,13 +148,18 @@ def collect_files(
     outside the root are refused; symlinked folders are not followed. Walks with ``os.scandir``
     and plain strings: one ``getdents`` per folder and no ``stat`` per file (they come later, once).
     """
+    return [(relative, Path(path)) for relative, path in _walk(root, include, exclude)]
+
+
+def _walk(root: Path, include: Sequence[str] = ("**/*",), exclude: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """:func:`collect_files` with plain string paths: a ``Path`` per file costs more than its ``stat``."""
     if not root.is_dir():
         raise ChecksumError(f"{root} is not a folder (or does not exist)")
     includes = [_glob_regex(p) for p in include]
     excludes = [_glob_regex(p) for p in exclude]
     everything = list(include) == ["**/*"] and not exclude
-    found: list[tuple[str, Path]] = []
-    pending = [(str(root), "")]
+    found: list[tuple[str, str]] = []
+    pending = [(os.path.abspath(root), "")]  # absolute and normal: the cache's keys as they are
     while pending:
         folder, prefix = pending.pop()
         with os.scandir(folder) as entries:
@@ -170,7 +178,7 @@ def collect_files(
                 if entry.is_symlink():
                     _check_symlink(Path(entry.path), root)
                 check_relative_path(relative)
-                found.append((relative, Path(entry.path)))
+                found.append((relative, entry.path))
     found.sort()
     return found
 
@@ -212,11 +220,12 @@ class HashCache:
             pass
         return cls(path)
 
-    def get(self, path: Path, stat: os.stat_result) -> str | None:
-        entry = self._entries.get(os.path.abspath(path))
+    def get(self, path: str | Path, stat: os.stat_result) -> str | None:
+        key = path if isinstance(path, str) and path.startswith("/") else os.path.abspath(path)
+        entry = self._entries.get(key)
         return entry[5] if entry is not None and entry[:5] == _stat_key(stat) else None
 
-    def put(self, path: Path, stat: os.stat_result, sha256: str) -> None:
+    def put(self, path: str | Path, stat: os.stat_result, sha256: str) -> None:
         if time.time_ns() - stat.st_mtime_ns < self.RACY_SECONDS * 1e9:
             return
         self._entries[os.path.abspath(path)] = [*_stat_key(stat), sha256]
@@ -258,7 +267,7 @@ def _stat_key(stat: os.stat_result) -> list[int]:
 
 
 def hash_files(
-    paths: Sequence[Path],
+    paths: Sequence[str | Path],
     *,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
@@ -269,7 +278,7 @@ def hash_files(
     With a ``cache``, files whose stat keys are unchanged are not read at all.
     """
     results: list[tuple[int, str] | None] = [None] * len(paths)
-    todo: list[tuple[int, Path, os.stat_result | None]] = []
+    todo: list[tuple[int, str | Path, os.stat_result | None]] = []
     for index, path in enumerate(paths):
         stat = _stat(path) if cache is not None else None
         known = cache.get(path, stat) if cache is not None and stat is not None else None
@@ -292,7 +301,7 @@ def hash_files(
     workers = max(1, min(cores, len(todo) or 1))
     local = threading.local()
 
-    def task(item: tuple[int, Path, os.stat_result | None]) -> tuple[int, str]:
+    def task(item: tuple[int, str | Path, os.stat_result | None]) -> tuple[int, str]:
         buffer = getattr(local, "buffer", None)
         if buffer is None:
             buffer = local.buffer = mmap.mmap(-1, _BUFFER_SIZE)
@@ -321,9 +330,9 @@ def hash_files(
     return [r for r in results if r is not None]
 
 
-def _stat(path: Path) -> os.stat_result:
+def _stat(path: str | Path) -> os.stat_result:
     try:
-        return path.stat()
+        return os.stat(path)
     except OSError as exc:
         raise ChecksumError(f"cannot read {path}: {exc.strerror}") from exc
 
@@ -347,7 +356,7 @@ def build_manifest(
     cache: HashCache | None = None,
 ) -> Manifest:
     """Hash every selected file under ``root`` into a :class:`Manifest`."""
-    files = collect_files(root, include, exclude)
+    files = _walk(root, include, exclude)
     digests = hash_files([p for _, p in files], workers=workers, progress=progress, cache=cache)
     entries = tuple(ManifestEntry(rel, size, digest) for (rel, _), (size, digest) in zip(files, digests, strict=True))
     return Manifest(entries, name)
@@ -362,13 +371,13 @@ def manifest_of_paths(
     cache: HashCache | None = None,
 ) -> Manifest:
     """A manifest of files and folders named on the command line, with paths relative to ``base``."""
-    files: list[tuple[str, Path]] = []
+    files: list[tuple[str, str | Path]] = []
     for given in paths:
         absolute = given if given.is_absolute() else base / given
         if absolute.is_dir():
             prefix = _relative_to(base, absolute)  # resolved once per folder, not per file
             prefix = "" if prefix == "." else prefix + "/"
-            files += [(prefix + relative, path) for relative, path in collect_files(absolute)]
+            files += [(prefix + relative, path) for relative, path in _walk(absolute)]
         elif absolute.is_file():
             files.append((_relative_to(base, absolute), absolute))
         else:
@@ -387,7 +396,7 @@ def verify_manifest(
     progress: ProgressCallback | None = None,
 ) -> VerifyReport:
     """Re-read every byte under ``root`` and compare with ``manifest``. Never trusts a cache."""
-    present = {rel: path for rel, path in collect_files(root)} if root.is_dir() else {}
+    present = {rel: path for rel, path in _walk(root)} if root.is_dir() else {}
     missing = tuple(e.path for e in manifest.entries if e.path not in present)
     extra = tuple(sorted(set(present) - set(manifest.by_path))) if check_extra else ()
     to_check = [e for e in manifest.entries if e.path in present]
@@ -400,14 +409,14 @@ def verify_manifest(
     return VerifyReport(checked=len(to_check), missing=missing, extra=extra, modified=modified)
 
 
-def _hash_one(path: Path, buffer: mmap.mmap, progress: ProgressCallback | None) -> tuple[int, str]:
+def _hash_one(path: str | Path, buffer: mmap.mmap, progress: ProgressCallback | None) -> tuple[int, str]:
     import hashlib
 
     digest = hashlib.sha256()
     size = 0
     view = memoryview(buffer)
     try:
-        with path.open("rb", buffering=0) as handle:
+        with open(path, "rb", buffering=0) as handle:
             while count := handle.readinto(view):
                 digest.update(view[:count])
                 size += count
@@ -420,7 +429,7 @@ def _hash_one(path: Path, buffer: mmap.mmap, progress: ProgressCallback | None) 
     return size, digest.hexdigest()
 
 
-def _hash_pipelined(path: Path, progress: ProgressCallback | None) -> tuple[int, str]:
+def _hash_pipelined(path: str | Path, progress: ProgressCallback | None) -> tuple[int, str]:
     """Hash one file with a reader thread filling page-aligned buffers while this thread hashes.
 
     Both ``readinto`` and ``update`` release the GIL, so on two cores the copy from the page cache
@@ -441,7 +450,7 @@ def _hash_pipelined(path: Path, progress: ProgressCallback | None) -> tuple[int,
 
     def read() -> None:
         try:
-            with path.open("rb", buffering=0) as handle:
+            with open(path, "rb", buffering=0) as handle:
                 while not stop.is_set():
                     index = free.get()
                     count = handle.readinto(views[index]) or 0
@@ -451,7 +460,7 @@ def _hash_pipelined(path: Path, progress: ProgressCallback | None) -> tuple[int,
         except BaseException as exc:  # handed to the hashing thread, which raises it
             full.put(exc)
 
-    reader = threading.Thread(target=read, name=f"read {path.name}", daemon=True)
+    reader = threading.Thread(target=read, name=f"read {os.path.basename(path)}", daemon=True)
     reader.start()
     digest = hashlib.sha256()
     size = 0

@@ -8,8 +8,7 @@ failed, where (file, field or path) and what to do next, and never contain a tok
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 
 class ReleaseError(Exception):
@@ -50,9 +49,12 @@ class ChecksumMismatchError(ChecksumError):
     """Files on disk differ from a manifest (missing, extra or modified)."""
 
 
-@dataclass(frozen=True)
-class CardProblem:
-    """One problem found in model-card metadata."""
+class CardProblem(NamedTuple):
+    """One problem found in model-card metadata.
+
+    Values of this module are NamedTuples, not dataclasses: every command imports this module, and
+    ``dataclasses`` (with ``inspect``) would add ~10 ms to the start of each, ``checksum`` included.
+    """
 
     path: str  # JSON path of the field, e.g. "model-index[0].results[0].metrics[0].value"
     message: str  # what is wrong and what was expected
@@ -86,8 +88,7 @@ class StageError(ReleaseError):
 Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One thing the safety gate found in a file of a planned release (see ``release.gate``).
 
     ``code`` is stable ("MR301 pickle-dangerous-global"); ``where`` is a line ("line 12"), a tensor
