@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -21,15 +20,15 @@ from typing import Any
 from release import __version__
 from release.errors import AuthError, ReleaseError, UsageError
 
-log = logging.getLogger("release")
-
 Result = dict[str, Any]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose - args.quiet, json_mode=args.json, serving=args.command == "hub")
+    if not _logs_nothing(args):
+        _configure_logging(args.verbose - args.quiet, json_mode=args.json, serving=args.command == "hub")
     if args.json or args.quiet or not sys.stderr.isatty() or _in_github_actions():
         # huggingface_hub reads this when first imported, which happens after this point.
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -43,6 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _print_result(args, result)
     _summarise_for_ci(args, result, None)
     return int(result.get("exit_code", 0))
+
+
+def _logs_nothing(args: argparse.Namespace) -> bool:
+    """``checksum PATH...`` and ``checksum --verify`` read no config and log nothing: they skip setting up
+    logging, whose import is ~20 ms of a ~100 ms re-run over unchanged files (benchmarks/bench_checksum.py)."""
+    return args.command == "checksum" and bool(args.paths or args.verify)
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -268,7 +273,6 @@ def cmd_release(args: argparse.Namespace) -> Result:
 
 def cmd_check(args: argparse.Namespace) -> Result:
     """The safety gate over files on disk: what `stage` runs before anything is released."""
-    from dataclasses import asdict
 
     from release.gate import collect_gate_files, run_gate
     from release.pipeline import gate_config
@@ -284,7 +288,7 @@ def cmd_check(args: argparse.Namespace) -> Result:
     summary = f"{len(errors)} error(s), {len(findings) - len(errors)} warning(s)"
     return {
         "command": "check",
-        "findings": [asdict(f) for f in findings],
+        "findings": [f._asdict() for f in findings],
         "exit_code": 1 if errors else 0,
         "message": "\n".join([*lines, summary]),
     }
@@ -494,7 +498,9 @@ def _summarise_for_ci(args: argparse.Namespace, result: Result | None, error: tu
     try:
         append_summary(run.summary_path, text)
     except OSError as exc:
-        log.warning("could not append to the job summary %s: %s", run.summary_path, exc.strerror or exc)
+        print(
+            f"WARNING: could not append to the job summary {run.summary_path}: {exc.strerror or exc}", file=sys.stderr
+        )
 
 
 def _publish(
@@ -759,7 +765,7 @@ class _RichProgress:
 
 
 class _PlainProgress:
-    """Progress as log lines, one per tenth of the work: GitHub Actions shows a log, not a terminal."""
+    """Progress as plain lines on stderr, one per tenth of the work: GitHub Actions shows a log, not a terminal."""
 
     def __init__(self, min_total: int = 64 << 20) -> None:
         self.min_total = min_total
@@ -778,7 +784,9 @@ class _PlainProgress:
             with lock:  # files are hashed in parallel
                 state["done"] += n
                 while state["tenth"] <= 10 and state["done"] * 10 >= total * state["tenth"]:
-                    log.info("%s: %d%% of %.1f MiB", description, state["tenth"] * 10, total / (1 << 20))
+                    print(
+                        f"INFO: {description}: {state['tenth'] * 10}% of {total / (1 << 20):.1f} MiB", file=sys.stderr
+                    )
                     state["tenth"] += 1
 
         yield advance
@@ -846,6 +854,8 @@ def _report_error(args: argparse.Namespace, kind: str, message: str, code: int) 
 
 
 def _configure_logging(level: int, *, json_mode: bool, serving: bool) -> None:
+    import logging
+
     levels = {-2: logging.ERROR, -1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
     chosen = levels[max(-2, min(1, level))]
     handler: logging.Handler
@@ -873,7 +883,12 @@ def _configure_logging(level: int, *, json_mode: bool, serving: bool) -> None:
 # --- the parser ---------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; with ``command``, only that command's options are built.
+
+    Every command is still listed (``--help``); building the options of all of them would cost a
+    third of the parser's time (~1 ms; argparse asks gettext and the terminal size for each).
+    """
     common = argparse.ArgumentParser(add_help=False)
     _add_global_options(common, suppress=True)
     parser = argparse.ArgumentParser(
@@ -884,19 +899,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"model-release {__version__}")
     _add_global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def add(name: str, handler: Callable[[argparse.Namespace], Result], help_text: str) -> argparse.ArgumentParser:
+    for name, (handler, help_text, add_options) in _COMMANDS.items():
+        if command is not None and name != command:
+            commands.add_parser(name, help=help_text)  # listed; its options are built when it runs
+            continue
         sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
         sub.set_defaults(handler=handler)
-        return sub
+        add_options(sub, common)
+    return parser
 
-    lock = add("lock", cmd_lock, "freeze the environments: requirements.txt, conda-lock.yml, environment.json")
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The command named on a command line (skipping ``--config PATH``), or None (``--help``, a typo)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in ("-h", "--help"):
+            return None
+        elif word == "--config":
+            skip = True
+        elif word in _COMMANDS:
+            return word
+    return None
+
+
+def _lock_options(lock: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     lock.add_argument("--check", action="store_true", help="exit 1 when a lock no longer matches its input")
     lock.add_argument(
         "--python", metavar="PATH", help="the training interpreter to snapshot into environment.json (lock.python)"
     )
 
-    checksum = add("checksum", cmd_checksum, "SHA-256 manifests of the datasets and weights, or of PATHs")
+
+def _checksum_options(checksum: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     checksum.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (no config needed)")
     checksum.add_argument("--manifest", metavar="OUT", help="write the manifest here (.json: JSON, else sha256sum)")
     checksum.add_argument("--verify", metavar="MANIFEST", help="re-hash every file and compare with MANIFEST")
@@ -907,7 +942,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="hash every file even if unchanged since the last run (--verify always does)",
     )
 
-    card = add("card", cmd_card, "render README.md from the template, its metadata validated first")
+
+def _card_options(card: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     card.add_argument(
         "--check",
         action="store_true",
@@ -923,12 +959,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="check against the model-card (default) or the dataset-card schema",
     )
 
-    check = add("check", cmd_check, "the safety gate: safetensors, shard indexes, pickles, secrets, sizes")
+
+def _check_options(check: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     check.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to check (no config needed)")
 
-    add("stage", cmd_stage, "assemble the exact release tree and its manifest under dist/")
 
-    publish = add("publish", cmd_publish, "upload the staged release as one commit, verify it, tag v<version>")
+def _publish_options(publish: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     publish.add_argument("--endpoint", help='the Hub URL, or "local" (overrides the config)')
     publish.add_argument(
         "--dry-run", action="store_true", help="print the plan (files to add, change, delete, keep) and change nothing"
@@ -940,7 +976,8 @@ def build_parser() -> argparse.ArgumentParser:
         "publish again after the merge to tag it (config: [publish] create_pr)",
     )
 
-    release = add("release", cmd_release, "check the locks, then checksum, card, stage and publish")
+
+def _release_options(release: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     release.add_argument("--endpoint", help='the Hub URL, or "local" (overrides the config)')
     release.add_argument(
         "--dry-run",
@@ -949,7 +986,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     release.add_argument("--create-pr", action="store_true", help="publish to a pull request (see publish --create-pr)")
 
-    reproduce = add("reproduce", cmd_reproduce, "rebuild a published release's environment from its locks")
+
+def _reproduce_options(reproduce: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     reproduce.add_argument(
         "target", metavar="REPO[@REV]", help="REV: a tag, branch or commit (default: the latest v* tag)"
     )
@@ -968,18 +1006,15 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--index-url", metavar="URL", help="passed to pip install")
     reproduce.add_argument("--no-index", action="store_true", help="passed to pip install")
 
-    init = add(
-        "init",
-        cmd_init,
-        "adopt model-release in a model project: scaffold release.toml, noxfile.py, templates/, "
-        "requirements.in and GitHub workflows (never overwriting a file), lock, then a release --dry-run",
-    )
+
+def _init_options(init: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     init.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the project's folder (default: here)")
     init.add_argument(
         "--repo-id", metavar="NAMESPACE/NAME", help="the Hub repository (default: your-username/<the project's name>)"
     )
 
-    hub = add("hub", _hub_help(parser), "the local Hub emulator")
+
+def _hub_options(hub: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     hub_actions = hub.add_subparsers(dest="hub_action", required=True, metavar="ACTION")
     serve = hub_actions.add_parser("serve", parents=[common], help="serve the Hub API on loopback")
     serve.set_defaults(handler=cmd_hub_serve)
@@ -1008,14 +1043,40 @@ def build_parser() -> argparse.ArgumentParser:
         "(generated and shown at start unless --admin-token is given)",
     )
     serve.add_argument("--admin-token", metavar="TOKEN", help="the token of /admin/faults (implies --fault-admin)")
-    return parser
 
 
-def _hub_help(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace], Result]:
-    def handler(args: argparse.Namespace) -> Result:
-        raise UsageError("choose an action: model-release hub serve")
+def _no_options(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    """``stage`` has only the global options."""
 
-    return handler
+
+def _hub_help(args: argparse.Namespace) -> Result:
+    raise UsageError("choose an action: model-release hub serve")
+
+
+_COMMANDS: dict[
+    str,
+    tuple[
+        Callable[[argparse.Namespace], Result],
+        str,
+        Callable[[argparse.ArgumentParser, argparse.ArgumentParser], None],
+    ],
+] = {
+    "lock": (cmd_lock, "freeze the environments: requirements.txt, conda-lock.yml, environment.json", _lock_options),
+    "checksum": (cmd_checksum, "SHA-256 manifests of the datasets and weights, or of PATHs", _checksum_options),
+    "card": (cmd_card, "render README.md from the template, its metadata validated first", _card_options),
+    "check": (cmd_check, "the safety gate: safetensors, shard indexes, pickles, secrets, sizes", _check_options),
+    "stage": (cmd_stage, "assemble the exact release tree and its manifest under dist/", _no_options),
+    "publish": (cmd_publish, "upload the staged release as one commit, verify it, tag v<version>", _publish_options),
+    "release": (cmd_release, "check the locks, then checksum, card, stage and publish", _release_options),
+    "reproduce": (cmd_reproduce, "rebuild a published release's environment from its locks", _reproduce_options),
+    "init": (
+        cmd_init,
+        "adopt model-release in a model project: scaffold release.toml, noxfile.py, templates/, "
+        "requirements.in and GitHub workflows (never overwriting a file), lock, then a release --dry-run",
+        _init_options,
+    ),
+    "hub": (_hub_help, "the local Hub emulator", _hub_options),
+}
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
