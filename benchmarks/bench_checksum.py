@@ -140,9 +140,10 @@ def main() -> None:
         for path in mix.iterdir():
             os.utime(path, (old, old))
         first, _ = run(cached, mix)
-        reruns = [run(cached, mix)[0] for _ in range(args.rounds)]
-        bare = statistics.median(run([sys.executable, "-c", "pass"], mix)[0] for _ in range(5))
-        importing = statistics.median(run([sys.executable, "-c", "import release.cli"], mix)[0] for _ in range(5))
+        samples = max(9, args.rounds)  # ~0.1 s each: more samples, a steadier median on a noisy machine
+        reruns = [run(cached, mix)[0] for _ in range(samples)]
+        bare = statistics.median(run([sys.executable, "-c", "pass"], mix)[0] for _ in range(samples))
+        importing = statistics.median(run([sys.executable, "-c", "import release.cli"], mix)[0] for _ in range(samples))
         mix_paths = sorted(mix.iterdir())
         engine = statistics.median(hash_in_process(mix_paths) for _ in range(args.rounds))
         memory_ceiling = statistics.median(hash_from_memory(mix_bytes) for _ in range(args.rounds))
