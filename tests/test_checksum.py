@@ -4,12 +4,12 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 import unicodedata
 from pathlib import Path
 
 import pytest
+from project import run_cli
 
 from release.checksum import (
     HashCache,
@@ -162,26 +162,22 @@ def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
         build_manifest(tmp_path / "nope")
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "release", *args], cwd=cwd, capture_output=True, text=True)
-
-
 def test_cli_checksum_paths_then_verify(tmp_path: Path) -> None:
     _tree(tmp_path / "data")
-    made = _cli("checksum", "data", "--manifest", "data.sha256", cwd=tmp_path)
+    made = run_cli("checksum", "data", "--manifest", "data.sha256", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     assert subprocess.run(["sha256sum", "-c", "data.sha256"], cwd=tmp_path, capture_output=True).returncode == 0
-    ok = _cli("--json", "checksum", "--verify", "data.sha256", cwd=tmp_path)
+    ok = run_cli("--json", "checksum", "--verify", "data.sha256", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["checked"] == 4
     (tmp_path / "data" / "train.csv").write_text("tampered")
-    bad = _cli("checksum", "--verify", "data.sha256", cwd=tmp_path)
+    bad = run_cli("checksum", "--verify", "data.sha256", cwd=tmp_path)
     assert bad.returncode == 1
     assert "modified  data/train.csv" in bad.stdout
 
 
 def test_cli_checksum_of_a_missing_path_exits_nonzero_naming_it(tmp_path: Path) -> None:
-    result = _cli("checksum", "nowhere.bin", cwd=tmp_path)
+    result = run_cli("checksum", "nowhere.bin", cwd=tmp_path)
     assert result.returncode == 1
     assert "nowhere.bin: no such file or folder" in result.stderr
 

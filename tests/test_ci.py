@@ -7,14 +7,11 @@ as real processes of the CLI, against the embedded local Hub or the session's Hu
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import WRITE_TOKEN, RunningHub
+from project import copy_example, run_cli
 
 from release.ci import ActionsRun, append_summary, redact, render_summary, secrets_of
 
@@ -22,22 +19,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_SHA = "5f3c1e0a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e"
 
 
-def _copy_example(dest: Path) -> Path:
-    dest.mkdir()
-    for name in ("release.toml", "requirements.in", "requirements.txt"):
-        shutil.copy2(REPO_ROOT / name, dest / name)
-    shutil.copytree(
-        REPO_ROOT / "example",
-        dest / "example",
-        ignore=shutil.ignore_patterns("*.safetensors", "model.safetensors.index.json", "__pycache__"),
-    )
-    subprocess.run([sys.executable, "example/train.py"], cwd=dest, check=True, capture_output=True)
-    return dest
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return _copy_example(tmp_path / "project")
+    return copy_example(tmp_path / "project")
 
 
 def _actions(summary: Path | None, ref_type: str, ref_name: str, **extra: str) -> dict[str, str]:
@@ -59,17 +43,6 @@ def _actions(summary: Path | None, ref_type: str, ref_name: str, **extra: str) -
     return env
 
 
-def _cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "release", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=300,
-    )
-
-
 def _set_namespace(project: Path, prefix: str) -> None:
     """Move the example's repositories (the model's, and its dataset's when published) to ``prefix``."""
     config = project / "release.toml"
@@ -83,7 +56,7 @@ def _set_namespace(project: Path, prefix: str) -> None:
 def test_a_tag_build_releases_the_tagged_version_and_summarises_it(project: Path, tmp_path: Path) -> None:
     summary = tmp_path / "step_summary.md"
     summary.write_text("output of an earlier step\n")
-    result = _cli("release", "--json", cwd=project, env=_actions(summary, "tag", "v0.1.0"))
+    result = run_cli("release", "--json", cwd=project, env=_actions(summary, "tag", "v0.1.0"))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["version"] == "0.1.0" and document["tag"] == "v0.1.0"
@@ -105,7 +78,7 @@ def test_a_tag_build_releases_the_tagged_version_and_summarises_it(project: Path
 
 def test_a_tag_that_disagrees_with_the_config_fails_and_the_summary_says_why(project: Path, tmp_path: Path) -> None:
     summary = tmp_path / "step_summary.md"
-    result = _cli("release", cwd=project, env=_actions(summary, "tag", "v0.2.0"))
+    result = run_cli("release", cwd=project, env=_actions(summary, "tag", "v0.2.0"))
     assert result.returncode == 2
     assert "ConfigError" in result.stderr
     assert "version is '0.1.0' but the CI tag (GITHUB_REF_NAME) releases '0.2.0'" in result.stderr
@@ -120,7 +93,7 @@ def test_without_a_version_in_the_config_the_tag_gives_it(project: Path, tmp_pat
     config = project / "release.toml"
     config.write_text(config.read_text().replace('version = "0.1.0"\n', ""))
     summary = tmp_path / "step_summary.md"
-    result = _cli("release", "--dry-run", "--json", cwd=project, env=_actions(summary, "tag", "v0.4.2"))
+    result = run_cli("release", "--dry-run", "--json", cwd=project, env=_actions(summary, "tag", "v0.4.2"))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["version"] == "0.4.2" and document["tag"] == "v0.4.2" and document["outcome"] == "publish"
@@ -131,7 +104,7 @@ def test_without_a_version_in_the_config_the_tag_gives_it(project: Path, tmp_pat
 
 def test_a_branch_push_keeps_the_configured_version(project: Path, tmp_path: Path) -> None:
     summary = tmp_path / "step_summary.md"
-    result = _cli("release", "--dry-run", "--json", cwd=project, env=_actions(summary, "branch", "main"))
+    result = run_cli("release", "--dry-run", "--json", cwd=project, env=_actions(summary, "branch", "main"))
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["tag"] == "v0.1.0"
@@ -151,9 +124,9 @@ def test_a_branch_push_keeps_the_configured_version(project: Path, tmp_path: Pat
 def test_other_commands_summarise_their_outcome(project: Path, tmp_path: Path) -> None:
     summary = tmp_path / "step_summary.md"
     env = _actions(summary, "branch", "main")
-    assert _cli("lock", "--check", cwd=project, env=env).returncode == 0
+    assert run_cli("lock", "--check", cwd=project, env=env).returncode == 0
     (project / "requirements.in").write_text("numpy>=2\n")
-    assert _cli("lock", "--check", cwd=project, env=env).returncode == 1
+    assert run_cli("lock", "--check", cwd=project, env=env).returncode == 1
     text = summary.read_text()
     first, second = text.split("### model-release lock --check: ")[1:]
     assert first.startswith("ok\n\n```text\nlocks are fresh\n```")
@@ -164,7 +137,7 @@ def test_other_commands_summarise_their_outcome(project: Path, tmp_path: Path) -
 def test_no_summary_outside_github_actions(project: Path, tmp_path: Path) -> None:
     summary = tmp_path / "step_summary.md"
     env = {"GITHUB_STEP_SUMMARY": str(summary)}  # set, but GITHUB_ACTIONS is not
-    assert _cli("lock", "--check", cwd=project, env=env).returncode == 0
+    assert run_cli("lock", "--check", cwd=project, env=env).returncode == 0
     assert not summary.exists()
 
 
@@ -175,7 +148,7 @@ def test_a_release_to_a_remote_hub_links_it_and_never_shows_the_token(
     _set_namespace(project, "alice/ci-summary-flowers")
     summary = tmp_path / "step_summary.md"
     env = _actions(summary, "tag", "v0.1.0", HF_TOKEN=WRITE_TOKEN)
-    result = _cli("release", "--endpoint", hub.url, "--json", cwd=project, env=env)
+    result = run_cli("release", "--endpoint", hub.url, "--json", cwd=project, env=env)
     assert result.returncode == 0, result.stderr
     text = summary.read_text()
     url = f"{hub.url}/alice/ci-summary-flowers"
@@ -191,7 +164,7 @@ def test_trusted_publishing_without_an_id_token_stops_before_any_work(
     # The workflow lacks `permissions: id-token: write`, so GitHub gives no ACTIONS_ID_TOKEN_REQUEST_URL;
     # HF_OIDC_RESOURCE opts into trusted publishing, which then wins over an HF_TOKEN also present.
     env = _actions(summary, "tag", "v0.1.0", HF_OIDC_RESOURCE="alice/ci-oidc-flowers", HF_TOKEN=WRITE_TOKEN)
-    result = _cli("release", "--endpoint", hub.url, cwd=project, env=env)
+    result = run_cli("release", "--endpoint", hub.url, cwd=project, env=env)
     assert result.returncode == 1
     assert "AuthError: trusted publishing (HF_OIDC_RESOURCE=alice/ci-oidc-flowers) gave no token" in result.stderr
     assert "permissions: id-token: write" in result.stderr
@@ -205,12 +178,12 @@ def test_progress_is_plain_log_lines_under_github_actions(tmp_path: Path) -> Non
     weights = tmp_path / "weights.bin"
     with weights.open("wb") as handle:
         handle.truncate(64 << 20)  # the smallest total that gets progress
-    actions = _cli("checksum", "--no-cache", str(weights), cwd=tmp_path, env=_actions(None, "branch", "main"))
+    actions = run_cli("checksum", "--no-cache", str(weights), cwd=tmp_path, env=_actions(None, "branch", "main"))
     assert actions.returncode == 0, actions.stderr
     lines = [line for line in actions.stderr.splitlines() if line.startswith("INFO: sha256: ")]
     assert lines == [f"INFO: sha256: {p}% of 64.0 MiB" for p in range(10, 101, 10)]
     assert "\x1b[" not in actions.stderr and "\r" not in actions.stderr  # no terminal control: a log
-    elsewhere = _cli("checksum", "--no-cache", str(weights), cwd=tmp_path, env={})
+    elsewhere = run_cli("checksum", "--no-cache", str(weights), cwd=tmp_path, env={})
     assert elsewhere.returncode == 0 and "sha256: " not in elsewhere.stderr  # not a terminal: no progress
 
 

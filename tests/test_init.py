@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from project import run_cli
 from safetensors.numpy import save_file
 from wheelhouse import Wheelhouse
 
@@ -41,17 +42,6 @@ SCAFFOLD = [
     ".github/workflows/release-checks.yml",
     ".gitignore",
 ]
-
-
-def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "release", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
 
 
 def _offline(wheelhouse: Wheelhouse) -> dict[str, str]:
@@ -89,7 +79,7 @@ def _tree(root: Path) -> dict[str, tuple[bytes, int]]:
 @pytest.fixture
 def adopted(tmp_path: Path, wheelhouse: Wheelhouse) -> tuple[Path, dict[str, Any]]:
     root = _make_project(tmp_path / "flower-net")
-    result = _cli("init", "--json", cwd=root, env=_offline(wheelhouse))
+    result = run_cli("init", "--json", cwd=root, env=_offline(wheelhouse))
     assert result.returncode == 0, result.stderr
     return root, json.loads(result.stdout)
 
@@ -129,11 +119,11 @@ def test_init_adopts_a_project_and_its_dry_run_passes(
     assert 'python-version: "3.11"' in (root / ".github/workflows/release.yml").read_text()
 
     # What the scaffolded workflows run: the release's dry run, the lock and card checks.
-    dry = _cli("release", "--dry-run", "--json", cwd=root, env=_offline(wheelhouse))
+    dry = run_cli("release", "--dry-run", "--json", cwd=root, env=_offline(wheelhouse))
     assert dry.returncode == 0, dry.stderr
     assert json.loads(dry.stdout)["plan"] == dry_run["plan"]
-    assert _cli("lock", "--check", cwd=root).returncode == 0
-    card = _cli("card", "--check", cwd=root)
+    assert run_cli("lock", "--check", cwd=root).returncode == 0
+    card = run_cli("card", "--check", cwd=root)
     assert card.returncode == 0, card.stdout + card.stderr
 
 
@@ -141,13 +131,13 @@ def test_a_second_init_changes_nothing(adopted: tuple[Path, dict[str, Any]], whe
     root, _first = adopted
     before = _tree(root)
     time.sleep(0.01)  # a rewrite, even of the same bytes, would show in the mtimes
-    again = _cli("init", "--json", cwd=root, env=_offline(wheelhouse))
+    again = run_cli("init", "--json", cwd=root, env=_offline(wheelhouse))
     assert again.returncode == 0, again.stderr
     document = json.loads(again.stdout)
     assert document["created"] == [] and document["kept"] == SCAFFOLD
     assert document["locked"] == [] and "rendered" not in document
     assert _tree(root) == before
-    text = _cli("init", cwd=root, env=_offline(wheelhouse))
+    text = run_cli("init", cwd=root, env=_offline(wheelhouse))
     assert "  kept     release.toml (it exists: left as it was)" in text.stdout
     assert _tree(root) == before
 
@@ -160,7 +150,7 @@ def test_init_never_overwrites_and_names_what_it_kept(tmp_path: Path) -> None:
     for name, text in mine.items():
         (root / name).write_text(text)
     before = {name: (root / name).stat().st_mtime_ns for name in mine}
-    result = _cli("init", "--json", str(root), cwd=tmp_path)
+    result = run_cli("init", "--json", str(root), cwd=tmp_path)
     assert result.returncode == 1  # the dry run cannot pass: requirements.txt is not a lock
     document = json.loads(result.stdout)
     assert document["kept"] == ["noxfile.py", ".gitignore"]
@@ -174,13 +164,13 @@ def test_init_never_overwrites_and_names_what_it_kept(tmp_path: Path) -> None:
     assert document["detected"]["requirements_from"] == "requirements.txt"
     steps = "\n".join(document["next_steps"])
     assert ".gitignore" in steps and "noxfile.py was kept" in steps
-    human = _cli("init", str(root), cwd=tmp_path)
+    human = run_cli("init", str(root), cwd=tmp_path)
     assert "requirements.txt is not a model-release lock and was kept" in human.stdout
     assert "The dry run failed: StaleLockError" in human.stdout
 
 
 def test_init_needs_an_existing_folder(tmp_path: Path) -> None:
-    result = _cli("init", str(tmp_path / "nowhere"), cwd=tmp_path)
+    result = run_cli("init", str(tmp_path / "nowhere"), cwd=tmp_path)
     assert result.returncode == 2
     assert "UsageError" in result.stderr and "is not a folder" in result.stderr
     assert not (tmp_path / "nowhere").exists()

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 from conda_channel import CondaChannel
+from project import run_cli
 from wheelhouse import Wheelhouse
 
 from release.process import run
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "release", *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_a_conda_project_gets_a_multi_platform_lock_that_stage_ships(
@@ -27,7 +23,7 @@ def test_a_conda_project_gets_a_multi_platform_lock_that_stage_ships(
     )
     env = tmp_path / "environment.yml"
     env.write_text("channels: [conda-forge]\ndependencies:\n  - python=3.11\n  - numpy\n")
-    locked = _cli("--json", "lock", cwd=tmp_path)
+    locked = run_cli("--json", "lock", cwd=tmp_path)
     assert locked.returncode == 0, locked.stderr
     summary = json.loads(locked.stdout)
     assert summary["conda_platforms"] == ["linux-64", "osx-arm64"]
@@ -39,14 +35,14 @@ def test_a_conda_project_gets_a_multi_platform_lock_that_stage_ships(
     linux = {(p["name"], p["version"]) for p in lock["package"] if p["platform"] == "linux-64"}
     assert ("numpy", "1.26.4") in linux and ("python", "3.11.9") in linux
 
-    assert _cli("lock", "--check", cwd=tmp_path).returncode == 0
+    assert run_cli("lock", "--check", cwd=tmp_path).returncode == 0
     env.write_text("channels: [conda-forge]\ndependencies:\n  - python=3.12\n  - numpy\n")
-    stale = _cli("lock", "--check", cwd=tmp_path)
+    stale = run_cli("lock", "--check", cwd=tmp_path)
     assert stale.returncode == 1
     assert "conda-lock.yml" in stale.stderr
     env.write_text("channels: [conda-forge]\ndependencies:\n  - python=3.11\n  - numpy\n")
 
-    staged = _cli("--json", "stage", cwd=tmp_path)
+    staged = run_cli("--json", "stage", cwd=tmp_path)
     assert staged.returncode == 0, staged.stderr
     shipped = sorted(p.name for p in Path(json.loads(staged.stdout)["staged_dir"]).iterdir())
     assert {"conda-lock.yml", "environment.yml", "environment.json"} <= set(shipped)
@@ -60,7 +56,7 @@ def test_the_generated_environment_yml_installs_the_lock_the_way_conda_runs_pip(
         f'[lock]\nno_index = true\nfind_links = ["{wheelhouse.directory}"]\n'
     )
     (tmp_path / "requirements.in").write_text("tinypkg\n")
-    assert _cli("lock", cwd=tmp_path).returncode == 0
+    assert run_cli("lock", cwd=tmp_path).returncode == 0
     document = yaml.safe_load((tmp_path / "environment.yml").read_text())
     assert document["dependencies"][0] == f"python={sys.version_info.major}.{sys.version_info.minor}"
     # conda env create writes the pip: entries to a requirements file beside environment.yml and

@@ -3,45 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from huggingface_hub import HfApi, snapshot_download
+from project import copy_example, run_cli
 
 from release.hub.server import HubServer, Token
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPO_ID = "examples/tiny-flowers"
 DATA_REPO_ID = "examples/tiny-flowers-data"  # the example's dataset, published as a repository of its own
-
-
-def _copy_example(dest: Path) -> Path:
-    dest.mkdir()
-    for name in ("release.toml", "requirements.in", "requirements.txt"):
-        shutil.copy2(REPO_ROOT / name, dest / name)
-    shutil.copytree(
-        REPO_ROOT / "example",
-        dest / "example",
-        ignore=shutil.ignore_patterns("*.safetensors", "model.safetensors.index.json", "__pycache__"),
-    )
-    subprocess.run([sys.executable, "example/train.py"], cwd=dest, check=True, capture_output=True)
-    return dest
-
-
-def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "release", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=300,
-    )
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -57,8 +31,8 @@ def _datasets(summary: dict[str, object]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
-    project = _copy_example(tmp_path_factory.mktemp("e2e") / "project")
-    result = _cli("release", "--json", cwd=project)
+    project = copy_example(tmp_path_factory.mktemp("e2e") / "project")
+    result = run_cli("release", "--json", cwd=project)
     assert result.returncode == 0, result.stderr
     return project, json.loads(result.stdout)
 
@@ -101,7 +75,7 @@ def test_the_tag_downloads_byte_for_byte_as_staged(released: tuple[Path, dict[st
 @pytest.mark.slow
 def test_a_second_release_of_the_same_version_is_a_no_op(released: tuple[Path, dict[str, object]]) -> None:
     project, summary = released
-    again = _cli("release", "--json", cwd=project)
+    again = run_cli("release", "--json", cwd=project)
     assert again.returncode == 0, again.stderr
     document = json.loads(again.stdout)
     assert document["already_released"] is True and document["commit"] == summary["commit"]
@@ -118,7 +92,7 @@ def test_changed_data_under_a_released_version_is_refused_and_nothing_is_publish
     original = data.read_bytes()
     data.write_bytes(original.replace(b"setosa", b"Setosa", 1))
     try:
-        refused = _cli("release", cwd=project)
+        refused = run_cli("release", cwd=project)
     finally:
         data.write_bytes(original)
     assert refused.returncode == 1
@@ -139,7 +113,7 @@ def test_changed_content_under_a_released_version_is_refused(
     original = predict.read_text()
     predict.write_text(original + "# changed\n")
     try:
-        refused = _cli("release", cwd=project)
+        refused = run_cli("release", cwd=project)
     finally:
         predict.write_text(original)
     assert refused.returncode == 1
@@ -154,7 +128,7 @@ def test_changed_content_under_a_released_version_is_refused(
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    return _copy_example(tmp_path / "project")
+    return copy_example(tmp_path / "project")
 
 
 def _nothing_made(project: Path) -> None:
@@ -166,7 +140,7 @@ def _nothing_made(project: Path) -> None:
 def test_misspelt_config_key_exits_2_naming_it(project: Path) -> None:
     config = project / "release.toml"
     config.write_text(config.read_text().replace('repo_type = "model"', 'repo_typ = "model"'))
-    result = _cli("release", cwd=project)
+    result = run_cli("release", cwd=project)
     assert result.returncode == 2
     assert "repo_typ: unknown key 'repo_typ' (did you mean 'repo_type'?)" in result.stderr
     assert str(config) in result.stderr
@@ -175,7 +149,7 @@ def test_misspelt_config_key_exits_2_naming_it(project: Path) -> None:
 
 def test_missing_weights_exit_1_naming_the_path(project: Path) -> None:
     (project / "example" / "model" / "config.json").unlink()
-    result = _cli("release", cwd=project)
+    result = run_cli("release", cwd=project)
     assert result.returncode == 1
     assert f"model file {project / 'example' / 'model' / 'config.json'} does not exist" in result.stderr
     _nothing_made(project)
@@ -183,7 +157,7 @@ def test_missing_weights_exit_1_naming_the_path(project: Path) -> None:
 
 def test_missing_dataset_folder_exits_1_naming_it(project: Path) -> None:
     shutil.rmtree(project / "example" / "data")
-    result = _cli("release", cwd=project)
+    result = run_cli("release", cwd=project)
     assert result.returncode == 1
     assert "dataset 'tiny-flowers'" in result.stderr and str(project / "example" / "data") in result.stderr
     _nothing_made(project)
@@ -192,7 +166,7 @@ def test_missing_dataset_folder_exits_1_naming_it(project: Path) -> None:
 def test_card_metadata_failing_the_schema_names_the_field(project: Path) -> None:
     card = project / "example" / "card.yaml"
     card.write_text(card.read_text().replace("license: apache-2.0", "license: apache2"))
-    result = _cli("release", cwd=project)
+    result = run_cli("release", cwd=project)
     assert result.returncode == 1
     assert f"{card}:3: license:" in result.stderr and "did you mean 'apache-2.0'?" in result.stderr
     _nothing_made(project)
@@ -201,14 +175,14 @@ def test_card_metadata_failing_the_schema_names_the_field(project: Path) -> None
 def test_stale_lock_stops_the_release_naming_the_file(project: Path) -> None:
     requirements_in = project / "requirements.in"
     requirements_in.write_text(requirements_in.read_text() + "jinja2\n")
-    result = _cli("release", cwd=project)
+    result = run_cli("release", cwd=project)
     assert result.returncode == 1
     assert "requirements.txt" in result.stderr and "model-release lock" in result.stderr
     _nothing_made(project)
 
 
 def test_no_token_against_a_remote_hub_stops_before_any_work(project: Path, hub: object) -> None:
-    result = _cli("release", "--endpoint", "http://127.0.0.1:9", cwd=project, env={"HF_TOKEN": ""})
+    result = run_cli("release", "--endpoint", "http://127.0.0.1:9", cwd=project, env={"HF_TOKEN": ""})
     assert result.returncode == 1
     assert "no Hub token for http://127.0.0.1:9" in result.stderr
     _nothing_made(project)
@@ -219,7 +193,7 @@ def test_invalid_token_is_rejected_and_never_printed(project: Path, hub: object)
     from conftest import HUB_URL
 
     secret = "hf_wrong_secret_value_123"
-    result = _cli("release", "--endpoint", HUB_URL, "--json", cwd=project, env={"HF_TOKEN": secret})
+    result = run_cli("release", "--endpoint", HUB_URL, "--json", cwd=project, env={"HF_TOKEN": secret})
     assert result.returncode == 1
     assert "rejected the token (HTTP 401)" in result.stderr
     assert secret not in result.stderr + result.stdout
@@ -231,7 +205,7 @@ def test_a_secret_in_a_release_file_blocks_the_release_and_is_never_shown(projec
     secret = "hf_" + "Qw7Rt5Yu3Io1Pa9Sd8Fg6Hj4Kl2Zx0CvBn"
     predict = project / "example" / "model" / "predict.py"
     predict.write_text(predict.read_text() + f'\nHF_TOKEN = "{secret}"\n')
-    result = _cli("release", "--json", cwd=project)
+    result = run_cli("release", "--json", cwd=project)
     assert result.returncode == 1
     assert "MR401" in result.stderr and "predict.py" in result.stderr
     assert secret not in result.stdout + result.stderr
@@ -240,11 +214,11 @@ def test_a_secret_in_a_release_file_blocks_the_release_and_is_never_shown(projec
 
 
 def test_the_gate_alone_on_paths(project: Path) -> None:
-    clean = _cli("check", "example/model", cwd=project)
+    clean = run_cli("check", "example/model", cwd=project)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     index = project / "example" / "model" / "model.safetensors.index.json"
     index.write_text(index.read_text().replace("model-00002-of-00002", "model-00003-of-00002"))
-    broken = _cli("check", "example/model", cwd=project)
+    broken = run_cli("check", "example/model", cwd=project)
     assert broken.returncode == 1
     assert "MR202" in broken.stdout and "model-00003-of-00002.safetensors" in broken.stdout
 
@@ -256,7 +230,7 @@ def _snapshot(root: Path) -> dict[str, bytes | None]:
 
 def test_dry_runs_print_the_plan_and_publish_nothing(project: Path) -> None:
     before = _snapshot(project)
-    dry = _cli("release", "--dry-run", "--json", cwd=project)
+    dry = run_cli("release", "--dry-run", "--json", cwd=project)
     assert dry.returncode == 0, dry.stderr
     assert _snapshot(project) == before  # nothing staged, no checksums or card under build/, no .hub
     document = json.loads(dry.stdout)
@@ -282,9 +256,9 @@ def test_dry_runs_print_the_plan_and_publish_nothing(project: Path) -> None:
     assert plan["upload_bytes"] == document["bytes"] and plan["changed"] == [] and plan["deleted"] == []
     assert plan["unchanged"] == 0 and document["release_notes"].startswith("# Release v0.1.0\n\nFirst release")
 
-    assert _cli("stage", cwd=project).returncode == 0
+    assert run_cli("stage", cwd=project).returncode == 0
     staged = _snapshot(project / "dist")
-    text = _cli("publish", "--dry-run", cwd=project)
+    text = run_cli("publish", "--dry-run", cwd=project)
     assert text.returncode == 0, text.stderr
     out = text.stdout
     assert "dry run: nothing was sent" in out and "add       data/train.csv" in out and "add       predict.py" in out
