@@ -164,20 +164,23 @@ def _walk(root: Path, include: Sequence[str] = ("**/*",), exclude: Sequence[str]
         folder, prefix = pending.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
+                # scandir names are single components, never "", "." or "..": the relative path is
+                # plain by construction (Manifest checks it again, for manifests read from files).
                 relative = prefix + entry.name
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, relative + "/"))
                     continue
-                if entry.is_symlink() and os.path.isdir(entry.path):
+                link = entry.is_symlink()
+                if link and os.path.isdir(entry.path):
                     raise ChecksumError(f"{entry.path} is a symlinked folder: not followed; copy it or list its files")
-                relative = _normalise(relative)
+                if not relative.isascii():
+                    relative = unicodedata.normalize("NFC", relative)
                 if not everything and (
                     not any(r.fullmatch(relative) for r in includes) or any(r.fullmatch(relative) for r in excludes)
                 ):
                     continue
-                if entry.is_symlink():
+                if link:
                     _check_symlink(Path(entry.path), root)
-                check_relative_path(relative)
                 found.append((relative, entry.path))
     found.sort()
     return found
