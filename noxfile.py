@@ -123,6 +123,7 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)."""
     _install(session, "test")  # the lock benchmark builds the tests' conda channel
     session.run("python", "benchmarks/bench_checksum.py", *session.posargs)
+    session.run("python", "benchmarks/bench_gate.py")  # the secret scan, with and without its prefilter
     session.run("python", "benchmarks/bench_release_reads.py")  # how often a release reads the weights
     session.run("python", "benchmarks/bench_hub.py")  # 1 GiB up and down through the Hub emulator
     session.run("python", "benchmarks/bench_publish.py")  # a 1 GiB release: publish vs upload_folder, re-run
