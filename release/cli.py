@@ -9,6 +9,7 @@ summary, or as one JSON object with ``--json``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -886,27 +887,57 @@ def _configure_logging(level: int, *, json_mode: bool, serving: bool) -> None:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The argument parser; with ``command``, only that command's options are built.
 
-    Every command is still listed (``--help``); building the options of all of them would cost a
-    third of the parser's time (~1 ms; argparse asks gettext and the terminal size for each).
+    Without ``command`` (``--help``, a typo) every command is built, to be listed. Building one
+    costs a parser, and argparse asks gettext for its messages in each (a few ``stat`` calls a
+    time): with all of them, the parser was a tenth of a no-change ``checksum`` run.
     """
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_Formatter)
     _add_global_options(common, suppress=True)
     parser = argparse.ArgumentParser(
         prog="model-release",
         description="Turn a training project into a reproducible, verified, versioned release on the Hugging Face Hub.",
         epilog="Exit codes: 0 success, 1 a check or stage failed, 2 bad usage or configuration.",
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"model-release {__version__}")
     _add_global_options(parser, suppress=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (handler, help_text, add_options) in _COMMANDS.items():
         if command is not None and name != command:
-            commands.add_parser(name, help=help_text)  # listed; its options are built when it runs
             continue
-        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub = commands.add_parser(
+            name, parents=[common], help=help_text, description=help_text, formatter_class=_Formatter
+        )
         sub.set_defaults(handler=handler)
         add_options(sub, common)
     return parser
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, with the terminal's width found without importing ``shutil``.
+
+    argparse makes a formatter for every option it adds, and the stock one imports ``shutil`` (with
+    ``bz2`` and ``lzma``: ~2.5 ms) for ``get_terminal_size``; this reads ``COLUMNS`` and the
+    terminal the same way, once.
+    """
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_width())
+
+
+@functools.cache
+def _terminal_width() -> int:
+    """What ``shutil.get_terminal_size().columns - 2`` gives: ``COLUMNS``, else stdout's terminal, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 0
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
 
 
 def _command_in(argv: Sequence[str]) -> str | None:
@@ -950,7 +981,9 @@ def _card_options(card: argparse.ArgumentParser, common: argparse.ArgumentParser
         help="write nothing; exit 1, with a diff, when the card on disk (card.output) differs from what would render",
     )
     card_actions = card.add_subparsers(dest="card_action", metavar="ACTION")
-    validate = card_actions.add_parser("validate", parents=[common], help="validate the metadata of card files")
+    validate = card_actions.add_parser(
+        "validate", parents=[common], help="validate the metadata of card files", formatter_class=_Formatter
+    )
     validate.add_argument("files", nargs="+", metavar="README.md")
     validate.add_argument(
         "--repo-type",
@@ -1016,7 +1049,9 @@ def _init_options(init: argparse.ArgumentParser, common: argparse.ArgumentParser
 
 def _hub_options(hub: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
     hub_actions = hub.add_subparsers(dest="hub_action", required=True, metavar="ACTION")
-    serve = hub_actions.add_parser("serve", parents=[common], help="serve the Hub API on loopback")
+    serve = hub_actions.add_parser(
+        "serve", parents=[common], help="serve the Hub API on loopback", formatter_class=_Formatter
+    )
     serve.set_defaults(handler=cmd_hub_serve)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
