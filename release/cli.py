@@ -487,6 +487,8 @@ def _in_github_actions() -> bool:
 
 def _summarise_for_ci(args: argparse.Namespace, result: Result | None, error: tuple[str, str] | None) -> None:
     """Under GitHub Actions, append what the command did to $GITHUB_STEP_SUMMARY (never a token)."""
+    if "GITHUB_STEP_SUMMARY" not in os.environ:  # not in a job: nothing to import
+        return
     from release.ci import ActionsRun, append_summary, render_summary, secrets_of
 
     run = ActionsRun.from_env(os.environ)
