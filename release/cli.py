@@ -250,7 +250,7 @@ def cmd_release(args: argparse.Namespace) -> Result:
         from release.publish import PublishTarget, check_access
 
         token = _require_token(config, args)
-        endpoint = (args.endpoint or config.endpoint).rstrip("/")
+        endpoint = config.endpoint
         check_access(PublishTarget(endpoint, config.repo_id, config.repo_type, token))
     else:
         token = None
@@ -443,13 +443,19 @@ def cmd_hub_serve(args: argparse.Namespace) -> Result:
 
 
 def _config(args: argparse.Namespace) -> Any:
+    """The configuration, with ``--endpoint`` (publish, release, reproduce) in place of its endpoint:
+    the card's links and everything else then name the Hub the release goes to."""
+    from dataclasses import replace
+
     from release.config import load_config
 
-    return load_config(Path(args.config) if args.config else None)
+    config = load_config(Path(args.config) if args.config else None)
+    endpoint = getattr(args, "endpoint", None)
+    return replace(config, endpoint=endpoint.rstrip("/")) if endpoint else config
 
 
 def _is_local(config: Any, args: argparse.Namespace) -> bool:
-    return bool((args.endpoint or config.endpoint) == "local")
+    return bool(config.is_local_endpoint)
 
 
 def _require_token(config: Any, args: argparse.Namespace) -> str:
@@ -471,7 +477,7 @@ def _require_token(config: Any, args: argparse.Namespace) -> str:
                 "trust the workflow; or unset HF_OIDC_RESOURCE and set HF_TOKEN. Nothing was staged or uploaded"
             ) from exc
     if not token:
-        endpoint = (args.endpoint or config.endpoint).rstrip("/")
+        endpoint = config.endpoint
         raise AuthError(
             f"no Hub token for {endpoint}: set HF_TOKEN (a token with write access, from "
             f"{endpoint}/settings/tokens) or run `hf auth login`; nothing was staged or uploaded"
@@ -518,7 +524,7 @@ def _publish(
     from release.pipeline import local_hub
     from release.publish import PublishTarget, StagedRepo, preview_with_datasets, publish_with_datasets
 
-    endpoint = (args.endpoint or config.endpoint).rstrip("/")
+    endpoint = config.endpoint
     dry_run = bool(getattr(args, "dry_run", False))
     hub = local_hub(config, read_only=dry_run) if endpoint == "local" else _remote(endpoint, token)
     with hub as (url, run_token):

@@ -154,6 +154,9 @@ def test_a_release_to_a_remote_hub_links_it_and_never_shows_the_token(
     url = f"{hub.url}/alice/ci-summary-flowers"
     assert f"| Repository | [alice/ci-summary-flowers]({url}) ([`v0.1.0`]({url}/tree/v0.1.0)) on {hub.url} |" in text
     assert WRITE_TOKEN not in text + result.stdout + result.stderr
+    # --endpoint, not the config's "local", is the Hub the card links the dataset repository on
+    card = (Path(json.loads(result.stdout)["staged_dir"]) / "README.md").read_text()
+    assert f"({hub.url}/datasets/alice/ci-summary-flowers-data/tree/v0.1.0)" in card
 
 
 def test_trusted_publishing_without_an_id_token_stops_before_any_work(
