@@ -328,7 +328,8 @@ def cmd_reproduce(args: argparse.Namespace) -> Result:
         lines.append(f"conda prefix {result.conda_prefix}: {len(result.conda_packages)} packages")
     if result.weights:
         lines.append(f"downloaded and verified {len(result.weights)} files into {result.dest / 'files'}")
-    lines.append(f"activate it with: {result.activate}")
+    if result.activate:
+        lines.append(f"activate it with: {result.activate}")
     return {"command": "reproduce", **result.to_json(), "message": "\n".join(lines)}
 
 

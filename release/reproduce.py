@@ -144,8 +144,9 @@ class ReproduceResult:
     weights: tuple[str, ...] = ()
 
     @property
-    def activate(self) -> str:
-        return f"source {self.dest / 'venv' / 'bin' / 'activate'}"
+    def activate(self) -> str | None:
+        """The command that activates the rebuilt venv; None when nothing was installed (a dataset)."""
+        return f"source {self.dest / 'venv' / 'bin' / 'activate'}" if self.installed else None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -443,6 +444,8 @@ def _build(
         run([venv_python, "-m", "pip", "check", "--disable-pip-version-check"], what="check the installed set")
         installed = _installed(venv_python)
         lock_diff = compare_installed(installed, read_pins(lock_text))
+    elif target.repo_type == "dataset" and manifest is not None:
+        pass  # a dataset release has no environment: its files, each verified, are what is reproduced
     elif not options.conda:
         raise ReproduceError(
             f"{target.repo_id}@{revision.requested} ships no {REQUIREMENTS}"
@@ -456,7 +459,7 @@ def _build(
         snapshot_diff = compare_with_snapshot(installed, snapshot, here, f"{platform.system()} {platform.machine()}")
 
     weights: tuple[str, ...] = ()
-    if options.with_weights:
+    if options.with_weights or (target.repo_type == "dataset" and lock_text is None):
         if manifest is None:
             raise ReproduceError(f"--with-weights needs {RELEASE_MANIFEST} to verify the weights against")
         weights = _download_weights(target, revision, manifest, building / "files", cache)

@@ -306,3 +306,27 @@ def test_the_card_stage_checks_the_dataset_cards_too(tmp_path: Path) -> None:
     assert "release.toml [datasets[0].publish.metadata]: task_categories[0]" in result.stderr
     assert "did you mean 'tabular-classification'?" in result.stderr
     assert not (tmp_path / "build" / "README.md").exists()
+
+
+def test_reproducing_a_dataset_release_downloads_and_verifies_its_files(
+    hub: RunningHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from release.cli import main
+
+    config = _config(tmp_path, hub, "alice/ds-reproduce")
+    staged = stage_release(config)
+    publish_with_datasets(*_repos(staged, config, hub))
+    dest = tmp_path / "reproduced"
+    argv = ["reproduce", "--repo-type", "dataset", "alice/ds-reproduce-data", "--dest", str(dest)]
+    assert main([*argv, "--endpoint", hub.url, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["revision"], summary["activate"], summary["installed"]) == ("v1.0", None, {})
+    assert "release-manifest.json" in summary["verified"]
+    # every file of the release, byte for byte, each checked against the manifest (the card beside the
+    # manifest in release/, as for a model); no environment is built
+    released = _tree(staged.datasets[0].plan.dest)
+    assert _tree(dest / "files") == {
+        k: v for k, v in released.items() if k not in ("README.md", "release-manifest.json")
+    }
+    assert (dest / "release" / "README.md").read_bytes() == released["README.md"]
+    assert not (dest / "venv").exists()
