@@ -148,6 +148,25 @@ def with_datasets(metadata: CardMetadata, repo_ids: Sequence[str]) -> CardMetada
     return CardMetadata(merged, metadata.source, metadata.yaml_text)
 
 
+def with_published_datasets(
+    results: Sequence[Mapping[str, Any]], published: Mapping[str, tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Results on a dataset this release publishes name its repository, at its tag, in ``model-index``.
+
+    ``published`` maps a dataset's name in the config to (repository id, tag). A result whose
+    ``dataset.type`` is that name gets the repository id as its type (the Hub links the results to the
+    dataset's page) and, unless it has one, the tag as its ``revision``. Other results are unchanged.
+    """
+    linked = []
+    for result in results:
+        dataset = result.get("dataset")
+        if isinstance(dataset, Mapping) and isinstance(dataset.get("type"), str) and dataset["type"] in published:
+            repo_id, tag = published[dataset["type"]]
+            result = {**result, "dataset": {**dataset, "type": repo_id, "revision": dataset.get("revision") or tag}}
+        linked.append(dict(result))
+    return linked
+
+
 def eval_results_files(results: EvalResultsFile) -> dict[str, str]:
     """The ``.eval_results/*.yaml`` files (release path -> YAML text) of a results file, one per benchmark.
 

@@ -28,6 +28,7 @@ from release.card import (
     validate_metadata,
     with_datasets,
     with_eval_results,
+    with_published_datasets,
 )
 from release.checksum import HashCache, Manifest, ProgressCallback, build_manifest, collect_files, hash_file
 from release.config import Config, DatasetConfig, DatasetRepoConfig
@@ -240,6 +241,8 @@ def build_card(
     metadata = load_metadata(config.card.metadata, config.card.metadata_file, config.path.name)
     results_file = load_eval_results(config.card.eval_results) if config.card.eval_results else None
     results = results_file.model_index_results() if results_file else []
+    published = {d.name: (d.publish.repo_id, d.publish.tag) for d in config.datasets if d.publish}
+    results = with_published_datasets(results, published)
     if config.repo_type == "model":
         metadata = with_eval_results(metadata, results, config.repo_name)
         metadata = with_datasets(metadata, [d.publish.repo_id for d in config.datasets if d.publish])

@@ -21,6 +21,7 @@ from release.card import (
     split_front_matter,
     validate_metadata,
     with_eval_results,
+    with_published_datasets,
 )
 from release.errors import CardError, CardValidationError
 
@@ -684,3 +685,21 @@ def test_card_leaves_a_hand_written_eval_results_folder_alone(card_project: Path
     own.write_text("- dataset: {id: me/bench, task_id: default}\n  value: 1\n")
     assert _card_cli(card_project).returncode == 0
     assert own.is_file() and _card_cli(card_project, "--check").returncode == 0
+
+
+def test_results_on_a_published_dataset_name_its_repository_at_its_tag() -> None:
+    results = [
+        {
+            "task": {"type": "tabular-classification"},
+            "dataset": {"type": "flowers", "name": "Flowers", "split": "test"},
+        },
+        {"task": {"type": "tabular-classification"}, "dataset": {"type": "flowers", "revision": "abc1234"}},
+        {"task": {"type": "tabular-classification"}, "dataset": {"type": "org/other", "name": "Other"}},
+    ]
+    linked = with_published_datasets(results, {"flowers": ("alice/flowers-data", "v2.0")})
+    assert [r["dataset"] for r in linked] == [
+        {"type": "alice/flowers-data", "name": "Flowers", "split": "test", "revision": "v2.0"},
+        {"type": "alice/flowers-data", "revision": "abc1234"},  # a revision the results name is kept
+        {"type": "org/other", "name": "Other"},  # not published by this release: unchanged
+    ]
+    assert results[0]["dataset"]["type"] == "flowers"  # the input is not modified

@@ -52,6 +52,10 @@ def test_release_prints_the_documented_summary(released: tuple[Path, dict[str, o
     [dataset] = _datasets(summary)
     assert dataset["repo_id"] == DATA_REPO_ID and dataset["repo_type"] == "dataset" and dataset["tag"] == "v0.1.0"
     assert len(dataset["commit"]) == 40 and dataset["files"] == len(_files(Path(dataset["staged_dir"])))
+    # the evaluation results name the published dataset repository, at its tag, so the Hub links them
+    card = files["README.md"].decode()
+    linked = f"type: {DATA_REPO_ID}\n      name: tiny-flowers\n      split: test\n      revision: v0.1.0\n"
+    assert f"    dataset:\n      {linked}" in card
 
 
 @pytest.mark.slow
