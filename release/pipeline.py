@@ -21,6 +21,7 @@ from release.card import (
     DATASET_TEMPLATE_NAME,
     EVAL_RESULTS_DIR,
     CardMetadata,
+    EvalResultsFile,
     eval_results_files,
     load_eval_results,
     load_metadata,
@@ -239,10 +240,8 @@ def build_card(
     With ``write=False`` nothing is written: ``card --check`` compares the result with the disk.
     """
     metadata = load_metadata(config.card.metadata, config.card.metadata_file, config.path.name)
-    results_file = load_eval_results(config.card.eval_results) if config.card.eval_results else None
+    results_file = _eval_results(config)
     results = results_file.model_index_results() if results_file else []
-    published = {d.name: (d.publish.repo_id, d.publish.tag) for d in config.datasets if d.publish}
-    results = with_published_datasets(results, published)
     if config.repo_type == "model":
         metadata = with_eval_results(metadata, results, config.repo_name)
         metadata = with_datasets(metadata, [d.publish.repo_id for d in config.datasets if d.publish])
@@ -284,9 +283,17 @@ def render_cards(config: Config, *, write: bool = True) -> Card:
 
 def release_eval_results(config: Config) -> dict[str, str]:
     """The .eval_results/ files a release ships (release path -> YAML), when card.eval_results_dir is set."""
-    if not (config.card.eval_results_dir and config.card.eval_results):
-        return {}
-    return eval_results_files(load_eval_results(config.card.eval_results))
+    results_file = _eval_results(config) if config.card.eval_results_dir else None
+    return eval_results_files(results_file) if results_file else {}
+
+
+def _eval_results(config: Config) -> EvalResultsFile | None:
+    """The validated results file; results on a dataset this release publishes name its repository and tag."""
+    if not config.card.eval_results:
+        return None
+    results_file = load_eval_results(config.card.eval_results)
+    published = {d.name: (d.publish.repo_id, d.publish.tag) for d in config.datasets if d.publish}
+    return replace(results_file, results=tuple(with_published_datasets(results_file.results, published)))
 
 
 def card_context(

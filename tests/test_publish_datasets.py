@@ -330,3 +330,27 @@ def test_reproducing_a_dataset_release_downloads_and_verifies_its_files(
     }
     assert (dest / "release" / "README.md").read_bytes() == released["README.md"]
     assert not (dest / "venv").exists()
+
+
+def test_eval_results_on_the_published_dataset_name_its_repository(tmp_path: Path, hub: RunningHub) -> None:
+    _config(tmp_path, hub, "alice/ds-scores")  # writes the model and data folders
+    result = {
+        "task": {"type": "tabular-classification"},
+        "dataset": {"type": "flowers", "name": "flowers", "split": "test"},  # the dataset's name in the config
+        "metrics": [{"type": "accuracy", "value": 0.9}],
+    }
+    (tmp_path / "eval.json").write_text(json.dumps({"results": [result]}))
+    table = {
+        "repo_id": "alice/ds-scores",
+        "version": "1.0",
+        "endpoint": hub.url,
+        "model": {"dir": "model"},
+        "datasets": [{"name": "flowers", "dir": "data", "publish": {"repo_id": "alice/ds-scores-data"}}],
+        "card": {"metadata": {"license": "mit"}, "eval_results": "eval.json", "eval_results_dir": True},
+    }
+    staged = stage_release(parse_config(table, tmp_path / "release.toml", env={}))
+    front, _ = split_front_matter((staged.plan.dest / "README.md").read_text(), "README.md")
+    [linked] = yaml.safe_load(front or "")["model-index"][0]["results"]
+    assert linked["dataset"] == {"type": "alice/ds-scores-data", "name": "flowers", "split": "test", "revision": "v1.0"}
+    [scores] = (staged.plan.dest / ".eval_results").iterdir()  # the Hub's per-benchmark file names it too
+    assert "alice/ds-scores-data" in scores.read_text()
