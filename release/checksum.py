@@ -173,8 +173,7 @@ def _walk(root: Path, include: Sequence[str] = ("**/*",), exclude: Sequence[str]
                 link = entry.is_symlink()
                 if link and os.path.isdir(entry.path):
                     raise ChecksumError(f"{entry.path} is a symlinked folder: not followed; copy it or list its files")
-                if not relative.isascii():
-                    relative = unicodedata.normalize("NFC", relative)
+                relative = _normalise(relative)
                 if not everything and (
                     not any(r.fullmatch(relative) for r in includes) or any(r.fullmatch(relative) for r in excludes)
                 ):

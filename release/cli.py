@@ -206,7 +206,7 @@ def cmd_publish(args: argparse.Namespace) -> Result:
     from release.stage import read_release_manifest
 
     config = _config(args)
-    token = None if _is_local(config, args) else _require_token(config, args)
+    token = None if config.is_local_endpoint else _require_token(config, args)
     directory = staged_dir(config)
     manifest = read_release_manifest(directory)
     if manifest.version != config.version or manifest.repo_id != config.repo_id:
@@ -246,7 +246,7 @@ def cmd_release(args: argparse.Namespace) -> Result:
     from release.pipeline import check_locks, stage_release
 
     config = _config(args)
-    if not _is_local(config, args):
+    if not config.is_local_endpoint:
         from release.publish import PublishTarget, check_access
 
         token = _require_token(config, args)
@@ -455,10 +455,6 @@ def _config(args: argparse.Namespace) -> Any:
     return replace(config, endpoint=endpoint.rstrip("/")) if endpoint else config
 
 
-def _is_local(config: Any, args: argparse.Namespace) -> bool:
-    return bool(config.is_local_endpoint)
-
-
 def _require_token(config: Any, args: argparse.Namespace) -> str:
     """The token for a real Hub or mirror: with HF_OIDC_RESOURCE set, one from the Hub's trusted
     publishing (the CI job's OIDC token, exchanged); else HF_TOKEN, else the one `hf auth login` saved."""
@@ -494,8 +490,6 @@ def _in_github_actions() -> bool:
 
 def _summarise_for_ci(args: argparse.Namespace, result: Result | None, error: tuple[str, str] | None) -> None:
     """Under GitHub Actions, append what the command did to $GITHUB_STEP_SUMMARY (never a token)."""
-    if "GITHUB_STEP_SUMMARY" not in os.environ:  # not in a job: nothing to import
-        return
     from release.ci import ActionsRun, append_summary, render_summary, secrets_of
 
     run = ActionsRun.from_env(os.environ)

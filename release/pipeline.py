@@ -232,9 +232,7 @@ def compute_checksums(config: Config, progress: Progress | None = None, *, write
     return Checksums(model, tuple(manifests), tuple(written))
 
 
-def build_card(
-    config: Config, checksums: Checksums, dataset_manifest_digests: dict[str, str], *, write: bool = True
-) -> Card:
+def build_card(config: Config, checksums: Checksums, *, write: bool = True) -> Card:
     """Validate the card metadata, then render README.md (and .eval_results/) to ``card.output``.
 
     With ``write=False`` nothing is written: ``card --check`` compares the result with the disk.
@@ -247,7 +245,8 @@ def build_card(
         metadata = with_datasets(metadata, [d.publish.repo_id for d in config.datasets if d.publish])
     warnings = validate_metadata(metadata, config.repo_type)
     extra = eval_results_files(results_file) if results_file and config.card.eval_results_dir else {}
-    context = card_context(config, metadata, checksums, dataset_manifest_digests, results, sorted(extra))
+    digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
+    context = card_context(config, metadata, checksums, digests, results, sorted(extra))
     text = render_card(metadata.data, context, config.card.template)
     card = Card(
         text, metadata, warnings, config.card.output or config.build_dir / "README.md", tuple(sorted(extra.items()))
@@ -276,15 +275,8 @@ def render_cards(config: Config, *, write: bool = True) -> Card:
         if dataset.publish is not None
         for warning in build_dataset_card(config, index, manifest).warnings
     ]
-    digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
-    card = build_card(config, checksums, digests, write=write)
+    card = build_card(config, checksums, write=write)
     return replace(card, warnings=(*dataset_warnings, *card.warnings))
-
-
-def release_eval_results(config: Config) -> dict[str, str]:
-    """The .eval_results/ files a release ships (release path -> YAML), when card.eval_results_dir is set."""
-    results_file = _eval_results(config) if config.card.eval_results_dir else None
-    return eval_results_files(results_file) if results_file else {}
 
 
 def _eval_results(config: Config) -> EvalResultsFile | None:
@@ -447,7 +439,7 @@ def dataset_staged_dir(config: Config, dataset: DatasetConfig) -> Path:
     return config.stage_dir / "datasets" / f"{dataset.publish.repo_name}-{dataset.publish.version}"
 
 
-def plan_release_tree(config: Config, checksums: Checksums, card_text: str, source: SourceInfo) -> StagePlan:
+def plan_release_tree(config: Config, checksums: Checksums, card: Card, source: SourceInfo) -> StagePlan:
     locks = _shipped_locks(config)
     datasets = [
         DatasetInput(
@@ -463,12 +455,12 @@ def plan_release_tree(config: Config, checksums: Checksums, card_text: str, sour
         repo_id=config.repo_id,
         repo_type=config.repo_type,
         version=config.version,
-        card=card_text,
+        card=card.text,
         model=(checksums.model, config.model.dir) if checksums.model and config.model else None,
         datasets=datasets,
         locks=locks,
         source=source,
-        extra=release_eval_results(config),
+        extra=dict(card.eval_results),  # the .eval_results/ files rendered with the card
     )
 
 
@@ -516,9 +508,8 @@ def plan_release(config: Config, progress: Progress | None = None, *, write: boo
         for index, (dataset, manifest) in enumerate(zip(config.datasets, checksums.datasets, strict=True))
         if dataset.publish is not None
     )
-    digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
-    card = build_card(config, checksums, digests, write=write)
-    return StagedRelease(plan_release_tree(config, checksums, card.text, source), card, datasets)
+    card = build_card(config, checksums, write=write)
+    return StagedRelease(plan_release_tree(config, checksums, card, source), card, datasets)
 
 
 def stage_release(config: Config, progress: Progress | None = None, *, scratch: Path | None = None) -> StagedRelease:

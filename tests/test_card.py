@@ -636,11 +636,12 @@ def test_card_check_via_the_cli_both_ways(card_project: Path) -> None:
 
 def test_stage_ships_the_eval_results_files(card_project: Path) -> None:
     from release.config import load_config
-    from release.pipeline import compute_checksums, plan_release_tree
+    from release.pipeline import build_card, compute_checksums, plan_release_tree
     from release.stage import SourceInfo
 
     config = load_config(cwd=card_project)
-    plan = plan_release_tree(config, compute_checksums(config), "---\nlicense: mit\n---\n", SourceInfo())
+    checksums = compute_checksums(config)
+    plan = plan_release_tree(config, checksums, build_card(config, checksums, write=False), SourceInfo())
     shipped = {f.path: f for f in plan.files}
     hle = shipped[".eval_results/cais__hle.yaml"]
     assert isinstance(hle.origin, bytes)
