@@ -21,7 +21,6 @@ from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, snapshot_downlo
 
 from release.checksum import build_manifest
 from release.errors import PublishError
-from release.hub.faults import FaultRule
 from release.hub.server import HubServer, Token
 from release.publish import PublishResult, PublishTarget, preview_publish, publish_release
 from release.stage import SourceInfo, StagePlan, apply_stage, plan_stage
@@ -36,28 +35,47 @@ BATCH_ROUTE = "POST /*.git/info/lfs/objects/batch"
 
 
 class FaultyHub:
-    """A Hub emulator of its own, whose faults a test adds and counts through the admin API."""
+    """A Hub emulator of its own, whose faults a test adds, counts and releases through the admin API.
+
+    A test names each rule by the SPEC it wrote, so the specs of the rules in force must differ.
+    """
 
     def __init__(self, server: HubServer, storage: Path) -> None:
         self.server = server
         self.url = server.url
         self.storage = storage
         self.api = HfApi(endpoint=self.url, token=TOKEN)
-        self._specs: dict[str, str] = {}  # the server's form of a SPEC -> the test's
+        self._ids: dict[str, int] = {}  # the test's SPEC -> the server's id of the rule
 
     def add(self, *specs: str) -> None:
-        self._specs.update({FaultRule.from_spec(spec).to_spec(): spec for spec in specs})
         response = httpx2.post(f"{self.url}/admin/faults", json=list(specs), headers=_admin())
         response.raise_for_status()
+        self._ids.update(zip(specs, (int(f["id"]) for f in response.json()["faults"]), strict=True))
+
+    def state(self) -> dict[str, dict[str, int]]:
+        """Each rule in force, by its SPEC: how many requests it ``fired`` on, ``held`` now, ``finished``."""
+        response = httpx2.get(f"{self.url}/admin/faults", headers=_admin())
+        response.raise_for_status()
+        by_id = {int(f["id"]): f for f in response.json()["faults"]}
+        return {spec: {k: int(by_id[i][k]) for k in ("fired", "held", "finished")} for spec, i in self._ids.items()}
 
     def fired(self) -> dict[str, int]:
         """How often each rule in force fired, by its SPEC as the test wrote it."""
-        response = httpx2.get(f"{self.url}/admin/faults", headers=_admin())
-        response.raise_for_status()
-        return {self._specs.get(f["spec"], f["spec"]): int(f["fired"]) for f in response.json()["faults"]}
+        return {spec: counts["fired"] for spec, counts in self.state().items()}
+
+    def wait_until_held(self, *specs: str, count: int = 1) -> None:
+        """Until each rule of ``specs`` holds ``count`` requests at the server."""
+        _wait_until(lambda: all(self.state()[spec]["held"] == count for spec in specs))
+
+    def release(self, *specs: str) -> None:
+        """Let the requests held by these rules go on (the rules stay in force)."""
+        ids = [self._ids[spec] for spec in specs]
+        httpx2.post(f"{self.url}/admin/faults/release", json=ids, headers=_admin()).raise_for_status()
 
     def clear(self) -> None:
+        """Remove every rule, releasing whatever they hold."""
         httpx2.delete(f"{self.url}/admin/faults", headers=_admin()).raise_for_status()
+        self._ids.clear()
 
     def target(self, repo: str, token: str = TOKEN) -> PublishTarget:
         return PublishTarget(self.url, repo, "model", token)
@@ -112,9 +130,10 @@ def _commits(hub: FaultyHub, repo: str) -> list[str]:
     return [c.commit_id for c in hub.api.list_repo_commits(repo)]
 
 
-def _wait_until(condition: object, timeout: float = 20.0) -> None:
+def _wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Poll ``condition`` until it holds; the deadline only turns a hang into a failure."""
     deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
+    while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting")
         time.sleep(0.02)
@@ -179,8 +198,8 @@ def test_a_commit_landing_between_plan_and_commit_is_planned_around(faulty: Faul
     first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(4000)}, repo)
     publish_release(first.dest, first.manifest, faulty.target(repo))
     second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(4000), "b.txt": b"b\n"}, repo)
-    # The publisher's commit waits 1.5 s at the server: the window for someone else's commit.
-    faulty.add(f"latency=1500ms,count=1,route={COMMIT_ROUTE}")
+    hold = f"hold,count=1,route={COMMIT_ROUTE}"  # the publisher's commit waits at the server
+    faulty.add(hold)
     outcome: list[PublishResult | BaseException] = []
 
     def publish() -> None:
@@ -191,10 +210,11 @@ def test_a_commit_landing_between_plan_and_commit_is_planned_around(faulty: Faul
 
     thread = threading.Thread(target=publish)
     thread.start()
-    _wait_until(lambda: sum(faulty.fired().values()) == 1)  # the publisher's commit is being held
+    faulty.wait_until_held(hold)
     intruder = faulty.api.create_commit(
         repo, [CommitOperationAdd("intruder.txt", b"not part of the release\n")], commit_message="meanwhile"
     )
+    faulty.release(hold)
     thread.join(60)
     [result] = outcome
     assert isinstance(result, PublishResult), result
@@ -210,8 +230,8 @@ def test_a_branch_that_keeps_moving_stops_with_a_clear_message(faulty: FaultyHub
     first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(4000)}, repo)
     publish_release(first.dest, first.manifest, faulty.target(repo))
     second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(4000)}, repo)
-    hold = f"latency=1500ms,count=1,route={COMMIT_ROUTE}"
-    faulty.add(hold)
+    holds = [f"hold,count=1,route={COMMIT_ROUTE}", f"hold,count=1,route=POST /api/models/{repo}/commit/*"]
+    faulty.add(holds[0])
     outcome: list[BaseException | PublishResult] = []
 
     def publish() -> None:
@@ -223,12 +243,12 @@ def test_a_branch_that_keeps_moving_stops_with_a_clear_message(faulty: FaultyHub
     thread = threading.Thread(target=publish)
     thread.start()
     other = HfApi(endpoint=faulty.url, token=TOKEN)
-    for attempt in (1, 2):  # each time the publisher's commit is held, another commit lands first
-        _wait_until(lambda: faulty.fired().get(hold) == 1)
-        faulty.clear()
+    for attempt, hold in enumerate(holds, 1):  # each time the publisher's commit is held, another lands first
+        faulty.wait_until_held(hold)
         other.create_commit(repo, [CommitOperationAdd(f"x{attempt}.txt", b"x\n")], commit_message="meanwhile")
         if attempt == 1:
-            faulty.add(hold)  # before the publisher, held 1.5 s, has planned again
+            faulty.add(holds[1])  # for the publisher's next commit, once it has planned again
+        faulty.release(hold)
     thread.join(60)
     [error] = outcome
     assert isinstance(error, PublishError) and "moved twice while publishing v2.0" in str(error)
@@ -236,11 +256,19 @@ def test_a_branch_that_keeps_moving_stops_with_a_clear_message(faulty: FaultyHub
     assert TOKEN not in str(error)
 
 
+BOTH_COMMITS = f"hold,count=2,route={COMMIT_ROUTE}"
+
+
 def _race(
     faulty: FaultyHub, plans: list[StagePlan], repo: str, *faults: str, meanwhile: Callable[[], None] | None = None
 ) -> list[PublishResult | BaseException]:
-    """Publish ``plans`` at once (with ``faults`` added too); ``meanwhile`` runs while they do."""
-    faulty.add(f"latency=1000ms,count={len(plans)},route={COMMIT_ROUTE}", *faults)  # both plan before either commits
+    """Publish two ``plans`` at once, with ``faults`` added too.
+
+    Both commits are held at the server until both publishers have planned; then ``meanwhile`` runs
+    (by default it releases both commits at once) while the publishers go on.
+    """
+    assert len(plans) == 2
+    faulty.add(BOTH_COMMITS, *faults)
     outcomes: list[PublishResult | BaseException] = [RuntimeError("not run")] * len(plans)
 
     def publish(index: int, plan: StagePlan) -> None:
@@ -252,7 +280,10 @@ def _race(
     threads = [threading.Thread(target=publish, args=(i, p)) for i, p in enumerate(plans)]
     for thread in threads:
         thread.start()
-    if meanwhile is not None:
+    faulty.wait_until_held(BOTH_COMMITS, count=2)
+    if meanwhile is None:
+        faulty.release(BOTH_COMMITS)
+    else:
         meanwhile()
     for thread in threads:
         thread.join(60)
@@ -291,19 +322,31 @@ def test_two_publishers_of_different_content_race_one_tags_the_other_is_refused(
     assert TOKEN not in str(loser)
 
 
-# The loser's commit lands on the branch before the winner's tag: the winner's commit is held 2 s with
-# the loser's; the loser's 412, its new check of the tag and its new plan come before the winner's tag
-# (held 300 ms), and the loser's second commit, held 1 s, lands after that tag.
-RACE_TO_THE_BRANCH = (
-    f"latency=1000ms,count=3,route={COMMIT_ROUTE}",
-    "latency=300ms,count=1,route=POST /api/models/*/tag/*",
-)
+# The loser's commit lands on the branch after the winner's tag: the loser's second commit (after its
+# 412, a new look at the tag and a new plan) waits at the server until the winner's tag is in place.
+LOSERS_COMMIT = f"hold,count=1,route={COMMIT_ROUTE}"
+WINNERS_TAG = "hold,count=1,route=POST /api/models/*/tag/*"
+
+
+def _loser_commits_after_the_winners_tag(faulty: FaultyHub, before_the_losers_commit_lands: str = "") -> None:
+    """The choreography of a tag race lost after the loser's commit (``_race``'s ``meanwhile``).
+
+    ``before_the_losers_commit_lands``: fault specs to add while the loser's second commit is held.
+    """
+    faulty.add(LOSERS_COMMIT, WINNERS_TAG)  # after the two held commits: these hold the next ones
+    faulty.release(BOTH_COMMITS)  # one commit lands, the other gets a 412
+    faulty.wait_until_held(WINNERS_TAG, LOSERS_COMMIT)
+    faulty.release(WINNERS_TAG)
+    _wait_until(lambda: faulty.state()[WINNERS_TAG]["finished"] == 1)  # v1.0 names the winner's commit
+    if before_the_losers_commit_lands:
+        faulty.add(before_the_losers_commit_lands)
+    faulty.release(LOSERS_COMMIT)
 
 
 def test_the_loser_of_a_tag_race_puts_the_branch_back_on_the_tagged_tree(faulty: FaultyHub, tmp_path: Path) -> None:
     repo = "alice/race-restored"
     plans = [_stage(tmp_path, name, "1.0", {"w.safetensors": os.urandom(6000)}, repo) for name in ("a", "b")]
-    outcomes = _race(faulty, plans, repo, *RACE_TO_THE_BRANCH)
+    outcomes = _race(faulty, plans, repo, meanwhile=lambda: _loser_commits_after_the_winners_tag(faulty))
     [winner] = [o for o in outcomes if isinstance(o, PublishResult)]
     [loser] = [o for o in outcomes if not isinstance(o, PublishResult)]
     assert isinstance(loser, PublishError) and "already released" in str(loser), loser
@@ -323,20 +366,20 @@ def test_the_loser_of_a_tag_race_says_when_it_cannot_restore_the_branch(
 ) -> None:
     repo = "alice/race-unrestored"
     plans = [_stage(tmp_path, name, "1.0", {"w.safetensors": os.urandom(6000)}, repo) for name in ("a", "b")]
-    hold = f"latency=1000ms,count=1,route={COMMIT_ROUTE}"
+    restore = f"hold,count=1,route=POST /api/models/{repo}/commit/*"  # the next commit: the loser's restore
+    if interference == "an HTTP 503":
+        restore = f"status=503,count=1,route={COMMIT_ROUTE}"
     intruder: list[str] = []
 
     def interfere_with_the_restore() -> None:
-        _wait_until(lambda: faulty.fired().get(RACE_TO_THE_BRANCH[0]) == 3)  # the loser's second commit
-        if interference == "an HTTP 503":
-            faulty.add(f"status=503,count=1,route={COMMIT_ROUTE}")  # the next commit: the loser's restore
-            return
-        faulty.add(hold)  # the next commit, the loser's restore, waits 1 s at the server
-        _wait_until(lambda: faulty.fired().get(hold) == 1)
-        done = faulty.api.create_commit(repo, [CommitOperationAdd("x.txt", b"x\n")], commit_message="meanwhile")
-        intruder.append(done.oid)
+        _loser_commits_after_the_winners_tag(faulty, before_the_losers_commit_lands=restore)
+        if interference == "another commit":
+            faulty.wait_until_held(restore)
+            done = faulty.api.create_commit(repo, [CommitOperationAdd("x.txt", b"x\n")], commit_message="meanwhile")
+            intruder.append(done.oid)
+            faulty.release(restore)
 
-    outcomes = _race(faulty, plans, repo, *RACE_TO_THE_BRANCH, meanwhile=interfere_with_the_restore)
+    outcomes = _race(faulty, plans, repo, meanwhile=interfere_with_the_restore)
     [loser] = [o for o in outcomes if not isinstance(o, PublishResult)]
     assert isinstance(loser, PublishError) and "already released" in str(loser), loser
     assert TOKEN not in str(loser)
@@ -436,16 +479,19 @@ def test_a_publisher_killed_mid_upload_resumes_without_sending_a_completed_blob_
     files = {f"shard-{i}.safetensors": os.urandom(200_000) for i in range(3)}
     plan = _stage(tmp_path, "one", "1.0", files, repo)
     puts = f"latency=1ms,route={PUT_ROUTE}"  # counts every LFS upload
-    hold = f"latency=3000ms,count=1,route={PUT_ROUTE}"  # the first upload hangs past the kill
-    faulty.add(puts, hold)
+    hold = f"hold,count=1,route={PUT_ROUTE}"  # the first upload waits at the server, its body unread,
+    cut = f"drop=0,count=1,route={PUT_ROUTE}"  # and is cut once released: none of it is stored
+    faulty.add(puts, hold, cut)
     command = [sys.executable, "-c", _PUBLISH_SCRIPT, str(plan.dest), faulty.url, repo, TOKEN]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_until(lambda: faulty.fired()[puts] == 3)  # all three started; one is held
-        time.sleep(1.0)  # the two others complete
+        # One upload is held, the two others are stored: the publisher is killed mid-upload.
+        _wait_until(lambda: faulty.state()[hold]["held"] == 1 and faulty.state()[puts]["finished"] == 2)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
+    faulty.release(hold)
+    _wait_until(lambda: faulty.state()[puts]["finished"] == 3)  # the held upload is over, and stored nothing
     assert process.returncode == -signal.SIGKILL
     assert faulty.api.list_repo_refs(repo).tags == [] and faulty.api.list_repo_files(repo) == [".gitattributes"]
     faulty.clear()
@@ -491,16 +537,17 @@ def test_a_publisher_killed_mid_commit_leaves_a_whole_tree_and_the_re_run_tags_i
     first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(4000)}, repo)
     released = publish_release(first.dest, first.manifest, faulty.target(repo))
     second = _stage(tmp_path, "two", "2.0", {"w.safetensors": os.urandom(4000), "n.txt": b"n\n"}, repo)
-    hold = f"latency=1500ms,count=1,route={COMMIT_ROUTE}"
+    hold = f"hold,count=1,route={COMMIT_ROUTE}"
     faulty.add(hold)
     command = [sys.executable, "-c", _PUBLISH_SCRIPT, str(second.dest), faulty.url, repo, TOKEN]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_until(lambda: faulty.fired().get(hold) == 1)  # the commit request is at the server
+        faulty.wait_until_held(hold)  # the commit request is at the server
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(10)
-    time.sleep(2)  # the held commit is decided by the server, with or without its client
+    faulty.release(hold)
+    _wait_until(lambda: faulty.state()[hold]["finished"] == 1)  # decided by the server, with or without its client
     head = faulty.api.repo_info(repo).sha
     assert head is not None
     assert [t.name for t in faulty.api.list_repo_refs(repo).tags] == ["v1.0"]

@@ -4,6 +4,12 @@ Off by default. When a server is given fault rules or an admin token, :func:`wit
 emulator's ASGI app in :class:`FaultInjector`, which checks every request against its rules in order:
 
 - ``latency`` rules that match delay the request (each one that matches adds its delay);
+- ``hold`` rules that match hold the request until a test releases it through the admin endpoint
+  (``POST /admin/faults/release``, all of them or those of the rules whose ids it lists) or clears
+  the rules: a bare ``hold`` before the emulator sees the
+  request, ``hold=BYTES`` once the emulator has been handed the first BYTES of its body. Holding on
+  an event instead of a delay lets a test put a request in a known state (waiting at the server, or
+  half received) and act then, however loaded the machine is;
 - then the first matching ``status`` or ``drop`` rule decides the request's fate: ``status`` answers
   that HTTP status (after reading the request body, so the client sees the answer) without calling
   the emulator; ``drop`` passes the request on, lets the first K bytes of its body through and then
@@ -17,8 +23,9 @@ without one it fires until the rules are cleared. Every injected fault is logged
 Routes are matched against ``"METHOD /raw/path"``: the path exactly as sent (still percent-encoded),
 without the query string. See :meth:`FaultRule.from_spec` for the compact syntax of ``--fault``.
 
-The admin endpoint ``/admin/faults`` (GET lists, POST adds, DELETE clears) exists only when an admin
-token is set, and only for clients on a loopback address: for anyone else the request goes to the
+The admin endpoint ``/admin/faults`` (GET lists, POST adds, DELETE clears and releases every held
+request) and ``/admin/faults/release`` (POST releases the held requests and keeps the rules) exist only
+when an admin token is set, and only for clients on a loopback address: for anyone else the request goes to the
 emulator as if the endpoint did not exist (404, no route). Loopback clients without
 ``Authorization: Bearer <admin token>`` get 403. Admin requests are never subject to faults.
 """
@@ -35,7 +42,7 @@ import re
 import socket
 import struct
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, Final, Literal
@@ -47,20 +54,23 @@ from release.errors import HubServerError
 
 log = logging.getLogger(__name__)
 
-FaultKind = Literal["status", "drop", "latency"]
+FaultKind = Literal["status", "drop", "latency", "hold"]
 
 #: The path of the admin endpoint (GET lists the rules, POST adds rules, DELETE clears them).
 ADMIN_PATH: Final = "/admin/faults"
+#: POST here releases every held request (the rules stay in force).
+RELEASE_PATH: Final = f"{ADMIN_PATH}/release"
 SPEC_SYNTAX: Final = (
     "A fault spec is comma-separated key=value items: exactly one of status=CODE (400-599), "
-    "drop=BYTES (e.g. 0, 65536, 1MiB) or latency=DURATION (e.g. 200ms, 1.5s); optionally count=N "
+    "drop=BYTES (e.g. 0, 65536, 1MiB), latency=DURATION (e.g. 200ms, 1.5s), or hold (until released) "
+    "or hold=BYTES (until released, once the emulator has the first BYTES of the body); optionally count=N "
     "(the next N matching requests; default: until cleared) and, for status, retry-after=SECONDS; "
     "and last, route=PATTERN (the rest of the spec: a glob on 'METHOD /raw/path' such as "
     "'POST /api/models/*/preupload/*', '/path...' for any method, or 're:REGEX'; default '*')"
 )
-_KINDS: Final[tuple[FaultKind, ...]] = ("status", "drop", "latency")
+_KINDS: Final[tuple[FaultKind, ...]] = ("status", "drop", "latency", "hold")
 _KIND_FIELDS: Final[Mapping[FaultKind, str]] = {"status": "status", "drop": "drop_after_bytes", "latency": "latency_ms"}
-_SPEC_KEYS: Final = ("status", "drop", "latency", "count", "retry-after", "route")
+_SPEC_KEYS: Final = ("status", "drop", "latency", "hold", "count", "retry-after", "route")
 _BYTE_UNITS: Final[Mapping[str, int]] = {"": 1, "B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
 _BYTES_RE: Final = re.compile(r"(\d+)\s*(B|KiB|MiB|GiB)?")
 _DURATION_RE: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s)?")
@@ -72,7 +82,8 @@ class FaultRule:
     """One fault to inject on the requests whose ``"METHOD /raw/path"`` matches ``route``.
 
     ``kind`` says which of the other fields is set: ``status`` (with an optional ``retry_after`` in
-    seconds, sent as ``Retry-After``), ``drop_after_bytes`` or ``latency_ms``.
+    seconds, sent as ``Retry-After``), ``drop_after_bytes`` or ``latency_ms``; a ``hold`` may set
+    ``hold_after_bytes`` (None: held before the emulator sees the request).
     """
 
     kind: FaultKind
@@ -82,6 +93,7 @@ class FaultRule:
     retry_after: int | None = None
     drop_after_bytes: int | None = None
     latency_ms: int | None = None
+    hold_after_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -91,6 +103,8 @@ class FaultRule:
             if (value is None) == (kind == self.kind):
                 needs = "needs" if kind == self.kind else "cannot have"
                 raise HubServerError(f"A {self.kind!r} fault {needs} a value for {name!r}")
+        if self.hold_after_bytes is not None and self.kind != "hold":
+            raise HubServerError(f"A {self.kind!r} fault cannot have a value for 'hold_after_bytes'")
         if self.retry_after is not None and self.kind != "status":
             raise HubServerError(f"A {self.kind!r} fault cannot have 'retry_after': only status faults answer")
         _check_int("count", self.count, minimum=1)
@@ -98,6 +112,7 @@ class FaultRule:
         _check_int("retry_after", self.retry_after, minimum=0)
         _check_int("drop_after_bytes", self.drop_after_bytes, minimum=0)
         _check_int("latency_ms", self.latency_ms, minimum=1, maximum=_MAX_LATENCY_MS)
+        _check_int("hold_after_bytes", self.hold_after_bytes, minimum=0)
         if not isinstance(self.route, str) or not self.route.strip():
             raise HubServerError("A fault's route must be a non-empty pattern, e.g. '*' or 'PUT /api/lfs-upload/*'")
         if self.route.startswith("re:"):
@@ -112,7 +127,8 @@ class FaultRule:
 
         Examples: ``status=503,count=2,route=POST /api/models/*/preupload/*``,
         ``status=429,retry-after=1,count=1,route=/api/*``, ``drop=1MiB,route=PUT /api/lfs-upload/*``,
-        ``latency=200ms,route=*``. Raises :class:`HubServerError` naming the bad part.
+        ``latency=200ms,route=*``, ``hold,count=1,route=POST /api/models/*/commit/*``,
+        ``hold=64KiB,count=1,route=PUT /api/lfs-upload/*``. Raises :class:`HubServerError` naming the bad part.
         """
         if not spec.strip():
             raise _spec_error(spec, "it is empty")
@@ -125,6 +141,8 @@ class FaultRule:
         values: dict[str, str] = {}
         for item in items:
             key, equals, value = (part.strip() for part in item.partition("="))
+            if key == "hold" and not equals:
+                equals, value = "=", "-"  # a bare hold: before the emulator sees the request
             if not equals or not value:
                 raise _spec_error(spec, f"{item.strip()!r} is not a key=value item")
             if key not in _SPEC_KEYS:
@@ -136,7 +154,7 @@ class FaultRule:
         if len(kinds) != 1:
             found_kinds = " and ".join(kinds) or "none"
             hint = "; route= takes the rest of the spec, so put it last" if "=" in route else ""
-            raise _spec_error(spec, f"give exactly one of status=, drop= or latency= (found {found_kinds}{hint})")
+            raise _spec_error(spec, f"give exactly one of status=, drop=, latency= or hold (found {found_kinds}{hint})")
         kind = kinds[0]
         fields: dict[str, Any] = {"kind": kind}
         if found:
@@ -149,6 +167,9 @@ class FaultRule:
             fields["status"] = _spec_int(spec, "status", values["status"])
         elif kind == "drop":
             fields["drop_after_bytes"] = _spec_bytes(spec, values["drop"])
+        elif kind == "hold":
+            if values["hold"] != "-":
+                fields["hold_after_bytes"] = _spec_bytes(spec, values["hold"], key="hold")
         else:
             fields["latency_ms"] = _spec_milliseconds(spec, values["latency"])
         try:
@@ -180,6 +201,8 @@ class FaultRule:
                 items = [f"drop={self.drop_after_bytes}"]
             case "latency":
                 items = [f"latency={self.latency_ms}ms"]
+            case "hold":
+                items = ["hold" if self.hold_after_bytes is None else f"hold={self.hold_after_bytes}"]
         if self.count is not None:
             items.append(f"count={self.count}")
         return ",".join([*items, f"route={self.route}"])
@@ -193,11 +216,15 @@ class FaultRule:
 
 @dataclass
 class _Fault:
-    """A rule in force, with how many times it fired."""
+    """A rule in force: how many requests it fired on, how many it holds now, how many have finished."""
 
     id: int
     rule: FaultRule
     fired: int = 0
+    held: int = 0
+    finished: int = 0  # of the requests it fired on, those the emulator is done with (answered or cut)
+    # Held requests wait on the gate of the moment; a release opens it, and the next hold makes a new one.
+    gate: asyncio.Event | None = dataclasses.field(default=None, repr=False)
 
     @property
     def spent(self) -> bool:
@@ -207,16 +234,22 @@ class _Fault:
         remaining = None if self.rule.count is None else self.rule.count - self.fired
         return {"id": self.id, "spec": self.rule.to_spec(), **dataclasses.asdict(self.rule)} | {
             "fired": self.fired,
+            "held": self.held,
+            "finished": self.finished,
             "remaining": remaining,
         }
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """What to do to one request: delays, then at most one status or drop fault."""
+    """What to do to one request: delays and holds, then at most one status or drop fault."""
 
     delays: tuple[_Fault, ...]
     final: _Fault | None
+
+    @property
+    def faults(self) -> tuple[_Fault, ...]:
+        return (*self.delays, self.final) if self.final is not None else self.delays
 
 
 class FaultInjector:
@@ -228,6 +261,7 @@ class FaultInjector:
         self._faults: list[_Fault] = []
         self._next_id = 1
         self._guard = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the server's, once a request was held
         self.add(rules)
 
     def add(self, rules: Sequence[FaultRule]) -> list[dict[str, Any]]:
@@ -239,10 +273,33 @@ class FaultInjector:
             return [fault.to_json() for fault in added]
 
     def clear(self) -> int:
-        """Remove every rule; return how many there were."""
+        """Remove every rule and release the requests they hold; return how many rules there were."""
         with self._guard:
-            cleared, self._faults = len(self._faults), []
-            return cleared
+            cleared, self._faults = self._faults, []
+        self._open(cleared)
+        return len(cleared)
+
+    def release(self, ids: Collection[int] | None = None) -> int:
+        """Let the requests held by the rules ``ids`` (default: all) go on; return how many were held.
+
+        The rules stay in force: a hold rule that is not spent holds its next requests again. Safe to
+        call from any thread.
+        """
+        with self._guard:
+            chosen = [fault for fault in self._faults if ids is None or fault.id in ids]
+        return self._open(chosen)
+
+    def _open(self, faults: Sequence[_Fault]) -> int:
+        with self._guard:
+            gates = [fault.gate for fault in faults if fault.gate is not None]
+            held = sum(fault.held for fault in faults)
+            for fault in faults:
+                fault.gate = None
+            loop = self._loop
+        if loop is not None and not loop.is_closed():
+            for gate in gates:
+                loop.call_soon_threadsafe(gate.set)
+        return held
 
     def listing(self) -> list[dict[str, Any]]:
         with self._guard:
@@ -254,13 +311,27 @@ class FaultInjector:
             return
         raw_path = (scope.get("raw_path") or scope["path"].encode()).partition(b"?")[0].decode("latin-1")
         method: str = scope["method"]
-        if self._admin_token is not None and raw_path.rstrip("/") == ADMIN_PATH and _from_loopback(scope):
-            response = await self._admin(scope, receive, method)
+        admin_path = raw_path.rstrip("/")
+        if self._admin_token is not None and admin_path in (ADMIN_PATH, RELEASE_PATH) and _from_loopback(scope):
+            response = await self._admin(scope, receive, method, admin_path)
             await response(scope, receive, send)
             return
         plan = self._plan(method, raw_path)
+        try:
+            await self._serve(plan, scope, receive, send)
+        finally:
+            with self._guard:
+                for fault in plan.faults:
+                    fault.finished += 1
+
+    async def _serve(self, plan: _Plan, scope: Scope, receive: Receive, send: Send) -> None:
         for fault in plan.delays:
-            await asyncio.sleep((fault.rule.latency_ms or 0) / 1000)
+            if fault.rule.kind == "latency":
+                await asyncio.sleep((fault.rule.latency_ms or 0) / 1000)
+            elif fault.rule.hold_after_bytes is None:
+                await self._hold(fault)
+            else:
+                receive = _BodyHold(receive, fault.rule.hold_after_bytes, lambda fault=fault: self._hold(fault)).receive
         final = plan.final
         if final is None:
             await self._app(scope, receive, send)
@@ -272,6 +343,19 @@ class FaultInjector:
             await self._app(scope, dropper.receive, dropper.send)
             await dropper.drop()
 
+    async def _hold(self, fault: _Fault) -> None:
+        """Wait until the held requests are released, counted in ``fault.held`` meanwhile."""
+        with self._guard:
+            if fault.gate is None:
+                fault.gate, self._loop = asyncio.Event(), asyncio.get_running_loop()
+            gate = fault.gate
+            fault.held += 1
+        try:
+            await gate.wait()
+        finally:
+            with self._guard:
+                fault.held -= 1
+
     def _plan(self, method: str, raw_path: str) -> _Plan:
         """Pick the faults for one request, count them as fired and log them."""
         delays: list[_Fault] = []
@@ -280,7 +364,7 @@ class FaultInjector:
             for fault in self._faults:
                 if fault.spent or not fault.rule.matches(method, raw_path):
                     continue
-                if fault.rule.kind == "latency":
+                if fault.rule.kind in ("latency", "hold"):
                     delays.append(fault)
                 elif final is None:
                     final = fault
@@ -290,9 +374,20 @@ class FaultInjector:
                 _log_fault(fault, method, raw_path)
         return _Plan(tuple(delays), final)
 
-    async def _admin(self, scope: Scope, receive: Receive, method: str) -> Response:
+    async def _admin(self, scope: Scope, receive: Receive, method: str, path: str) -> Response:
         if not _bearer_matches(scope, self._admin_token or ""):
             return _error(403, "The fault admin endpoint needs the admin token in 'Authorization: Bearer <token>'")
+        if path == RELEASE_PATH:
+            if method != "POST":
+                return _error(405, f"{RELEASE_PATH} answers POST (release the held requests)")
+            body = await _read_body(receive)
+            try:
+                ids = json.loads(body) if body.strip() else None
+            except ValueError as exc:
+                return _error(400, f"The body is not valid JSON: {exc}")
+            if ids is not None and not (isinstance(ids, list) and all(type(i) is int for i in ids)):
+                return _error(400, "The body must be empty (release every held request) or a JSON list of fault ids")
+            return JSONResponse({"released": self.release(ids)})
         match method:
             case "GET":
                 return JSONResponse({"faults": self.listing()})
@@ -312,7 +407,7 @@ class FaultInjector:
                 added = self.add(rules)
                 log.warning("Fault rules added through %s: %s", ADMIN_PATH, "; ".join(r.to_spec() for r in rules))
                 return JSONResponse({"faults": added})
-        return _error(405, f"{ADMIN_PATH} answers GET (list), POST (add) and DELETE (clear)")
+        return _error(405, f"{ADMIN_PATH} answers GET (list), POST (add) and DELETE (clear and release)")
 
 
 def with_faults(app: ASGIApp, rules: Sequence[FaultRule] = (), *, admin_token: str | None = None) -> ASGIApp:
@@ -320,6 +415,34 @@ def with_faults(app: ASGIApp, rules: Sequence[FaultRule] = (), *, admin_token: s
     if not rules and admin_token is None:
         return app
     return FaultInjector(app, rules, admin_token=admin_token)
+
+
+class _BodyHold:
+    """Pass a request's first ``after`` body bytes to the app, then hold the rest until ``hold`` returns."""
+
+    def __init__(self, receive: Receive, after: int, hold: Callable[[], Awaitable[None]]) -> None:
+        self._receive = receive
+        self._left: int | None = after  # None: the hold point is behind us
+        self._hold = hold
+        self._rest: Message | None = None  # the part of a message past the hold point
+
+    async def receive(self) -> Message:
+        if self._rest is not None:
+            await self._hold()
+            rest, self._rest = self._rest, None
+            return rest
+        message = await self._receive()
+        if self._left is None or message["type"] != "http.request":
+            return message
+        body: bytes = message.get("body", b"")
+        if len(body) < self._left or (len(body) == self._left and message.get("more_body", False)):
+            self._left -= len(body)
+            return message
+        head, self._left = body[: self._left], None
+        self._rest = {**message, "body": body[len(head) :]}
+        if not head:
+            return await self.receive()
+        return {"type": "http.request", "body": head, "more_body": True}
 
 
 class _ConnectionDropper:
@@ -411,6 +534,9 @@ def _log_fault(fault: _Fault, method: str, raw_path: str) -> None:
             what = f"dropping the connection after {rule.drop_after_bytes} request body bytes"
         case "latency":
             what = f"adding {rule.latency_ms} ms of latency"
+        case "hold":
+            after = "" if rule.hold_after_bytes is None else f" after {rule.hold_after_bytes} request body bytes"
+            what = f"holding the request{after} until released"
     of = f"{fault.fired} of {rule.count}" if rule.count is not None else f"{fault.fired}, no limit"
     log.warning("Fault %d (%s) on %s %s: %s [%s]", fault.id, fault.rule.to_spec(), method, raw_path, what, of)
 
@@ -453,10 +579,10 @@ def _spec_int(spec: str, key: str, text: str) -> int:
     return int(text)
 
 
-def _spec_bytes(spec: str, text: str) -> int:
+def _spec_bytes(spec: str, text: str, key: str = "drop") -> int:
     match = _BYTES_RE.fullmatch(text)
     if match is None:
-        raise _spec_error(spec, f"drop={text} is not a byte count (e.g. 0, 65536, 64KiB, 1MiB)")
+        raise _spec_error(spec, f"{key}={text} is not a byte count (e.g. 0, 65536, 64KiB, 1MiB)")
     return int(match.group(1)) * _BYTE_UNITS[match.group(2) or ""]
 
 

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp
 
 from release.errors import HubServerError
 from release.hub.app import PageSizes, create_app
-from release.hub.faults import ADMIN_PATH, FaultRule, with_faults
+from release.hub.faults import ADMIN_PATH, FaultInjector, FaultRule, with_faults
 from release.hub.storage import HubStorage, RepoId, StorageError
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class HubServer:
         self._url = _url_of(sock) if sock is not None else None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._injector: FaultInjector | None = None
 
     @property
     def url(self) -> str:
@@ -103,6 +104,7 @@ class HubServer:
             raise HubServerError(f"The Hub emulator on {self.url} is already running")
         app = create_app(HubStorage.open(self._storage_dir), self._tokens, page_sizes=self._page_sizes)
         served = with_faults(app, self._faults, admin_token=self._admin_token)
+        self._injector = served if isinstance(served, FaultInjector) else None
         if self._sock is None:
             self._sock = _bind(self._host, self._port)
             self._url = _url_of(self._sock)
@@ -126,6 +128,8 @@ class HubServer:
         if self._server is None or self._thread is None:
             return
         self._server.should_exit = True
+        if self._injector is not None:
+            self._injector.release()  # held requests would keep the server from finishing
         self._thread.join(_STOP_TIMEOUT_SECONDS)
         self._server = self._thread = None
 
