@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from conftest import REPO_ROOT
 from huggingface_hub import CommitInfo, CommitOperationAdd, CommitOperationDelete, HfApi, hf_hub_download
@@ -29,6 +30,7 @@ from huggingface_hub import CommitInfo, CommitOperationAdd, CommitOperationDelet
 from release.hub import HubServer, Token
 
 TOKEN = "hf_durability_alice"
+ADMIN = "hf_durability_admin"
 REPO = "alice/durable"
 _CHUNK = 1024 * 1024
 
@@ -111,16 +113,18 @@ class ServeProcess:
         self.starts = 0
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self, *faults: str) -> None:
+        """Start serving, with ``faults`` injected (see :mod:`release.hub.faults`) and the admin endpoint on."""
         assert self._process is None
         self.starts += 1
         log_path = self.logs / f"serve-{self.starts}.log"
         command = [sys.executable, "-m", "release", "hub", "serve", "--storage", str(self.storage)]
-        command += ["--port", str(self.port), "--token", f"alice:{TOKEN}"]
+        command += ["--port", str(self.port), "--token", f"alice:{TOKEN}", "--admin-token", ADMIN]
+        command += [f"--fault={fault}" for fault in faults]
         with log_path.open("wb") as log_file:
             env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
             self._process = subprocess.Popen(command, stderr=log_file, env=env)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while "Hub emulator serving" not in log_path.read_text():
             assert self._process.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, f"the server did not start:\n{log_path.read_text()}"
@@ -132,6 +136,17 @@ class ServeProcess:
         self._process.send_signal(signal.SIGKILL)
         self._process.wait(10)
         self._process = None
+
+    def stop_the_process(self) -> None:
+        """SIGSTOP: the server freezes wherever it is, its files as they are, until killed."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def held(self) -> int:
+        """How many requests the injected faults hold now."""
+        response = httpx2.get(f"{self.url}/admin/faults", headers={"Authorization": f"Bearer {ADMIN}"})
+        response.raise_for_status()
+        return sum(int(fault["held"]) for fault in response.json()["faults"])
 
     @property
     def running(self) -> bool:
@@ -234,6 +249,8 @@ def test_every_call_sees_the_data_of_the_calls_before_it_across_restarts(tmp_pat
 def test_kill_during_a_large_lfs_upload_then_the_clients_retry_completes_it(
     served: ServeProcess, tmp_path: Path
 ) -> None:
+    served.kill()
+    served.start(f"hold={20 * _CHUNK},count=1,route=PUT /api/lfs-upload/*")  # the upload stops at 20 MiB
     storage, head = served.storage, main_head(served.storage)
     big = tmp_path / "big.safetensors"
     with big.open("wb") as file:
@@ -248,9 +265,10 @@ def test_kill_during_a_large_lfs_upload_then_the_clients_retry_completes_it(
     def partial_upload_size() -> int:
         return max((path.stat().st_size for path in (storage / "tmp").iterdir()), default=0)
 
-    wait_until(lambda: partial_upload_size() > 20 * _CHUNK, "the upload is well under way")
+    wait_until(lambda: served.held() == 1, "20 MiB of the upload are at the server, and the rest held")
     served.kill()
-    assert 20 * _CHUNK < partial_upload_size() < size  # killed mid-stream: a partial file is all there is
+    # Killed mid-stream: a partial file is all there is (less what was still in the server's write buffer).
+    assert 19 * _CHUNK < partial_upload_size() <= 20 * _CHUNK < size
     assert main_head(storage) == head
     assert check_store(storage)
 
@@ -277,12 +295,16 @@ def test_kill_in_the_middle_of_a_commit_leaves_the_branch_at_its_last_complete_c
         for n in range(1000)
     ]
     thread, outcome = in_thread(lambda: api.create_commit(REPO, operations, commit_message="big"))
+    # Freeze the server as soon as it stores objects: the state checked below cannot move on under us.
+    # (The window is the whole object-writing phase of a 1000-file commit, each object fsynced.)
     wait_until(lambda: object_count(storage) > before, "the server stores the commit's objects")
-    served.kill()
-    thread.join(30)
-    assert not isinstance(outcome[0], CommitInfo)  # the commit call is not retried: the client sees the cut
+    served.stop_the_process()
     stored = object_count(storage) - before
-    assert 0 < stored < len(operations)  # killed while the commit was being written
+    assert 0 < stored < len(operations)  # stopped while the commit was being written
+    served.kill()
+    thread.join(60)
+    assert not isinstance(outcome[0], CommitInfo)  # the commit call is not retried: the client sees the cut
+    assert object_count(storage) - before == stored
     assert main_head(storage) == head
     assert len(list((storage / "repos/models/alice/durable/commits").iterdir())) == 2
     assert check_store(storage)
@@ -300,7 +322,7 @@ def test_kill_in_the_middle_of_a_commit_leaves_the_branch_at_its_last_complete_c
 def test_kill_at_random_moments_of_a_stream_of_commits_loses_no_acknowledged_commit(served: ServeProcess) -> None:
     storage = served.storage
     api = HfApi(endpoint=served.url, token=TOKEN)
-    chooser = random.Random(20261122)  # fixed: the same kill delays on every run
+    chooser = random.Random(20261122)  # fixed: the same kill delays on every run (not the same moments)
     acknowledged: list[str] = []
     for round_number in range(5):
         stop = threading.Event()
@@ -320,9 +342,11 @@ def test_kill_at_random_moments_of_a_stream_of_commits_loses_no_acknowledged_com
                 except Exception:
                     continue  # cut by the kill; the next commit retries against the restarted server
 
+        at_start = len(acknowledged)
         thread = threading.Thread(target=commit_until_stopped, daemon=True)
         thread.start()
-        time.sleep(chooser.uniform(0.3, 0.8))
+        wait_until(lambda at_start=at_start: len(acknowledged) > at_start, "a commit of this round is acknowledged")
+        time.sleep(chooser.uniform(0, 0.3))  # then the kill lands wherever the stream of commits is
         served.kill()
         known = list(acknowledged)
         head = main_head(storage)

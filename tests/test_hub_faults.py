@@ -243,7 +243,7 @@ def test_429_with_retry_after_is_honoured_by_the_client(make_hub: Any, caplog: p
     api.create_commit(REPO, [lfs_operation(os.urandom(10_000))], commit_message="after the rate limit")
     waited = time.monotonic() - started
     # The client waits Retry-After + 1 s: 2 s, where its own first backoff would be 1 s.
-    assert 1.9 < waited < 10
+    assert waited > 1.9  # a lower bound holds however loaded the machine is
     assert [line.rsplit(": ", 1)[-1] for line in fault_log(caplog)] == ["answering HTTP 429 [1 of 1]"]
     assert any("Rate limited. Waiting 2.0s" in line for line in client_retry_log(caplog))
 
