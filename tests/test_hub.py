@@ -657,5 +657,5 @@ def test_serve_runs_in_the_foreground_and_announces_the_dev_token(tmp_path: Path
             assert HfApi(endpoint=url, token=DEV_TOKEN).whoami()["name"] == "dev"
         finally:
             process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        assert process.wait(timeout=60) == 0
         assert process.stdout.read().splitlines()[-1] == f"Hub emulator on {url} stopped"

@@ -432,7 +432,7 @@ def test_bursts_of_errors_and_dropped_uploads_end_in_the_complete_verified_relea
     assert faulty.api.repo_info(repo).sha == result.commit
 
 
-@pytest.mark.slow  # the client retries 5 times, waiting 1+2+4+8+8 s, before it gives up
+@pytest.mark.backoff  # the client retries 5 times, waiting 1+2+4+8+8 s, before it gives up
 @pytest.mark.parametrize(
     "spec",
     [
