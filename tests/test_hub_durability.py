@@ -342,10 +342,12 @@ def test_kill_at_random_moments_of_a_stream_of_commits_loses_no_acknowledged_com
                 except Exception:
                     continue  # cut by the kill; the next commit retries against the restarted server
 
-        at_start = len(acknowledged)
+        def a_commit_of_this_round_landed(at_start: int = len(acknowledged)) -> bool:
+            return len(acknowledged) > at_start
+
         thread = threading.Thread(target=commit_until_stopped, daemon=True)
         thread.start()
-        wait_until(lambda at_start=at_start: len(acknowledged) > at_start, "a commit of this round is acknowledged")
+        wait_until(a_commit_of_this_round_landed, "a commit of this round is acknowledged")
         time.sleep(chooser.uniform(0, 0.3))  # then the kill lands wherever the stream of commits is
         served.kill()
         known = list(acknowledged)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hmac
 import ipaddress
 import json
@@ -331,7 +332,7 @@ class FaultInjector:
             elif fault.rule.hold_after_bytes is None:
                 await self._hold(fault)
             else:
-                receive = _BodyHold(receive, fault.rule.hold_after_bytes, lambda fault=fault: self._hold(fault)).receive
+                receive = _BodyHold(receive, fault.rule.hold_after_bytes, functools.partial(self._hold, fault)).receive
         final = plan.final
         if final is None:
             await self._app(scope, receive, send)
