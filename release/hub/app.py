@@ -153,7 +153,6 @@ class PageSizes:
 class Call:
     """One parsed request, as the synchronous handlers see it."""
 
-    method: str
     query: Mapping[str, Sequence[str]]
     body: bytes
     token: Token | None  # None: anonymous
@@ -249,7 +248,6 @@ class HubApp:
         if handler is None:
             raise HttpError(404, f"The Hub emulator has no route for {request.method} /{'/'.join(parts)}")
         call = Call(
-            method=request.method,
             query=parse_qs(request.scope["query_string"].decode("latin-1"), keep_blank_values=True),
             body=await request.body(),
             token=self._authenticate(request.headers),
