@@ -75,7 +75,6 @@ _SHA_PREFIX_RE: Final = re.compile(r"[0-9a-f]{5,40}")
 _BAD_REF_CHARS: Final = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _RESERVED_NAMESPACES: Final = frozenset({"api", "datasets", "spaces", "kernels", "models", "docs"})
 _TYPE_DIRS: Final[Mapping[RepoType, str]] = {"model": "models", "dataset": "datasets"}
-_CHUNK: Final = 1024 * 1024
 
 
 # --------------------------------------------------------------------------------------------------
