@@ -46,7 +46,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from release.hub.auth import Token, bearer_token, may_read, may_write
-from release.hub.storage import (
+from release.hub.repo import (
     AddFile,
     AddLfsFile,
     AlreadyExistsError,
@@ -58,7 +58,6 @@ from release.hub.storage import (
     DiscussionMissingError,
     EntryMissingError,
     Folder,
-    HubStorage,
     InvalidInputError,
     MergeConflictError,
     ObjectMissingError,
@@ -76,6 +75,7 @@ from release.hub.storage import (
     list_folder,
     upload_mode,
 )
+from release.hub.storage import HubStorage
 
 log = logging.getLogger(__name__)
 

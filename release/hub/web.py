@@ -37,9 +37,8 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
 from release.hub.auth import Token, may_read
-from release.hub.storage import (
+from release.hub.repo import (
     Commit,
-    HubStorage,
     InvalidInputError,
     Repo,
     RepoId,
@@ -47,6 +46,7 @@ from release.hub.storage import (
     RepoType,
     RevisionMissingError,
 )
+from release.hub.storage import HubStorage
 
 #: The most commits a repo page lists, newest first.
 MAX_COMMITS: Final = 50
