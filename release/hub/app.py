@@ -30,7 +30,6 @@ import itertools
 import json
 import logging
 import mimetypes
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +46,8 @@ from starlette.types import Receive, Scope, Send
 
 from release.hub.auth import Token, bearer_token, may_read, may_write
 from release.hub.repo import (
+    FRONT_MATTER,
+    URL_PREFIXES,
     AddFile,
     AddLfsFile,
     AlreadyExistsError,
@@ -80,14 +81,11 @@ from release.hub.storage import HubStorage
 log = logging.getLogger(__name__)
 
 API_TYPES: Final[Mapping[str, RepoType]] = {"models": "model", "datasets": "dataset"}
-URL_PREFIXES: Final[Mapping[RepoType, str]] = {"model": "", "dataset": "datasets/"}
 INVALID_CREDENTIALS: Final = "Invalid credentials in Authorization header"
 UPLOAD_LINK_SECONDS: Final = 3600
 LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
 #: The largest README.md whose front matter repo info parses into ``cardData``.
 CARD_MAX_BYTES: Final = 1024 * 1024
-#: The client's own pattern for the YAML front matter of a README.md (huggingface_hub.repocard).
-_YAML_BLOCK: Final = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
 #: How each storage error is answered: status and X-Error-Code.
 _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
@@ -411,7 +409,7 @@ class HubApp:
         if entry is None or entry.size > CARD_MAX_BYTES:
             return None
         text = self._storage.object_path(entry.sha256).read_bytes().decode("utf-8", errors="replace")
-        match = _YAML_BLOCK.search(text)
+        match = FRONT_MATTER.search(text)
         if match is None:
             return None
         try:
@@ -721,7 +719,7 @@ def validate_yaml(call: Call) -> Response:
     content = call.json_object().get("content")
     if not isinstance(content, str):
         return _yaml_errors("The request body needs the README.md text as a string in 'content'")
-    match = _YAML_BLOCK.search(content)
+    match = FRONT_MATTER.search(content)
     if match is None:
         return JSONResponse({"errors": [], "warnings": []})
     try:

@@ -31,6 +31,11 @@ LFS_PATTERNS: Final[tuple[str, ...]] = (
 )  # fmt: skip
 GITATTRIBUTES: Final = "".join(f"{pattern} filter=lfs diff=lfs merge=lfs -text\n" for pattern in LFS_PATTERNS)
 
+#: Where a repo lives under the Hub's address: models at the root, datasets under ``datasets/``.
+URL_PREFIXES: Final[Mapping[RepoType, str]] = {"model": "", "dataset": "datasets/"}
+#: The YAML front matter of a README.md (group 2), by the client's own pattern (huggingface_hub.repocard).
+FRONT_MATTER: Final = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
 _SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
 _BAD_REF_CHARS: Final = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")

@@ -17,7 +17,6 @@ for the paths :func:`route` claims; this module knows nothing of the API.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -38,6 +37,8 @@ from starlette.responses import HTMLResponse, Response
 
 from release.hub.auth import Token, may_read
 from release.hub.repo import (
+    FRONT_MATTER,
+    URL_PREFIXES,
     Commit,
     InvalidInputError,
     Repo,
@@ -57,9 +58,6 @@ API_NAMESPACES: Final = frozenset({"api"})
 
 #: A page: the caller's token (None: anonymous) and the request's query, to an HTML answer.
 Page = Callable[[Token | None, Mapping[str, Sequence[str]]], Response]
-#: The client's own pattern for the YAML front matter of a README.md (huggingface_hub.repocard).
-_FRONT_MATTER: Final = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
-_URL_PREFIXES: Final[Mapping[RepoType, str]] = {"model": "", "dataset": "datasets/"}
 _HEADERS: Final[Mapping[str, str]] = {
     # No script at all, styles only inline, images only from the emulator itself.
     "Content-Security-Policy": (
@@ -267,7 +265,7 @@ def _plan_readme(storage: HubStorage, repo_id: RepoId, commit: Commit) -> Readme
     text = storage.object_path(entry.sha256).read_bytes().decode("utf-8", errors="replace")
     metadata: list[tuple[str, str]] = []
     error = None
-    match = _FRONT_MATTER.search(text)
+    match = FRONT_MATTER.search(text)
     if match is not None:
         text = text[match.end() :]
         try:
@@ -349,7 +347,7 @@ def _render_image(
 
 
 def repo_url(repo_id: RepoId) -> str:
-    return f"/{_URL_PREFIXES[repo_id.type]}{repo_id}"
+    return f"/{URL_PREFIXES[repo_id.type]}{repo_id}"
 
 
 def page_url(repo_id: RepoId, revision: str) -> str:
