@@ -87,7 +87,7 @@ LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
 #: The largest README.md whose front matter repo info parses into ``cardData``.
 CARD_MAX_BYTES: Final = 1024 * 1024
 
-#: How each storage error is answered: status and X-Error-Code.
+#: How each storage error is answered: status and X-Error-Code (docs/hub-api.md, Storage errors).
 _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
     StorageError: (400, None),  # fallback; the more specific entries below win
     InvalidInputError: (400, None),

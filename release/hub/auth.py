@@ -15,11 +15,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from release.errors import HubServerError
-from release.hub.repo import (
-    Repo,
-    RepoId,
-    StorageError,
-)
+from release.hub.repo import Repo, RepoId, StorageError
 
 #: Accepted (user "dev", write access to every namespace) only when a server is given no tokens.
 DEV_TOKEN: Final[str] = "hf_local_dev_token"  # noqa: S105 (public by design)
