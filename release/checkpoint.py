@@ -35,8 +35,6 @@ PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", 
 
 #: safetensors refuses headers above this size (``MAX_HEADER_SIZE`` in its Rust source).
 MAX_HEADER_SIZE = 100_000_000
-#: An index names tensors and shards; one this large is not an index.
-MAX_INDEX_SIZE = 100_000_000
 
 #: Bits per element of every dtype safetensors 0.8 reads (its ``Dtype`` enum).
 DTYPE_BITS: Mapping[str, int] = {

@@ -39,7 +39,7 @@ from huggingface_hub.errors import (
 
 from release.errors import HubServerError
 from release.hub import DEV_TOKEN, HubServer, Token, parse_token_option
-from release.hub.storage import MergeConflictError, TreeEntry, git_blob_oid, merge_trees
+from release.hub.repo import MergeConflictError, TreeEntry, git_blob_oid, merge_trees
 
 # --------------------------------------------------------------------------------------------------
 # Helpers

@@ -1,7 +1,8 @@
 """Fault injection in the local Hub emulator, seen through the real huggingface_hub client and its retries.
 
 The client retries the preupload, the LFS batch and the LFS PUT on 408/429/5xx and on network errors,
-waiting 1, 2, 4, 8, 8 s, or ``Retry-After`` + 1 s when the answer has that header (hub-api.md §1.5).
+waiting 1, 2, 4, 8, 8 s, or ``Retry-After`` + 1 s when the answer has that header (docs/hub-api.md,
+Client retries).
 Status faults here send ``Retry-After: 0`` to keep each retry at one second.
 """
 

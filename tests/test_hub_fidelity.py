@@ -1,11 +1,13 @@
-"""Fidelity: every client call of hub-api.md §4, made by the real huggingface_hub 2.4.0 against the emulator.
+"""Fidelity: every client call of docs/hub-api.md (Client calls), made by the real huggingface_hub 2.4.0.
 
 The ``wire`` fixture records every response the client receives (through ``set_client_factory``, the
 client's public hook for configuring its HTTP session) and, after each test, checks the invariants the
-client silently depends on: no Xet header, link or field anywhere (§6.20), every date ends in ``Z``
-(§6.12), and every not-found answer of a repo route carries ``X-Error-Code`` (§6.6).
+client silently depends on (docs/hub-api.md, What the client relies on): no Xet header, link or field
+anywhere (6), every date ends in ``Z`` (5), and every not-found answer of a repo route carries
+``X-Error-Code`` (4).
 
-Checklist: each row of hub-api.md §0 and where it is proven (test_hub.py covers some rows too):
+Checklist: each numbered row of docs/hub-api.md (Endpoints) and where it is proven (test_hub.py covers
+some rows too):
 
  1 GET  /api/whoami-v2 ............ test_whoami_without_a_token; test_hub: test_whoami_*
  2 GET  /api/agent-harnesses ...... test_agent_harnesses_answers_without_auth
@@ -34,17 +36,17 @@ Checklist: each row of hub-api.md §0 and where it is proven (test_hub.py covers
 19 HEAD/GET resolve ............... test_download_metadata_and_cache, test_revision_and_file_exists,
                                     test_slash_revisions_work_on_every_endpoint
 
-Beyond §0, the pull request routes the client's discussion calls use (documented in release.hub.app):
-   GET  discussions/{n} ........... test_merge_pull_request_squashes_it_onto_its_branch,
+The pull request routes the client's discussion calls use (docs/hub-api.md, Pull requests):
+20 GET  discussions/{n} ........... test_merge_pull_request_squashes_it_onto_its_branch,
                                     test_conflicting_and_closed_pull_requests_are_not_merged
-   POST discussions/{n}/status .... test_conflicting_and_closed_pull_requests_are_not_merged
-   POST discussions/{n}/merge ..... test_merge_pull_request_squashes_it_onto_its_branch,
+21 POST discussions/{n}/status .... test_conflicting_and_closed_pull_requests_are_not_merged
+22 POST discussions/{n}/merge ..... test_merge_pull_request_squashes_it_onto_its_branch,
                                     test_conflicting_and_closed_pull_requests_are_not_merged
 
-§6 pitfalls: 1 HEAD sizes: test_download_metadata_and_cache; 6 X-Error-Code, 12 dates, 20 Xet: every test (the
-``wire`` fixture); 10 the 409 ``url``: test_create_repo_exist_ok_without_write_access; 13 ``%2F``:
-test_slash_revisions_work_on_every_endpoint; 16 ``deletedFolder`` with ``/``: test_upload_folder_*; 19 ``converts``:
-test_pull_request_from_a_parent_commit; 24 no-op commits: test_noop_commit_answers_from_the_revision.
+What the client relies on: 1 HEAD sizes: test_download_metadata_and_cache; 4 X-Error-Code, 5 dates, 6 Xet: every
+test (the ``wire`` fixture); 7 the 409 ``url``: test_create_repo_exist_ok_without_write_access; 8 ``%2F``:
+test_slash_revisions_work_on_every_endpoint; 9 ``deletedFolder`` with ``/``: test_upload_folder_*; 10 ``converts``:
+test_pull_request_from_a_parent_commit; 12 no-op commits: test_noop_commit_answers_from_the_revision.
 """
 
 from __future__ import annotations
@@ -609,7 +611,7 @@ def test_copy_from_another_revision(api: HfApi, repo: str) -> None:
 
 
 def test_upload_folder_with_delete_patterns_then_delete_files(paged: HfApi, wire: Wire, tmp_path: Path) -> None:
-    assert not hasattr(HfApi, "upload_large_folder")  # gone in 2.4.0 (§4.4): upload_folder is the path
+    assert not hasattr(HfApi, "upload_large_folder")  # gone in 2.4.0 (docs/hub-api.md, Client calls)
     repo_id = new_repo(paged)
     folder = tmp_path / "folder"
     layout = {
@@ -660,7 +662,7 @@ def test_model_card_validate_and_push_to_hub(hub: RunningHub, api: HfApi, repo: 
 
 
 # --------------------------------------------------------------------------------------------------
-# Pull requests: details, status and merge (beyond §0)
+# Pull requests: details, status and merge (rows 20, 21, 22)
 
 
 def test_merge_pull_request_squashes_it_onto_its_branch(hub: RunningHub, api: HfApi, repo: str, wire: Wire) -> None:
@@ -813,7 +815,7 @@ def test_download_metadata_and_cache(hub: RunningHub, api: HfApi, repo: str, wir
     commit = api.create_commit(repo, [add("t.txt", text), add("w.safetensors", weights)], commit_message="add")
 
     regular = get_hf_file_metadata(hf_hub_url(repo, "t.txt"), token=hub.token)
-    assert (regular.size, regular.etag, regular.commit_hash) == (100, git_oid(text), commit.oid)  # §6.1: not 0
+    assert (regular.size, regular.etag, regular.commit_hash) == (100, git_oid(text), commit.oid)  # HEAD sizes: not 0
     lfs = get_hf_file_metadata(hf_hub_url(repo, "w.safetensors", revision="refs/heads/main"))  # quoted: %2F
     assert (lfs.size, lfs.etag, lfs.commit_hash) == (5000, sha256(weights), commit.oid)
 

@@ -1,4 +1,8 @@
-"""The ASGI app of the local Hub emulator: the HTTP API that huggingface_hub 2.4.0 speaks (docs: hub-api.md).
+"""The ASGI app of the local Hub emulator: the HTTP API that huggingface_hub 2.4.0 speaks.
+
+``docs/hub-api.md`` describes every route (Endpoints), who may call it (Access) and how errors are
+answered (Errors); this module is that API and nothing else. Paths the API does not claim go to the
+``pages`` router it is given (the web view, :mod:`release.hub.web`, which the server plugs in).
 
 Routing works on the raw path (``scope["raw_path"]``): it is split on ``/`` first and each segment is
 percent-decoded afterwards, so ``refs%2Fpr%2F1`` or a ``path_in_repo`` of ``a%2Fb`` stays one segment.
@@ -9,26 +13,9 @@ Errors are ``{"error": message}`` with the same text in ``X-Error-Message`` and,
 an ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``) that the client needs to
 raise the right exception. Unknown routes answer a fast 404: the client retries 5xx for about 23 s.
 
-Beyond hub-api.md, the pull requests that ``create_commit(create_pr=True)`` opens can be inspected,
-closed, reopened and merged, as ``HfApi`` does it (huggingface_hub 2.4.0, ``hf_api.py``):
-
-- ``GET /api/{type}/{repo_id}/discussions/{n}`` (``get_discussion_details``; read access): ``num``,
-  ``title``, ``status`` (``open``, ``closed`` or ``merged``), ``author``, ``createdAt``, ``repo``,
-  ``isPullRequest``, ``events`` (the opening comment, each commit, comments and changes of status),
-  ``changes`` (``base``: the target as ``refs/heads/<branch>``; ``mergeCommitId`` once merged) and
-  ``filesWithConflicts`` (what keeps an open one from merging now). No ``diff``.
-- ``POST …/discussions/{n}/status`` with ``{"status": "open"|"closed", "comment"?}``
-  (``change_discussion_status``; write token): answers ``{"newStatus": event}``. A merged one is final (400).
-- ``POST …/discussions/{n}/merge`` with ``{"comment"?}`` or no body (``merge_pull_request``; write token,
-  as for commits): a squash merge, as the Hub's "(#N)" commits are. One new commit on the target
-  branch, titled ``<title> (#N)``, whose parent is the branch head and whose tree is the file-level
-  three-way merge of the pull request's base, the branch and the pull request: exactly the pull
-  request's tree when the branch has not moved since it was opened; when it has, paths changed on one
-  side only are combined, and a path both sides changed differently is a conflict: 409 naming the
-  files, nothing changed. Not open (closed or already merged): 400. It is atomic and durable like a
-  commit (see :mod:`release.hub.storage`). Answers ``{"newStatus": event}``; the client reads nothing.
-- An unknown number answers 404 ``Discussion #n not found`` (no ``X-Error-Code``: the client has
-  none for it and raises ``HfHubHTTPError``).
+Pull requests opened by ``create_commit(create_pr=True)`` can also be read, closed, reopened and merged
+(``get_discussion_details``, ``change_discussion_status``, ``merge_pull_request``; docs/hub-api.md, Pull
+requests). A merge is a squash merge as atomic and durable as a commit (see :mod:`release.hub.storage`).
 """
 
 from __future__ import annotations
@@ -43,12 +30,11 @@ import itertools
 import json
 import logging
 import mimetypes
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlencode
 
 import yaml
@@ -58,8 +44,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from release.hub import web
-from release.hub.storage import (
+from release.hub.auth import Token, bearer_token, may_read, may_write
+from release.hub.repo import (
+    FRONT_MATTER,
+    URL_PREFIXES,
     AddFile,
     AddLfsFile,
     AlreadyExistsError,
@@ -71,7 +59,6 @@ from release.hub.storage import (
     DiscussionMissingError,
     EntryMissingError,
     Folder,
-    HubStorage,
     InvalidInputError,
     MergeConflictError,
     ObjectMissingError,
@@ -89,23 +76,18 @@ from release.hub.storage import (
     list_folder,
     upload_mode,
 )
-
-if TYPE_CHECKING:
-    from release.hub.server import Token
+from release.hub.storage import HubStorage
 
 log = logging.getLogger(__name__)
 
 API_TYPES: Final[Mapping[str, RepoType]] = {"models": "model", "datasets": "dataset"}
-URL_PREFIXES: Final[Mapping[RepoType, str]] = {"model": "", "dataset": "datasets/"}
 INVALID_CREDENTIALS: Final = "Invalid credentials in Authorization header"
 UPLOAD_LINK_SECONDS: Final = 3600
 LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
 #: The largest README.md whose front matter repo info parses into ``cardData``.
 CARD_MAX_BYTES: Final = 1024 * 1024
-#: The client's own pattern for the YAML front matter of a README.md (huggingface_hub.repocard).
-_YAML_BLOCK: Final = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
-#: How each storage error is answered: status and X-Error-Code.
+#: How each storage error is answered: status and X-Error-Code (docs/hub-api.md, Storage errors).
 _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
     StorageError: (400, None),  # fallback; the more specific entries below win
     InvalidInputError: (400, None),
@@ -169,7 +151,6 @@ class PageSizes:
 class Call:
     """One parsed request, as the synchronous handlers see it."""
 
-    method: str
     query: Mapping[str, Sequence[str]]
     body: bytes
     token: Token | None  # None: anonymous
@@ -202,20 +183,42 @@ class Call:
 
 
 Handler = Callable[[Call], Response]
+#: A page of the web view: the caller's token (None: anonymous) and the query, to an answer.
+PageHandler = Callable[[Token | None, Mapping[str, Sequence[str]]], Response]
+#: The web view's router: a request's method and path segments to its page, or None if it is not one.
+PageRouter = Callable[[str, Sequence[str]], PageHandler | None]
 
 
-def create_app(storage: HubStorage, tokens: Sequence[Token], *, page_sizes: PageSizes | None = None) -> HubApp:
-    """The emulator's ASGI app over ``storage``, accepting exactly ``tokens``."""
-    return HubApp(storage, tokens, page_sizes=page_sizes)
+def create_app(
+    storage: HubStorage,
+    tokens: Sequence[Token],
+    *,
+    page_sizes: PageSizes | None = None,
+    pages: PageRouter | None = None,
+) -> HubApp:
+    """The emulator's ASGI app over ``storage``, accepting exactly ``tokens``.
+
+    ``pages`` serves the paths no API route claims (the server passes the web view's router); without
+    it those paths answer 404.
+    """
+    return HubApp(storage, tokens, page_sizes=page_sizes, pages=pages)
 
 
 class HubApp:
     """ASGI entry point: parse the raw path, authenticate, dispatch, and turn errors into answers."""
 
-    def __init__(self, storage: HubStorage, tokens: Sequence[Token], *, page_sizes: PageSizes | None = None) -> None:
+    def __init__(
+        self,
+        storage: HubStorage,
+        tokens: Sequence[Token],
+        *,
+        page_sizes: PageSizes | None = None,
+        pages: PageRouter | None = None,
+    ) -> None:
         self._storage = storage
         self._tokens = tuple(tokens)
         self._page_sizes = page_sizes or PageSizes()
+        self._pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -239,11 +242,10 @@ class HubApp:
         parts = _split_path(raw_path)
         if request.method == "PUT" and len(parts) == 3 and parts[:2] == ["api", "lfs-upload"]:
             return await self._receive_upload(request, parts[2])
-        handler = self._route(request.method, parts)
+        handler = self._route(request.method, parts) or self._page(request.method, parts)
         if handler is None:
             raise HttpError(404, f"The Hub emulator has no route for {request.method} /{'/'.join(parts)}")
         call = Call(
-            method=request.method,
             query=parse_qs(request.scope["query_string"].decode("latin-1"), keep_blank_values=True),
             body=await request.body(),
             token=self._authenticate(request.headers),
@@ -276,19 +278,12 @@ class HubApp:
                 return partial(self.resolve_file, RepoId("dataset", namespace, name), revision, "/".join(path))
             case "GET" | "HEAD", [namespace, name, "resolve", revision, *path] if path:
                 return partial(self.resolve_file, RepoId("model", namespace, name), revision, "/".join(path))
-            # The read-only web view (release.hub.web): HTML pages, not API.
-            case "GET" | "HEAD", [""]:
-                return partial(web.show_index, self._storage)
-            case "GET" | "HEAD", ["datasets", namespace, name]:
-                return partial(web.show_repo, self._storage, "dataset", namespace, name)
-            case "GET" | "HEAD", [namespace, name] if namespace not in web.API_NAMESPACES:
-                return partial(web.show_repo, self._storage, "model", namespace, name)
-            # The Hub's own page URLs for a revision (model cards link datasets this way).
-            case "GET" | "HEAD", ["datasets", namespace, name, "tree", revision]:
-                return partial(web.show_repo, self._storage, "dataset", namespace, name, revision=revision)
-            case "GET" | "HEAD", [namespace, name, "tree", revision] if namespace not in web.API_NAMESPACES:
-                return partial(web.show_repo, self._storage, "model", namespace, name, revision=revision)
         return None
+
+    def _page(self, method: str, parts: list[str]) -> Handler | None:
+        """A page of the web view, for a path no API route claims."""
+        page = self._pages(method, parts) if self._pages is not None else None
+        return partial(_serve_page, page) if page is not None else None
 
     def _route_repo_api(self, method: str, repo_id: RepoId, rest: list[str]) -> Handler | None:
         match method, rest:
@@ -335,20 +330,18 @@ class HubApp:
     # -- access ------------------------------------------------------------------------------------
 
     def _authenticate(self, headers: Headers) -> Token | None:
+        """The caller's token; None without an Authorization header; 401 for one that names no token."""
         value = headers.get("authorization")
         if value is None:
             return None
-        scheme, _, credential = value.partition(" ")
-        if scheme.lower() == "bearer" and credential.strip():
-            given = credential.strip().encode()
-            for token in self._tokens:
-                if hmac.compare_digest(token.value.encode(), given):
-                    return token
-        raise HttpError(401, INVALID_CREDENTIALS)
+        token = bearer_token(value, self._tokens)
+        if token is None:
+            raise HttpError(401, INVALID_CREDENTIALS)
+        return token
 
     def _visible_repo(self, call: Call, repo_id: RepoId) -> None:
         """404 RepoNotFound unless the repo exists and is public or in the caller's namespace."""
-        if not web.may_read(call.token, self._storage.get_repo(repo_id)):
+        if not may_read(call.token, self._storage.get_repo(repo_id)):
             raise HttpError(404, "Repository not found", code="RepoNotFound")
 
     def _writable_repo(self, call: Call, repo_id: RepoId) -> Token:
@@ -416,7 +409,7 @@ class HubApp:
         if entry is None or entry.size > CARD_MAX_BYTES:
             return None
         text = self._storage.object_path(entry.sha256).read_bytes().decode("utf-8", errors="replace")
-        match = _YAML_BLOCK.search(text)
+        match = FRONT_MATTER.search(text)
         if match is None:
             return None
         try:
@@ -726,7 +719,7 @@ def validate_yaml(call: Call) -> Response:
     content = call.json_object().get("content")
     if not isinstance(content, str):
         return _yaml_errors("The request body needs the README.md text as a string in 'content'")
-    match = _YAML_BLOCK.search(content)
+    match = FRONT_MATTER.search(content)
     if match is None:
         return JSONResponse({"errors": [], "warnings": []})
     try:
@@ -740,6 +733,10 @@ def validate_yaml(call: Call) -> Response:
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _serve_page(page: PageHandler, call: Call) -> Response:
+    return page(call.token, call.query)
 
 
 def _split_path(raw_path: bytes) -> list[str]:
@@ -771,7 +768,7 @@ def _require_write(call: Call, namespace: str) -> Token:
     token = call.token
     if token is None:
         raise HttpError(401, "Writing needs a write token in 'Authorization: Bearer <token>'")
-    if token.role != "write" or not (token.any_namespace or token.user == namespace):
+    if not may_write(token, namespace):
         raise HttpError(
             403,
             f"You don't have the rights to write to namespace '{namespace}': the token of user "

@@ -1,8 +1,11 @@
 """Run the local Hub emulator: in a daemon thread (:class:`HubServer`) or in the foreground (:func:`serve`).
 
-Both listen on a loopback socket by default and serve :mod:`release.hub.app` over storage in one
-directory. Tokens decide who may do what: a token grants its role over the namespace named like its
-user. With no tokens at all, the documented development token :data:`DEV_TOKEN` is accepted instead.
+Both listen on a loopback socket by default and serve storage in one directory. This is where the
+emulator's parts are put together: the API (:mod:`release.hub.app`) with the web view
+(:mod:`release.hub.web`) for the paths the API leaves, wrapped in fault injection
+(:mod:`release.hub.faults`) when asked. Tokens decide who may do what (:mod:`release.hub.auth`): a
+token grants its role over the namespace named like its user. With no tokens at all, the documented
+development token :data:`DEV_TOKEN` is accepted instead.
 """
 
 from __future__ import annotations
@@ -14,52 +17,28 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Literal
+from typing import Final
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from release.errors import HubServerError
+from release.hub import web
 from release.hub.app import PageSizes, create_app
+from release.hub.auth import DEV_TOKEN, Token, accepted_tokens, parse_token_option
 from release.hub.faults import ADMIN_PATH, FaultInjector, FaultRule, with_faults
-from release.hub.storage import HubStorage, RepoId, StorageError
+from release.hub.storage import HubStorage
+
+# The tokens HubServer and serve take are defined in release.hub.auth and exported here with them.
+__all__ = ["DEV_TOKEN", "HubServer", "Token", "parse_token_option", "serve"]
 
 log = logging.getLogger(__name__)
 
-#: Accepted (user "dev", write access to every namespace) only when a server is given no tokens.
-DEV_TOKEN: Final[str] = "hf_local_dev_token"  # noqa: S105 (public by design)
 _STARTUP_TIMEOUT_SECONDS: Final = 10.0
 _STOP_TIMEOUT_SECONDS: Final = 10.0
-
-
-@dataclass(frozen=True)
-class Token:
-    """A token the emulator accepts. It grants ``role`` over the namespace ``user`` (or every namespace)."""
-
-    user: str  # the whoami name, and the namespace the token may read privately and write
-    value: str = field(repr=False)
-    role: Literal["read", "write"] = "write"
-    any_namespace: bool = False  # the dev token may write every namespace
-
-
-def parse_token_option(text: str) -> Token:
-    """Parse a ``--token NAME:TOKEN`` option into a write token for namespace NAME."""
-    user, separator, value = text.partition(":")
-    if not separator:
-        raise HubServerError("A --token option must look like NAME:TOKEN (no ':' found; the value is not shown)")
-    if not value or any(char.isspace() for char in value):
-        raise HubServerError(f"The --token option for user {user!r} has an empty token or one with whitespace")
-    try:
-        RepoId("model", user, "x")
-    except StorageError as exc:
-        raise HubServerError(
-            f"The --token option names user {user!r}, which is not a valid namespace: "
-            "use letters, digits, '.', '_' or '-'"
-        ) from exc
-    return Token(user=user, value=value, role="write")
 
 
 class HubServer:
@@ -81,7 +60,7 @@ class HubServer:
         self._faults = tuple(faults)  # injected from the start; more through the admin endpoint
         self._admin_token = admin_token  # None: no admin endpoint
         self._page_sizes = page_sizes  # None: the Hub's page sizes
-        self._tokens = _accepted_tokens(tokens)
+        self._tokens = accepted_tokens(tokens)
         _check_admin_token(admin_token, self._tokens)
         self._host = host
         self._port = port
@@ -102,8 +81,7 @@ class HubServer:
         """Serve in a daemon thread; return once the socket accepts connections."""
         if self._thread is not None:
             raise HubServerError(f"The Hub emulator on {self.url} is already running")
-        app = create_app(HubStorage.open(self._storage_dir), self._tokens, page_sizes=self._page_sizes)
-        served = with_faults(app, self._faults, admin_token=self._admin_token)
+        served = _compose(self._storage_dir, self._tokens, self._page_sizes, self._faults, self._admin_token)
         self._injector = served if isinstance(served, FaultInjector) else None
         if self._sock is None:
             self._sock = _bind(self._host, self._port)
@@ -161,12 +139,12 @@ def serve(
     Ctrl-C (SIGINT) shuts down gracefully and returns; SIGTERM shuts down gracefully and then ends the
     process the default way for that signal.
     """
-    accepted = _accepted_tokens(tokens)
+    accepted = accepted_tokens(tokens)
     generated = fault_admin and admin_token is None
     if generated:
         admin_token = secrets.token_urlsafe(24)
     _check_admin_token(admin_token, accepted)
-    app = with_faults(create_app(HubStorage.open(storage), accepted), faults, admin_token=admin_token)
+    app = _compose(storage, accepted, None, faults, admin_token)
     sock = _bind(host, port)
     url = _url_of(sock)
     log.info("Hub emulator serving %s (storage %s)", url, storage)
@@ -187,15 +165,17 @@ def serve(
     log.info("Hub emulator on %s stopped", url)
 
 
-def _accepted_tokens(tokens: Sequence[Token]) -> tuple[Token, ...]:
-    if not tokens:
-        return (Token(user="dev", value=DEV_TOKEN, role="write", any_namespace=True),)
-    seen: dict[str, str] = {}
-    for token in tokens:
-        if token.value in seen:
-            raise HubServerError(f"Users {seen[token.value]!r} and {token.user!r} were given the same token value")
-        seen[token.value] = token.user
-    return tuple(tokens)
+def _compose(
+    storage_dir: Path,
+    tokens: Sequence[Token],
+    page_sizes: PageSizes | None,
+    faults: Sequence[FaultRule],
+    admin_token: str | None,
+) -> ASGIApp:
+    """The emulator as served: the API and the web view over one storage, inside fault injection if asked."""
+    storage = HubStorage.open(storage_dir)
+    app = create_app(storage, tokens, page_sizes=page_sizes, pages=partial(web.route, storage))
+    return with_faults(app, faults, admin_token=admin_token)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -1,6 +1,6 @@
 """Durable storage of the local Hub emulator: repos, refs, commits and one shared object store.
 
-Nothing here knows about HTTP; the app maps each :class:`StorageError` subclass to a status code.
+It keeps the values of :mod:`release.hub.repo` and raises its errors; nothing here knows about HTTP.
 Layout under the storage root::
 
     format.json                 {"format": 1}
@@ -43,416 +43,60 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO, Final, Literal
 
 from release.atomic import write_atomic
 from release.errors import HubServerError
-
-RepoType = Literal["model", "dataset"]
-UploadMode = Literal["regular", "lfs"]
+from release.hub.repo import (
+    DEFAULT_BRANCH,
+    GITATTRIBUTES,
+    AddFile,
+    AddLfsFile,
+    AlreadyExistsError,
+    Commit,
+    CommitRequest,
+    CommitResult,
+    ContentMismatchError,
+    DeleteFile,
+    DeleteFolder,
+    DiscussionMissingError,
+    EntryMissingError,
+    InvalidInputError,
+    MergeConflictError,
+    ObjectMissingError,
+    Operation,
+    PullRequest,
+    PullRequestEvent,
+    Refs,
+    Repo,
+    RepoId,
+    RepoMissingError,
+    RepoType,
+    RevisionMissingError,
+    StaleParentError,
+    TreeEntry,
+    check_new_namespace,
+    check_ref_name,
+    check_repo_path,
+    check_tree,
+    folder_oids,
+    git_blob_oid,
+    is_sha256,
+    lfs_pointer,
+    merge_trees,
+    utc_timestamp,
+)
 
 STORAGE_FORMAT: Final = 1
-DEFAULT_BRANCH: Final = "main"
-#: Files at least this large go to LFS whatever their name (the Hub's threshold).
-LFS_SIZE_THRESHOLD: Final = 10 * 1024 * 1024
-#: The LFS patterns of the Hub's default ``.gitattributes``, matched against a file's base name.
-LFS_PATTERNS: Final[tuple[str, ...]] = (
-    "*.7z", "*.arrow", "*.bin", "*.bz2", "*.ckpt", "*.ftz", "*.gz", "*.h5", "*.joblib", "*.lfs.*",
-    "*.mlmodel", "*.model", "*.msgpack", "*.npy", "*.npz", "*.onnx", "*.ot", "*.parquet", "*.pb",
-    "*.pickle", "*.pkl", "*.pt", "*.pth", "*.rar", "*.safetensors", "*.tar.*", "*.tar", "*.tflite",
-    "*.tgz", "*.wasm", "*.xz", "*.zip", "*.zst", "*tfevents*",
-)  # fmt: skip
-GITATTRIBUTES: Final = "".join(f"{pattern} filter=lfs diff=lfs merge=lfs -text\n" for pattern in LFS_PATTERNS)
 
-_NAME_RE: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
-_SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
 _SHA_PREFIX_RE: Final = re.compile(r"[0-9a-f]{5,40}")
-_BAD_REF_CHARS: Final = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
-_RESERVED_NAMESPACES: Final = frozenset({"api", "datasets", "spaces", "kernels", "models", "docs"})
 _TYPE_DIRS: Final[Mapping[RepoType, str]] = {"model": "models", "dataset": "datasets"}
-_CHUNK: Final = 1024 * 1024
 
 
 # --------------------------------------------------------------------------------------------------
-# Errors
-
-
-class StorageError(Exception):
-    """A request the storage cannot satisfy. Internal: the app turns each subclass into an HTTP answer."""
-
-
-class InvalidInputError(StorageError):
-    """A name, path or operation is malformed, or not allowed where it was used."""
-
-
-class RepoMissingError(StorageError):
-    """The repository does not exist."""
-
-
-class RevisionMissingError(StorageError):
-    """No branch, tag, pull request or commit matches the revision."""
-
-
-class EntryMissingError(StorageError):
-    """No file or folder at that path in the commit."""
-
-
-class ObjectMissingError(StorageError):
-    """A commit refers to an LFS object that was never uploaded."""
-
-
-class AlreadyExistsError(StorageError):
-    """The repository, tag or branch already exists."""
-
-
-class StaleParentError(StorageError):
-    """The commit's parent is no longer the head of its branch."""
-
-
-class ContentMismatchError(StorageError):
-    """Uploaded bytes do not match the announced sha256 or size."""
-
-
-class DiscussionMissingError(StorageError):
-    """No pull request has that number."""
-
-
-class MergeConflictError(StorageError):
-    """A pull request cannot be merged: its branch changed the same paths since the pull request began."""
-
-    def __init__(self, message: str, paths: Sequence[str]) -> None:
-        super().__init__(message)
-        self.paths = tuple(paths)
-
-
-# --------------------------------------------------------------------------------------------------
-# Values
-
-
-@dataclass(frozen=True)
-class RepoId:
-    """A repository: its type and ``namespace/name``."""
-
-    type: RepoType
-    namespace: str
-    name: str
-
-    def __post_init__(self) -> None:
-        for part in (self.namespace, self.name):
-            if not _NAME_RE.fullmatch(part) or ".." in part or "--" in part or part.endswith(".git"):
-                raise InvalidInputError(
-                    f"Invalid repo id '{self.namespace}/{self.name}': namespace and name must be 1-96 "
-                    "letters, digits, '.', '_' or '-', start and end with a letter or digit, "
-                    "and not contain '..' or '--'"
-                )
-
-    def __str__(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-@dataclass(frozen=True)
-class Repo:
-    id: RepoId
-    private: bool
-    created_at: str  # "YYYY-MM-DDTHH:MM:SS.mmmZ"
-
-
-@dataclass(frozen=True)
-class TreeEntry:
-    """A file in a commit's tree. Its content is the object named ``sha256`` in the object store."""
-
-    path: str
-    size: int
-    sha256: str
-    lfs: bool
-    git_oid: str  # git blob sha1 of the content, or of the LFS pointer for LFS files
-
-    @property
-    def content_id(self) -> str:
-        """The id the client compares and caches by: the git blob sha1, or the sha256 for LFS files."""
-        return self.sha256 if self.lfs else self.git_oid
-
-    @property
-    def pointer_size(self) -> int:
-        return len(lfs_pointer(self.sha256, self.size))
-
-
-@dataclass(frozen=True)
-class Folder:
-    """A folder in a commit's tree; ``oid`` is its git tree sha1."""
-
-    path: str
-    oid: str
-
-
-@dataclass(frozen=True)
-class Commit:
-    id: str
-    parent: str | None
-    title: str
-    message: str
-    date: str  # "YYYY-MM-DDTHH:MM:SS.mmmZ"
-    author: str
-    files: Mapping[str, TreeEntry]
-
-
-@dataclass(frozen=True)
-class Refs:
-    """Every ref of a repo, by full name: ``refs/heads/<branch>``, ``refs/tags/<tag>``, ``refs/pr/<n>``."""
-
-    targets: Mapping[str, str]
-
-    def find(self, revision: str) -> str | None:
-        """The full name of the ref ``revision`` names (a branch first, then a tag), or None."""
-        for name in (f"refs/heads/{revision}", f"refs/tags/{revision}", revision):
-            if name.startswith("refs/") and name in self.targets:
-                return name
-        return None
-
-    def named(self, prefix: Literal["refs/heads/", "refs/tags/", "refs/pr/"]) -> list[tuple[str, str]]:
-        """``(short name, commit id)`` of the refs under ``prefix``, sorted by name."""
-        found = [(name.removeprefix(prefix), sha) for name, sha in self.targets.items() if name.startswith(prefix)]
-        return sorted(found, key=lambda item: int(item[0]) if prefix == "refs/pr/" else item[0])
-
-    def next_pull_request(self) -> int:
-        return 1 + max((int(number) for number, _ in self.named("refs/pr/")), default=0)
-
-    def with_ref(self, name: str, commit_id: str) -> Refs:
-        return replace(self, targets={**self.targets, name: commit_id})
-
-    def without_ref(self, name: str) -> Refs:
-        return replace(self, targets={key: value for key, value in self.targets.items() if key != name})
-
-
-@dataclass(frozen=True)
-class AddFile:
-    """Add or replace a regular (non-LFS) file with this content."""
-
-    path: str
-    content: bytes
-
-
-@dataclass(frozen=True)
-class AddLfsFile:
-    """Add or replace an LFS file whose content is already in the object store; ``size`` may be unknown."""
-
-    path: str
-    sha256: str
-    size: int | None
-
-
-@dataclass(frozen=True)
-class DeleteFile:
-    path: str
-
-
-@dataclass(frozen=True)
-class DeleteFolder:
-    path: str
-
-
-Operation = AddFile | AddLfsFile | DeleteFile | DeleteFolder
-
-
-@dataclass(frozen=True)
-class CommitRequest:
-    revision: str  # a branch or refs/pr/N; with create_pr, the branch the pull request starts from
-    title: str
-    message: str
-    author: str
-    operations: Sequence[Operation]
-    parent: str | None = None  # full id or >=5-char prefix the branch head must match
-    create_pr: bool = False
-
-
-PullRequestStatus = Literal["open", "closed", "merged"]
-
-
-@dataclass(frozen=True)
-class PullRequestEvent:
-    """One entry of a pull request's timeline."""
-
-    id: str
-    kind: Literal["comment", "commit", "status-change"]
-    author: str
-    date: str  # "YYYY-MM-DDTHH:MM:SS.mmmZ"
-    text: str  # the comment, the commit's title, or the new status
-    oid: str | None = None  # the commit, for kind "commit"
-
-
-@dataclass(frozen=True)
-class PullRequest:
-    """Pull request ``number``: the ref ``refs/pr/<number>`` and its record."""
-
-    number: int
-    title: str
-    author: str
-    created_at: str
-    target: str  # the branch it merges into
-    base: str | None  # the commit it started from (None: no common history with the target)
-    head: str  # its newest commit
-    status: PullRequestStatus
-    merge_commit: str | None  # the commit that merged it into the target
-    description: str
-    events: tuple[PullRequestEvent, ...]  # oldest first: comments, its commits, changes of status
-
-
-@dataclass(frozen=True)
-class CommitResult:
-    commit: Commit
-    pull_request: int | None  # the number of the pull request created, with create_pr
-
-
-# --------------------------------------------------------------------------------------------------
-# Pure helpers
-
-
-def utc_timestamp(now: datetime | None = None) -> str:
-    """``YYYY-MM-DDTHH:MM:SS.mmmZ``: the only date format the client accepts."""
-    now = now or datetime.now(UTC)
-    return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
-
-
-def git_blob_oid(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
-def lfs_pointer(sha256: str, size: int) -> bytes:
-    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
-
-
-def is_sha256(text: str) -> bool:
-    return _SHA256_RE.fullmatch(text) is not None
-
-
-def upload_mode(path: str, size: int, sample: bytes) -> UploadMode:
-    """Where the Hub would store a file: LFS for big files, LFS-pattern names and binary samples."""
-    name = path.rsplit("/", 1)[-1]
-    if size >= LFS_SIZE_THRESHOLD or b"\0" in sample or any(fnmatchcase(name, p) for p in LFS_PATTERNS):
-        return "lfs"
-    return "regular"
-
-
-def check_repo_path(path: str) -> str:
-    """Return ``path`` if it is a valid file path inside a repo, else raise InvalidInputError."""
-    parts = path.split("/")
-    if not path or any(part in ("", ".", "..") for part in parts) or parts[0] == ".git":
-        raise InvalidInputError(
-            f"Invalid path in repo: {path!r} (use a relative POSIX path without empty, '.' or '..' parts)"
-        )
-    if any(ord(char) < 0x20 for char in path):
-        raise InvalidInputError(f"Invalid path in repo: {path!r} contains a control character")
-    return path
-
-
-def check_ref_name(kind: Literal["branch", "tag"], name: str) -> str:
-    """Return ``name`` if git would accept it as a branch or tag name, else raise InvalidInputError."""
-    if (
-        not name
-        or len(name) > 200
-        or _BAD_REF_CHARS.search(name)
-        or ".." in name
-        or "//" in name
-        or "@{" in name
-        or name.startswith(("/", "-", ".", "refs/"))
-        or name.endswith(("/", ".", ".lock"))
-    ):
-        raise InvalidInputError(
-            f"Invalid {kind} name {name!r}: use letters, digits and '.', '_', '-', '/' "
-            "(no spaces, '..', '~^:?*[\\', and not starting with 'refs/')"
-        )
-    return name
-
-
-def check_new_namespace(namespace: str) -> None:
-    if namespace.lower() in _RESERVED_NAMESPACES:
-        raise InvalidInputError(f"The namespace '{namespace}' is reserved by the Hub; choose another one")
-
-
-def find_path(commit: Commit, path: str) -> TreeEntry | Folder | None:
-    """The file or folder at ``path`` in the commit, or None."""
-    path = path.strip("/")
-    if path in commit.files:
-        return commit.files[path]
-    folder_oids = _folder_oids(commit.files)
-    return Folder(path, folder_oids[path]) if path in folder_oids else None
-
-
-def list_folder(commit: Commit, path: str, *, recursive: bool) -> list[TreeEntry | Folder]:
-    """The entries under folder ``path`` ("" for the root): its children, or everything below it."""
-    path = path.strip("/")
-    folder_oids = _folder_oids(commit.files)
-    if path not in folder_oids:
-        what = "is a file, not a folder" if path in commit.files else "does not exist"
-        raise EntryMissingError(f"Entry not found: '{path}' {what} at revision {commit.id}")
-    prefix = f"{path}/" if path else ""
-
-    def wanted(entry_path: str) -> bool:
-        return entry_path.startswith(prefix) and (recursive or "/" not in entry_path[len(prefix) :])
-
-    folders: list[TreeEntry | Folder] = [Folder(p, oid) for p, oid in folder_oids.items() if p and wanted(p)]
-    files: list[TreeEntry | Folder] = [entry for p, entry in commit.files.items() if wanted(p)]
-    return sorted(folders + files, key=lambda entry: entry.path)
-
-
-def merge_trees(
-    base: Mapping[str, TreeEntry], ours: Mapping[str, TreeEntry], theirs: Mapping[str, TreeEntry]
-) -> dict[str, TreeEntry]:
-    """A three-way merge, file by file: each path takes the side that changed it since ``base``.
-
-    A path both sides changed, to different content, is a conflict, and so is a file where the other
-    side needs a folder: :class:`MergeConflictError` names every such path. Pure.
-    """
-    merged: dict[str, TreeEntry] = {}
-    conflicts: list[str] = []
-    for path in sorted(base.keys() | ours.keys() | theirs.keys()):
-        was, mine, their = base.get(path), ours.get(path), theirs.get(path)
-        if mine == their or their == was:
-            kept = mine
-        elif mine == was:
-            kept = their
-        else:
-            conflicts.append(path)
-            continue
-        if kept is not None:
-            merged[path] = kept
-    conflicts += [p for p in merged if any(a in merged for a in _ancestors(p))]
-    if conflicts:
-        listed = ", ".join(sorted(conflicts))
-        message = f"Cannot merge: both sides changed {listed} since the pull request began"
-        raise MergeConflictError(message, sorted(conflicts))
-    return merged
-
-
-def _ancestors(path: str) -> list[str]:
-    parts = path.split("/")
-    return ["/".join(parts[:depth]) for depth in range(1, len(parts))]
-
-
-def _folder_oids(files: Mapping[str, TreeEntry]) -> dict[str, str]:
-    """The git tree sha1 of every folder of the tree, the root included (as "")."""
-    children: dict[str, dict[str, tuple[bool, str]]] = {"": {}}  # folder -> name -> (is_folder, path)
-    for path in files:
-        parent = ""
-        for part in path.split("/")[:-1]:
-            folder = f"{parent}/{part}" if parent else part
-            children.setdefault(folder, {})
-            children[parent][part] = (True, folder)
-            parent = folder
-        children[parent][path.rsplit("/", 1)[-1]] = (False, path)
-    oids: dict[str, str] = {}
-    for folder in sorted(children, key=lambda name: name.count("/") + bool(name), reverse=True):
-        body = b""
-        for name, (is_folder, child) in sorted(children[folder].items(), key=lambda i: i[0] + "/" * i[1][0]):
-            mode, oid = ("40000", oids[child]) if is_folder else ("100644", files[child].git_oid)
-            body += f"{mode} {name}".encode() + b"\0" + bytes.fromhex(oid)
-        oids[folder] = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
-    return oids
+# Comparing trees
 
 
 class _PathVersions:
@@ -466,17 +110,8 @@ class _PathVersions:
         if path in self._files:
             return f"file {self._files[path].git_oid}"
         if self._folders is None:
-            self._folders = _folder_oids(self._files)
+            self._folders = folder_oids(self._files)
         return f"folder {self._folders[path]}" if path in self._folders else None
-
-
-def _check_tree(files: Mapping[str, TreeEntry]) -> None:
-    for path in files:
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            ancestor = "/".join(parts[:depth])
-            if ancestor in files:
-                raise InvalidInputError(f"Cannot add '{path}': '{ancestor}' is a file, not a folder")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1025,7 +660,7 @@ class HubStorage:
                         raise EntryMissingError(f"Cannot delete '{path}/': A folder with this name doesn't exist")
                     for p in inside:
                         del result[p]
-        _check_tree(result)
+        check_tree(result)
         return dict(sorted(result.items()))
 
     def _write_commit(
@@ -1038,7 +673,7 @@ class HubStorage:
         author: str,
     ) -> Commit:
         date = utc_timestamp()
-        seed = json.dumps([parent, _folder_oids(files)[""], date, secrets.token_hex(16)])
+        seed = json.dumps([parent, folder_oids(files)[""], date, secrets.token_hex(16)])
         commit_id = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
         commit = Commit(commit_id, parent, title, message, date, author, files)
         _write_json(repo_dir / "commits" / f"{commit_id}.json", _commit_to_json(commit))

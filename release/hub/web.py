@@ -9,17 +9,20 @@ Each page is planned first as a frozen value from storage, then rendered by a Ji
 ``pages/`` with autoescaping. The README is rendered by markdown-it with raw HTML off, so nothing in a
 repo can put markup or script on the page; a Content-Security-Policy that allows no script at all backs
 that up. The pages use no JavaScript and load nothing from outside the emulator.
+
+Who may see a repo is the API's own rule, :func:`release.hub.auth.may_read`. The app serves these pages
+for the paths :func:`route` claims; this module knows nothing of the API.
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 import yaml
@@ -32,9 +35,11 @@ from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
-from release.hub.storage import (
+from release.hub.auth import Token, may_read
+from release.hub.repo import (
+    FRONT_MATTER,
+    URL_PREFIXES,
     Commit,
-    HubStorage,
     InvalidInputError,
     Repo,
     RepoId,
@@ -42,10 +47,7 @@ from release.hub.storage import (
     RepoType,
     RevisionMissingError,
 )
-
-if TYPE_CHECKING:
-    from release.hub.app import Call
-    from release.hub.server import Token
+from release.hub.storage import HubStorage
 
 #: The most commits a repo page lists, newest first.
 MAX_COMMITS: Final = 50
@@ -53,9 +55,9 @@ MAX_COMMITS: Final = 50
 MAX_README_BYTES: Final = 1024 * 1024
 #: Namespaces whose two-segment paths belong to the API, never to a repo page.
 API_NAMESPACES: Final = frozenset({"api"})
-#: The client's own pattern for the YAML front matter of a README.md (huggingface_hub.repocard).
-_FRONT_MATTER: Final = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
-_URL_PREFIXES: Final[Mapping[RepoType, str]] = {"model": "", "dataset": "datasets/"}
+
+#: A page: the caller's token (None: anonymous) and the request's query, to an HTML answer.
+Page = Callable[[Token | None, Mapping[str, Sequence[str]]], Response]
 _HEADERS: Final[Mapping[str, str]] = {
     # No script at all, styles only inline, images only from the emulator itself.
     "Content-Security-Policy": (
@@ -140,27 +142,56 @@ class RepoPage:
 
 
 # --------------------------------------------------------------------------------------------------
-# Handlers (called by the app's router with the request's Call)
+# Routing and handlers
 
 
-def show_index(storage: HubStorage, call: Call) -> Response:
+def route(storage: HubStorage, method: str, parts: Sequence[str]) -> Page | None:
+    """The page a request asks for, from its method and path segments (each already percent-decoded).
+
+    None when the path is not a page: the caller answers it (the app tries its API routes first).
+    """
+    if method not in ("GET", "HEAD"):
+        return None
+    match parts:
+        case [""]:
+            return partial(show_index, storage)
+        case ["datasets", namespace, name]:
+            return partial(show_repo, storage, "dataset", namespace, name)
+        case [namespace, name] if namespace not in API_NAMESPACES:
+            return partial(show_repo, storage, "model", namespace, name)
+        # The Hub's own page URLs for a revision (model cards link datasets this way).
+        case ["datasets", namespace, name, "tree", revision]:
+            return partial(show_repo, storage, "dataset", namespace, name, revision=revision)
+        case [namespace, name, "tree", revision] if namespace not in API_NAMESPACES:
+            return partial(show_repo, storage, "model", namespace, name, revision=revision)
+    return None
+
+
+def show_index(storage: HubStorage, token: Token | None, query: Mapping[str, Sequence[str]]) -> Response:
     """``GET /``: the repos the caller may read, models then datasets."""
-    page = plan_index(storage, call.token)
+    page = plan_index(storage, token)
     return _html(_render("index.html", title="Repositories", page=page))
 
 
 def show_repo(
-    storage: HubStorage, repo_type: RepoType, namespace: str, name: str, call: Call, *, revision: str | None = None
+    storage: HubStorage,
+    repo_type: RepoType,
+    namespace: str,
+    name: str,
+    token: Token | None,
+    query: Mapping[str, Sequence[str]],
+    *,
+    revision: str | None = None,
 ) -> Response:
     """``GET /{namespace}/{name}`` or ``/datasets/...``: one repo at ``?rev=`` (default ``main``).
 
     ``/{namespace}/{name}/tree/{revision}`` (the Hub's URL of a revision) gives ``revision`` instead.
     """
-    revision = revision or call.query.get("rev", ["main"])[-1] or "main"
+    revision = revision or query.get("rev", ["main"])[-1] or "main"
     try:
         repo_id = RepoId(repo_type, namespace, name)
         repo = storage.get_repo(repo_id)
-        if not may_read(call.token, repo):
+        if not may_read(token, repo):
             raise RepoMissingError("Repository not found")
         page = plan_repo_page(storage, repo, revision)
     except (InvalidInputError, RepoMissingError):
@@ -174,12 +205,6 @@ def show_repo(
 
 # --------------------------------------------------------------------------------------------------
 # Planning: storage to page values
-
-
-def may_read(token: Token | None, repo: Repo) -> bool:
-    """Who may read a repo, for the API and this view alike: anyone if it is public, else a token
-    of its namespace (or of every namespace)."""
-    return not repo.private or (token is not None and (token.any_namespace or token.user == repo.id.namespace))
 
 
 def plan_index(storage: HubStorage, token: Token | None) -> IndexPage:
@@ -240,7 +265,7 @@ def _plan_readme(storage: HubStorage, repo_id: RepoId, commit: Commit) -> Readme
     text = storage.object_path(entry.sha256).read_bytes().decode("utf-8", errors="replace")
     metadata: list[tuple[str, str]] = []
     error = None
-    match = _FRONT_MATTER.search(text)
+    match = FRONT_MATTER.search(text)
     if match is not None:
         text = text[match.end() :]
         try:
@@ -322,7 +347,7 @@ def _render_image(
 
 
 def repo_url(repo_id: RepoId) -> str:
-    return f"/{_URL_PREFIXES[repo_id.type]}{repo_id}"
+    return f"/{URL_PREFIXES[repo_id.type]}{repo_id}"
 
 
 def page_url(repo_id: RepoId, revision: str) -> str:
