@@ -61,8 +61,21 @@ def cmd_lock(args: argparse.Namespace) -> Result:
     if args.check:
         checked = check_locks(config)
         return {"command": "lock", "check": True, "fresh": [str(p) for p in checked], "message": "locks are fresh"}
-    outcome = lock_environments(config, python=args.python or config.lock.python or sys.executable)
-    return {"command": "lock", **outcome, "message": "wrote " + ", ".join(outcome["written"])}
+    locked = lock_environments(config, python=args.python or config.lock.python or sys.executable)
+    outcome: Result = {}
+    if locked.pins is not None:
+        outcome.update(pins=locked.pins, input_sha256=locked.input_sha256, resolver=locked.resolver)
+    if locked.conda_platforms is not None:
+        outcome.update(conda_platforms=list(locked.conda_platforms), conda_packages=locked.conda_packages)
+    if locked.environment_python is not None:
+        outcome["environment_python"] = locked.environment_python
+    if locked.drift_different is not None:
+        outcome["drift"] = {
+            "different": [list(d) for d in locked.drift_different],
+            "missing": list(locked.drift_missing),
+        }
+    outcome["written"] = list(locked.written)
+    return {"command": "lock", **outcome, "message": "wrote " + ", ".join(locked.written)}
 
 
 def cmd_checksum(args: argparse.Namespace) -> Result:
@@ -109,29 +122,35 @@ def cmd_checksum(args: argparse.Namespace) -> Result:
             "entries": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in manifest.entries],
             "quiet_summary": not args.manifest,
         }
-    from release.pipeline import compute_checksums
+    from release.checksum_stage import compute_checksums
+    from release.pipeline import apply_build
 
     config = _config(args)
     with _progress(args) as progress:
         checksums = compute_checksums(config, progress)
+    written = apply_build(checksums)
     return {
         "command": "checksum",
-        "files": sum(len(m.entries) for m in ([checksums.model] if checksums.model else []) + list(checksums.datasets)),
+        "files": checksums.files,
         "bytes": checksums.total_size,
-        "written": [str(p) for p in checksums.written],
-        "message": f"manifests written to {config.build_dir / 'checksums'}",
+        "written": [str(p) for p in written],
+        "message": f"manifests written to {checksums.directory}",
     }
 
 
 def cmd_card(args: argparse.Namespace) -> Result:
     if args.card_action == "validate":
         return _validate_cards([Path(p) for p in args.files], args.repo_type)
-    from release.pipeline import render_cards
+    from release.card_stage import plan_cards
+    from release.checksum_stage import compute_checksums
+    from release.pipeline import apply_build
 
     config = _config(args)
-    card = render_cards(config, write=not args.check)
+    checksums = compute_checksums(config)
+    card = plan_cards(config, checksums)
     written = [str(p) for p in sorted(card.outputs())]
     if not args.check:
+        apply_build(checksums, card)
         return {
             "command": "card",
             "card": str(card.path),
@@ -140,7 +159,7 @@ def cmd_card(args: argparse.Namespace) -> Result:
             "message": f"rendered {card.path}"
             + (f" and {len(written) - 1} .eval_results file(s)" if len(written) > 1 else ""),
         }
-    return _card_check_result(card, config.card.eval_results_dir)
+    return _card_check_result(card, card.owns_eval_results)
 
 
 def _card_check_result(card: Any, owns_eval_results: bool) -> Result:
@@ -202,7 +221,7 @@ def cmd_stage(args: argparse.Namespace) -> Result:
 
 
 def cmd_publish(args: argparse.Namespace) -> Result:
-    from release.pipeline import staged_dir
+    from release.layout import staged_dir
     from release.stage import read_release_manifest
 
     config = _config(args)
@@ -221,7 +240,7 @@ def cmd_publish(args: argparse.Namespace) -> Result:
 
 def _staged_datasets(config: Any) -> list[tuple[Any, Path, Any]]:
     """(publish table, staged folder, release manifest) of every dataset published as a repository of its own."""
-    from release.pipeline import dataset_staged_dir
+    from release.layout import dataset_staged_dir
     from release.stage import read_release_manifest
 
     staged = []
