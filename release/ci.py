@@ -1,6 +1,6 @@
 """Running under GitHub Actions: what the run is (tag or branch), and the job summary of a command.
 
-Everything here is a pure function of the environment and of a command's result, except
+Everything here is a pure function of the environment and of a command's report, except
 :func:`append_summary`, which appends to the file named by ``GITHUB_STEP_SUMMARY``. The CLI
 decides when to call them. The version a tag build releases is read by
 :func:`release.config.version_from_ci`; this module only reports it.
@@ -11,8 +11,27 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Protocol
+
+from release.workflow.outcomes import (
+    AlreadyReleased,
+    Changes,
+    DryRunReport,
+    InPullRequest,
+    OnHub,
+    Planned,
+    PublishReport,
+    Refused,
+    RepoOutcome,
+    WaitingForDatasets,
+    WouldBeAlreadyReleased,
+    WouldPublish,
+)
+
+if TYPE_CHECKING:
+    from release.publish import PublishPlan
 
 #: GitHub refuses a step summary above 1 MiB; the release notes are cut to stay well below it.
 SUMMARY_LIMIT = 512 * 1024
@@ -28,12 +47,9 @@ SECRET_VARIABLES = (
 _HF_TOKEN_PATTERN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
 
 
-class ActionsRun(NamedTuple):
-    """The GitHub Actions run this process belongs to (``GITHUB_ACTIONS=true``).
-
-    A NamedTuple, not a dataclass: every command imports this module, and ``dataclasses`` costs ~15 ms
-    of start-up (see ``release.checksum``).
-    """
+@dataclass(frozen=True)
+class ActionsRun:
+    """The GitHub Actions run this process belongs to (``GITHUB_ACTIONS=true``)."""
 
     summary_path: Path | None  # GITHUB_STEP_SUMMARY
     ref_type: str | None  # "tag" or "branch" (GITHUB_REF_TYPE)
@@ -65,6 +81,16 @@ class ActionsRun(NamedTuple):
         return f"`{self.ref_name}`"
 
 
+class Summarised(Protocol):
+    """What the summary of a command other than ``release`` and ``publish`` shows (every report has it)."""
+
+    @property
+    def message(self) -> str: ...
+
+    @property
+    def exit_code(self) -> int: ...
+
+
 def in_github_actions(env: Mapping[str, str]) -> bool:
     """GitHub sets ``GITHUB_ACTIONS=true`` in every step: its log is not a terminal, so no progress bars."""
     return env.get("GITHUB_ACTIONS") == "true"
@@ -85,7 +111,7 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 def render_summary(
     label: str,
-    result: Mapping[str, Any] | None,
+    report: Summarised | None,
     run: ActionsRun,
     *,
     error: tuple[str, str] | None = None,
@@ -93,7 +119,7 @@ def render_summary(
 ) -> str:
     """The Markdown a command appends to the job summary.
 
-    ``label`` is the command as typed (``release --dry-run``); ``result`` its result, or None when
+    ``label`` is the command as typed (``release --dry-run``); ``report`` its report, or None when
     it failed with ``error`` (the error's class name and message). ``release`` and ``publish`` get
     a table (result, repository, version, commit, files, plan) and the release notes; any other
     command its message.
@@ -104,14 +130,13 @@ def render_summary(
         kind, message = error
         lines += [f"### model-release {label}: failed", "", f"**{kind}**", "", *_block(message)]
         lines += ["", *_table([("Ref", ref), ("Run", run.run_url)])] if ref or run.run_url else []
-    elif result is not None and result.get("command") in ("release", "publish"):
-        lines += _release_summary(label, result, run)
+    elif isinstance(report, PublishReport | DryRunReport):
+        lines += _release_summary(label, report, run)
     else:
-        result = result or {}
-        failed = int(result.get("exit_code", 0)) != 0
+        failed = report is not None and report.exit_code != 0
         lines += [f"### model-release {label}: {'failed' if failed else 'ok'}"]
-        if result.get("message"):
-            lines += ["", *_block(str(result["message"]))]
+        if report is not None and report.message:
+            lines += ["", *_block(report.message)]
     text = "\n".join(lines).rstrip("\n") + "\n\n"
     return redact(text, secrets)
 
@@ -135,102 +160,103 @@ def append_summary(path: Path, text: str) -> None:
 # --- the release summary --------------------------------------------------------------------------
 
 
-def _release_summary(label: str, result: Mapping[str, Any], run: ActionsRun) -> list[str]:
-    repo_id, tag = result.get("repo_id", "?"), result.get("tag", "?")
-    failed = int(result.get("exit_code", 0)) != 0
-    if result.get("dry_run"):
-        outcome = result.get("outcome")
-        headline = {
-            "already released": f"{repo_id} {tag} is already released",
-            "refuse": f"{repo_id} {tag} would be refused",
-        }.get(str(outcome), f"would release {repo_id} {tag}")
-        verdict = f"dry run: nothing was sent to {result.get('endpoint')}"
-    elif result.get("pr_url"):
-        headline = f"{repo_id} {tag} is in a pull request, not tagged yet"
-        verdict = f"verified in the pull request {result['pr_url']}; merge it, then publish again to tag {tag}"
-    elif result.get("already_released"):
-        headline = verdict = f"{repo_id} {tag} was already released"
-    elif result.get("published") is False:
-        headline = f"{repo_id} {tag} was not published yet"
-        verdict = "waiting for its datasets' pull requests: merge them, then publish again"
-    else:
-        headline, verdict = f"released {repo_id} {tag}", "released, verified and tagged"
-    lines = [f"### model-release {label}: {'failed: ' if failed else ''}{headline}", ""]
+def _release_summary(label: str, report: PublishReport | DryRunReport, run: ActionsRun) -> list[str]:
+    model = report.model
+    repo = model.repo
+    headline, verdict = _verdict(report)
+    lines = [f"### model-release {label}: {'failed: ' if report.exit_code else ''}{headline}", ""]
     rows: list[tuple[str, str | None]] = [
         ("Result", verdict),
-        ("Repository", _repository(result)),
-        ("Version", f"`{result.get('version')}`, tag `{tag}`" if result.get("version") else f"tag `{tag}`"),
+        ("Repository", _repository(model)),
+        ("Version", f"`{repo.version}`, tag `{repo.tag}`" if repo.version else f"tag `{repo.tag}`"),
         ("Ref", run.describe_ref()),
-        ("Commit on the Hub", f"`{result['commit']}`" if result.get("commit") else None),
+        ("Commit on the Hub", f"`{model.commit}`" if isinstance(model, OnHub) else None),
         ("Source commit", f"`{run.sha}`" if run.sha else None),
-        ("Files", _files(result)),
-        ("Plan", _plan(result.get("plan"))),
-        ("Changes", _changes(result)),
-        *(("Dataset", _dataset(d)) for d in result.get("datasets") or () if isinstance(d, Mapping)),
+        ("Files", _files(model)),
+        ("Plan", _plan(model.plan) if isinstance(model, WouldPublish) else None),
+        ("Changes", _changes(model.changes) if isinstance(model, OnHub) else None),
+        *(("Dataset", _dataset(d)) for d in report.datasets),
         ("Run", run.run_url),
     ]
     lines += _table(rows)
-    if failed and result.get("message"):
-        lines += ["", *_block(str(result["message"]))]
-    notes = str(result.get("release_notes") or "").strip("\n")
-    if notes and not result.get("already_released"):
+    if report.exit_code and report.message:
+        lines += ["", *_block(report.message)]
+    notes = model.release_notes.strip("\n") if not isinstance(model, WaitingForDatasets) else ""
+    if notes:
         if len(notes) > SUMMARY_LIMIT:
             notes = notes[:SUMMARY_LIMIT].rsplit("\n", 1)[0] + "\n\n_(cut here: the whole notes are RELEASE_NOTES.md)_"
         lines += ["", "#### Release notes", "", notes]
     return lines
 
 
-def _repository(result: Mapping[str, Any]) -> str:
-    repo_id = str(result.get("repo_id", "?"))
-    endpoint = str(result.get("endpoint") or "")
-    if endpoint in ("", "local"):
-        return f"`{repo_id}` on the embedded local Hub (`.hub/`)"
-    prefix = "datasets/" if result.get("repo_type") == "dataset" else ""
-    url = str(result.get("url") or f"{endpoint}/{prefix}{repo_id}")
-    tag = result.get("tag")
-    link = f"[{repo_id}]({url})"
-    if tag and not result.get("dry_run") and not result.get("pr_url"):
-        link += f" ([`{tag}`]({url}/tree/{tag}))"
-    return f"{link} on {endpoint}"
+def _verdict(report: PublishReport | DryRunReport) -> tuple[str, str]:
+    """The headline and the Result cell."""
+    model = report.model
+    name = f"{model.repo.repo_id} {model.repo.tag}"
+    if isinstance(model, WouldBeAlreadyReleased):
+        return f"{name} is already released", f"dry run: nothing was sent to {model.repo.endpoint}"
+    if isinstance(model, Refused):
+        return f"{name} would be refused", f"dry run: nothing was sent to {model.repo.endpoint}"
+    if isinstance(model, WouldPublish):
+        return f"would release {name}", f"dry run: nothing was sent to {model.repo.endpoint}"
+    if isinstance(model, InPullRequest):
+        verdict = f"verified in the pull request {model.pr_url}; merge it, then publish again to tag {model.repo.tag}"
+        return f"{name} is in a pull request, not tagged yet", verdict
+    if isinstance(model, AlreadyReleased):
+        return f"{name} was already released", f"{name} was already released"
+    if isinstance(model, WaitingForDatasets):
+        return (
+            f"{name} was not published yet",
+            "waiting for its datasets' pull requests: merge them, then publish again",
+        )
+    return f"released {name}", "released, verified and tagged"
 
 
-def _dataset(result: Mapping[str, Any]) -> str:
+def _repository(outcome: RepoOutcome | WaitingForDatasets | Planned) -> str:
+    repo = outcome.repo
+    if repo.endpoint in ("", "local"):
+        return f"`{repo.repo_id}` on the embedded local Hub (`.hub/`)"
+    prefix = "datasets/" if repo.repo_type == "dataset" else ""
+    url = (outcome.url if isinstance(outcome, OnHub) else None) or f"{repo.endpoint}/{prefix}{repo.repo_id}"
+    link = f"[{repo.repo_id}]({url})"
+    if isinstance(outcome, OnHub | WaitingForDatasets) and not isinstance(outcome, InPullRequest):
+        link += f" ([`{repo.tag}`]({url}/tree/{repo.tag}))"
+    return f"{link} on {repo.endpoint}"
+
+
+def _dataset(outcome: RepoOutcome | Planned) -> str:
     """A dataset published as a repository of its own, before the model: one cell."""
-    state = (
-        _plan(result.get("plan"))
-        or result.get("outcome")
-        or ("already released" if result.get("already_released") else None)
-    )
-    if not result.get("dry_run") and result.get("commit") and not result.get("already_released"):
-        state = f"released at `{result['commit']}`"
-    return f"{_repository({'repo_type': 'dataset', **result})}, tag `{result.get('tag')}`: {state or 'published'}"
+    if isinstance(outcome, WouldPublish):
+        state = _plan(outcome.plan)
+    elif isinstance(outcome, WouldBeAlreadyReleased | Refused):
+        state = outcome.outcome
+    elif isinstance(outcome, AlreadyReleased):
+        state = "already released"
+    else:
+        state = f"released at `{outcome.commit}`"
+    return f"{_repository(outcome)}, tag `{outcome.repo.tag}`: {state}"
 
 
-def _files(result: Mapping[str, Any]) -> str | None:
-    if result.get("files") is None and result.get("bytes") is None:
+def _files(outcome: RepoOutcome | WaitingForDatasets | Planned) -> str | None:
+    if isinstance(outcome, WaitingForDatasets):
         return None
-    parts = []
-    if result.get("files") is not None:
-        parts.append(f"{result['files']} files")
-    if result.get("bytes") is not None:
-        parts.append(f"{int(result['bytes']):,} bytes")
-    return ", ".join(parts)
+    if isinstance(outcome, OnHub):
+        return f"{outcome.files} files, {outcome.bytes:,} bytes"
+    return f"{outcome.bytes:,} bytes"
 
 
-def _plan(plan: Any) -> str | None:
-    if not isinstance(plan, Mapping):
-        return None
+def _plan(plan: PublishPlan) -> str:
+    changed = sum(1 for e in plan.add if e.path in plan.changed)
     return (
-        f"add {len(plan.get('added', []))}, change {len(plan.get('changed', []))}, "
-        f"delete {len(plan.get('deleted', []))}, keep {plan.get('unchanged', 0)}; "
-        f"upload {int(plan.get('upload_bytes', 0)):,} bytes"
+        f"add {len(plan.add) - changed}, change {changed}, delete {len(plan.delete)}, keep {len(plan.unchanged)}; "
+        f"upload {plan.upload_bytes:,} bytes"
     )
 
 
-def _changes(result: Mapping[str, Any]) -> str | None:
-    if "uploaded" not in result and "deleted" not in result:
+def _changes(changes: Changes | None) -> str | None:
+    if changes is None:
         return None
-    return f"{len(result.get('uploaded', []))} file(s) uploaded, {len(result.get('deleted', []))} deleted"
+    return f"{len(changes.uploaded)} file(s) uploaded, {len(changes.deleted)} deleted"
 
 
 def _table(rows: Iterable[tuple[str, str | None]]) -> list[str]:

@@ -635,13 +635,15 @@ def test_card_check_via_the_cli_both_ways(card_project: Path) -> None:
 
 
 def test_stage_ships_the_eval_results_files(card_project: Path) -> None:
+    from release.card_stage import build_card
+    from release.checksum_stage import compute_checksums
     from release.config import load_config
-    from release.pipeline import build_card, compute_checksums, plan_release_tree
+    from release.pipeline import plan_release_tree
     from release.stage import SourceInfo
 
     config = load_config(cwd=card_project)
     checksums = compute_checksums(config)
-    plan = plan_release_tree(config, checksums, build_card(config, checksums, write=False), SourceInfo())
+    plan = plan_release_tree(config, checksums, build_card(config, checksums), SourceInfo())
     shipped = {f.path: f for f in plan.files}
     hle = shipped[".eval_results/cais__hle.yaml"]
     assert isinstance(hle.origin, bytes)

@@ -7,13 +7,17 @@ as real processes of the CLI, against the embedded local Hub or the session's Hu
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import WRITE_TOKEN, RunningHub
 from project import copy_example, run_cli
 
+from release.checksum import ManifestEntry
 from release.ci import ActionsRun, append_summary, redact, render_summary, secrets_of
+from release.publish import PublishPlan
+from release.workflow.outcomes import DryRunReport, Repo, WouldPublish
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE_SHA = "5f3c1e0a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e"
@@ -195,26 +199,27 @@ def test_progress_is_plain_log_lines_under_github_actions(tmp_path: Path) -> Non
 RUN = ActionsRun(Path("summary.md"), "tag", "v1.2.0", SOURCE_SHA, "https://github.com/o/r/actions/runs/7")
 
 
+@dataclass(frozen=True)
+class _FailedCheck:
+    """What the summary reads of any command's report other than release's and publish's."""
+
+    message: str
+    exit_code: int = 1
+
+
 def test_a_dry_run_summary_counts_the_plan() -> None:
-    result = {
-        "command": "release",
-        "dry_run": True,
-        "outcome": "publish",
-        "repo_id": "alice/m",
-        "repo_type": "model",
-        "version": "1.2.0",
-        "tag": "v1.2.0",
-        "endpoint": "https://hub.example",
-        "bytes": 3000,
-        "plan": {
-            "added": [{"path": "a", "size": 1000}],
-            "changed": [{"path": "b", "size": 1500}, {"path": "c", "size": 500}],
-            "deleted": ["old.bin"],
-            "unchanged": 4,
-            "upload_bytes": 3000,
-        },
-        "release_notes": "# Release v1.2.0\n\n- changed b\n",
-    }
+    def entry(path: str, size: int) -> ManifestEntry:
+        return ManifestEntry(path, size, "0" * 64)
+
+    plan = PublishPlan(
+        head=None,
+        add=(entry("a", 1000), entry("b", 1500), entry("c", 500)),
+        unchanged=tuple(entry(f"kept-{n}", 0) for n in range(4)),
+        delete=("old.bin",),
+        changed=frozenset({"b", "c"}),
+    )
+    repo = Repo("alice/m", "model", "1.2.0", "v1.2.0", "https://hub.example", None)
+    result = DryRunReport("release", WouldPublish(repo, True, plan, "# Release v1.2.0\n\n- changed b\n"))
     text = render_summary("release --dry-run", result, RUN)
     assert text.splitlines()[:3] == ["### model-release release --dry-run: would release alice/m v1.2.0", "", "| | |"]
     assert "| Repository | [alice/m](https://hub.example/alice/m) on https://hub.example |" in text
@@ -237,7 +242,7 @@ def test_a_summary_never_holds_a_token() -> None:
 
 
 def test_a_message_with_backticks_keeps_its_fence() -> None:
-    text = render_summary("card --check", {"command": "card", "exit_code": 1, "message": "a ```b``` c"}, RUN)
+    text = render_summary("card --check", _FailedCheck("a ```b``` c"), RUN)
     assert text == "### model-release card --check: failed\n\n````text\na ```b``` c\n````\n\n"
 
 

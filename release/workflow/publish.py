@@ -1,0 +1,143 @@
+"""``publish`` (the trees ``stage`` left) and ``release`` (lock check, checksum, card, stage, then publish).
+
+Each dataset published as a repository of its own goes first, then the model. With ``dry_run`` each
+repository is previewed instead: the Hub is only read, and ``release`` stages into a throwaway folder.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from release.checksum_stage import Progress
+from release.config import Config
+from release.pipeline import StagedTree, check_locks, read_staged, stage_release, staged_trees
+from release.publish import (
+    PublishPreview,
+    PublishResult,
+    PublishTarget,
+    StagedRepo,
+    bump_hint,
+    check_access,
+    preview_with_datasets,
+    publish_with_datasets,
+)
+from release.stage import RELEASE_MANIFEST
+from release.workflow.hub import connect, hub_token
+from release.workflow.outcomes import (
+    AlreadyReleased,
+    Changes,
+    DryRunReport,
+    InPullRequest,
+    Planned,
+    Published,
+    PublishReport,
+    Refused,
+    Repo,
+    RepoOutcome,
+    WaitingForDatasets,
+    WouldBeAlreadyReleased,
+    WouldPublish,
+)
+
+Command = Literal["publish", "release"]
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    dry_run: bool = False  # preview: read the Hub, change nothing
+    create_pr: bool = False  # open pull requests instead of committing to the branch (or [publish] create_pr)
+
+
+def publish(config: Config, options: PublishOptions) -> PublishReport | DryRunReport:
+    """Publish the trees an earlier ``stage`` left (they must be of the configured repository and version)."""
+    token = hub_token(config)
+    datasets, model = read_staged(config)
+    return _publish_trees(config, options, datasets, model, token, command="publish")
+
+
+def release(config: Config, options: PublishOptions, progress: Progress | None = None) -> PublishReport | DryRunReport:
+    """Check the token and the locks, stage every tree, then publish them (or preview, with ``dry_run``)."""
+    token = hub_token(config)
+    if token is not None:
+        check_access(PublishTarget(config.endpoint, config.repo_id, config.repo_type, token))
+    check_locks(config)
+    with ExitStack() as scratch:
+        # A dry run changes nothing under the project: the trees are staged in a throwaway folder.
+        into = None
+        if options.dry_run:
+            into = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="model-release-dry-run-")))
+        staged = stage_release(config, progress, scratch=into)
+        datasets, model = staged_trees(config, staged)
+        return _publish_trees(config, options, datasets, model, token, command="release", warnings=staged.warnings)
+
+
+def _publish_trees(
+    config: Config,
+    options: PublishOptions,
+    datasets: Sequence[StagedTree],
+    model: StagedTree,
+    token: str | None,
+    *,
+    command: Command,
+    warnings: tuple[str, ...] | None = None,
+) -> PublishReport | DryRunReport:
+    create_pr = options.create_pr or config.create_pr
+    with connect(config, token, read_only=options.dry_run) as (url, run_token):
+
+        def staged(tree: StagedTree) -> StagedRepo:
+            target = PublishTarget(
+                url, tree.repo_id, tree.repo_type, run_token, private=tree.private, create_pr=create_pr
+            )
+            return StagedRepo(tree.directory, tree.manifest, target)
+
+        if options.dry_run:
+            previews, preview = preview_with_datasets([staged(d) for d in datasets], staged(model))
+            # release --dry-run staged into a throwaway folder: it names no staged tree
+            shown = command == "publish"
+            planned = tuple(_planned(p, d, config.endpoint, shown) for p, d in zip(previews, datasets, strict=True))
+            return DryRunReport(command, _planned(preview, model, config.endpoint, shown), planned, warnings)
+        results, result = publish_with_datasets([staged(d) for d in datasets], staged(model))
+    sent = tuple(_sent(r, d, config.endpoint) for r, d in zip(results, datasets, strict=True))
+    if result is None:  # the datasets wait in pull requests; the model is published once they are tagged
+        repo = Repo(
+            config.repo_id, config.repo_type, model.manifest.version, config.tag, config.endpoint, model.directory
+        )
+        return PublishReport(command, WaitingForDatasets(repo), sent, warnings=warnings)
+    storage = config.root / ".hub" if config.is_local_endpoint else None
+    return PublishReport(command, _sent(result, model, config.endpoint), sent, storage, warnings)
+
+
+def _sent(result: PublishResult, tree: StagedTree, endpoint: str) -> RepoOutcome:
+    """What publishing one repository did."""
+    repo = Repo(result.repo_id, result.repo_type, tree.manifest.version, result.tag, endpoint, tree.directory)
+    published = result.manifest or tree.manifest
+    files = len(published.files) + 1  # release-manifest.json, with the dataset commits of this run
+    size = published.total_size + (tree.directory / RELEASE_MANIFEST).stat().st_size
+    changes = None if result.plan is None else Changes(tuple(e.path for e in result.plan.add), result.plan.delete)
+    url = result.url if endpoint != "local" else None
+    if result.already_released:
+        return AlreadyReleased(repo, result.commit, url, files, size, changes, result.notes)
+    if result.pr_url is not None:
+        return InPullRequest(repo, result.commit, url, files, size, changes, result.notes, result.pr_url)
+    return Published(repo, result.commit, url, files, size, changes, result.notes)
+
+
+def _planned(preview: PublishPreview, tree: StagedTree, endpoint: str, shown: bool) -> Planned:
+    """What publishing one repository would do."""
+    directory = tree.directory if shown else None
+    repo = Repo(preview.repo_id, preview.repo_type, tree.manifest.version, preview.tag, endpoint, directory)
+    size = tree.manifest.total_size
+    if preview.outcome == "publish":
+        assert preview.plan is not None, "a preview plans a commit unless the tag exists"
+        return WouldPublish(repo, preview.repo_exists, preview.plan, preview.notes)
+    assert preview.tag_commit is not None, "a preview finds the tag's commit when the tag exists"
+    if preview.outcome == "already released":
+        return WouldBeAlreadyReleased(repo, preview.repo_exists, preview.tag_commit, size)
+    return Refused(
+        repo, preview.repo_exists, preview.tag_commit, preview.tag_differences, size, bump_hint(repo.repo_type)
+    )
