@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from release.checksum import ManifestEntry
+from release.sizes import format_size
 
 #: The release path of the notes.
 NOTES_PATH = "RELEASE_NOTES.md"
@@ -74,12 +75,12 @@ def render_notes(notes: ReleaseNotes) -> str:
     """The Markdown of ``RELEASE_NOTES.md`` (and of the commit description)."""
     lines = [f"# Release v{notes.version}", ""]
     if notes.previous is None:
-        lines += [f"First release: {len(notes.added)} file(s), {_size(sum(e.size for e in notes.added))}.", ""]
+        lines += [f"First release: {len(notes.added)} file(s), {format_size(sum(e.size for e in notes.added))}.", ""]
         return "\n".join(lines)
     lines += [f"Changes since v{notes.previous}.", "", "## Files", ""]
-    file_lines = [f"- added `{e.path}` ({_size(e.size)})" for e in notes.added]
-    file_lines += [f"- removed `{e.path}` ({_size(e.size)})" for e in notes.removed]
-    file_lines += [f"- changed `{new.path}` ({_size(old.size)} → {_size(new.size)})" for old, new in notes.changed]
+    file_lines = [f"- added `{e.path}` ({format_size(e.size)})" for e in notes.added]
+    file_lines += [f"- removed `{e.path}` ({format_size(e.size)})" for e in notes.removed]
+    file_lines += [f"- changed `{new.path}` ({format_size(old.size)} → {format_size(new.size)})" for old, new in notes.changed]
     lines += file_lines or ["No file changed."]
     lines += ["", "## Dependencies", ""]
     lines += [f"- {c.name}: {_value(c.old)} → {_value(c.new)}" for c in notes.dependencies] or ["No change."]
@@ -152,10 +153,3 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Change, ..
 
 def _value(value: Any) -> str:
     return "(none)" if value is None else str(value)
-
-
-def _size(size: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"

@@ -24,6 +24,7 @@ from release.checkpoint import PICKLE_SUFFIXES, SAFETENSORS_SUFFIX, SHARD_INDEX_
 from release.config import Config
 from release.errors import UsageError
 from release.resources import resource_dir
+from release.sizes import format_size
 
 #: What the scaffolded workflows install (the versions model-release's own CI uses).
 NOX_VERSION = "2026.10.20"
@@ -321,12 +322,12 @@ def describe_findings(scan: ProjectScan, plan: ScaffoldPlan) -> list[str]:
         folder = scan.weights[0]
         weights = [n for n, kind, _ in folder.files if not kind.endswith("-index")]
         lines.append(
-            f"  weights  {model.dir}/: {len(weights)} file(s), {_size(folder.size)}; include {', '.join(model.include)}"
+            f"  weights  {model.dir}/: {len(weights)} file(s), {format_size(folder.size)}; include {', '.join(model.include)}"
         )
         lines += [f"           {note}" for note in model.notes]
     for dataset in plan.datasets:
         lines.append(
-            f"  data     {dataset.dir}/: dataset {dataset.name!r}, {dataset.files} file(s), {_size(dataset.size)}"
+            f"  data     {dataset.dir}/: dataset {dataset.name!r}, {dataset.files} file(s), {format_size(dataset.size)}"
         )
     if scan.requirements_source:
         lines.append(f"  requires {len(scan.requirements)} requirement(s) from {scan.requirements_source}")
@@ -637,10 +638,3 @@ def _direct_url_spec(text: str | None) -> str | None:
         path = Path(unquote(urlparse(url).path))
         return str(path) if path.exists() else None
     return f"model-release @ {url}"
-
-
-def _size(count: int) -> str:
-    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count} bytes"
