@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from release.card import read_front_matter
 from release.checksum import ManifestEntry
+from release.errors import CardValidationError
 from release.sizes import format_size
 
 #: The release path of the notes.
@@ -100,19 +100,16 @@ def parse_pins(text: str) -> dict[str, str]:
 
 
 def parse_metrics(card_text: str) -> dict[str, Any]:
-    """The ``model-index`` results of a card's front matter, by ``task / dataset / metric``."""
-    if not card_text.startswith("---"):
-        return {}
-    _, _, rest = card_text.partition("\n")
-    front, found, _ = rest.partition("\n---")
-    if not found:
-        return {}
+    """The ``model-index`` results of a card's front matter, by ``task / dataset / metric``.
+
+    A card without readable metadata has none: the notes then list no metric changes.
+    """
     try:
-        metadata = yaml.safe_load(front)
-    except yaml.YAMLError:
+        metadata = read_front_matter(card_text, "README.md") or {}
+    except CardValidationError:
         return {}
     metrics: dict[str, Any] = {}
-    index = metadata.get("model-index") if isinstance(metadata, dict) else None
+    index = metadata.get("model-index")
     for model in index if isinstance(index, list) else []:
         for result in model.get("results", []) if isinstance(model, dict) else []:
             if not isinstance(result, dict):
