@@ -19,6 +19,7 @@ import difflib
 import json
 import logging
 import re
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -347,8 +348,6 @@ def render_card(
 
 def _template_location(exc: Exception, name: str) -> str:
     """file:line of a template error; Jinja puts template frames into the traceback."""
-    import traceback
-
     filename, lineno = getattr(exc, "filename", None), getattr(exc, "lineno", None)
     if lineno is None:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.endswith(".py")]

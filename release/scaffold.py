@@ -16,14 +16,19 @@ import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
+from release import __version__
 from release.checkpoint import PICKLE_SUFFIXES, SAFETENSORS_SUFFIX, SHARD_INDEX_SUFFIX
 from release.config import Config
 from release.errors import UsageError
+from release.lock.pip import PipIndex, lock_requirements, parse_lock_header
+from release.pipeline import conda_options
 from release.resources import resource_dir
+from release.schema import load_schema
 from release.sizes import format_size
 
 #: What the scaffolded workflows install (the versions model-release's own CI uses).
@@ -197,16 +202,12 @@ def install_spec(env: Mapping[str, str]) -> str:
     """
     if env.get("MODEL_RELEASE_SPEC"):
         return env["MODEL_RELEASE_SPEC"]
-    from importlib import metadata
-
     source = Path(__file__).resolve().parent.parent
     if _is_model_release_checkout(source):
         return str(source)
     try:
         distribution = metadata.distribution("model-release")
     except metadata.PackageNotFoundError:
-        from release import __version__
-
         return f"model-release=={__version__}"
     return _direct_url_spec(distribution.read_text("direct_url.json")) or f"model-release=={distribution.version}"
 
@@ -293,16 +294,13 @@ def apply_scaffold(plan: ScaffoldPlan) -> ScaffoldOutcome:
 def lock_missing(config: Config) -> list[Path]:
     """Lock what has no lock yet: requirements.txt from requirements.in, and conda-lock.yml from the
     project's own environment.yml. An existing lock is never rewritten, even a stale one."""
-    from release.lock.pip import PipIndex, lock_requirements
-
     lock = config.lock
     written: list[Path] = []
     if lock.requirements_in.is_file() and not lock.requirements_txt.exists():
         index = PipIndex(lock.index_url, lock.extra_index_urls, lock.find_links, lock.no_index)
         written.append(lock_requirements(lock.requirements_in, lock.requirements_txt, index, lock.resolver).path)
     if lock.environment_yml is not None and lock.conda_lock is not None and not lock.conda_lock.exists():
-        from release.lock.conda import lock_conda
-        from release.pipeline import conda_options
+        from release.lock.conda import lock_conda  # conda-lock and rattler: imported only to lock an environment.yml
 
         conda = lock_conda(lock.environment_yml, lock.conda_lock, conda_options(config))
         written += [conda.path, *conda.explicit]
@@ -472,8 +470,6 @@ def _read_pyproject(path: Path) -> dict[str, Any]:
 
 def _declared_requirements(root: Path, project: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None, bool]:
     """(requirements, where declared, whether requirements.txt is someone else's file)."""
-    from release.lock.pip import parse_lock_header
-
     requirements_txt = root / "requirements.txt"
     foreign = False
     lines: list[str] = []
@@ -500,8 +496,6 @@ def _hub_license(declared: Any) -> str | None:
         declared = declared.get("text")
     if not isinstance(declared, str) or not declared.strip():
         return None
-    from release.schema import load_schema
-
     known = set(load_schema("modelcard.schema.json")["$defs"]["licenseId"]["enum"])
     candidate = declared.strip().lower()
     return candidate if candidate in known else None
