@@ -61,7 +61,7 @@ def connect(endpoint: str, token: str | None, *, uploads: bool = False) -> HfApi
 
 
 def post_json(endpoint: str, token: str | None, path: str, body: Mapping[str, Any]) -> Response:
-    """POST ``body`` as JSON to ``endpoint + path`` through the client's session, with its headers (user agent, token)."""
+    """POST ``body`` as JSON to ``endpoint + path`` with the client's session and headers (user agent, token)."""
     _import_without_xet()
     from huggingface_hub import get_session
     from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, lazily exported

@@ -80,7 +80,9 @@ def render_notes(notes: ReleaseNotes) -> str:
     lines += [f"Changes since v{notes.previous}.", "", "## Files", ""]
     file_lines = [f"- added `{e.path}` ({format_size(e.size)})" for e in notes.added]
     file_lines += [f"- removed `{e.path}` ({format_size(e.size)})" for e in notes.removed]
-    file_lines += [f"- changed `{new.path}` ({format_size(old.size)} → {format_size(new.size)})" for old, new in notes.changed]
+    file_lines += [
+        f"- changed `{new.path}` ({format_size(old.size)} → {format_size(new.size)})" for old, new in notes.changed
+    ]
     lines += file_lines or ["No file changed."]
     lines += ["", "## Dependencies", ""]
     lines += [f"- {c.name}: {_value(c.old)} → {_value(c.new)}" for c in notes.dependencies] or ["No change."]

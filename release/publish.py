@@ -248,7 +248,9 @@ def _verify_commit(api: HfApi, target: PublishTarget, staged_dir: Path, release:
         )
 
 
-def _tag(api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release, committed: _Committed) -> PublishResult:
+def _tag(
+    api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release, committed: _Committed
+) -> PublishResult:
     """Tag the verified commit. When another publisher tagged the version meanwhile (HTTP 409), the
     release counts as already released if that tag holds the same tree; else this run's commit is
     undone where it can be, and the release is refused."""
@@ -256,7 +258,9 @@ def _tag(api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release,
 
     tag, commit = release.tag, committed.commit
     try:
-        api.create_tag(target.repo_id, tag=tag, revision=commit, repo_type=target.repo_type, tag_message=f"Release {tag}")
+        api.create_tag(
+            target.repo_id, tag=tag, revision=commit, repo_type=target.repo_type, tag_message=f"Release {tag}"
+        )
     except HfHubHTTPError as exc:
         existing = _tag_commit(api, target, tag) if http_status(exc) == 409 else None
         if existing is None:
@@ -513,7 +517,9 @@ def validate_card_online(target: PublishTarget, card_text: str, repo_type: str |
     kind = repo_type or target.repo_type
     url = f"{target.endpoint}/api/validate-yaml"
     with hub_errors(target.endpoint, target.repo_id):
-        response = post_json(target.endpoint, target.token, "/api/validate-yaml", {"content": card_text, "repoType": kind})
+        response = post_json(
+            target.endpoint, target.token, "/api/validate-yaml", {"content": card_text, "repoType": kind}
+        )
         body = _json_object(response)
         if response.status_code == 400:
             messages = [str(e.get("message", e)) for e in body.get("errors", []) if isinstance(e, dict)]

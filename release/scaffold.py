@@ -319,9 +319,8 @@ def describe_findings(scan: ProjectScan, plan: ScaffoldPlan) -> list[str]:
     else:
         folder = scan.weights[0]
         weights = [n for n, kind, _ in folder.files if not kind.endswith("-index")]
-        lines.append(
-            f"  weights  {model.dir}/: {len(weights)} file(s), {format_size(folder.size)}; include {', '.join(model.include)}"
-        )
+        size = format_size(folder.size)
+        lines.append(f"  weights  {model.dir}/: {len(weights)} file(s), {size}; include {', '.join(model.include)}")
         lines += [f"           {note}" for note in model.notes]
     for dataset in plan.datasets:
         lines.append(
