@@ -410,6 +410,7 @@ def next_steps(
 
 def _render(template: str, context: Mapping[str, Any]) -> str:
     """A project template: Jinja with << >> and <% %> delimiters, as workflows use ${{ }} themselves."""
+    # jinja2 takes ~60 ms to import (measured with -X importtime): only `init` renders templates.
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
     env = Environment(
