@@ -179,8 +179,8 @@ def main() -> None:
         f"({mix_bytes / memory_ceiling / 1e9:.2f} GB/s)"
     )
     rerun = statistics.median(reruns) / first
-    verdict = "meets" if rerun <= 0.05 else "MISSES"
-    print(f"  re-run, nothing changed: {rerun * 100:.1f}% of the first run ({verdict} <= 5%)")
+    verdict = "meets" if rerun <= 0.10 else "MISSES"
+    print(f"  re-run, nothing changed: {rerun * 100:.1f}% of the first run ({verdict} <= 10%)")
     print(
         f"    of its {statistics.median(reruns) * 1000:.0f} ms: bare interpreter {bare * 1000:.0f} ms, "
         f"importing the CLI {(importing - bare) * 1000:.0f} ms, the rest (parse, walk, stat, cache, write) "

@@ -45,7 +45,7 @@ def main() -> int:
 
         from release.checksum import build_manifest
         from release.publish import PublishTarget, publish_release
-        from release.stage import SourceInfo, apply_stage, plan_stage
+        from release.stage import SourceInfo, apply_stages, plan_stage
 
         model = root / "model"
         model.mkdir()
@@ -67,7 +67,7 @@ def main() -> int:
             locks={},
             source=SourceInfo(None, None),
         )
-        apply_stage(plan)
+        apply_stages([plan])
 
         port = free_port()
         with hub_server(root / "hub-baseline", port):

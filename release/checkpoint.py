@@ -14,6 +14,7 @@ gate (:mod:`release.gate`) runs them over a planned release.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -502,8 +503,6 @@ def _scan_npy(handle: IO[bytes], file_id: str) -> ScanResult:
     a Python dict literal with ``descr``. The literal is parsed with ``ast.literal_eval``, which
     evaluates nothing. An unreadable header raises ``ValueError`` (the file is then unscannable).
     """
-    import ast
-
     handle.read(len(_NPY_MAGIC))
     version = handle.read(2)
     if len(version) != 2 or version[0] not in (1, 2, 3):

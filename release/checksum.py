@@ -10,19 +10,23 @@ buffer ran about five times slower in the kernel, taking one large file from ~1.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import mmap
 import os
+import queue
 import re
+import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any
 
-if TYPE_CHECKING:
-    import mmap
-
+from release.atomic import write_atomic
 from release.errors import ChecksumError
 
 MANIFEST_FORMAT = "model-release.manifest/1"
@@ -34,31 +38,28 @@ _BAD_PATH = re.compile(r"^/|(?:^|/)\.{0,2}(?:/|$)")  # absolute, or an empty, ".
 ProgressCallback = Callable[[int], None]
 
 
-# The values here are NamedTuples rather than dataclasses: importing ``dataclasses`` (and ``inspect``)
-# costs ~15 ms, a sixth of a whole ``checksum`` re-run over unchanged files.
-
-
-class ManifestEntry(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
     path: str  # POSIX, relative to the manifest's root, NFC-normalised
     size: int
     sha256: str
 
 
-class _ManifestFields(NamedTuple):
-    entries: tuple[ManifestEntry, ...]
-    name: str | None
-
-
-class Manifest(_ManifestFields):
+@dataclass(frozen=True)
+class Manifest:
     """The SHA-256 of every file under one root, sorted by path (immutable; paths checked when built)."""
 
-    def __new__(cls, entries: tuple[ManifestEntry, ...], name: str | None = None) -> Manifest:
+    entries: tuple[ManifestEntry, ...]
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        entries = tuple(self.entries)
         paths = [e.path for e in entries]
         if paths != sorted(paths):
             entries = tuple(sorted(entries, key=lambda e: e.path))
         for path in paths:
             check_relative_path(path)
-        return super().__new__(cls, tuple(entries), name)
+        object.__setattr__(self, "entries", entries)
 
     @property
     def total_size(self) -> int:
@@ -121,7 +122,8 @@ class Manifest(_ManifestFields):
         return cls.from_sha256sum(text, str(path))
 
 
-class VerifyReport(NamedTuple):
+@dataclass(frozen=True)
+class VerifyReport:
     """What differs between a manifest and the files on disk."""
 
     checked: int
@@ -259,8 +261,6 @@ class HashCache:
         """Write the cache (atomically) if anything was added."""
         if self.path is None or not self._dirty:
             return
-        from release.atomic import write_atomic
-
         document = {"format": self.FORMAT, "entries": self._entries}
         write_atomic(self.path, json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n")
         self._dirty = False
@@ -294,10 +294,6 @@ def hash_files(
             todo.append((index, path, stat))
     if not todo:  # everything was cached: a re-run's usual case, which must cost only the stats
         return [r for r in results if r is not None]
-    # Imported here, not at the top: a re-run over unchanged files needs none of them.
-    import mmap
-    import threading
-
     cores = workers or os.cpu_count() or 1
     # Fewer files than cores (one big checkpoint): give each file a reader thread of its own, so
     # reading into one buffer overlaps hashing another instead of leaving a core idle.
@@ -323,8 +319,6 @@ def hash_files(
     if workers == 1:
         hashed = [task(item) for item in todo]
     else:
-        from concurrent.futures import ThreadPoolExecutor  # not imported when everything was cached
-
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256") as pool:
             hashed = list(pool.map(task, todo))
     for (index, path, stat), result in zip(todo, hashed, strict=True):
@@ -341,10 +335,13 @@ def _stat(path: str | Path) -> os.stat_result:
         raise ChecksumError(f"cannot read {path}: {exc.strerror}") from exc
 
 
+def git_blob_id(data: bytes) -> str:
+    """The git blob id of ``data`` (sha1 of ``blob <size>\\0`` + data): what the Hub lists for a regular file."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
 def hash_file(path: Path) -> tuple[int, str]:
     """(size, sha256) of one file."""
-    import mmap
-
     with mmap.mmap(-1, _BUFFER_SIZE) as buffer:
         return _hash_one(path, buffer, None)
 
@@ -414,8 +411,6 @@ def verify_manifest(
 
 
 def _hash_one(path: str | Path, buffer: mmap.mmap, progress: ProgressCallback | None) -> tuple[int, str]:
-    import hashlib
-
     digest = hashlib.sha256()
     size = 0
     view = memoryview(buffer)
@@ -439,11 +434,6 @@ def _hash_pipelined(path: str | Path, progress: ProgressCallback | None) -> tupl
     Both ``readinto`` and ``update`` release the GIL, so on two cores the copy from the page cache
     overlaps the hashing: ~1.55 GB/s here against ~1.36 GB/s for read-then-hash in one thread.
     """
-    import hashlib
-    import mmap
-    import queue
-    import threading
-
     buffers = [mmap.mmap(-1, _BUFFER_SIZE) for _ in range(_PIPELINE_BUFFERS)]
     views = [memoryview(b) for b in buffers]
     free: queue.SimpleQueue[int] = queue.SimpleQueue()

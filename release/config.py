@@ -221,16 +221,41 @@ def parse_config(
     def resolve(value: str) -> Path:
         return (root / os.path.expanduser(value)).resolve()
 
-    model_table = data.get("model")
-    model = (
-        ModelFiles(
-            dir=resolve(model_table["dir"]),
-            include=tuple(model_table.get("include", ("**/*",))),
-            exclude=tuple(model_table.get("exclude", ())),
-        )
-        if model_table
-        else None
+    datasets = _datasets(data, version, resolve, path, prefix)
+    build_dir = resolve(data.get("build_dir", "build"))
+    return Config(
+        path=path,
+        root=root,
+        repo_id=data["repo_id"],
+        repo_type=data.get("repo_type", "model"),
+        version=version,
+        endpoint=_endpoint(data.get("endpoint"), env),
+        private=data.get("private", False),
+        build_dir=build_dir,
+        stage_dir=resolve(data.get("stage", {}).get("dir", "dist")),
+        model=_model_files(data.get("model"), resolve),
+        datasets=datasets,
+        lock=_lock_config(data.get("lock", {}), root, resolve),
+        card=_card_config(data, build_dir, resolve, path),
+        gate=_gate_settings(data.get("gate", {})),
+        create_pr=data.get("publish", {}).get("create_pr", False),
     )
+
+
+def _model_files(table: Mapping[str, Any] | None, resolve: Callable[[str], Path]) -> ModelFiles | None:
+    if not table:
+        return None
+    return ModelFiles(
+        dir=resolve(table["dir"]),
+        include=tuple(table.get("include", ("**/*",))),
+        exclude=tuple(table.get("exclude", ())),
+    )
+
+
+def _datasets(
+    data: Mapping[str, Any], version: str, resolve: Callable[[str], Path], path: Path, prefix: str
+) -> tuple[DatasetConfig, ...]:
+    """``[[datasets]]``: each with a name of its own, and a repository of its own when published."""
     datasets = tuple(
         DatasetConfig(
             name=d["name"],
@@ -245,83 +270,71 @@ def parse_config(
     if duplicates:
         raise ConfigError(f"invalid configuration in {path}: dataset name(s) used twice: {', '.join(duplicates)}")
     _check_dataset_repos(data, datasets, path, prefix)
+    return datasets
 
-    lock_table = data.get("lock", {})
-    environment_yml = lock_table.get("environment_yml")
-    conda_lock = lock_table.get("conda_lock")
+
+def _lock_config(table: Mapping[str, Any], root: Path, resolve: Callable[[str], Path]) -> LockConfig:
+    """``[lock]``: the inputs and outputs of the locks, and where the resolvers look for packages."""
+    environment_yml = table.get("environment_yml")
+    conda_lock = table.get("conda_lock")
     environment_path = resolve(environment_yml) if environment_yml else None
     if conda_lock:
         conda_lock_path: Path | None = resolve(conda_lock)
     else:
         conda_lock_path = environment_path.with_name("conda-lock.yml") if environment_path else None
-    pypi_mapping = lock_table.get("pypi_mapping")
-    lock = LockConfig(
-        requirements_in=resolve(lock_table.get("requirements_in", "requirements.in")),
-        requirements_txt=resolve(lock_table.get("requirements_txt", "requirements.txt")),
-        resolver=lock_table.get("resolver", "pip-tools"),
+    pypi_mapping = table.get("pypi_mapping")
+    return LockConfig(
+        requirements_in=resolve(table.get("requirements_in", "requirements.in")),
+        requirements_txt=resolve(table.get("requirements_txt", "requirements.txt")),
+        resolver=table.get("resolver", "pip-tools"),
         environment_yml=environment_path,
         conda_lock=conda_lock_path,
-        index_url=lock_table.get("index_url"),
-        extra_index_urls=tuple(lock_table.get("extra_index_urls", ())),
-        find_links=tuple(_resolve_link(link, root) for link in lock_table.get("find_links", ())),
-        no_index=lock_table.get("no_index", False),
-        platforms=tuple(lock_table.get("platforms", DEFAULT_PLATFORMS)),
-        virtual_packages=lock_table.get("virtual_packages", {}),
-        channel_alias=lock_table.get("channel_alias"),
+        index_url=table.get("index_url"),
+        extra_index_urls=tuple(table.get("extra_index_urls", ())),
+        find_links=tuple(_resolve_link(link, root) for link in table.get("find_links", ())),
+        no_index=table.get("no_index", False),
+        platforms=tuple(table.get("platforms", DEFAULT_PLATFORMS)),
+        virtual_packages=table.get("virtual_packages", {}),
+        channel_alias=table.get("channel_alias"),
         pypi_mapping=resolve(pypi_mapping) if pypi_mapping else None,
-        explicit_files=lock_table.get("explicit_files", False),
-        generated_environment_yml=resolve(lock_table.get("generated_environment_yml", "environment.yml")),
-        snapshot=resolve(lock_table.get("snapshot", "environment.json")),
-        python=lock_table.get("python"),
+        explicit_files=table.get("explicit_files", False),
+        generated_environment_yml=resolve(table.get("generated_environment_yml", "environment.yml")),
+        snapshot=resolve(table.get("snapshot", "environment.json")),
+        python=table.get("python"),
     )
 
-    card_table = data.get("card", {})
-    metadata = card_table.get("metadata")
-    build_dir = resolve(data.get("build_dir", "build"))
-    if card_table.get("eval_results_dir") and "eval_results" not in card_table:
+
+def _card_config(data: Mapping[str, Any], build_dir: Path, resolve: Callable[[str], Path], path: Path) -> CardConfig:
+    """``[card]``: where the card's template, metadata and evaluation results come from, and where it goes."""
+    table = data.get("card", {})
+    if table.get("eval_results_dir") and "eval_results" not in table:
         raise ConfigError(
             f"invalid configuration in {path}: card.eval_results_dir = true needs card.eval_results "
             "(the results file the .eval_results/ files are written from)"
         )
-    if card_table.get("eval_results_dir") and data.get("repo_type", "model") != "model":
+    if table.get("eval_results_dir") and data.get("repo_type", "model") != "model":
         raise ConfigError(
             f"invalid configuration in {path}: card.eval_results_dir applies to model repositories only "
             "(.eval_results/ holds a model's scores on benchmark datasets)"
         )
-    card = CardConfig(
-        template=resolve(card_table["template"]) if "template" in card_table else None,
+    metadata = table.get("metadata")
+    return CardConfig(
+        template=resolve(table["template"]) if "template" in table else None,
         metadata=metadata if isinstance(metadata, dict) else None,
         metadata_file=resolve(metadata) if isinstance(metadata, str) else None,
-        content=card_table.get("content"),
-        eval_results=resolve(card_table["eval_results"]) if "eval_results" in card_table else None,
-        output=resolve(card_table["output"]) if "output" in card_table else build_dir / "README.md",
-        eval_results_dir=card_table.get("eval_results_dir", False),
+        content=table.get("content"),
+        eval_results=resolve(table["eval_results"]) if "eval_results" in table else None,
+        output=resolve(table["output"]) if "output" in table else build_dir / "README.md",
+        eval_results_dir=table.get("eval_results_dir", False),
     )
 
-    gate_table = data.get("gate", {})
-    gate = GateSettings(
-        allow_pickles=gate_table.get("allow_pickles", {}),
-        warn_size=gate_table.get("warn_size", GateSettings.warn_size),
-        max_file_size=gate_table.get("max_file_size", GateSettings.max_file_size),
-        secret_exclude=tuple(gate_table.get("secret_exclude", ())),
-    )
 
-    return Config(
-        gate=gate,
-        create_pr=data.get("publish", {}).get("create_pr", False),
-        path=path,
-        root=root,
-        repo_id=data["repo_id"],
-        repo_type=data.get("repo_type", "model"),
-        version=version,
-        endpoint=_endpoint(data.get("endpoint"), env),
-        private=data.get("private", False),
-        build_dir=build_dir,
-        stage_dir=resolve(data.get("stage", {}).get("dir", "dist")),
-        model=model,
-        datasets=datasets,
-        lock=lock,
-        card=card,
+def _gate_settings(table: Mapping[str, Any]) -> GateSettings:
+    return GateSettings(
+        allow_pickles=table.get("allow_pickles", {}),
+        warn_size=table.get("warn_size", GateSettings.warn_size),
+        max_file_size=table.get("max_file_size", GateSettings.max_file_size),
+        secret_exclude=tuple(table.get("secret_exclude", ())),
     )
 
 

@@ -93,6 +93,7 @@ from release.checkpoint import (
 )
 from release.checksum import collect_files
 from release.errors import ConfigError, Finding, Severity, UnsafeArtifactError, UsageError
+from release.sizes import format_size
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ __all__ = [
     "Severity",
     "check_gate",
     "collect_gate_files",
+    "format_finding",
     "run_gate",
 ]
 
@@ -145,77 +147,96 @@ def run_gate(files: Sequence[tuple[str, Path]], config: GateConfig) -> list[Find
     never loads a tensor or unpickles anything. Unreadable files become MR001 findings.
     """
     ordered = sorted(files, key=lambda item: item[0])
-    scanner = _SecretScanner.create()
-    findings: list[Finding] = []
-    headers: dict[str, SafetensorsHeader | None] = {}
-    indexes: list[tuple[str, Path]] = []
-    allowed_used: set[str] = set()
-    scanned_text = 0
+    scan = _Scan(config, _SecretScanner.create())
     for release_path, path in ordered:
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            findings.append(unreadable(release_path, exc))
-            continue
-        findings += _check_size(release_path, size, config)
-        if is_safetensors(release_path):
-            header, problems = check_safetensors(release_path, path)
-            headers[release_path] = header
-            findings += problems
-            continue
-        if is_pickle(release_path):
-            reason = config.allow_pickles.get(release_path)
-            problems = check_pickle(release_path, path, reason)
-            if any(f.code.startswith("MR303") for f in problems):
-                allowed_used.add(release_path)
-            findings += problems
-            continue
-        if is_shard_index(release_path):
-            indexes.append((release_path, path))
-        if any(fnmatch.fnmatchcase(release_path, pattern) for pattern in config.secret_exclude):
-            continue
-        try:
-            hits = scanner.scan_file(release_path, path)
-        except OSError as exc:
-            findings.append(unreadable(release_path, exc))
-            continue
-        if hits is not None:
-            scanned_text += 1
-            findings += [_secret_finding(release_path, line, kinds) for line, kinds in sorted(hits.items())]
-
-    for release_path, path in indexes:
-        try:
-            raw = _read_index(path)
-        except OSError as exc:
-            findings.append(unreadable(release_path, exc))
-            continue
-        findings += check_shard_index(release_path, raw, headers)
-
+        scan.check_file(release_path, path)
+    scan.check_indexes()
     present = {release_path for release_path, _ in ordered}
-    for release_path, reason in config.allow_pickles.items():
-        if release_path not in allowed_used:
-            state = "is not in the release" if release_path not in present else "has no dangerous global"
-            findings.append(
-                Finding(
-                    code="MR305 pickle-allow-unused",
-                    severity="warning",
-                    path=release_path,
-                    where="allow_pickles",
-                    message=f"is allowed as a pickle ({reason}) but {state}",
-                    fix="Remove the entry from allow_pickles so it cannot cover a different file later.",
-                )
-            )
-
+    findings = scan.findings + _unused_allowances(config, scan.allowed_used, present)
     result = _limit(sorted(findings, key=_sort_key))
     errors = sum(1 for f in result if f.severity == "error")
     log.info(
         "safety gate: %d file(s), %d text file(s) secret-scanned: %d error(s), %d warning(s)",
         len(ordered),
-        scanned_text,
+        scan.scanned_text,
         errors,
         len(result) - errors,
     )
     return result
+
+
+class _Scan:
+    """One run of the gate: what it has found so far, file by file."""
+
+    def __init__(self, config: GateConfig, scanner: _SecretScanner) -> None:
+        self.config = config
+        self.scanner = scanner
+        self.findings: list[Finding] = []
+        self.headers: dict[str, SafetensorsHeader | None] = {}  # of the safetensors files, for shard indexes
+        self.indexes: list[tuple[str, Path]] = []  # shard indexes, checked once every header is known
+        self.allowed_used: set[str] = set()  # allow_pickles entries that covered a dangerous pickle
+        self.scanned_text = 0
+
+    def check_file(self, release_path: str, path: Path) -> None:
+        """Size, then by kind: safetensors header, pickle opcodes, or secrets in text."""
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            self.findings.append(unreadable(release_path, exc))
+            return
+        self.findings += _check_size(release_path, size, self.config)
+        if is_safetensors(release_path):
+            header, problems = check_safetensors(release_path, path)
+            self.headers[release_path] = header
+            self.findings += problems
+        elif is_pickle(release_path):
+            problems = check_pickle(release_path, path, self.config.allow_pickles.get(release_path))
+            if any(f.code.startswith("MR303") for f in problems):
+                self.allowed_used.add(release_path)
+            self.findings += problems
+        else:
+            if is_shard_index(release_path):
+                self.indexes.append((release_path, path))
+            self._scan_text(release_path, path)
+
+    def _scan_text(self, release_path: str, path: Path) -> None:
+        if any(fnmatch.fnmatchcase(release_path, pattern) for pattern in self.config.secret_exclude):
+            return
+        try:
+            hits = self.scanner.scan_file(release_path, path)
+        except OSError as exc:
+            self.findings.append(unreadable(release_path, exc))
+            return
+        if hits is not None:
+            self.scanned_text += 1
+            self.findings += [_secret_finding(release_path, line, kinds) for line, kinds in sorted(hits.items())]
+
+    def check_indexes(self) -> None:
+        """Each shard index against the headers of the safetensors files it names."""
+        for release_path, path in self.indexes:
+            try:
+                raw = _read_index(path)
+            except OSError as exc:
+                self.findings.append(unreadable(release_path, exc))
+                continue
+            self.findings += check_shard_index(release_path, raw, self.headers)
+
+
+def _unused_allowances(config: GateConfig, used: set[str], present: set[str]) -> list[Finding]:
+    """An MR305 warning for each allow_pickles entry that covered nothing."""
+    return [
+        Finding(
+            code="MR305 pickle-allow-unused",
+            severity="warning",
+            path=release_path,
+            where="allow_pickles",
+            message=f"is allowed as a pickle ({reason}) but "
+            + ("is not in the release" if release_path not in present else "has no dangerous global"),
+            fix="Remove the entry from allow_pickles so it cannot cover a different file later.",
+        )
+        for release_path, reason in config.allow_pickles.items()
+        if release_path not in used
+    ]
 
 
 def check_gate(findings: Iterable[Finding]) -> None:
@@ -229,11 +250,21 @@ def check_gate(findings: Iterable[Finding]) -> None:
         f"the safety gate blocks this release: {len(errors)} error(s)"
         + (f", {warnings} warning(s)" if warnings else "")
     ]
-    for finding in errors:
-        where = f" ({finding.where})" if finding.where else ""
-        lines.append(f"  {finding.code}  {finding.path}{where}: {finding.message}")
-        lines.append(f"      fix: {finding.fix}")
+    lines += [format_finding(finding, indent="  ") for finding in errors]
     raise UnsafeArtifactError("\n".join(lines), errors)
+
+
+def format_finding(finding: Finding, *, severity: bool = False, indent: str = "") -> str:
+    """A finding as people read it: ``CODE  PATH (WHERE): MESSAGE``, then its fix on a line of its own.
+
+    The one way a finding is shown: in the gate's error, in ``check``'s report and in the stage's
+    warnings. ``severity`` puts ``ERROR``/``WARNING`` in front; ``indent`` goes before both lines,
+    and the fix is indented four more than the code.
+    """
+    where = f" ({finding.where})" if finding.where else ""
+    level = f"{finding.severity.upper():<7} " if severity else ""
+    fix_indent = indent + " " * (len(level) + 4)
+    return f"{indent}{level}{finding.code}  {finding.path}{where}: {finding.message}\n{fix_indent}fix: {finding.fix}"
 
 
 def collect_gate_files(paths: Sequence[Path], base: Path) -> list[tuple[str, Path]]:
@@ -264,7 +295,7 @@ def _check_size(release_path: str, size: int, config: GateConfig) -> list[Findin
         "Split it into shards below the warning size: save_pretrained(max_shard_size=...) or "
         "huggingface_hub.split_torch_state_dict_into_shards for weights; several files for data."
     )
-    where = _human_size(size)
+    where = format_size(size)
     if size > config.max_file_size:
         message = f"is {size:,} bytes, above the Hub's per-file limit of {config.max_file_size:,} bytes"
         return [Finding("MR501 file-too-large", "error", release_path, where, message, shard_fix)]
@@ -272,15 +303,6 @@ def _check_size(release_path: str, size: int, config: GateConfig) -> list[Findin
         message = f"is {size:,} bytes, above {config.warn_size:,}: large files upload and download less reliably"
         return [Finding("MR502 file-large", "warning", release_path, where, message, shard_fix)]
     return []
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError("unreachable")
 
 
 # --- secrets -----------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
+from release.card import read_front_matter
 from release.checksum import ManifestEntry
+from release.errors import CardValidationError
+from release.sizes import format_size
 
 #: The release path of the notes.
 NOTES_PATH = "RELEASE_NOTES.md"
@@ -74,12 +75,14 @@ def render_notes(notes: ReleaseNotes) -> str:
     """The Markdown of ``RELEASE_NOTES.md`` (and of the commit description)."""
     lines = [f"# Release v{notes.version}", ""]
     if notes.previous is None:
-        lines += [f"First release: {len(notes.added)} file(s), {_size(sum(e.size for e in notes.added))}.", ""]
+        lines += [f"First release: {len(notes.added)} file(s), {format_size(sum(e.size for e in notes.added))}.", ""]
         return "\n".join(lines)
     lines += [f"Changes since v{notes.previous}.", "", "## Files", ""]
-    file_lines = [f"- added `{e.path}` ({_size(e.size)})" for e in notes.added]
-    file_lines += [f"- removed `{e.path}` ({_size(e.size)})" for e in notes.removed]
-    file_lines += [f"- changed `{new.path}` ({_size(old.size)} → {_size(new.size)})" for old, new in notes.changed]
+    file_lines = [f"- added `{e.path}` ({format_size(e.size)})" for e in notes.added]
+    file_lines += [f"- removed `{e.path}` ({format_size(e.size)})" for e in notes.removed]
+    file_lines += [
+        f"- changed `{new.path}` ({format_size(old.size)} → {format_size(new.size)})" for old, new in notes.changed
+    ]
     lines += file_lines or ["No file changed."]
     lines += ["", "## Dependencies", ""]
     lines += [f"- {c.name}: {_value(c.old)} → {_value(c.new)}" for c in notes.dependencies] or ["No change."]
@@ -99,19 +102,16 @@ def parse_pins(text: str) -> dict[str, str]:
 
 
 def parse_metrics(card_text: str) -> dict[str, Any]:
-    """The ``model-index`` results of a card's front matter, by ``task / dataset / metric``."""
-    if not card_text.startswith("---"):
-        return {}
-    _, _, rest = card_text.partition("\n")
-    front, found, _ = rest.partition("\n---")
-    if not found:
-        return {}
+    """The ``model-index`` results of a card's front matter, by ``task / dataset / metric``.
+
+    A card without readable metadata has none: the notes then list no metric changes.
+    """
     try:
-        metadata = yaml.safe_load(front)
-    except yaml.YAMLError:
+        metadata = read_front_matter(card_text, "README.md") or {}
+    except CardValidationError:
         return {}
     metrics: dict[str, Any] = {}
-    index = metadata.get("model-index") if isinstance(metadata, dict) else None
+    index = metadata.get("model-index")
     for model in index if isinstance(index, list) else []:
         for result in model.get("results", []) if isinstance(model, dict) else []:
             if not isinstance(result, dict):
@@ -152,10 +152,3 @@ def _changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[Change, ..
 
 def _value(value: Any) -> str:
     return "(none)" if value is None else str(value)
-
-
-def _size(size: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}"
-    return f"{size} bytes"

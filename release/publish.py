@@ -1,9 +1,9 @@
 """Publishing a staged release to the Hub as one commit, verified, then tagged ``v<version>``.
 
-This module and :mod:`release.reproduce` are the only importers of ``huggingface_hub``. Uploads
-always use the LFS protocol (Xet off): every file is sent with a sha256 the server checks, files the
-server already holds are skipped, and the same code path works against the Hub, a mirror, and the
-local emulator.
+The client, its error mapping and the protocol (LFS, never Xet: every file is sent with a sha256 the
+server checks) come from :mod:`release.hub_client`. The steps of :func:`publish_release`: read the
+previous release to write the notes, plan the commit against the branch head, commit (planning
+once more if another commit lands first), verify the commit's tree, then tag it.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import hashlib
 import ipaddress
 import logging
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from release.atomic import write_atomic
-from release.checksum import ManifestEntry, hash_file
-from release.errors import AuthError, CardProblem, CardValidationError, PublishError
+from release.checksum import ManifestEntry, git_blob_id, hash_file
+from release.errors import CardProblem, CardValidationError, PublishError
+from release.hub_client import connect, http_status, hub_errors, post_json, whoami
 from release.notes import (
     NOTES_PATH,
     ReleaseSnapshot,
@@ -72,11 +72,6 @@ class PublishPlan:
     @property
     def unchanged_bytes(self) -> int:
         return sum(e.size for e in self.unchanged)
-
-    @property
-    def is_empty(self) -> bool:
-        """Whether the branch already holds exactly the release."""
-        return not self.add and not self.delete
 
     def to_json(self) -> dict[str, Any]:
         """The plan for ``--json`` and for printing: sorted paths with their sizes, and byte totals."""
@@ -145,6 +140,27 @@ class RemoteFile:
     git_oid: str | None  # the git blob id
 
 
+@dataclass(frozen=True)
+class _Release:
+    """The release as it will be published: its manifest now lists RELEASE_NOTES.md."""
+
+    manifest: ReleaseManifest
+    notes: str  # RELEASE_NOTES.md
+    entries: Mapping[str, ManifestEntry]  # every file of the release, release-manifest.json included
+    pending: Mapping[str, bytes]  # the notes and the manifest, until a commit (or the tag) holds them
+
+    @property
+    def tag(self) -> str:
+        return self.manifest.tag
+
+
+@dataclass(frozen=True)
+class _Committed:
+    plan: PublishPlan
+    commit: str  # the commit holding the release (the branch head itself when nothing changed)
+    pr_url: str | None  # with create_pr: the pull request holding it
+
+
 def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: PublishTarget) -> PublishResult:
     """Upload ``staged_dir`` as one commit on ``target.branch``, verify it, then tag it.
 
@@ -152,123 +168,158 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
     (HTTP 412) the tag is checked again and the release planned once more against the new head;
     the blobs already sent are not sent again. A second 412 stops with :class:`PublishError`.
     """
-    tag = manifest.tag
     _release_entries(staged_dir, manifest)  # the staged tree is complete before anything is sent
-    with _hub_errors(target):
-        api = _client(target)
-        user = _whoami(api, target)
-        log.info("publishing %s as %s to %s", target.repo_id, user, target.endpoint)
-        card = staged_dir / CARD_PATH
-        if is_remote_hub(target.endpoint) and card.is_file():
-            for warning in validate_card_online(target, card.read_text(encoding="utf-8"), target.repo_type):
-                log.warning("the Hub says about the card: %s", warning)
+    with hub_errors(target.endpoint, target.repo_id):
+        api = connect(target.endpoint, target.token, uploads=True)
+        log.info("publishing %s as %s to %s", target.repo_id, whoami(api, target.endpoint), target.endpoint)
+        _check_card_online(target, staged_dir)
         api.create_repo(target.repo_id, repo_type=target.repo_type, private=target.private, exist_ok=True)
-
-        # The release notes join the release and its manifest before anything is compared or sent. They
-        # are written into the staged tree only once a commit holds them (or the tag already does), so a
-        # refused or failed publish leaves the staged tree as stage made it.
-        manifest, notes, manifest_json = _with_release_notes(api, target, staged_dir, manifest)
-        pending = {NOTES_PATH: notes.encode("utf-8"), RELEASE_MANIFEST: manifest_json.encode("utf-8")}
-        entries = {e.path: e for e in manifest.files}
-        entries[RELEASE_MANIFEST] = _entry_of(RELEASE_MANIFEST, manifest_json)
-
-        for attempt in (1, 2):
-            existing = _tag_commit(api, target, tag)
-            if existing is not None:
-                released = _already_released(api, target, tag, existing, entries, staged_dir, manifest, pending)
-                _write_pending(staged_dir, pending)  # identical to the tagged release
-                return released
-            plan = _plan(api, target, entries, staged_dir, pending)
-            log.info(
-                "plan: %d file(s) to upload (%d bytes), %d unchanged, %d to delete",
-                len(plan.add),
-                plan.upload_bytes,
-                len(plan.unchanged),
-                len(plan.delete),
-            )
-            try:
-                commit, pr_url = _commit(api, target, staged_dir, plan, tag, manifest, notes, pending)
-                break
-            except Exception as exc:
-                if _status(exc) != 412:
-                    raise
-                if attempt == 2:
-                    raise PublishError(
-                        f"the branch {target.branch} of {target.repo_id} moved twice while publishing {tag} "
-                        "(other commits keep landing): nothing was committed or tagged; the branch holds what "
-                        "the other publisher committed. Run the release again when no one else is publishing"
-                    ) from None
-                log.warning("another commit landed on %s while publishing: planning again", target.branch)
-        _write_pending(staged_dir, pending)  # the commit holds the notes: the staged tree is now the release
-        problems = compare_tree(entries, _remote_tree(api, target, commit), staged_dir)
-        if problems:
-            raise PublishError(
-                f"commit {commit} on {target.repo_id} does not match the release; it was NOT tagged:\n  - "
-                + "\n  - ".join(problems)
-            )
-        if pr_url is not None:
+        # The notes join the release before anything is compared or sent. They are written into the
+        # staged tree only once a commit (or the tag) holds them: a refused or failed publish leaves
+        # the staged tree as stage made it.
+        release = _with_release_notes(api, target, staged_dir, manifest)
+        committed = _commit_release(api, target, staged_dir, release)
+        if isinstance(committed, PublishResult):
+            return committed
+        _write_pending(staged_dir, release.pending)  # the commit holds the notes: the staged tree is the release
+        _verify_commit(api, target, staged_dir, release, committed.commit)
+        if committed.pr_url is not None:
             # Reviewed releases: the tag waits for the merge; publishing again then tags the merged head.
-            log.info("opened %s with the verified release; merge it, then publish again to tag %s", pr_url, tag)
-            result = PublishResult(
-                target.repo_id, target.repo_type, target.endpoint, tag, commit, _repo_url(target), False, plan
+            log.info(
+                "opened %s with the verified release; merge it, then publish again to tag %s",
+                committed.pr_url,
+                release.tag,
             )
-            return replace(result, manifest=manifest, notes=notes, pr_url=pr_url)
-        try:
-            api.create_tag(
-                target.repo_id, tag=tag, revision=commit, repo_type=target.repo_type, tag_message=f"Release {tag}"
-            )
-        except Exception as exc:
-            if _status(exc) != 409:
-                raise
-            # Another publisher tagged the same version between our check and now.
-            existing = _tag_commit(api, target, tag)
-            if existing is None:
-                raise
-            try:
-                return _already_released(api, target, tag, existing, entries, staged_dir, manifest)
-            except PublishError as refusal:
-                if commit == plan.head:  # we committed nothing: the branch already held this tree
-                    raise
-                undo = _restore_tagged_tree(api, target, commit, existing, tag)
-                raise PublishError(f"{refusal}\n{undo}") from refusal
-        log.info("tagged %s at %s", tag, commit)
-        return PublishResult(
-            target.repo_id,
-            target.repo_type,
-            target.endpoint,
-            tag,
-            commit,
-            _repo_url(target),
-            False,
-            plan,
-            manifest,
-            notes,
+            return _result(target, release, committed.commit, plan=committed.plan, pr_url=committed.pr_url)
+        return _tag(api, target, staged_dir, release, committed)
+
+
+def _check_card_online(target: PublishTarget, staged_dir: Path) -> None:
+    """A Hub on another machine checks the card's metadata before anything is sent; its warnings are logged."""
+    card = staged_dir / CARD_PATH
+    if is_remote_hub(target.endpoint) and card.is_file():
+        for warning in validate_card_online(target, card.read_text(encoding="utf-8"), target.repo_type):
+            log.warning("the Hub says about the card: %s", warning)
+
+
+def _commit_release(
+    api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release
+) -> _Committed | PublishResult:
+    """The commit holding the release; or, when the tag already holds it, the release as already released.
+
+    When another commit lands between planning and committing (HTTP 412), plans once more.
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    for attempt in (1, 2):
+        existing = _tag_commit(api, target, release.tag)
+        if existing is not None:
+            released = _already_released(api, target, staged_dir, release, existing)
+            _write_pending(staged_dir, release.pending)  # identical to the tagged release
+            return released
+        plan = _plan(api, target, release.entries, staged_dir, release.pending)
+        log.info(
+            "plan: %d file(s) to upload (%d bytes), %d unchanged, %d to delete",
+            len(plan.add),
+            plan.upload_bytes,
+            len(plan.unchanged),
+            len(plan.delete),
         )
+        try:
+            return _Committed(plan, *_commit(api, target, staged_dir, plan, release))
+        except HfHubHTTPError as exc:
+            if http_status(exc) != 412:
+                raise
+            if attempt == 1:
+                log.warning("another commit landed on %s while publishing: planning again", target.branch)
+    raise PublishError(
+        f"the branch {target.branch} of {target.repo_id} moved twice while publishing {release.tag} "
+        "(other commits keep landing): nothing was committed or tagged; the branch holds what "
+        "the other publisher committed. Run the release again when no one else is publishing"
+    )
+
+
+def _verify_commit(api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release, commit: str) -> None:
+    problems = compare_tree(release.entries, _remote_tree(api, target, commit), staged_dir)
+    if problems:
+        raise PublishError(
+            f"commit {commit} on {target.repo_id} does not match the release; it was NOT tagged:\n  - "
+            + "\n  - ".join(problems)
+        )
+
+
+def _tag(
+    api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release, committed: _Committed
+) -> PublishResult:
+    """Tag the verified commit. When another publisher tagged the version meanwhile (HTTP 409), the
+    release counts as already released if that tag holds the same tree; else this run's commit is
+    undone where it can be, and the release is refused."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    tag, commit = release.tag, committed.commit
+    try:
+        api.create_tag(
+            target.repo_id, tag=tag, revision=commit, repo_type=target.repo_type, tag_message=f"Release {tag}"
+        )
+    except HfHubHTTPError as exc:
+        existing = _tag_commit(api, target, tag) if http_status(exc) == 409 else None
+        if existing is None:
+            raise
+        try:
+            return _already_released(api, target, staged_dir, release, existing)
+        except PublishError as refusal:
+            if commit == committed.plan.head:  # we committed nothing: the branch already held this tree
+                raise
+            undo = _restore_tagged_tree(api, target, commit, existing, tag)
+            raise PublishError(f"{refusal}\n{undo}") from refusal
+    log.info("tagged %s at %s", tag, commit)
+    return _result(target, release, commit, plan=committed.plan)
+
+
+def _result(
+    target: PublishTarget,
+    release: _Release,
+    commit: str,
+    *,
+    plan: PublishPlan | None = None,
+    already_released: bool = False,
+    pr_url: str | None = None,
+) -> PublishResult:
+    return PublishResult(
+        target.repo_id,
+        target.repo_type,
+        target.endpoint,
+        release.tag,
+        commit,
+        _repo_url(target),
+        already_released,
+        plan,
+        release.manifest,
+        "" if already_released else release.notes,  # an already released version publishes no new notes
+        pr_url,
+    )
 
 
 def preview_publish(staged_dir: Path, manifest: ReleaseManifest, target: PublishTarget) -> PublishPreview:
     """What :func:`publish_release` would do, for ``--dry-run``: only reads; creates, uploads and tags nothing."""
     tag = manifest.tag
     _release_entries(staged_dir, manifest)
-    with _hub_errors(target):
-        api = _client(target)
-        _whoami(api, target)
+    with hub_errors(target.endpoint, target.repo_id):
+        api = connect(target.endpoint, target.token, uploads=True)
+        whoami(api, target.endpoint)
         exists = api.repo_exists(target.repo_id, repo_type=target.repo_type)
-        manifest, notes, manifest_json = _with_release_notes(api, target, staged_dir, manifest, exists=exists)
-        # The entries as publishing would make them, without writing the notes into the staged tree.
-        entries = {e.path: e for e in manifest.files}
-        entries[RELEASE_MANIFEST] = _entry_of(RELEASE_MANIFEST, manifest_json)
-        pending = {NOTES_PATH: notes.encode("utf-8"), RELEASE_MANIFEST: manifest_json.encode("utf-8")}
-        kind = target.repo_type
+        # The release as publishing would make it, without writing the notes into the staged tree.
+        release = _with_release_notes(api, target, staged_dir, manifest, exists=exists)
+        kind, notes = target.repo_type, release.notes
         if not exists:
-            plan = plan_publish(entries, {}, None)
+            plan = plan_publish(release.entries, {}, None)
             return PublishPreview(target.repo_id, target.endpoint, tag, False, None, (), plan, notes, kind)
         existing = _tag_commit(api, target, tag)
         if existing is not None:
             remote = _remote_tree(api, target, existing)
-            differences = tuple(compare_tree(entries, remote, staged_dir, pending))
+            differences = tuple(compare_tree(release.entries, remote, staged_dir, release.pending))
             return PublishPreview(target.repo_id, target.endpoint, tag, True, existing, differences, None, notes, kind)
-        plan = _plan(api, target, entries, staged_dir, pending)
+        plan = _plan(api, target, release.entries, staged_dir, release.pending)
         return PublishPreview(target.repo_id, target.endpoint, tag, True, None, (), plan, notes, kind)
 
 
@@ -302,12 +353,7 @@ def publish_with_datasets(
         refused = [p for p in (*previews, model_preview) if p.outcome == "refuse"]
         if refused:
             raise PublishError(
-                "\n".join(
-                    f"{p.tag} is already released on the {p.repo_type} repository {p.repo_id} with different "
-                    f"content, and versions are immutable: {bump_hint(p.repo_type)}. Differences:\n  - "
-                    + "\n  - ".join(p.tag_differences[:20])
-                    for p in refused
-                )
+                "\n".join(already_released_message(p.tag, p.repo_id, p.repo_type, p.tag_differences) for p in refused)
                 + "\nNothing was published: every repository is checked before the first upload."
             )
     results: list[PublishResult] = []
@@ -318,6 +364,22 @@ def publish_with_datasets(
         return tuple(results), None
     manifest = model.manifest.with_dataset_commits({r.repo_id: r.commit for r in results})
     return tuple(results), publish_release(model.staged_dir, manifest, model.target)
+
+
+def already_released_message(
+    tag: str, repo_id: str, repo_type: str, differences: Sequence[str], *, dry_run: bool = False
+) -> str:
+    """Why a version released with other content is refused, what to bump, and the first 20 differences.
+
+    The one wording of this refusal, for a model or a dataset repository, published or (``dry_run``) previewed.
+    """
+    where = f"the dataset repository {repo_id}" if repo_type == "dataset" else repo_id
+    refused = "publishing would be refused; " if dry_run else ""
+    return (
+        f"{'dry run: ' if dry_run else ''}{tag} is already released on {where} with different content, and "
+        f"versions are immutable: {refused}{bump_hint(repo_type)}. Differences:"
+        + "".join(f"\n  - {difference}" for difference in differences[:20])
+    )
 
 
 def bump_hint(repo_type: str) -> str:
@@ -341,8 +403,8 @@ def _entry_of(path: str, text: str) -> ManifestEntry:
 
 def _with_release_notes(
     api: HfApi, target: PublishTarget, staged_dir: Path, manifest: ReleaseManifest, *, exists: bool = True
-) -> tuple[ReleaseManifest, str, str]:
-    """The notes against the previous version tag, and the manifest that lists them: (manifest, notes, its JSON).
+) -> _Release:
+    """The release with its notes against the previous version tag, and the manifest that lists them.
 
     Deterministic: the previous version is the highest tag below this one, not the latest one, so
     publishing a version again makes the same notes and finds it "already released".
@@ -358,7 +420,11 @@ def _with_release_notes(
     notes = render_notes(diff_releases(previous, current))
     files[NOTES_PATH] = _entry_of(NOTES_PATH, notes)
     updated = replace(manifest, files=tuple(files[p] for p in sorted(files)))
-    return updated, notes, updated.to_json()
+    manifest_json = updated.to_json()
+    entries = {e.path: e for e in updated.files}
+    entries[RELEASE_MANIFEST] = _entry_of(RELEASE_MANIFEST, manifest_json)
+    pending = {NOTES_PATH: notes.encode("utf-8"), RELEASE_MANIFEST: manifest_json.encode("utf-8")}
+    return _Release(updated, notes, entries, pending)
 
 
 def _pins_and_metrics(read: Callable[[str], str | None]) -> tuple[dict[str, str], dict[str, Any]]:
@@ -421,16 +487,6 @@ def _local_blob_ids(
     }
 
 
-def _status(exc: BaseException) -> int | None:
-    """The HTTP status of a client error (also when wrapped, as ``create_commit`` does), else None."""
-    from huggingface_hub.errors import HfHubHTTPError
-
-    for error in (exc, exc.__cause__):
-        if isinstance(error, HfHubHTTPError) and error.response is not None:
-            return int(error.response.status_code)
-    return None
-
-
 def is_remote_hub(endpoint: str) -> bool:
     """Whether ``endpoint`` is a Hub on another machine: not ``local``, not loopback (127.0.0.0/8, ::1, localhost).
 
@@ -458,16 +514,12 @@ def validate_card_online(target: PublishTarget, card_text: str, repo_type: str |
     :class:`CardValidationError` with the Hub's messages when it refuses the card; returns its
     warnings otherwise. Transport and HTTP failures become :class:`PublishError`.
     """
-    from huggingface_hub import get_session, hf_raise_for_status
-    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, lazily exported
-
-    from release import __version__
-
     kind = repo_type or target.repo_type
     url = f"{target.endpoint}/api/validate-yaml"
-    headers = build_hf_headers(token=target.token, library_name="model-release", library_version=__version__)
-    with _hub_errors(target):
-        response = get_session().post(url, json={"content": card_text, "repoType": kind}, headers=headers)
+    with hub_errors(target.endpoint, target.repo_id):
+        response = post_json(
+            target.endpoint, target.token, "/api/validate-yaml", {"content": card_text, "repoType": kind}
+        )
         body = _json_object(response)
         if response.status_code == 400:
             messages = [str(e.get("message", e)) for e in body.get("errors", []) if isinstance(e, dict)]
@@ -477,6 +529,8 @@ def validate_card_online(target: PublishTarget, card_text: str, repo_type: str |
                 hint=f"The Hub at {target.endpoint} refused the card's metadata; nothing was uploaded.",
                 what=f"the {kind} card, as the Hub sees it",
             )
+        from huggingface_hub import hf_raise_for_status
+
         hf_raise_for_status(response)
     warnings = tuple(str(w.get("message", w)) for w in body.get("warnings", []) if isinstance(w, dict))
     for warning in warnings:
@@ -494,8 +548,8 @@ def _json_object(response: Any) -> dict[str, Any]:
 
 def check_access(target: PublishTarget) -> str:
     """Before any work: the Hub answers and accepts the token. Returns the token's user name."""
-    with _hub_errors(target):
-        return _whoami(_client(target), target)
+    with hub_errors(target.endpoint, target.repo_id):
+        return whoami(connect(target.endpoint, target.token, uploads=True), target.endpoint)
 
 
 def plan_publish(
@@ -551,19 +605,10 @@ def compare_tree(
     return problems
 
 
-def git_blob_id(path: Path) -> str:
-    """The git blob sha1 of a (small, regular) file, as the Hub reports it."""
-    return _git_blob_id(path.read_bytes())
-
-
-def _git_blob_id(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
 def _blob_id(staged_dir: Path, path: str, pending: Mapping[str, bytes] | None) -> str:
     if pending and path in pending:
-        return _git_blob_id(pending[path])
-    return git_blob_id(staged_dir / path)
+        return git_blob_id(pending[path])
+    return git_blob_id((staged_dir / path).read_bytes())
 
 
 def _release_entries(staged_dir: Path, manifest: ReleaseManifest) -> dict[str, ManifestEntry]:
@@ -578,38 +623,6 @@ def _release_entries(staged_dir: Path, manifest: ReleaseManifest) -> dict[str, M
         if path.stat().st_size != entry.size:
             raise PublishError(f"{path} changed after staging (size differs): run the stage step again")
     return entries
-
-
-def _client(target: PublishTarget) -> HfApi:
-    from huggingface_hub import HfApi, constants
-
-    # Always the LFS protocol: the emulator speaks only LFS, and it lets the server check every
-    # file's sha256. huggingface_hub reads this constant at call time.
-    constants.HF_HUB_DISABLE_XET = True
-    from release import __version__
-
-    return HfApi(
-        endpoint=target.endpoint,
-        token=target.token,
-        library_name="model-release",
-        library_version=__version__,
-    )
-
-
-def _whoami(api: HfApi, target: PublishTarget) -> str:
-    from huggingface_hub.errors import HfHubHTTPError
-
-    try:
-        info = api.whoami()
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        if status in (401, 403):
-            raise AuthError(
-                f"the Hub at {target.endpoint} rejected the token (HTTP {status}): create a token with write "
-                f"access at {target.endpoint}/settings/tokens and set HF_TOKEN"
-            ) from None
-        raise
-    return str(info.get("name", "?"))
 
 
 def _tag_commit(api: HfApi, target: PublishTarget, tag: str) -> str | None:
@@ -642,30 +655,39 @@ def _remote_file(item: RepoFile) -> RemoteFile:
 
 
 def _commit(
-    api: HfApi,
-    target: PublishTarget,
-    staged_dir: Path,
-    plan: PublishPlan,
-    tag: str,
-    manifest: ReleaseManifest,
-    notes: str,
-    pending: Mapping[str, bytes] | None = None,
+    api: HfApi, target: PublishTarget, staged_dir: Path, plan: PublishPlan, release: _Release
 ) -> tuple[str, str | None]:
     """The commit holding the plan (the head itself when there is nothing to change), and its pull request.
 
-    ``pending`` holds the content of release files not written into ``staged_dir`` (the notes, the manifest).
+    The files not written into ``staged_dir`` yet (the notes, the manifest) are sent from memory.
     """
     from huggingface_hub import CommitOperationDelete
 
-    additions = [_addition(staged_dir, entry, pending) for entry in plan.add]
+    additions = [_addition(staged_dir, entry, release.pending) for entry in plan.add]
     operations: list[CommitOperationAdd | CommitOperationDelete] = list(additions)
     operations += [CommitOperationDelete(path_in_repo=p) for p in plan.delete]
     if not operations:
         assert plan.head is not None
         log.info("the branch already holds exactly this release")
         return plan.head, None
+    info = api.create_commit(
+        target.repo_id,
+        operations,
+        commit_message=f"Release {release.tag}",
+        commit_description=_commit_description(plan, release),
+        repo_type=target.repo_type,
+        revision=target.branch,
+        parent_commit=plan.head,
+        create_pr=target.create_pr,
+    )
+    return str(info.oid), (str(info.pr_url) if target.create_pr and info.pr_url else None)
+
+
+def _commit_description(plan: PublishPlan, release: _Release) -> str:
+    """The notes, what the commit changes, and where the release came from (source and dataset commits)."""
+    manifest = release.manifest
+    description = f"{release.notes}\n{len(plan.add)} file(s) added or changed, {len(plan.delete)} deleted."
     source = manifest.source.git_commit
-    description = f"{notes}\n{len(plan.add)} file(s) added or changed, {len(plan.delete)} deleted."
     if source:
         description += f"\nSource commit: {source}" + (
             " (with uncommitted changes)" if manifest.source.git_dirty else ""
@@ -673,17 +695,7 @@ def _commit(
     for dataset in manifest.datasets:
         if dataset.repo is not None and dataset.repo.commit:
             description += f"\nDataset {dataset.repo.repo_id} {dataset.repo.tag}: commit {dataset.repo.commit}"
-    info = api.create_commit(
-        target.repo_id,
-        operations,
-        commit_message=f"Release {tag}",
-        commit_description=description,
-        repo_type=target.repo_type,
-        revision=target.branch,
-        parent_commit=plan.head,
-        create_pr=target.create_pr,
-    )
-    return str(info.oid), (str(info.pr_url) if target.create_pr and info.pr_url else None)
+    return description
 
 
 #: Files this small may be committed as regular (non-LFS) files, whose bytes the server does not check
@@ -714,25 +726,14 @@ def _addition(staged_dir: Path, entry: ManifestEntry, pending: Mapping[str, byte
 
 
 def _already_released(
-    api: HfApi,
-    target: PublishTarget,
-    tag: str,
-    commit: str,
-    entries: Mapping[str, ManifestEntry],
-    staged_dir: Path,
-    manifest: ReleaseManifest | None = None,
-    pending: Mapping[str, bytes] | None = None,
+    api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release, commit: str
 ) -> PublishResult:
-    problems = compare_tree(entries, _remote_tree(api, target, commit), staged_dir, pending)
+    """The release, already released at ``commit`` (where its tag points); refused when that tree differs."""
+    problems = compare_tree(release.entries, _remote_tree(api, target, commit), staged_dir, release.pending)
     if problems:
-        raise PublishError(
-            f"{tag} is already released on {target.repo_id} with different content, and versions are immutable: "
-            f"bump the version in the config. Differences:\n  - " + "\n  - ".join(problems[:20])
-        )
-    log.info("%s is already released with identical content", tag)
-    return PublishResult(
-        target.repo_id, target.repo_type, target.endpoint, tag, commit, _repo_url(target), True, None, manifest
-    )
+        raise PublishError(already_released_message(release.tag, target.repo_id, target.repo_type, problems))
+    log.info("%s is already released with identical content", release.tag)
+    return _result(target, release, commit, already_released=True)
 
 
 def _restore_tagged_tree(api: HfApi, target: PublishTarget, ours: str, tagged: str, tag: str) -> str:
@@ -743,6 +744,7 @@ def _restore_tagged_tree(api: HfApi, target: PublishTarget, ours: str, tagged: s
     deleted; then the branch's tree is compared with the tag's. Returns what happened, for the error.
     """
     from huggingface_hub import CommitOperationCopy, CommitOperationDelete
+    from huggingface_hub.errors import HfHubHTTPError
 
     branch = target.branch
     head = _branch_head(api, target)
@@ -765,8 +767,8 @@ def _restore_tagged_tree(api: HfApi, target: PublishTarget, ours: str, tagged: s
             revision=branch,
             parent_commit=ours,
         )
-    except Exception as exc:
-        status = _status(exc)
+    except HfHubHTTPError as exc:
+        status = http_status(exc)
         if status == 412:
             return (
                 f"This run's commit {ours} is still in the history of {branch}, but another commit landed on it "
@@ -786,32 +788,3 @@ def _restore_tagged_tree(api: HfApi, target: PublishTarget, ours: str, tagged: s
 def _repo_url(target: PublishTarget) -> str:
     prefix = "datasets/" if target.repo_type == "dataset" else ""
     return f"{target.endpoint}/{prefix}{target.repo_id}"
-
-
-@contextmanager
-def _hub_errors(target: PublishTarget) -> Iterator[None]:
-    """Turn client and transport failures into :class:`PublishError` naming the repo and endpoint."""
-    from httpx2 import TransportError
-    from huggingface_hub.errors import HfHubHTTPError
-
-    try:
-        yield
-    except RuntimeError as exc:
-        cause = exc.__cause__
-        if not isinstance(cause, HfHubHTTPError | TransportError):
-            raise
-        detail = getattr(cause, "server_message", None) or str(cause).splitlines()[0]
-        raise PublishError(
-            f"{exc} ({detail}); nothing was committed to {target.repo_id}. If the file changed after staging, "
-            "run the release again"
-        ) from exc
-    except TransportError as exc:
-        raise PublishError(f"cannot reach the Hub at {target.endpoint}: {exc}") from exc
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else "?"
-        detail = exc.server_message or str(exc).splitlines()[0]
-        if status == 412:
-            detail = "the branch moved while publishing (another commit landed); run the release again"
-        raise PublishError(
-            f"the Hub at {target.endpoint} refused the request for {target.repo_id} (HTTP {status}): {detail}"
-        ) from exc

@@ -7,16 +7,18 @@ commit, checks the manifest against the Hub's blob/LFS id and every other file a
 and ``pip check``, and reports how it differs from the lock and from ``environment.json``.
 
 Everything is built in a temporary folder beside the destination and renamed into place at the end:
-a failed or interrupted run leaves nothing half-built. This module and :mod:`release.publish` are the
-only importers of ``huggingface_hub``.
+a failed or interrupted run leaves nothing half-built. The Hub client comes from
+:mod:`release.hub_client`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
+import platform
 import re
 import secrets
 import shutil
@@ -28,14 +30,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from release.checksum import ManifestEntry, hash_file
-from release.errors import LockError, ProcessError, ReleaseError, ReproduceError, StageError
+from packaging.version import InvalidVersion, Version
+
+from release.checksum import ManifestEntry, git_blob_id, hash_file
+from release.errors import LockError, ProcessError, ReproduceError, StageError
+from release.hub_client import connect, hub_errors
 from release.lock.pip import canonical_name, parse_lock_header, read_pins
+from release.lock.snapshot import probe_environment
 from release.process import run
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import RepoFile
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,22 @@ class ReproduceOptions:
 class Revision:
     requested: str  # what was asked for, or the tag chosen
     commit: str
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One rebuild: what is reproduced, how, and where."""
+
+    target: ReproduceTarget
+    revision: Revision
+    options: ReproduceOptions
+    building: Path  # the folder being built, renamed to ``dest`` once complete
+    dest: Path
+    cache: Path  # downloads
+
+    @property
+    def name(self) -> str:
+        return f"{self.target.repo_id}@{self.revision.requested}"
 
 
 @dataclass(frozen=True)
@@ -181,8 +204,6 @@ def parse_target(text: str) -> tuple[str, str | None]:
 
 def latest_version_tag(tags: Sequence[str]) -> str | None:
     """The highest ``v<version>`` tag by version order (not by string order), or None."""
-    from packaging.version import InvalidVersion, Version
-
     versions: list[tuple[Version, str]] = []
     for tag in tags:
         if tag.startswith("v"):
@@ -251,20 +272,13 @@ def verify_download(path: Path, entry: ManifestEntry) -> None:
         )
 
 
-def git_blob_id(data: bytes) -> str:
-    """The git blob id (sha1 of ``blob <size>\\0`` + data) the Hub lists for a regular file."""
-    import hashlib
-
-    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
-
-
 # --- the effectful run ----------------------------------------------------------------------------
 
 
 def reproduce_release(target: ReproduceTarget, options: ReproduceOptions) -> ReproduceResult:
     """Resolve, download and verify, build the environment beside its destination, then rename it in."""
-    with _hub_errors(target):
-        api = _client(target)
+    with _reproduce_errors(target):
+        api = connect(target.endpoint, target.token)
         revision = resolve_revision(api, target)
         dest = options.dest or Path(".reproduce") / f"{target.repo_id}@{revision.requested}"
         if dest.exists():
@@ -275,8 +289,9 @@ def reproduce_release(target: ReproduceTarget, options: ReproduceOptions) -> Rep
         building.mkdir()
         try:
             with tempfile.TemporaryDirectory(prefix="model-release-reproduce-") as cache:
-                files, manifest = _download_environment(api, target, revision, Path(cache), options.unverified)
-                result = _build(api, target, revision, options, files, manifest, building, dest, Path(cache))
+                job = _Job(target, revision, options, building, dest, Path(cache))
+                files, manifest = _download_environment(api, job)
+                result = _build(api, job, files, manifest)
             _relocate_venv(building / "venv", building, dest)
             os.replace(building, dest)
         except BaseException:
@@ -322,12 +337,11 @@ def resolve_revision(api: HfApi, target: ReproduceTarget) -> Revision:
     )
 
 
-def _download_environment(
-    api: HfApi, target: ReproduceTarget, revision: Revision, cache: Path, unverified: bool
-) -> tuple[dict[str, Path], ReleaseManifest | None]:
-    """The release's environment files at ``revision``, each verified; and its manifest."""
+def _download_environment(api: HfApi, job: _Job) -> tuple[dict[str, Path], ReleaseManifest | None]:
+    """The release's environment files at the revision, each verified; and its manifest."""
     from huggingface_hub.hf_api import RepoFile
 
+    target, revision = job.target, job.revision
     tree = {
         item.path: item
         for item in api.list_repo_tree(
@@ -337,25 +351,9 @@ def _download_environment(
     }
     wanted = [name for name in ENVIRONMENT_FILES if name in tree]
     if RELEASE_MANIFEST not in tree:
-        missing = (
-            f"{target.repo_id}@{revision.requested} has no {RELEASE_MANIFEST} (it was not released with model-release)"
-        )
-        if REQUIREMENTS not in tree:
-            raise ReproduceError(
-                f"{missing}, and no {REQUIREMENTS}: there is no lock to rebuild an environment from "
-                f"(it holds: {', '.join(sorted(tree)) or 'nothing'})"
-            )
-        if not unverified:
-            raise ReproduceError(
-                f"{missing}: its files cannot be verified. Run again with --unverified to install its "
-                f"{REQUIREMENTS} anyway (pip still checks the hashes the lock pins), or by hand: "
-                f"`hf download {target.repo_id} {REQUIREMENTS} --revision {revision.commit}` then "
-                f"`pip install --require-hashes --no-deps -r {REQUIREMENTS}`"
-            )
-        log.warning("%s: installing %s unverified", missing, ", ".join(wanted))
-        return {name: _download(target, revision, name, cache) for name in wanted}, None
-
-    manifest_path = _download(target, revision, RELEASE_MANIFEST, cache)
+        _check_unverified(job, tree, wanted)
+        return {name: _download(api, job, name) for name in wanted}, None
+    manifest_path = _download(api, job, RELEASE_MANIFEST)
     _verify_against_tree(manifest_path, tree[RELEASE_MANIFEST])
     try:
         manifest = ReleaseManifest.from_json(manifest_path.read_text(encoding="utf-8"), RELEASE_MANIFEST)
@@ -366,17 +364,33 @@ def _download_environment(
     for name in wanted:
         if name not in entries:
             raise ReproduceError(f"{name} is in the repo but not in {RELEASE_MANIFEST}: it cannot be verified")
-        files[name] = _download(target, revision, name, cache)
+        files[name] = _download(api, job, name)
         verify_download(files[name], entries[name])
         log.info("verified %s", name)
     return files, manifest
 
 
-def _verify_against_tree(path: Path, remote: Any) -> None:
+def _check_unverified(job: _Job, tree: Mapping[str, RepoFile], wanted: Sequence[str]) -> None:
+    """A release without a manifest: its lock is installed only with --unverified, and only if it has one."""
+    missing = f"{job.name} has no {RELEASE_MANIFEST} (it was not released with model-release)"
+    if REQUIREMENTS not in tree:
+        raise ReproduceError(
+            f"{missing}, and no {REQUIREMENTS}: there is no lock to rebuild an environment from "
+            f"(it holds: {', '.join(sorted(tree)) or 'nothing'})"
+        )
+    if not job.options.unverified:
+        raise ReproduceError(
+            f"{missing}: its files cannot be verified. Run again with --unverified to install its "
+            f"{REQUIREMENTS} anyway (pip still checks the hashes the lock pins), or by hand: "
+            f"`hf download {job.target.repo_id} {REQUIREMENTS} --revision {job.revision.commit}` then "
+            f"`pip install --require-hashes --no-deps -r {REQUIREMENTS}`"
+        )
+    log.warning("%s: installing %s unverified", missing, ", ".join(wanted))
+
+
+def _verify_against_tree(path: Path, remote: RepoFile) -> None:
     data = path.read_bytes()
     if remote.lfs is not None:
-        import hashlib
-
         ok = remote.lfs.sha256 == hashlib.sha256(data).hexdigest() and remote.lfs.size == len(data)
     else:
         ok = remote.blob_id == git_blob_id(data)
@@ -387,88 +401,40 @@ def _verify_against_tree(path: Path, remote: Any) -> None:
         )
 
 
-def _build(
-    api: HfApi,
-    target: ReproduceTarget,
-    revision: Revision,
-    options: ReproduceOptions,
-    files: Mapping[str, Path],
-    manifest: ReleaseManifest | None,
-    building: Path,
-    dest: Path,
-    cache: Path,
-) -> ReproduceResult:
+def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseManifest | None) -> ReproduceResult:
+    """The environment of the downloaded, verified release: its venv (and conda prefix), compared with its records."""
     snapshot = _read_snapshot(files.get(SNAPSHOT))
     lock_text = files[REQUIREMENTS].read_text(encoding="utf-8") if REQUIREMENTS in files else None
-    needed = recorded_python(snapshot, lock_text)
-    python = options.python or sys.executable
-    here = _python_version(python)
-    if needed is not None and ".".join(here.split(".")[:2]) != needed:
-        raise ReproduceError(
-            f"{target.repo_id}@{revision.requested} was recorded with Python {needed}, but {python} is Python "
-            f"{here}: get Python {needed} (e.g. `uv python install {needed}` or `pyenv install {needed}`) and run "
-            f"again with --python $(uv python find {needed})"
-        )
-    release_dir = building / "release"
+    python = job.options.python or sys.executable
+    here = _check_python(job, python, recorded_python(snapshot, lock_text))
+    release_dir = job.building / "release"
     release_dir.mkdir()
     for name, path in files.items():
         shutil.copyfile(path, release_dir / name)
-
     conda_prefix: Path | None = None
     conda_packages: tuple[str, ...] = ()
-    if options.conda:
-        conda_packages = _install_conda(files, building / "conda", cache / "pkgs")
-        conda_prefix = dest / "conda"
-
-    installed: dict[str, str] = {}
-    lock_diff = Differences()
+    if job.options.conda:
+        conda_packages = _install_conda(files, job.building / "conda", job.cache / "pkgs")
+        conda_prefix = job.dest / "conda"
     if lock_text is not None:
-        venv = building / "venv"
-        run([python, "-m", "venv", str(venv)], what=f"create a virtual environment with {python}")
-        venv_python = str(venv / "bin" / "python")
-        run(
-            [
-                venv_python,
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--require-hashes",
-                "--no-deps",
-                *options.pip_args(),
-                "-r",
-                str(release_dir / REQUIREMENTS),
-            ],
-            what=f"install {REQUIREMENTS} of {target.repo_id}@{revision.requested}",
-        )
-        run([venv_python, "-m", "pip", "check", "--disable-pip-version-check"], what="check the installed set")
-        installed = _installed(venv_python)
+        installed = _install_lock(job, python, release_dir / REQUIREMENTS)
         lock_diff = compare_installed(installed, read_pins(lock_text))
-    elif target.repo_type == "dataset" and manifest is not None:
-        pass  # a dataset release has no environment: its files, each verified, are what is reproduced
-    elif not options.conda:
-        raise ReproduceError(
-            f"{target.repo_id}@{revision.requested} ships no {REQUIREMENTS}"
-            + (f"; it has {CONDA_LOCK}: run again with --conda" if CONDA_LOCK in files else "")
-        )
-
+    else:
+        _check_without_lock(job, files, manifest)
+        installed, lock_diff = {}, Differences()
     snapshot_diff = None
     if snapshot is not None and installed:
-        import platform
-
         snapshot_diff = compare_with_snapshot(installed, snapshot, here, f"{platform.system()} {platform.machine()}")
-
     weights: tuple[str, ...] = ()
-    if options.with_weights or (target.repo_type == "dataset" and lock_text is None):
+    if job.options.with_weights or (job.target.repo_type == "dataset" and lock_text is None):
         if manifest is None:
             raise ReproduceError(f"--with-weights needs {RELEASE_MANIFEST} to verify the weights against")
-        weights = _download_weights(target, revision, manifest, building / "files", cache)
-
+        weights = _download_weights(api, job, manifest, job.building / "files")
     return ReproduceResult(
-        repo_id=target.repo_id,
-        revision=revision.requested,
-        commit=revision.commit,
-        dest=dest,
+        repo_id=job.target.repo_id,
+        revision=job.revision.requested,
+        commit=job.revision.commit,
+        dest=job.dest,
         python=here,
         verified=tuple(sorted(files)) + ((RELEASE_MANIFEST,) if manifest is not None else ()),
         installed=installed,
@@ -478,6 +444,53 @@ def _build(
         conda_packages=conda_packages,
         weights=weights,
     )
+
+
+def _check_python(job: _Job, python: str, needed: str | None) -> str:
+    """The full version of ``python`` (``3.11.7``), when it is the major.minor the release recorded."""
+    here = _python_version(python)
+    if needed is not None and ".".join(here.split(".")[:2]) != needed:
+        raise ReproduceError(
+            f"{job.name} was recorded with Python {needed}, but {python} is Python "
+            f"{here}: get Python {needed} (e.g. `uv python install {needed}` or `pyenv install {needed}`) and run "
+            f"again with --python $(uv python find {needed})"
+        )
+    return here
+
+
+def _install_lock(job: _Job, python: str, lock: Path) -> dict[str, str]:
+    """A venv with exactly the pinned, hash-checked distributions of ``lock`` (no dependency resolution), checked."""
+    venv = job.building / "venv"
+    run([python, "-m", "venv", str(venv)], what=f"create a virtual environment with {python}")
+    venv_python = str(venv / "bin" / "python")
+    run(
+        [
+            venv_python,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--no-deps",
+            *job.options.pip_args(),
+            "-r",
+            str(lock),
+        ],
+        what=f"install {REQUIREMENTS} of {job.name}",
+    )
+    run([venv_python, "-m", "pip", "check", "--disable-pip-version-check"], what="check the installed set")
+    return _installed(venv_python)
+
+
+def _check_without_lock(job: _Job, files: Mapping[str, Path], manifest: ReleaseManifest | None) -> None:
+    """A release without a pip lock: a dataset (its verified files are what is reproduced), or --conda."""
+    if job.target.repo_type == "dataset" and manifest is not None:
+        return
+    if not job.options.conda:
+        raise ReproduceError(
+            f"{job.name} ships no {REQUIREMENTS}"
+            + (f"; it has {CONDA_LOCK}: run again with --conda" if CONDA_LOCK in files else "")
+        )
 
 
 def _read_snapshot(path: Path | None) -> dict[str, Any] | None:
@@ -498,8 +511,6 @@ def _python_version(python: str) -> str:
 
 
 def _installed(venv_python: str) -> dict[str, str]:
-    from release.lock.snapshot import probe_environment
-
     try:
         snapshot = probe_environment(venv_python)
     except LockError as exc:
@@ -514,53 +525,37 @@ def _install_conda(files: Mapping[str, Path], prefix: Path, cache: Path) -> tupl
 
     if CONDA_LOCK not in files:
         raise ReproduceError(f"--conda: the release ships no {CONDA_LOCK}")
-    platform = str(rattler.Subdir.current())
+    subdir = str(rattler.Subdir.current())
     try:
-        return tuple(install_conda_lock(files[CONDA_LOCK], prefix, platform, cache_dir=cache))
+        return tuple(install_conda_lock(files[CONDA_LOCK], prefix, subdir, cache_dir=cache))
     except LockError as exc:
         raise ReproduceError(f"--conda: {exc}") from exc
 
 
-def _download_weights(
-    target: ReproduceTarget, revision: Revision, manifest: ReleaseManifest, into: Path, cache: Path
-) -> tuple[str, ...]:
+def _download_weights(api: HfApi, job: _Job, manifest: ReleaseManifest, into: Path) -> tuple[str, ...]:
     """Every file of the release that is not an environment file, each checked against the manifest."""
-    from huggingface_hub import hf_hub_download
-
     names = []
     for entry in manifest.files:
         if entry.path in ENVIRONMENT_FILES:
             continue
-        path = Path(
-            hf_hub_download(
-                target.repo_id,
-                entry.path,
-                repo_type=target.repo_type,
-                revision=revision.commit,
-                cache_dir=cache,
-                local_dir=into,
-                endpoint=target.endpoint,
-                token=target.token or False,
-            )
-        )
+        path = _download(api, job, entry.path, into)
         verify_download(path, entry)
         names.append(entry.path)
     shutil.rmtree(into / ".cache", ignore_errors=True)
     return tuple(names)
 
 
-def _download(target: ReproduceTarget, revision: Revision, name: str, cache: Path) -> Path:
-    from huggingface_hub import hf_hub_download
-
+def _download(api: HfApi, job: _Job, name: str, into: Path | None = None) -> Path:
+    """One file of the release at its commit: into the download cache, or placed under ``into``."""
+    target = job.target
     return Path(
-        hf_hub_download(
+        api.hf_hub_download(
             target.repo_id,
             name,
             repo_type=target.repo_type,
-            revision=revision.commit,
-            cache_dir=cache,
-            endpoint=target.endpoint,
-            token=target.token or False,
+            revision=job.revision.commit,
+            cache_dir=job.cache,
+            local_dir=into,
         )
     )
 
@@ -578,46 +573,23 @@ def _relocate_venv(venv: Path, building: Path, dest: Path) -> None:
             path.write_bytes(data.replace(old, new))
 
 
-def _client(target: ReproduceTarget) -> HfApi:
-    from huggingface_hub import HfApi, constants
-
-    constants.HF_HUB_DISABLE_XET = True
-    from release import __version__
-
-    return HfApi(
-        endpoint=target.endpoint,
-        token=target.token or False,
-        library_name="model-release",
-        library_version=__version__,
-    )
-
-
 @contextmanager
-def _hub_errors(target: ReproduceTarget) -> Iterator[None]:
-    """Client and transport failures as :class:`ReproduceError` naming the repo and the endpoint."""
-    from httpx2 import TransportError
-    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
-
+def _reproduce_errors(target: ReproduceTarget) -> Iterator[None]:
+    """Client, transport and build failures as :class:`ReproduceError` naming the repo and the endpoint."""
     try:
-        yield
-    except ReleaseError as exc:
-        if isinstance(exc, ReproduceError):
-            raise
-        if isinstance(exc, ProcessError):
-            raise ReproduceError(f"{exc}; nothing was built") from exc
-        raise
-    except RepositoryNotFoundError as exc:
-        hint = "" if target.token else " (if it is private, set HF_TOKEN or run `hf auth login`)"
-        raise ReproduceError(
-            f"no {target.repo_type} repo {target.repo_id} at {target.endpoint}{hint}; nothing was built"
-        ) from exc
-    except RevisionNotFoundError as exc:
-        raise ReproduceError(f"{target.repo_id} has no revision {target.revision!r}; nothing was built") from exc
-    except TransportError as exc:
-        raise ReproduceError(f"cannot reach the Hub at {target.endpoint}: {exc}") from exc
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else "?"
-        detail = exc.server_message or str(exc).splitlines()[0]
-        raise ReproduceError(
-            f"the Hub at {target.endpoint} refused a request for {target.repo_id} (HTTP {status}): {detail}"
-        ) from exc
+        with hub_errors(target.endpoint, target.repo_id, ReproduceError, "nothing was built"):
+            from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+            try:
+                yield
+            except RepositoryNotFoundError as exc:
+                hint = "" if target.token else " (if it is private, set HF_TOKEN or run `hf auth login`)"
+                raise ReproduceError(
+                    f"no {target.repo_type} repo {target.repo_id} at {target.endpoint}{hint}; nothing was built"
+                ) from exc
+            except RevisionNotFoundError as exc:
+                raise ReproduceError(
+                    f"{target.repo_id} has no revision {target.revision!r}; nothing was built"
+                ) from exc
+    except ProcessError as exc:
+        raise ReproduceError(f"{exc}; nothing was built") from exc

@@ -2,13 +2,14 @@
 
 :func:`plan_stage` is pure: from the checksums, the card and the locks it computes a
 :class:`StagePlan` (every file's path in the release, size, sha256 and where its bytes come from).
-:func:`apply_stage` builds the tree beside its destination (hard links, or copies across file
-systems) and renames it into place, so a failed run never leaves a half-built tree.
+:func:`apply_stages` builds each tree beside its destination (hard links, or copies across file
+systems) and renames them into place, so a failed run never leaves a half-built tree.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -176,8 +177,6 @@ class DatasetInput:
 
 def generated(path: str, content: str | bytes, what: str) -> StagedFile:
     """A release file made in memory (card, manifests)."""
-    import hashlib
-
     data = content.encode("utf-8") if isinstance(content, str) else content
     return StagedFile(path, len(data), hashlib.sha256(data).hexdigest(), data, what)
 
@@ -250,16 +249,6 @@ def plan_stage(
     )
     files.append(generated(RELEASE_MANIFEST, release_manifest.to_json(), "release manifest"))
     return StagePlan(dest, tuple(sorted(files, key=lambda f: f.path)), release_manifest)
-
-
-def apply_stage(plan: StagePlan, inspect: Callable[[Path], object] | None = None, *, link: LinkMode = "hard") -> Path:
-    """Build the tree beside ``plan.dest``, then rename it into place. Returns ``plan.dest``.
-
-    ``inspect`` sees the finished tree before it is moved into place (the safety gate); when it
-    raises, the tree is removed and any previous one stays as it was.
-    """
-    apply_stages([plan], None if inspect is None else (lambda _plan, built: inspect(built)), link=link)
-    return plan.dest
 
 
 def apply_stages(

@@ -240,7 +240,7 @@ def test_a_file_above_the_hub_limit_is_refused_and_a_large_one_warned(tmp_path: 
         ("MR502 file-large", "warning", "data/big.parquet"),
         ("MR501 file-too-large", "error", "data/huge.parquet"),
     ]
-    assert findings[0].where == "6.0 GB"
+    assert findings[0].where == "5.6 GiB"
     assert "shard" in findings[0].fix.lower() and "shard" in findings[1].fix.lower()
     with pytest.raises(UnsafeArtifactError, match=r"MR501 file-too-large  data/huge\.parquet"):
         check_gate(findings)

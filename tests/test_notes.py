@@ -18,7 +18,7 @@ from release.notes import (
     render_notes,
 )
 from release.publish import PublishTarget, preview_publish, publish_release
-from release.stage import SourceInfo, StagePlan, apply_stage, plan_stage, read_release_manifest
+from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage, read_release_manifest
 
 LOCK_1 = (
     "numpy==1.26.4 \\\n    --hash=sha256:aa\nsafetensors==0.4.2 \\\n    --hash=sha256:bb\n# via -r requirements.in\n"
@@ -81,7 +81,7 @@ def _stage(root: Path, version: str, files: dict[str, bytes], lock: str, accurac
         locks={"requirements.txt": root / f"requirements-{version}.txt"},
         source=SourceInfo(None, None),
     )
-    apply_stage(plan)
+    apply_stages([plan])
     return plan
 
 
@@ -122,5 +122,5 @@ def test_release_notes_are_published_in_the_release_its_manifest_and_the_commit(
         locks={"requirements.txt": tmp_path / "requirements-1.1.txt"},
         source=SourceInfo(None, None),
     )
-    apply_stage(restaged)
+    apply_stages([restaged])
     assert publish_release(restaged.dest, restaged.manifest, target).already_released

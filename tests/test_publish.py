@@ -21,7 +21,7 @@ from release.publish import (
     publish_release,
     validate_card_online,
 )
-from release.stage import SourceInfo, StagePlan, apply_stage, plan_stage
+from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage
 
 
 def _stage(root: Path, version: str, files: dict[str, bytes], repo_id: str, repo_type: str = "model") -> StagePlan:
@@ -40,7 +40,7 @@ def _stage(root: Path, version: str, files: dict[str, bytes], repo_id: str, repo
         locks={},
         source=SourceInfo("b" * 40, True),
     )
-    apply_stage(plan)
+    apply_stages([plan])
     return plan
 
 

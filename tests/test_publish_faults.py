@@ -23,7 +23,7 @@ from release.checksum import build_manifest
 from release.errors import PublishError
 from release.hub.server import HubServer, Token
 from release.publish import PublishResult, PublishTarget, preview_publish, publish_release
-from release.stage import SourceInfo, StagePlan, apply_stage, plan_stage
+from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage
 
 TOKEN = "hf_faults_alice_write"
 OTHER = "hf_faults_bob_write"
@@ -109,7 +109,7 @@ def _stage(root: Path, name: str, version: str, files: dict[str, bytes], repo: s
         locks={},
         source=SourceInfo("a" * 40, False),
     )
-    apply_stage(plan)
+    apply_stages([plan])
     return plan
 
 

@@ -32,7 +32,7 @@ from release.reproduce import (
     recorded_python,
     reproduce_release,
 )
-from release.stage import SourceInfo, StagePlan, apply_stage, plan_stage
+from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage
 
 
 def _release(
@@ -79,7 +79,7 @@ def _release(
         },
         source=SourceInfo("c" * 40, False),
     )
-    apply_stage(plan)
+    apply_stages([plan])
     publish_release(plan.dest, plan.manifest, PublishTarget(hub.url, repo, "model", hub.token, private))
     return plan
 

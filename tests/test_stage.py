@@ -15,7 +15,6 @@ from release.stage import (
     ReleaseManifest,
     SourceInfo,
     StagePlan,
-    apply_stage,
     apply_stages,
     plan_stage,
     read_release_manifest,
@@ -72,7 +71,8 @@ def test_plan_lists_every_release_file_with_its_digest(tmp_path: Path) -> None:
 
 def test_apply_builds_the_tree_and_the_manifest_matches_the_bytes(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
-    dest = apply_stage(plan)
+    apply_stages([plan])
+    dest = plan.dest
     manifest = read_release_manifest(dest)
     for entry in manifest.files:
         data = (dest / entry.path).read_bytes()
@@ -85,21 +85,23 @@ def test_apply_builds_the_tree_and_the_manifest_matches_the_bytes(tmp_path: Path
 
 def test_staging_twice_gives_identical_bytes(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
-    dest = apply_stage(plan)
+    apply_stages([plan])
+    dest = plan.dest
     first = (dest / RELEASE_MANIFEST).read_bytes()
-    apply_stage(plan)
+    apply_stages([plan])
     assert (dest / RELEASE_MANIFEST).read_bytes() == first
 
 
 def test_a_failed_stage_leaves_the_previous_tree_and_no_leftovers(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
-    dest = apply_stage(plan)
+    apply_stages([plan])
+    dest = plan.dest
     before = {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()}
     source = tmp_path / "model" / "model.safetensors"
     source.unlink()  # a new file replaces it (the staged hard link keeps the old bytes)
     source.write_bytes(b"truncated")
     with pytest.raises(StageError, match="changed since it was hashed"):
-        apply_stage(plan)
+        apply_stages([plan])
     assert {p: p.read_bytes() for p in dest.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in dest.parent.iterdir()) == ["m-1.0"]
 
@@ -138,7 +140,7 @@ def test_several_trees_move_into_place_only_when_every_one_passes_the_inspection
 def test_a_dry_run_tree_links_to_the_sources_instead_of_copying(tmp_path: Path) -> None:
     plan = _plan(tmp_path, include_data=True)
     scratch = replace(plan, dest=tmp_path / "scratch" / "m-1.0")
-    apply_stage(scratch, link="symbolic")
+    apply_stages([scratch], link="symbolic")
     linked = scratch.dest / "datasets" / "flowers" / "train.csv"
     assert linked.is_symlink() and linked.resolve() == (tmp_path / "data" / "train.csv").resolve()
     assert not (scratch.dest / RELEASE_MANIFEST).is_symlink()  # generated files are written

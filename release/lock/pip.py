@@ -18,6 +18,7 @@ Index URLs (which may carry credentials) are never written to the lock, and mess
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import logging
 import os
@@ -28,10 +29,15 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 from release.errors import LockError, StaleLockError
 from release.process import quote_output, redact_credentials, run
@@ -245,8 +251,6 @@ def check_requirements_syntax(requirements_in: Path, text: str) -> None:
 
     Option lines (``-r``, ``-c``, ``-e``, ``--index-url`` ...) and URL requirements are left to pip.
     """
-    from packaging.requirements import InvalidRequirement, Requirement
-
     logical = text.replace("\\\n", " ")  # pip joins lines ending in a backslash
     for number, line in enumerate(logical.splitlines(), start=1):
         requirement = _COMMENT.sub("", line).strip()
@@ -264,10 +268,6 @@ def check_requirements_syntax(requirements_in: Path, text: str) -> None:
 
 def unreachable_indexes(index: PipIndex, timeout: float = 5.0) -> list[str]:
     """The configured index URLs that do not answer at all, credentials redacted (for error messages)."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
-
     unreachable = []
     for url in [u for u in (index.index_url, *index.extra_index_urls) if u and u.startswith(("http://", "https://"))]:
         parts = urllib.parse.urlsplit(url)
@@ -333,11 +333,9 @@ def _uv_binary() -> str:
 
 
 def _uv_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
-        return version("uv")
-    except PackageNotFoundError:
+        return importlib.metadata.version("uv")
+    except importlib.metadata.PackageNotFoundError:
         return "?"
 
 
@@ -407,6 +405,27 @@ def lock_requirements(
     requirements_txt = Path(requirements_txt)
     text = _read_requirements_in(requirements_in)
     check_requirements_syntax(requirements_in, text)
+    _check_can_lock(requirements_in, requirements_txt, resolver)
+    header = LockHeader(
+        input_name=_input_name(requirements_in, requirements_txt),
+        input_sha256=requirements_sha256(text),
+        resolved_with=_resolved_with(resolver),
+    )
+    if resolver == "uv":
+        index = PipIndex.with_pip_environment(index, os.environ)
+    body = _compile(requirements_in, requirements_txt, index, resolver, header)
+    logger.info("Locked %s into %s (%d pins)", requirements_in, requirements_txt, count_pins(body))
+    return LockResult(
+        path=requirements_txt,
+        input_sha256=header.input_sha256,
+        pins=count_pins(body),
+        python_version=_python_version(),
+        platform=_platform(),
+    )
+
+
+def _check_can_lock(requirements_in: Path, requirements_txt: Path, resolver: Resolver) -> None:
+    """The lock goes to another file than its input, in a folder that exists, and the resolver is installed."""
     if requirements_in.resolve() == requirements_txt.resolve():
         raise LockError(
             f"The lock file {requirements_txt} is the input itself: lock into another file "
@@ -420,23 +439,28 @@ def lock_requirements(
             f"pip-tools is not installed for {sys.executable}, so {requirements_in} cannot be locked: "
             "install it with `python -m pip install pip-tools==7.6.2` (a dependency of model-release)."
         )
-    header = LockHeader(
-        input_name=_input_name(requirements_in, requirements_txt),
-        input_sha256=requirements_sha256(text),
-        resolved_with=(
-            f"pip-tools for {_python_version()} on {_platform()}"
-            if resolver == "pip-tools"
-            else f"uv {_uv_version()} --universal for Python >= "
-            f"{sys.version_info.major}.{sys.version_info.minor} on every platform"
-        ),
-    )
-    if resolver == "uv":
-        index = PipIndex.with_pip_environment(index, os.environ)
+
+
+def _resolved_with(resolver: Resolver) -> str:
+    """What the header says the lock was resolved with, and for which interpreters and platforms."""
+    if resolver == "pip-tools":
+        return f"pip-tools for {_python_version()} on {_platform()}"
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return f"uv {_uv_version()} --universal for Python >= {python} on every platform"
+
+
+def _compile(
+    requirements_in: Path, requirements_txt: Path, index: PipIndex, resolver: Resolver, header: LockHeader
+) -> str:
+    """Run the resolver on a copy of the lock beside it, then move its output, under our header, over the lock.
+
+    Until that rename the previous lock is left as it was. Returns the resolver's output.
+    """
     try:
-        with tempfile.TemporaryDirectory(dir=lock_dir, prefix=f".{requirements_txt.name}.") as tmp:
+        with tempfile.TemporaryDirectory(dir=requirements_txt.parent, prefix=f".{requirements_txt.name}.") as tmp:
             compiled = Path(tmp) / requirements_txt.name
             if requirements_txt.exists():
-                shutil.copyfile(requirements_txt, compiled)  # so pip-compile keeps existing pins
+                shutil.copyfile(requirements_txt, compiled)  # so the resolver keeps existing pins
             argv = (pip_compile_argv if resolver == "pip-tools" else uv_compile_argv)(
                 requirements_in.name, compiled, index
             )
@@ -465,14 +489,7 @@ def lock_requirements(
             f"The previous lock, if any, is unchanged; fix the folder's permissions or space and run "
             f"`{LOCK_COMMAND}` again."
         ) from exc
-    logger.info("Locked %s into %s (%d pins)", requirements_in, requirements_txt, count_pins(body))
-    return LockResult(
-        path=requirements_txt,
-        input_sha256=header.input_sha256,
-        pins=count_pins(body),
-        python_version=_python_version(),
-        platform=_platform(),
-    )
+    return body
 
 
 def check_requirements_lock(requirements_in: Path, requirements_txt: Path) -> None:

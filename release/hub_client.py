@@ -1,0 +1,160 @@
+"""The one way model-release talks to a Hub: the ``huggingface_hub`` client, and its failures in our words.
+
+:mod:`release.publish` and :mod:`release.reproduce` build their client with :func:`connect` and
+turn the client's failures into our errors with :func:`hub_errors` (every transport and HTTP
+failure) and :func:`http_status` (the status of one ``HfHubHTTPError``, for the few a caller
+handles itself: a moved branch, a tag taken meanwhile). Messages name the endpoint, the repository
+and the server's own words; never a token.
+
+``huggingface_hub`` is imported only inside these functions: commands that do not talk to a Hub
+(checksum, card, lock) never import it.
+
+Uploads always use the LFS protocol (Xet off): every file is sent with a sha256 the server checks,
+and the same code path works against the Hub, a mirror and the local emulator, which speaks only
+LFS. huggingface_hub 2.4 has no per-call or per-client switch for this: ``create_commit`` and
+``preupload_lfs_files`` upload through ``_commit_api._upload_files``, which uses Xet whenever
+``utils.is_xet_available()``, and that reads ``constants.HF_HUB_DISABLE_XET``, a module global
+the library sets from the environment variable of that name when it is first imported. So the one
+process-level setting is that variable, scoped to the import: the first function of this module
+that needs huggingface_hub sets it, imports the library, and puts the environment back as it was
+(nothing else, child processes included, sees it). The library's constants are never written.
+For this to hold, nothing in model-release imports huggingface_hub before this module has: the
+token ``hf auth login`` saved is read with :func:`saved_token`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from release import __version__
+from release.errors import AuthError, PublishError, ReleaseError
+
+if TYPE_CHECKING:
+    from httpx2 import Response
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+LIBRARY_NAME = "model-release"
+#: The environment variable huggingface_hub reads, once, when it is imported (see the module docstring).
+XET_SWITCH = "HF_HUB_DISABLE_XET"
+
+
+def connect(endpoint: str, token: str | None, *, uploads: bool = False) -> HfApi:
+    """A client for the Hub at ``endpoint`` with ``token`` (None: anonymous, not the token ``hf auth login`` saved).
+
+    With ``uploads``, raises :class:`PublishError` when the client would upload with Xet: something
+    imported huggingface_hub before this module could turn Xet off, and the environment does not.
+    """
+    _import_without_xet()
+    from huggingface_hub import HfApi, constants
+
+    if uploads and not constants.HF_HUB_DISABLE_XET:
+        raise PublishError(
+            "huggingface_hub was imported with Xet uploads on before model-release could turn them off; "
+            f"model-release uploads only through LFS: set {XET_SWITCH}=1 in the environment and run again"
+        )
+    return HfApi(endpoint=endpoint, token=token or False, library_name=LIBRARY_NAME, library_version=__version__)
+
+
+def post_json(endpoint: str, token: str | None, path: str, body: Mapping[str, Any]) -> Response:
+    """POST ``body`` as JSON to ``endpoint + path`` with the client's session and headers (user agent, token)."""
+    _import_without_xet()
+    from huggingface_hub import get_session
+    from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, lazily exported
+
+    headers = build_hf_headers(token=token or False, library_name=LIBRARY_NAME, library_version=__version__)
+    return get_session().post(f"{endpoint}{path}", json=dict(body), headers=headers)
+
+
+def _import_without_xet() -> None:
+    """Import huggingface_hub for the first time with Xet off, then restore the environment."""
+    if "huggingface_hub" in sys.modules:
+        return
+    previous = os.environ.get(XET_SWITCH)
+    os.environ[XET_SWITCH] = "1"
+    try:
+        import huggingface_hub.constants  # noqa: F401  # reads HF_HUB_DISABLE_XET now, and never again
+    finally:
+        if previous is None:
+            del os.environ[XET_SWITCH]
+        else:
+            os.environ[XET_SWITCH] = previous
+
+
+def saved_token() -> str | None:
+    """The token huggingface_hub finds by itself: ``HF_TOKEN``, the one ``hf auth login`` saved, or, with
+    ``HF_OIDC_RESOURCE``, one from the Hub's trusted publishing (which raises rather than fall back)."""
+    _import_without_xet()
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
+def whoami(api: HfApi, endpoint: str) -> str:
+    """The name of the token's user; :class:`AuthError` when the Hub rejects the token."""
+    _import_without_xet()
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        info = api.whoami()
+    except HfHubHTTPError as exc:
+        status = http_status(exc)
+        if status in (401, 403):
+            raise AuthError(
+                f"the Hub at {endpoint} rejected the token (HTTP {status}): create a token with write "
+                f"access at {endpoint}/settings/tokens and set HF_TOKEN"
+            ) from None
+        raise
+    return str(info.get("name", "?"))
+
+
+def http_status(exc: HfHubHTTPError) -> int | None:
+    """The HTTP status the Hub answered with (None when the error carries no response)."""
+    return int(exc.response.status_code) if exc.response is not None else None
+
+
+def server_detail(exc: HfHubHTTPError) -> str:
+    """What the Hub said about the failure: its own message, else the first line of the client's."""
+    return exc.server_message or str(exc).splitlines()[0]
+
+
+@contextmanager
+def hub_errors(
+    endpoint: str, repo_id: str, error: type[ReleaseError] = PublishError, outcome: str = ""
+) -> Iterator[None]:
+    """Turn the client's failures inside the block into ``error``, naming the endpoint and the repository.
+
+    A Hub out of reach; a refused request, with its status and the server's words; an upload that
+    ``create_commit`` wrapped in ``RuntimeError`` (naming the file), before any commit was made.
+    ``outcome``, when given, says what any failure leaves behind ("nothing was built").
+    """
+    _import_without_xet()  # before anything else imports huggingface_hub
+    from httpx2 import TransportError
+    from huggingface_hub.errors import HfHubHTTPError
+
+    tail = f"; {outcome}" if outcome else ""
+    try:
+        yield
+    except RuntimeError as exc:  # "Error while uploading '<path>' to the Hub." from the HTTP or transport error
+        cause = exc.__cause__
+        if not isinstance(cause, HfHubHTTPError | TransportError):
+            raise
+        detail = server_detail(cause) if isinstance(cause, HfHubHTTPError) else str(cause).splitlines()[0]
+        raise error(
+            f"{exc} ({detail}); nothing was committed to {repo_id}. If the file changed after staging, "
+            f"run the release again{tail}"
+        ) from exc
+    except TransportError as exc:
+        raise error(f"cannot reach the Hub at {endpoint}: {exc}{tail}") from exc
+    except HfHubHTTPError as exc:
+        status = http_status(exc)
+        detail = server_detail(exc)
+        if status == 412:
+            detail = "the branch moved meanwhile (another commit landed first); run again"
+        raise error(
+            f"the Hub at {endpoint} refused a request for {repo_id} (HTTP {status or '?'}): {detail}{tail}"
+        ) from exc
