@@ -102,10 +102,6 @@ class Finding:
         """The finding for ``--json``: its fields, in order."""
         return asdict(self)
 
-    def _asdict(self) -> dict[str, Any]:
-        """:meth:`to_json` under the name ``cli`` calls while it still treats findings as NamedTuples."""
-        return self.to_json()
-
 
 class UnsafeArtifactError(StageError):
     """A file that must not be released (unsafe pickle, leaked secret, broken checkpoint).

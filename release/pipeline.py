@@ -24,7 +24,7 @@ from release.checksum import Manifest
 from release.checksum_stage import Checksums, Progress, compute_checksums
 from release.config import Config, DatasetConfig, DatasetRepoConfig
 from release.errors import Finding, StaleLockError, UsageError
-from release.gate import GateConfig, check_gate, run_gate
+from release.gate import GateConfig, check_gate, format_finding, run_gate
 from release.layout import DATASET_DATA_DIR, dataset_staged_dir, shipped_locks, staged_dir
 from release.lock.envfile import write_environment_yml
 from release.lock.pip import PipIndex, check_requirements_lock, lock_requirements
@@ -290,8 +290,7 @@ def run_safety_gate(config: Config | None, files: list[tuple[str, Path]]) -> lis
     findings = run_gate(files, gate_config(config))
     for finding in findings:
         if finding.severity == "warning":
-            where = f" ({finding.where})" if finding.where else ""
-            log.warning("%s %s%s: %s %s", finding.code, finding.path, where, finding.message, finding.fix)
+            log.warning("%s", format_finding(finding))
     check_gate(findings)
     return findings
 

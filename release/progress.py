@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from release.sizes import format_size
+
 #: Work smaller than this finishes before a bar would be worth drawing.
 MIN_TOTAL = 64 << 20
 
@@ -62,9 +64,7 @@ class LogLines:
             with lock:  # files are hashed in parallel
                 state["done"] += n
                 while state["tenth"] <= 10 and state["done"] * 10 >= total * state["tenth"]:
-                    print(
-                        f"INFO: {description}: {state['tenth'] * 10}% of {total / (1 << 20):.1f} MiB", file=sys.stderr
-                    )
+                    print(f"INFO: {description}: {state['tenth'] * 10}% of {format_size(total)}", file=sys.stderr)
                     state["tenth"] += 1
 
         yield advance

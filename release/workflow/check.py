@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from release.config import Config
 from release.errors import Finding
-from release.gate import collect_gate_files, run_gate
+from release.gate import collect_gate_files, format_finding, run_gate
 from release.pipeline import gate_config
 from release.workflow.report import JsonObject, text_of
 
@@ -29,15 +29,11 @@ class GateChecked:
 
     @property
     def message(self) -> str:
-        lines = [
-            f"{f.severity.upper():<7} {f.code} {f.path}{f' ({f.where})' if f.where else ''}: {f.message}\n"
-            f"        fix: {f.fix}"
-            for f in self.findings
-        ]
+        lines = [format_finding(finding, severity=True) for finding in self.findings]
         return "\n".join([*lines, f"{self.errors} error(s), {len(self.findings) - self.errors} warning(s)"])
 
     def to_json(self) -> JsonObject:
-        return {"command": self.command, "findings": [f._asdict() for f in self.findings], "message": self.message}
+        return {"command": self.command, "findings": [f.to_json() for f in self.findings], "message": self.message}
 
     def text(self) -> str:
         return text_of(self.message)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from release.config import Config
 from release.errors import AuthError, UsageError
+from release.hub_client import saved_token
 from release.pipeline import local_hub
 
 #: Where ``reproduce`` reads from when neither --endpoint, HF_ENDPOINT nor a configuration names a Hub.
@@ -30,10 +31,8 @@ def require_token(endpoint: str) -> str:
     oidc = os.environ.get("HF_OIDC_RESOURCE")
     token = None if oidc else _environment_token()
     if not token:
-        from huggingface_hub import get_token  # ~0.2 s: only when the environment holds no token
-
         try:
-            token = get_token()  # with HF_OIDC_RESOURCE: the OIDC exchange, which raises rather than fall back
+            token = saved_token()  # with HF_OIDC_RESOURCE: the OIDC exchange, which raises rather than fall back
         except Exception as exc:  # OIDCError, or the exchange's HTTP error
             if not oidc:
                 raise
@@ -54,9 +53,7 @@ def read_token() -> str | None:
     """A token to read with, if there is one (a public repository is read without)."""
     token = _environment_token()
     if not token:
-        from huggingface_hub import get_token  # ~0.2 s: only when the environment holds no token
-
-        token = get_token()
+        token = saved_token()
     return token or None
 
 

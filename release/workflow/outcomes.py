@@ -300,18 +300,10 @@ class Refused:
     tag_commit: str
     differences: tuple[str, ...]
     bytes: int  # the release's files
-    hint: str  # what to bump
+    message: str  # publish.already_released_message, the one wording of this refusal
 
     outcome: ClassVar[str] = "refuse"
     release_notes: ClassVar[str] = ""
-
-    @property
-    def message(self) -> str:
-        return (
-            f"dry run: {self.repo.tag} is already released on {self.repo.repo_id} with different content, and "
-            f"versions are immutable: publishing would be refused; {self.hint}.\n  - "
-            + "\n  - ".join(self.differences[:20])
-        )
 
     def to_json(self) -> JsonObject:
         return {

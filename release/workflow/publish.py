@@ -21,7 +21,7 @@ from release.publish import (
     PublishResult,
     PublishTarget,
     StagedRepo,
-    bump_hint,
+    already_released_message,
     check_access,
     preview_with_datasets,
     publish_with_datasets,
@@ -138,6 +138,5 @@ def _planned(preview: PublishPreview, tree: StagedTree, endpoint: str, shown: bo
     assert preview.tag_commit is not None, "a preview finds the tag's commit when the tag exists"
     if preview.outcome == "already released":
         return WouldBeAlreadyReleased(repo, preview.repo_exists, preview.tag_commit, size)
-    return Refused(
-        repo, preview.repo_exists, preview.tag_commit, preview.tag_differences, size, bump_hint(repo.repo_type)
-    )
+    refusal = already_released_message(repo.tag, repo.repo_id, repo.repo_type, preview.tag_differences, dry_run=True)
+    return Refused(repo, preview.repo_exists, preview.tag_commit, preview.tag_differences, size, refusal)
