@@ -32,6 +32,7 @@ from release.checksum import Manifest, hash_file
 from release.checksum_stage import Checksums
 from release.config import Config, DatasetRepoConfig
 from release.layout import DATASET_DATA_DIR, dataset_staged_dir, shipped_locks
+from release.libraries import with_layout
 from release.lock.pip import parse_lock_header, read_pins
 from release.stage import CARD_PATH
 
@@ -89,6 +90,7 @@ def build_card(config: Config, checksums: Checksums) -> Card:
     if config.repo_type == "model":
         metadata = with_eval_results(metadata, results, config.repo_name)
         metadata = with_datasets(metadata, [d.publish.repo_id for d in config.datasets if d.publish])
+        metadata = with_layout(metadata, config.model.dir if config.model else None, _released(checksums))
     warnings = validate_metadata(metadata, config.repo_type)
     extra = eval_results_files(results_file) if results_file and config.card.eval_results_dir else {}
     digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
@@ -241,6 +243,10 @@ def _snapshot_summary(snapshot: Path | None) -> dict[str, Any]:
         libc = f", {platform['libc']}" if platform.get("libc") else ""
         summary["platform"] = f"{platform['system']} {platform.get('machine', '')}".strip() + libc
     return summary
+
+
+def _released(checksums: Checksums) -> list[str]:
+    return [e.path for e in checksums.model.entries] if checksums.model else []
 
 
 def _manifest_digest(manifest: Manifest) -> str:

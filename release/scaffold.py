@@ -9,22 +9,25 @@ release's dry run can follow.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import posixpath
 import re
 import tempfile
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from release import __version__
-from release.checkpoint import PICKLE_SUFFIXES, SAFETENSORS_SUFFIX, SHARD_INDEX_SUFFIX
+from release.checkpoint import SAFETENSORS_SUFFIX, SHARD_INDEX_SUFFIX
 from release.config import Config
 from release.errors import UsageError
+from release.libraries import ModelLayout, WeightKind, read_layout, weight_kind
 from release.lock.pip import PipIndex, lock_requirements, parse_lock_header
 from release.pipeline import conda_options
 from release.resources import resource_dir
@@ -39,24 +42,6 @@ PLACEHOLDER_NAMESPACE = "your-username"
 CARD_OUTPUT = "MODEL_CARD.md"
 #: Folders with one of these names (at most two levels down) are datasets.
 DATA_DIR_NAMES = frozenset({"data", "dataset", "datasets"})
-#: Files a model folder usually holds beside its weights, released with them when present.
-COMPANION_FILES = (
-    "added_tokens.json",
-    "chat_template.jinja",
-    "config.json",
-    "generation_config.json",
-    "merges.txt",
-    "preprocessor_config.json",
-    "special_tokens_map.json",
-    "tokenizer.json",
-    "tokenizer.model",
-    "tokenizer_config.json",
-    "vocab.json",
-    "vocab.txt",
-)
-#: Pickled weights (the safety gate's list, without numpy's arrays, which are usually data).
-WEIGHT_PICKLE_SUFFIXES = frozenset(PICKLE_SUFFIXES - {".npy", ".npz"})
-OTHER_WEIGHT_SUFFIXES = frozenset({".onnx", ".gguf"})
 _SKIP_DIRS = frozenset(
     {"__pycache__", "node_modules", "site-packages", "build", "dist", "wandb", "mlruns", "lightning_logs"}
 )
@@ -64,17 +49,19 @@ _WEIGHTS_MAX_DEPTH = 4
 _DATA_MAX_DEPTH = 2
 _NAME_PATTERN = re.compile(r"[^A-Za-z0-9._-]+")
 _VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
-
-WeightKind = Literal["safetensors", "safetensors-index", "pickle", "pickle-index", "other"]
+#: Files whose folder holds one model laid out in sub-folders (sentence-transformers modules, diffusers components).
+_LAYOUT_MARKERS = frozenset({"modules.json", "model_index.json"})
 
 
 @dataclass(frozen=True)
 class WeightsFolder:
-    """A folder holding weight files."""
+    """A folder holding weight files (in it, or in the module or component folders its layout names)."""
 
     dir: str  # POSIX, relative to the project; "." for its root
-    files: tuple[tuple[str, WeightKind, int], ...]  # (name, kind, size), sorted by name
-    companions: tuple[str, ...] = ()  # COMPANION_FILES present in the folder
+    files: tuple[tuple[str, WeightKind, int], ...]  # (path in dir, kind, size), sorted by path
+    companions: tuple[str, ...] = ()  # the files besides the weights that loading needs (its layout's)
+    layout: ModelLayout = field(default_factory=ModelLayout)
+    present: tuple[str, ...] = ()  # every file init saw in the folder, weights and all
 
     @property
     def size(self) -> int:
@@ -122,6 +109,8 @@ class ModelChoice:
     dir: str
     include: tuple[str, ...]
     notes: tuple[str, ...]
+    layout: ModelLayout = field(default_factory=ModelLayout)
+    unreleased: tuple[str, ...] = ()  # files in dir that include leaves out
 
 
 @dataclass(frozen=True)
@@ -251,32 +240,65 @@ def plan_scaffold(scan: ProjectScan, *, spec: str, python: str, repo_id: str | N
 
 
 def choose_model(weights: Sequence[WeightsFolder]) -> ModelChoice | None:
-    """The folder to release and its include globs: safetensors over ONNX/GGUF over pickles."""
+    """The folder to release and its include globs.
+
+    In each folder holding weights (the model's, and each of its module or component folders) the
+    safest format wins: safetensors over ONNX/GGUF over pickles. Then every file the layout says
+    loading needs; what is left out is listed, never dropped silently.
+    """
     if not weights:
         return None
     folder, others = weights[0], weights[1:]
+    include, left, pickles = _weight_globs(folder)
     notes: list[str] = []
-    include: list[str] = []
-    if folder.rank == 0:
-        include.append(f"*{SAFETENSORS_SUFFIX}")
-        if folder.names("safetensors-index"):
-            include.append(f"*{SHARD_INDEX_SUFFIX}")
-        left = folder.names("pickle", "other")
-    elif folder.rank == 1:
-        include += sorted({f"*{Path(n).suffix}" for n in folder.names("other")})
-        left = folder.names("pickle")
-    else:
-        include += sorted({f"*{Path(n).suffix}" for n in folder.names("pickle")})
-        if folder.names("pickle-index"):
-            include.append("*.bin.index.json")
+    if pickles:
         notes.append("pickles: the safety gate scans each one, but safetensors cannot run code when loaded")
-        left = []
     if left:
         notes.append(f"left out, as safer weights are released: {_some(left)}")
     include += folder.companions
+    if folder.layout.code:
+        notes.append(
+            f"code that runs when the model loads (trust_remote_code): {_some(folder.layout.code)}; "
+            "read it before you release it"
+        )
     if others:
         notes.append(f"weights also in: {_some([o.dir + '/' for o in others])} (change dir to release another)")
-    return ModelChoice(folder.dir, tuple(include), tuple(notes))
+    released = [n for n in folder.present if any(_matches(n, pattern) for pattern in include)]
+    unreleased = tuple(n for n in folder.present if n not in released and n not in left)
+    if unreleased:
+        notes.append(f"not released (not in include; add them if loading needs them): {_some(unreleased)}")
+    return ModelChoice(folder.dir, tuple(include), tuple(notes), folder.layout, unreleased)
+
+
+def _weight_globs(folder: WeightsFolder) -> tuple[list[str], list[str], bool]:
+    """The include globs of the weights, the weights left out, and whether pickles are released."""
+    groups: dict[str, list[tuple[str, WeightKind]]] = {}
+    for name, kind, _size in folder.files:
+        groups.setdefault(posixpath.dirname(name), []).append((name, kind))
+    include: list[str] = []
+    left: list[str] = []
+    pickles = False
+    for sub, files in sorted(groups.items()):
+        prefix = f"{sub}/" if sub else ""
+        kinds = {kind for _, kind in files}
+        if "safetensors" in kinds:
+            taken: tuple[WeightKind, ...] = ("safetensors", "safetensors-index")
+            globs = [f"*{SAFETENSORS_SUFFIX}"] + ([f"*{SHARD_INDEX_SUFFIX}"] if "safetensors-index" in kinds else [])
+        elif "other" in kinds:
+            taken = ("other",)
+            globs = sorted({f"*{posixpath.splitext(n)[1]}" for n, k in files if k == "other"})
+        else:
+            taken, pickles = ("pickle", "pickle-index"), True
+            globs = sorted({f"*{posixpath.splitext(n)[1]}" for n, k in files if k == "pickle"})
+            globs += ["*.bin.index.json"] if "pickle-index" in kinds else []
+        include += [prefix + glob for glob in globs if prefix + glob not in include]
+        left += [name for name, kind in files if kind not in taken]
+    return include, left, pickles
+
+
+def _matches(path: str, pattern: str) -> bool:
+    """Whether an include pattern of :func:`choose_model` (``dir/*.suffix`` or a path) names ``path``."""
+    return path.count("/") == pattern.count("/") and fnmatch.fnmatchcase(path, pattern)
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -322,6 +344,9 @@ def describe_findings(scan: ProjectScan, plan: ScaffoldPlan) -> list[str]:
         size = format_size(folder.size)
         lines.append(f"  weights  {model.dir}/: {len(weights)} file(s), {size}; include {', '.join(model.include)}")
         lines += [f"           {note}" for note in model.notes]
+        if model.layout.libraries:
+            stated = "".join(f"; {key} {value}" for key, value in model.layout.metadata.items())
+            lines.append(f"  library  {', '.join(model.layout.libraries)}{stated} (the card's, unless it sets them)")
     for dataset in plan.datasets:
         lines.append(
             f"  data     {dataset.dir}/: dataset {dataset.name!r}, {dataset.files} file(s), {format_size(dataset.size)}"
@@ -350,6 +375,10 @@ def detected_json(scan: ProjectScan, plan: ScaffoldPlan) -> dict[str, Any]:
             "files": [name for name, _, _ in folder.files],
             "bytes": folder.size,
             "notes": list(plan.model.notes),
+            "libraries": list(plan.model.layout.libraries),
+            "card_metadata": dict(plan.model.layout.metadata),
+            "code": list(plan.model.layout.code),
+            "unreleased": list(plan.model.unreleased),
         }
     return {
         "repo_id": plan.repo_id,
@@ -501,22 +530,6 @@ def _hub_license(declared: Any) -> str | None:
     return candidate if candidate in known else None
 
 
-def _weight_kind(name: str) -> WeightKind | None:
-    lower = name.lower()
-    if lower.endswith(SHARD_INDEX_SUFFIX):
-        return "safetensors-index"
-    if lower.endswith(".bin.index.json"):
-        return "pickle-index"
-    suffix = os.path.splitext(lower)[1]
-    if suffix == SAFETENSORS_SUFFIX:
-        return "safetensors"
-    if suffix in WEIGHT_PICKLE_SUFFIXES:
-        return "pickle"
-    if suffix in OTHER_WEIGHT_SUFFIXES:
-        return "other"
-    return None
-
-
 def _walk(root: Path) -> tuple[tuple[WeightsFolder, ...], list[str]]:
     """Weight folders (best first) and data folder candidates, in a walk that skips hidden folders,
     virtual environments, build outputs and experiment logs, and never enters a data folder."""
@@ -544,22 +557,64 @@ def _walk(root: Path) -> tuple[tuple[WeightsFolder, ...], list[str]]:
                     visit(Path(entry.path), child)
             elif entry.is_file(follow_symlinks=False):
                 names_in.setdefault(here, set()).add(entry.name)
-                kind = _weight_kind(entry.name)
+                kind = weight_kind(entry.name)
                 if kind is not None:
                     found.setdefault(here, []).append((entry.name, kind, entry.stat().st_size))
 
     visit(root, ())
-    folders = [
-        WeightsFolder(
-            directory,
-            tuple(sorted(files)),
-            tuple(name for name in COMPANION_FILES if name in names_in.get(directory, set())),
-        )
-        for directory, files in found.items()
-        if any(not kind.endswith("-index") for _, kind, _ in files)
-    ]
+    models = _model_dirs(found, names_in)
+    folders = [_weights_folder(root, directory, found, names_in, models) for directory in models]
+    folders = [f for f in folders if any(not kind.endswith("-index") for _, kind, _ in f.files)]
     folders.sort(key=lambda f: (f.rank, -f.size, f.dir.count("/"), f.dir))
     return tuple(folders), data_dirs
+
+
+def _model_dirs(found: Mapping[str, object], names_in: Mapping[str, set[str]]) -> list[str]:
+    """The folders holding a model: each with weights, and each whose layout spans sub-folders
+    (``modules.json``, ``model_index.json``), which then holds the weights of its sub-folders too."""
+    roots = sorted(d for d, names in names_in.items() if names & _LAYOUT_MARKERS)
+    return sorted(
+        {d for d in found if not any(_inside(d, r) for r in roots)}
+        | {r for r in roots if not any(_inside(r, o) for o in roots)}
+    )
+
+
+def _weights_folder(
+    root: Path,
+    directory: str,
+    found: Mapping[str, list[tuple[str, WeightKind, int]]],
+    names_in: Mapping[str, set[str]],
+    models: Sequence[str],
+) -> WeightsFolder:
+    """One model folder: its weights (with those of the sub-folders its layout names), every file init
+    saw in it but not in another model's folder (paths relative to it), and its layout."""
+
+    def relative(folder: str, name: str = "") -> str:
+        inner = folder if directory == "." else folder[len(directory) + 1 :]
+        return posixpath.join(inner, name) if inner and inner != "." else name
+
+    others = [m for m in models if _inside(m, directory)]
+    inside = [
+        d
+        for d in names_in
+        if d == directory or (_inside(d, directory) and not any(d == o or _inside(d, o) for o in others))
+    ]
+    layout = read_layout(root / directory, frozenset(relative(d, n) for d in inside for n in names_in[d]))
+    parts = [
+        d
+        for d in names_in
+        if d == directory
+        or any(relative(d) == f or relative(d).startswith(f"{f}/") for f in layout.folders if _inside(d, directory))
+    ]
+    present = tuple(sorted({relative(d, n) for d in {*inside, *parts} for n in names_in[d]}))
+    weights = tuple(sorted((relative(d, n), k, size) for d in parts if d in found for n, k, size in found[d]))
+    companions = tuple(n for n in layout.files if weight_kind(n) is None)
+    return WeightsFolder(directory, weights, companions, layout, present)
+
+
+def _inside(folder: str, parent: str) -> bool:
+    """Whether ``folder`` is strictly inside ``parent`` (POSIX, relative to the project; "." is its root)."""
+    return folder != parent and (parent == "." or folder.startswith(f"{parent}/"))
 
 
 def _data_folders(root: Path, candidates: Sequence[str], model_dir: str | None) -> tuple[DataFolder, ...]:

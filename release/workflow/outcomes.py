@@ -325,6 +325,7 @@ class DryRunReport:
     model: Planned
     datasets: tuple[Planned, ...] = ()
     warnings: tuple[str, ...] | None = None  # release: the cards' warnings
+    unreleased: tuple[str, ...] | None = None  # release: the files of model.dir that model.include leaves out
 
     @property
     def refused(self) -> bool:
@@ -336,12 +337,16 @@ class DryRunReport:
 
     @property
     def message(self) -> str:
-        if not self.datasets:
-            return self.model.message
         lines = [*(d.message for d in self.datasets), self.model.message]
-        if self.refused:
+        if self.datasets and self.refused:
             lines.append(
                 "publishing would stop before sending anything: no dataset and not the model would be published"
+            )
+        if self.unreleased:
+            lines.append(
+                f"not released: {len(self.unreleased)} file(s) of the model folder that model.include leaves out "
+                "(add them to model.include if loading the model needs them):\n"
+                + "\n".join(f"  {path}" for path in self.unreleased)
             )
         return "\n\n".join(lines)
 
@@ -352,6 +357,8 @@ class DryRunReport:
         document.update(message=self.message, command=self.command)
         if self.warnings is not None:
             document["warnings"] = list(self.warnings)
+        if self.unreleased is not None:
+            document["unreleased"] = list(self.unreleased)
         return document
 
     def text(self) -> str:

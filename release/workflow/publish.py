@@ -9,12 +9,13 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from release.checksum_stage import Progress
 from release.config import Config
+from release.libraries import unreleased_model_files
 from release.pipeline import StagedTree, check_locks, read_staged, stage_release, staged_trees
 from release.publish import (
     PublishPreview,
@@ -73,7 +74,10 @@ def release(config: Config, options: PublishOptions, progress: Progress | None =
             into = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="model-release-dry-run-")))
         staged = stage_release(config, progress, scratch=into)
         datasets, model = staged_trees(config, staged)
-        return _publish_trees(config, options, datasets, model, token, command="release", warnings=staged.warnings)
+        report = _publish_trees(config, options, datasets, model, token, command="release", warnings=staged.warnings)
+    if isinstance(report, DryRunReport) and config.model is not None:
+        return replace(report, unreleased=unreleased_model_files(config))
+    return report
 
 
 def _publish_trees(
