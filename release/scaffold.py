@@ -33,6 +33,7 @@ from release.pipeline import conda_options
 from release.resources import resource_dir
 from release.schema import load_schema
 from release.sizes import format_size
+from release.stage import CARD_PATH
 
 #: What the scaffolded workflows install (the versions model-release's own CI uses).
 NOX_VERSION = "2026.10.20"
@@ -259,14 +260,17 @@ def choose_model(weights: Sequence[WeightsFolder]) -> ModelChoice | None:
     if folder.layout.code:
         notes.append(
             f"code that runs when the model loads (trust_remote_code): {_some(folder.layout.code)}; "
-            "read it before you release it"
+            "read them before you release them"
         )
     if others:
         notes.append(f"weights also in: {_some([o.dir + '/' for o in others])} (change dir to release another)")
     released = [n for n in folder.present if any(_matches(n, pattern) for pattern in include)]
     unreleased = tuple(n for n in folder.present if n not in released and n not in left)
-    if unreleased:
-        notes.append(f"not released (not in include; add them if loading needs them): {_some(unreleased)}")
+    others_left = [n for n in unreleased if n != CARD_PATH]
+    if others_left:
+        notes.append(f"not released (not in include; add them if loading needs them): {_some(others_left)}")
+    if CARD_PATH in unreleased:
+        notes.append(f"{CARD_PATH} is not released as a file: the release's {CARD_PATH} is the card it renders")
     return ModelChoice(folder.dir, tuple(include), tuple(notes), folder.layout, unreleased)
 
 
@@ -345,8 +349,9 @@ def describe_findings(scan: ProjectScan, plan: ScaffoldPlan) -> list[str]:
         lines.append(f"  weights  {model.dir}/: {len(weights)} file(s), {size}; include {', '.join(model.include)}")
         lines += [f"           {note}" for note in model.notes]
         if model.layout.libraries:
-            stated = "".join(f"; {key} {value}" for key, value in model.layout.metadata.items())
-            lines.append(f"  library  {', '.join(model.layout.libraries)}{stated} (the card's, unless it sets them)")
+            stated = ", ".join(f"{key} {value}" for key, value in model.layout.metadata.items())
+            card = f"; the card gets {stated} unless it sets them" if stated else ""
+            lines.append(f"  library  {', '.join(model.layout.libraries)}{card}")
     for dataset in plan.datasets:
         lines.append(
             f"  data     {dataset.dir}/: dataset {dataset.name!r}, {dataset.files} file(s), {format_size(dataset.size)}"
