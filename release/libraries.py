@@ -162,7 +162,7 @@ def unreleased_files(
 ) -> tuple[str, ...]:
     """The files in ``folder`` that ``include``/``exclude`` leave out, as sorted POSIX paths.
 
-    Hidden files and folders (``.git``, ``.hub``, ``.gitattributes``) are not the model's, nor is
+    Hidden files and folders (``.git``, ``.hub``, ``.gitattributes``) and ``__pycache__`` are not the model's, nor is
     anything at or under a path of ``ignore`` (the release's own configuration, locks and outputs,
     when the model folder is the project's).
     """
@@ -518,4 +518,5 @@ def _valid(key: str, value: str) -> bool:
 
 
 def _is_hidden(path: str) -> bool:
-    return any(part.startswith(".") for part in path.split("/"))
+    """Hidden (``.git``, ``.gitattributes``), or Python's byte-code cache: never a model's file."""
+    return any(part.startswith(".") or part == "__pycache__" for part in path.split("/"))

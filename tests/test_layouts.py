@@ -262,6 +262,8 @@ def test_a_model_folder_at_the_project_root_lists_no_file_of_the_release_itself(
     (root / "build").mkdir()
     (root / "build" / "README.md").write_text("x\n")
     (root / "eval.py").write_text("print('not the model')\n")
+    (root / "__pycache__").mkdir()
+    (root / "__pycache__" / "eval.cpython-311.pyc").write_bytes(b"")
     own = [root / n for n in ("release.toml", "requirements.in", "requirements.txt", "MODEL_CARD.md", "noxfile.py")]
     include = ["*.safetensors", *read_layout(root).files]
     assert unreleased_files(root, include, ignore=[*own, root / "build"]) == ("eval.py",)
