@@ -162,21 +162,21 @@ def unreleased_files(
 ) -> tuple[str, ...]:
     """The files in ``folder`` that ``include``/``exclude`` leave out, as sorted POSIX paths.
 
-    Hidden files and folders (``.git``, ``.hub``, ``.gitattributes``) and ``__pycache__`` are not the model's, nor is
-    anything at or under a path of ``ignore`` (the release's own configuration, locks and outputs,
-    when the model folder is the project's).
+    Hidden files and folders (``.git``, ``.hub``, ``.gitattributes``) and ``__pycache__`` are not
+    the model's, nor is anything at or under a path of ``ignore`` (the release's own configuration,
+    locks and outputs, when the model folder is the project's).
     """
     if not folder.is_dir():
         return ()
-    everything = collect_files(folder)
+    base = folder.resolve()
+    ignored = tuple(p.resolve().relative_to(base).as_posix() for p in ignore if p.resolve().is_relative_to(base))
     kept = {relative for relative, _ in collect_files(folder, tuple(include), tuple(exclude))}
-    ignored = [p.resolve() for p in ignore]
     return tuple(
         relative
-        for relative, path in everything
+        for relative, _ in collect_files(folder)
         if relative not in kept
         and not _is_hidden(relative)
-        and not any(path.resolve() == i or path.resolve().is_relative_to(i) for i in ignored)
+        and not any(relative == i or relative.startswith(f"{i}/") for i in ignored)
     )
 
 

@@ -25,8 +25,9 @@ from project import run_cli
 from safetensors.numpy import load_file, save_file
 from wheelhouse import Wheelhouse
 
+from release.card import CardMetadata
 from release.hub.server import HubServer, Token
-from release.libraries import gguf_strings, onnx_external_data, read_layout, unreleased_files
+from release.libraries import gguf_strings, onnx_external_data, read_layout, unreleased_files, with_layout
 from release.scaffold import WeightsFolder, choose_model, scan_project
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "layouts"
@@ -379,3 +380,20 @@ def test_onnx_and_gguf_headers_are_read_without_their_libraries(tmp_path: Path) 
     outside.mkdir()
     shutil.copy(onnx_dir / "model.onnx", outside / "model.onnx")  # its external data is not in the folder
     assert read_layout(outside).files == ()
+
+
+def test_the_card_keeps_what_it_sets_and_gets_only_what_the_released_files_state() -> None:
+    folder = FIXTURES / "transformers-remote-code"
+    released = ["config.json", "configuration_tiny.py", "model.safetensors", "modeling_tiny.py"]
+    own = CardMetadata({"library_name": "my-lib", "tags": ["tiny"]}, "card.yaml")
+    filled = with_layout(own, folder, released)
+    assert dict(filled.data) == {"library_name": "my-lib", "tags": ["tiny", "custom_code"]}
+    assert filled.source == "card.yaml"
+    assert dict(with_layout(CardMetadata({}, "x"), folder, ["model.safetensors"]).data) == {}  # no config released
+    assert dict(with_layout(CardMetadata({"tags": "one"}, "x"), folder, released).data) == {
+        "tags": "one",  # not a list: left for the schema check to name
+        "library_name": "transformers",
+    }
+    assert with_layout(own, None, released) is own
+    peft = with_layout(CardMetadata({"base_model": "org/other"}, "x"), FIXTURES / "peft-lora", ["adapter_config.json"])
+    assert dict(peft.data) == {"base_model": "org/other", "library_name": "peft"}
