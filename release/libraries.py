@@ -68,6 +68,8 @@ SENTENCE_TRANSFORMERS_FILES = (
     "sentence_bert_config.json",
     "sentence_xlnet_config.json",
 )
+#: Files whose folder holds one model laid out in sub-folders (sentence-transformers modules, diffusers components).
+LAYOUT_MARKERS = frozenset({"modules.json", "model_index.json"})
 PEFT_FILES = ("adapter_config.json",)
 OPEN_CLIP_FILES = ("open_clip_config.json",)
 #: Files of a model's legal terms, released with it whatever the library.

@@ -27,7 +27,7 @@ from release import __version__
 from release.checkpoint import SAFETENSORS_SUFFIX, SHARD_INDEX_SUFFIX
 from release.config import Config
 from release.errors import UsageError
-from release.libraries import ModelLayout, WeightKind, read_layout, weight_kind
+from release.libraries import LAYOUT_MARKERS, ModelLayout, WeightKind, read_layout, weight_kind
 from release.lock.pip import PipIndex, lock_requirements, parse_lock_header
 from release.pipeline import conda_options
 from release.resources import resource_dir
@@ -50,8 +50,6 @@ _WEIGHTS_MAX_DEPTH = 4
 _DATA_MAX_DEPTH = 2
 _NAME_PATTERN = re.compile(r"[^A-Za-z0-9._-]+")
 _VERSION_PATTERN = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]*$")
-#: Files whose folder holds one model laid out in sub-folders (sentence-transformers modules, diffusers components).
-_LAYOUT_MARKERS = frozenset({"modules.json", "model_index.json"})
 
 
 @dataclass(frozen=True)
@@ -577,7 +575,7 @@ def _walk(root: Path) -> tuple[tuple[WeightsFolder, ...], list[str]]:
 def _model_dirs(found: Mapping[str, object], names_in: Mapping[str, set[str]]) -> list[str]:
     """The folders holding a model: each with weights, and each whose layout spans sub-folders
     (``modules.json``, ``model_index.json``), which then holds the weights of its sub-folders too."""
-    roots = sorted(d for d, names in names_in.items() if names & _LAYOUT_MARKERS)
+    roots = sorted(d for d, names in names_in.items() if names & LAYOUT_MARKERS)
     return sorted(
         {d for d in found if not any(_inside(d, r) for r in roots)}
         | {r for r in roots if not any(_inside(r, o) for o in roots)}
