@@ -54,6 +54,11 @@ EXPECTED: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         [],
     ),
     "transformers-gpt2": (["transformers"], {"library_name": "transformers", "pipeline_tag": "text-generation"}, []),
+    "transformers-vit-sharded": (
+        ["transformers"],
+        {"library_name": "transformers", "pipeline_tag": "image-classification"},
+        [],
+    ),
     "transformers-remote-code": (
         ["transformers"],
         {"library_name": "transformers"},
@@ -153,6 +158,18 @@ def _load_gpt2(folder: Path) -> None:
     assert "messages" in (folder / "chat_template.jinja").read_text()
 
 
+def _load_vit(folder: Path) -> None:
+    """Every shard the index maps a tensor to loads and holds it; the image processor fits the model."""
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    shards = {name: load_file(str(folder / name)) for name in set(index["weight_map"].values())}
+    assert len(shards) == 3
+    assert all(tensor in shards[shard] for tensor, shard in index["weight_map"].items())
+    assert sum(t.nbytes for s in shards.values() for t in s.values()) == index["metadata"]["total_size"]
+    config = json.loads((folder / "config.json").read_text())
+    processor = json.loads((folder / "preprocessor_config.json").read_text())
+    assert processor["size"] == {"height": config["image_size"], "width": config["image_size"]}
+
+
 def _load_remote_code(folder: Path) -> None:
     """The auto_map names modules that were released; the model's own code imports only released modules."""
     config = json.loads((folder / "config.json").read_text())
@@ -231,6 +248,7 @@ LOADERS = {
     "transformers-bert": _load_bert,
     "transformers-gpt2": _load_gpt2,
     "transformers-remote-code": _load_remote_code,
+    "transformers-vit-sharded": _load_vit,
 }
 
 
