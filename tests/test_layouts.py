@@ -40,6 +40,11 @@ EXPECTED: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         {"library_name": "diffusers", "pipeline_tag": "unconditional-image-generation"},
         [],
     ),
+    "diffusers-text-to-image": (
+        ["diffusers"],
+        {"library_name": "diffusers", "pipeline_tag": "text-to-image"},
+        [],
+    ),
     "gguf": (["gguf"], {"base_model": "model-release-fixtures/tiny-bert"}, []),
     "onnx-external-data": (["onnx"], {}, []),
     "peft-lora": (["peft"], {"base_model": "model-release-fixtures/tiny-bert", "library_name": "peft"}, []),
@@ -214,6 +219,28 @@ def _load_diffusers(folder: Path) -> None:
     assert weights["conv_in.weight"].shape == (unet["block_out_channels"][0], unet["in_channels"], 3, 3)
 
 
+def _load_text_to_image(folder: Path) -> None:
+    """Each component model_index.json names came back, the absent ones (null) did not; the
+    tokenizer component loads with ``tokenizers`` and fits the text encoder, whose output fits the UNet."""
+    from tokenizers import Tokenizer
+
+    index = json.loads((folder / "model_index.json").read_text())
+    named = {k for k, v in index.items() if not k.startswith("_") and isinstance(v, list)}
+    present = {k for k in named if None not in index[k]}
+    assert present == {"scheduler", "text_encoder", "tokenizer", "unet", "vae"}
+    assert all((folder / k).is_dir() for k in present) and not any((folder / k).exists() for k in named - present)
+    text = json.loads((folder / "text_encoder" / "config.json").read_text())
+    ids = Tokenizer.from_file(str(folder / "tokenizer" / "tokenizer.json")).encode("a red cat").ids
+    assert ids and max(ids) < text["vocab_size"]
+    encoder = load_file(str(folder / "text_encoder" / "model.safetensors"))
+    assert encoder["embeddings.token_embedding.weight"].shape == (text["vocab_size"], text["hidden_size"])
+    unet = json.loads((folder / "unet" / "config.json").read_text())
+    assert unet["cross_attention_dim"] == text["hidden_size"]
+    vae = json.loads((folder / "vae" / "config.json").read_text())
+    assert unet["in_channels"] == vae["latent_channels"]
+    assert load_file(str(folder / "vae" / "diffusion_pytorch_model.safetensors"))
+
+
 def _load_gguf(folder: Path) -> None:
     from gguf import GGUFReader
 
@@ -241,6 +268,7 @@ def _load_onnx(folder: Path) -> None:
 
 LOADERS = {
     "diffusers-ddpm": _load_diffusers,
+    "diffusers-text-to-image": _load_text_to_image,
     "gguf": _load_gguf,
     "onnx-external-data": _load_onnx,
     "peft-lora": _load_peft,
