@@ -460,6 +460,7 @@ def _render(template: str, context: Mapping[str, Any]) -> str:
         autoescape=False,  # TOML, Python and YAML, not HTML  # noqa: S701
     )
     env.filters["toml"] = _toml_value
+    env.filters["toml_lines"] = _toml_lines
     env.filters["pystr"] = lambda value: json.dumps(str(value))
     return env.get_template(template).render(**context)
 
@@ -469,6 +470,13 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value)
     return "[" + ", ".join(json.dumps(str(item)) for item in value) + "]"
+
+
+def _toml_lines(values: Sequence[str]) -> str:
+    """A TOML array of strings, one a line when there are more than three (a layout's many files)."""
+    if len(values) <= 3:
+        return _toml_value(values)
+    return "[\n" + "".join(f"    {json.dumps(str(value))},\n" for value in values) + "]"
 
 
 def _create(path: Path, text: str) -> bool:

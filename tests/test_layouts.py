@@ -290,6 +290,9 @@ def test_files_left_out_are_listed_by_init_and_the_dry_run(tmp_path: Path, wheel
     assert "not released (not in include; add them if loading needs them): training_args.json" in init.stdout
     library = "library  transformers; the card gets library_name transformers, pipeline_tag text-classification"
     assert library + " unless it sets them" in init.stdout
+    include = ["*.safetensors", "config.json", "merges.txt", "tokenizer.json", "tokenizer_config.json"]
+    lines = "".join(f"    {json.dumps(name)},\n" for name in include)
+    assert f"include = [\n{lines}]  # globs in dir" in (root / "release.toml").read_text()  # one a line, to review
     dry = run_cli("release", "--dry-run", "--json", cwd=root, env=_offline(wheelhouse))
     assert dry.returncode == 0, dry.stderr
     document = json.loads(dry.stdout)
