@@ -149,6 +149,13 @@ _FILES: tuple[tuple[str, str | None], ...] = (
 )
 
 
+#: What init and the release write into the project: never a file of a model folder at its root.
+_PROJECT_FILES = frozenset(
+    {path for path, _ in _FILES}
+    | {CARD_OUTPUT, "requirements.txt", "environment.json", "environment.yml", "conda-lock.yml"}
+)
+
+
 # --- reading the project ------------------------------------------------------------------------
 
 
@@ -617,7 +624,12 @@ def _weights_folder(
         if d == directory
         or any(relative(d) == f or relative(d).startswith(f"{f}/") for f in layout.folders if _inside(d, directory))
     ]
-    present = tuple(sorted({relative(d, n) for d in {*inside, *parts} for n in names_in[d]}))
+    present = tuple(
+        sorted(
+            {relative(d, n) for d in {*inside, *parts} for n in names_in[d] if not n.startswith(".")}
+            - (_PROJECT_FILES if directory == "." else frozenset())
+        )
+    )
     weights = tuple(sorted((relative(d, n), k, size) for d in parts if d in found for n, k, size in found[d]))
     companions = tuple(n for n in layout.files if weight_kind(n) is None)
     return WeightsFolder(directory, weights, companions, layout, present)

@@ -317,11 +317,14 @@ def test_a_model_folder_at_the_project_root_lists_no_file_of_the_release_itself(
     own = [root / n for n in ("release.toml", "requirements.in", "requirements.txt", "MODEL_CARD.md", "noxfile.py")]
     include = ["*.safetensors", *read_layout(root).files]
     assert unreleased_files(root, include, ignore=[*own, root / "build"]) == ("eval.py",)
+    (root / ".gitattributes").write_text("*.safetensors filter=lfs\n")
+    (root / "templates").mkdir()
+    (root / "templates" / "README.md.j2").write_text("x\n")
     scan = scan_project(root)
     model = choose_model(scan.weights)
     assert model is not None and model.dir == "."
     assert "chat_template.jinja" in model.include and "generation_config.json" in model.include
-    assert "eval.py" in model.unreleased
+    assert model.unreleased == ("eval.py",)  # a second init does not list what the first one wrote
 
 
 def test_a_component_holding_only_pickles_keeps_them_beside_safetensors_elsewhere(tmp_path: Path) -> None:
