@@ -19,6 +19,7 @@ from release.card import (
     EVAL_RESULTS_DIR,
     CardMetadata,
     EvalResultsFile,
+    card_body,
     eval_results_files,
     load_eval_results,
     load_metadata,
@@ -117,6 +118,7 @@ def build_dataset_card(config: Config, index: int, manifest: Manifest) -> Card:
         "version": repo.version,
         "tag": repo.tag,
         "metadata": dict(metadata.data),
+        "body": card_body(metadata),
         "content": dict(repo.content or {}),
         "dataset": {
             "name": dataset.name,
@@ -158,6 +160,7 @@ def card_context(
         "version": config.version,
         "tag": config.tag,
         "metadata": dict(metadata.data),
+        "body": card_body(metadata),
         "content": dict(config.card.content or {}),
         "model_files": [
             {"path": e.path, "size": e.size, "sha256": e.sha256}
