@@ -811,3 +811,57 @@ def test_eval_results_merge_into_the_model_index_an_adopted_card_has() -> None:
         {"name": "m", "results": [ours]},
     ]
     assert with_eval_results(merged, [ours], "m") is merged  # already there: nothing added twice
+
+
+def test_a_release_adopting_a_readme_merges_its_results_into_the_cards_own_model_index(card_project: Path) -> None:
+    from release.card_stage import build_card
+    from release.checksum_stage import compute_checksums
+    from release.config import load_config
+
+    theirs = {
+        "task": {"type": "text-classification"},
+        "dataset": {"type": "glue", "name": "SST-2", "config": "sst2", "split": "validation"},
+        "metrics": [{"type": "accuracy", "value": 0.91}],
+    }
+    front = yaml.safe_dump({"license": "mit", "model-index": [{"name": "tiny", "results": [theirs]}]}, sort_keys=False)
+    (card_project / "card.md").write_text(f"---\n{front}---\n\n# tiny\n\nThe author's words.\n")
+    toml = card_project / "release.toml"
+    toml.write_text(RELEASE_TOML.replace('metadata = "card.yaml"', 'metadata = "card.md"'))
+    config = load_config(cwd=card_project)
+    card = build_card(config, compute_checksums(config))
+    [entry] = card.metadata.data["model-index"]
+    assert entry["name"] == "tiny" and entry["results"][0] == theirs and len(entry["results"]) == 3
+    assert card.text.split("\n---\n", 1)[1].startswith("\n# tiny\n\nThe author's words.\n\n## Release\n")
+
+    toml.write_text(RELEASE_TOML.replace('metadata = "card.yaml"', 'metadata = "README.md"'))
+    (card_project / "README.md").write_text(f"---\n{front}---\n\n# tiny\n")
+    with pytest.raises(CardError, match=r"card\.metadata and card\.output .* are the same file.*MODEL_CARD\.md"):
+        build_card(load_config(cwd=card_project), compute_checksums(config))
+
+
+def test_a_dataset_card_adopted_from_markdown_keeps_its_text_first() -> None:
+    card = "---\nlicense: cc-by-4.0\npretty_name: Flowers\n---\n# Flowers\n\nPhotos of flowers.\n"
+    metadata = read_card(card, "d.md")
+    context = {
+        "repo_id": "alice/flowers",
+        "repo_name": "flowers",
+        "repo_type": "dataset",
+        "version": "1.0",
+        "tag": "v1.0",
+        "metadata": dict(metadata.data),
+        "body": card_body(metadata),
+        "content": {},
+        "dataset": {
+            "name": "flowers",
+            "file_count": 1,
+            "total_size": 3,
+            "data_dir": "data",
+            "manifest": "data.json",
+            "checksums": "data.sha256",
+            "files": [{"path": "a.csv", "size": 3, "sha256": "ab" * 32}],
+        },
+    }
+    text = render_card(metadata.data, context, default_template="dataset-README.md.j2")
+    body = text.split("\n---\n", 1)[1]
+    assert body.startswith("\n# Flowers\n\nPhotos of flowers.\n\n## Release\n")
+    assert "_No description given" not in body and "### Files" in body and "| Files | 1 (3 bytes) |" in body
