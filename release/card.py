@@ -87,7 +87,7 @@ def load_metadata(
     if front is not None and text[front.end() :].strip():
         raise CardError(
             f"{file} ({table}) holds YAML front matter and then more text, as a Markdown card does, but its name "
-            f"does not end in .md: name a Markdown card such as README.md (its front matter is then read as the "
+            "does not end in .md: name a Markdown card such as README.md (its front matter is then read as the "
             "metadata and its body kept in the card), or keep only the YAML in this file"
         )
     data = _parse_yaml_mapping(text, str(file))
