@@ -39,9 +39,9 @@ Secrets: every text file is scanned with detect-secrets' detectors (all but the 
 and the public-IP one) plus three of ours: Hugging Face tokens, credentials in URLs, and
 credential-named variables being assigned (``HF_TOKEN="..."``; unquoted too in ``.env`` files,
 shell scripts and Dockerfiles). A hit names the file, the line and the kind of secret, never the
-secret. A file is *text* unless its name marks it as weights (safetensors, pickles) or its first
-8,000 bytes hold a NUL byte (git's rule; UTF-16 files therefore count as binary): a 10 GB
-safetensors file is never secret-scanned.
+secret. A file is *text* unless its name or its first bytes mark it as weights (safetensors by
+name; pickles by name or content, see :mod:`release.formats.sniff`) or its first 8,000 bytes hold
+a NUL byte (git's rule; UTF-16 files therefore count as binary): a 10 GB safetensors file is never secret-scanned.
 
 Text is read in chunks of 4 MiB. Fast triggers (each detector's own expressions, or words its
 expressions require) pick the lines a detector could match; only those lines go through that
@@ -86,13 +86,13 @@ from release.checkpoint import (
     check_pickle,
     check_safetensors,
     check_shard_index,
-    is_pickle,
     is_safetensors,
     is_shard_index,
     unreadable,
 )
 from release.checksum import collect_files
 from release.errors import ConfigError, Finding, Severity, UnsafeArtifactError, UsageError
+from release.formats.sniff import sniff
 from release.sizes import format_size
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,13 @@ class _Scan:
             header, problems = check_safetensors(release_path, path)
             self.headers[release_path] = header
             self.findings += problems
-        elif is_pickle(release_path):
+            return
+        try:
+            kind = sniff(release_path, path)
+        except OSError as exc:
+            self.findings.append(unreadable(release_path, exc))
+            return
+        if kind == "pickle":
             problems = check_pickle(release_path, path, self.config.allow_pickles.get(release_path))
             if any(f.code.startswith("MR303") for f in problems):
                 self.allowed_used.add(release_path)

@@ -1,0 +1,106 @@
+"""What a file of a release is, told from its first bytes rather than its name.
+
+A pickle renamed ``weights``, ``model.pth.tar`` or ``x.pt.txt`` loads as well as ``model.pkl``
+does, so the gate classifies files by content:
+
+- a pickle of protocol 2 to 5 starts with the PROTO opcode: ``0x80`` and the protocol number;
+- a pickle of protocol 0 or 1 has no header; one is recognised when the file starts with an opcode
+  pickles of those protocols start with (``c`` GLOBAL, ``(`` MARK, ``}``, ``]``, ``)``) and its
+  first 64 KiB parse as pickle opcodes (to STOP, or to the end of what was read). Text that
+  happens to start with those characters fails to parse within a line or two;
+- a numpy ``.npy`` array starts with ``\\x93NUMPY`` (a pickle when its dtype holds objects);
+- a zip (``PK\\x03\\x04``) is torch's format or numpy's ``.npz`` when it holds a ``*.pkl`` or
+  ``*.npy`` member (in any folder), a Keras model when it holds ``config.json`` beside
+  ``metadata.json`` (or is named ``.keras``); its member list is read from the central directory;
+- GGUF starts with ``GGUF``, HDF5 (Keras ``.h5``) with ``\\x89HDF\\r\\n\\x1a\\n``.
+
+Files with a pickle's name (:data:`release.checkpoint.PICKLE_SUFFIXES`) are pickles whatever
+their content says, unless it says GGUF, HDF5 or a Keras zip; ONNX has no magic number and is
+known by its ``.onnx`` name. Classifying costs one read of 8 bytes per file, and of 64 KiB for
+the few that start like an old pickle.
+"""
+
+from __future__ import annotations
+
+import io
+import pickletools
+import posixpath
+from pathlib import Path
+from typing import IO, Literal
+
+from picklescan.relaxed_zipfile import RelaxedZipFile
+
+from release.checkpoint import is_pickle
+
+#: What the gate does with a file: scan it as pickles (raw, numpy, or zip members), check it as a
+#: Keras zip, GGUF, HDF5 (a Keras .h5 model) or ONNX model, or treat it as anything else.
+FileKind = Literal["pickle", "keras", "gguf", "hdf5", "onnx", "other"]
+
+GGUF_MAGIC = b"GGUF"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+NPY_MAGIC = b"\x93NUMPY"
+ZIP_MAGIC = b"PK\x03\x04"
+
+_HEAD_BYTES = 8
+_OLD_PICKLE_OPENERS = frozenset(b"c(}])")
+_OLD_PICKLE_PROBE = 64 << 10
+_PICKLE_MEMBERS = (".pkl", ".pickle", ".npy")
+
+__all__ = ["GGUF_MAGIC", "HDF5_MAGIC", "NPY_MAGIC", "ZIP_MAGIC", "FileKind", "is_pickle_header", "sniff"]
+
+
+def sniff(release_path: str, path: Path) -> FileKind:
+    """The kind of the file at ``path`` (``release_path`` is its name in the release). Raises OSError."""
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+        if head.startswith(GGUF_MAGIC):
+            return "gguf"
+        if head.startswith(HDF5_MAGIC):
+            return "hdf5"
+        if head.startswith(ZIP_MAGIC):
+            return _zip_kind(release_path, handle)
+        if head.startswith(NPY_MAGIC) or is_pickle_header(head) or is_pickle(release_path):
+            return "pickle"
+        if head[:1] and head[0] in _OLD_PICKLE_OPENERS:
+            handle.seek(0)
+            probe = handle.read(_OLD_PICKLE_PROBE)
+            if _parses_as_pickle(probe, complete=len(probe) < _OLD_PICKLE_PROBE):
+                return "pickle"
+    if release_path.lower().endswith(".onnx"):
+        return "onnx"
+    return "other"
+
+
+def is_pickle_header(head: bytes) -> bool:
+    """Whether ``head`` starts with a PROTO opcode of protocol 2 to 5 (every pickle.dumps of those writes one)."""
+    return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
+
+
+def _zip_kind(release_path: str, handle: IO[bytes]) -> FileKind:
+    named_keras = release_path.lower().endswith(".keras")
+    if is_pickle(release_path):
+        return "pickle"  # the pickle scan reads the zip, and blocks it if it cannot
+    handle.seek(0)
+    try:
+        with RelaxedZipFile(handle, "r") as archive:
+            names = archive.namelist()
+    except Exception:  # not a zip a loader could open either (torch and Keras read the central directory)
+        return "keras" if named_keras else "other"
+    if any(name.lower().endswith(_PICKLE_MEMBERS) for name in names):
+        return "pickle"
+    top = {posixpath.basename(name) for name in names if "/" not in name.strip("/")}
+    if "config.json" in top and ("metadata.json" in top or named_keras):
+        return "keras"
+    return "other"
+
+
+def _parses_as_pickle(data: bytes, *, complete: bool) -> bool:
+    """Whether ``data`` reads as pickle opcodes up to STOP (or, when it is only the file's start, to its end)."""
+    stream = io.BytesIO(data)
+    try:
+        for opcode, _, _ in pickletools.genops(stream):
+            if opcode.name == "STOP":
+                return True
+    except Exception:  # any parse failure: not a pickle (or one cut off by our probe's end)
+        return not complete and stream.tell() >= len(data)
+    return False
