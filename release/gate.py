@@ -31,9 +31,15 @@ MR305 pickle-allow-unused        warning  an allow_pickles entry that covers not
 MR401 secret                     error    a token, key, password or private key in a text file
 MR501 file-too-large             error    above the Hub's per-file limit (``max_file_size``)
 MR502 file-large                 warning  above ``warn_size``: shard it
+MR601 gguf-header                error    no GGUF magic, a version llama.cpp does not read, a
+                                          header or tensor table cut short or malformed
+MR602 gguf-tensor                error    a tensor of unknown type, misaligned, named twice, or
+                                          whose data runs past the end of the file
 ===============================  =======  =====================================================
 
 Weights are checked by :mod:`release.checkpoint`: a safetensors file costs one header read.
+Pickles are found by name or by content (:mod:`release.formats.sniff`); other formats are
+checked by :mod:`release.formats`.
 
 Secrets: every text file is scanned with detect-secrets' detectors (all but the entropy-only ones
 and the public-IP one) plus three of ours: Hugging Face tokens, credentials in URLs, and
@@ -92,6 +98,7 @@ from release.checkpoint import (
 )
 from release.checksum import collect_files
 from release.errors import ConfigError, Finding, Severity, UnsafeArtifactError, UsageError
+from release.formats.gguf import check_gguf
 from release.formats.sniff import sniff
 from release.sizes import format_size
 
@@ -200,6 +207,8 @@ class _Scan:
             if any(f.code.startswith("MR303") for f in problems):
                 self.allowed_used.add(release_path)
             self.findings += problems
+        elif kind == "gguf":
+            self.findings += check_gguf(release_path, path)
         else:
             if is_shard_index(release_path):
                 self.indexes.append((release_path, path))

@@ -15,9 +15,10 @@ does, so the gate classifies files by content:
 - GGUF starts with ``GGUF``, HDF5 (Keras ``.h5``) with ``\\x89HDF\\r\\n\\x1a\\n``.
 
 Files with a pickle's name (:data:`release.checkpoint.PICKLE_SUFFIXES`) are pickles whatever
-their content says, unless it says GGUF, HDF5 or a Keras zip; ONNX has no magic number and is
-known by its ``.onnx`` name. Classifying costs one read of 8 bytes per file, and of 64 KiB for
-the few that start like an old pickle.
+their content says, unless it says GGUF, HDF5 or a Keras zip. ONNX has no magic number and is
+known by its ``.onnx`` name; a ``.gguf`` file without GGUF's magic is checked as GGUF (and
+refused). Classifying costs one read of 8 bytes per file, and of 64 KiB for the few that start
+like an old pickle.
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def sniff(release_path: str, path: Path) -> FileKind:
             probe = handle.read(_OLD_PICKLE_PROBE)
             if _parses_as_pickle(probe, complete=len(probe) < _OLD_PICKLE_PROBE):
                 return "pickle"
-    if release_path.lower().endswith(".onnx"):
+    suffix = posixpath.splitext(release_path)[1].lower()
+    if suffix == ".gguf":
+        return "gguf"  # without the magic: the GGUF check says so
+    if suffix == ".onnx":
         return "onnx"
     return "other"
 

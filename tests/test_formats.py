@@ -1,0 +1,117 @@
+"""The gate's format checks on files the real libraries write: GGUF (gguf), ONNX (onnx), Keras (h5py)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import gguf
+import numpy as np
+import pytest
+
+from release.errors import Finding
+from release.formats.gguf import GGML_TYPES, VALUE_TYPES, check_gguf
+from release.gate import GateConfig, run_gate
+
+
+def where(findings: list[Finding]) -> list[tuple[str, str, str | None]]:
+    return [(f.code, f.path, f.where) for f in findings]
+
+
+# --- GGUF ----------------------------------------------------------------------------------------
+
+
+def write_gguf(path: Path, *, alignment: int | None = None) -> Path:
+    """A small llama-style GGUF file written by gguf's GGUFWriter: F32, F16 and Q8_0 tensors, a vocabulary."""
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name("tiny")
+    writer.add_context_length(64)
+    writer.add_tokenizer_model("llama")
+    writer.add_token_list(["<s>", "</s>", "hello", "world"])
+    writer.add_token_scores([0.0, 0.0, -1.0, -2.0])
+    if alignment is not None:
+        writer.add_custom_alignment(alignment)
+    writer.add_tensor("token_embd.weight", np.arange(32, dtype=np.float32).reshape(4, 8))
+    writer.add_tensor("output_norm.weight", np.ones(8, dtype=np.float16))
+    q8_0 = gguf.GGMLQuantizationType.Q8_0  # blocks of 32 values in 34 bytes
+    weights = np.linspace(-1, 1, 64, dtype=np.float32).reshape(2, 32)
+    writer.add_tensor("blk.0.attn_q.weight", gguf.quants.quantize(weights, q8_0), raw_dtype=q8_0)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_our_tables_agree_with_the_gguf_library() -> None:
+    assert {k: (name, block, size) for k, (name, block, size) in GGML_TYPES.items()} == {
+        int(t): (gguf.GGMLQuantizationType(t).name, *gguf.GGML_QUANT_SIZES[t]) for t in gguf.GGML_QUANT_SIZES
+    }
+    assert {k: name for k, (name, _) in VALUE_TYPES.items()} == {int(t): t.name for t in gguf.GGUFValueType}
+
+
+@pytest.mark.parametrize("alignment", [None, 64])
+def test_a_gguf_file_written_by_gguf_passes(tmp_path: Path, alignment: int | None) -> None:
+    path = write_gguf(tmp_path / "tiny.Q8_0.gguf", alignment=alignment)
+    assert check_gguf("tiny.Q8_0.gguf", path) == []
+    assert run_gate([("tiny.Q8_0.gguf", path), ("model.bin", path)], GateConfig()) == []
+    # and gguf's own reader agrees it is whole
+    assert [t.name for t in gguf.GGUFReader(path).tensors][-1] == "blk.0.attn_q.weight"
+
+
+def test_a_truncated_gguf_file_is_refused_naming_the_tensor(tmp_path: Path) -> None:
+    path = write_gguf(tmp_path / "tiny.gguf")
+    last = gguf.GGUFReader(path).tensors[-1]
+    path.write_bytes(path.read_bytes()[: int(last.data_offset) + int(last.n_bytes) - 1])  # its last byte gone
+    findings = run_gate([("tiny.gguf", path)], GateConfig())
+    assert where(findings) == [("MR602 gguf-tensor", "tiny.gguf", "blk.0.attn_q.weight")]
+    assert "truncated" in findings[0].message and "Q8_0 [32, 2]" in findings[0].message  # ggml order: ne[0] first
+
+
+def test_a_gguf_file_cut_inside_its_header_is_refused(tmp_path: Path) -> None:
+    path = write_gguf(tmp_path / "tiny.gguf")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:200])
+    findings = check_gguf("tiny.gguf", path)
+    assert [f.code for f in findings] == ["MR601 gguf-header"]
+    assert "file ends at 200" in findings[0].message
+    assert (findings[0].where or "").startswith(("metadata", "tensor"))
+
+
+def header(
+    *, version: int = 3, tensors: list[tuple[str, list[int], int, int]], kv: bytes = b"", kv_count: int = 0
+) -> bytes:
+    """A GGUF header built by hand, for what GGUFWriter never writes."""
+    out = b"GGUF" + struct.pack("<IQQ", version, len(tensors), kv_count) + kv
+    for name, shape, ggml_type, offset in tensors:
+        out += struct.pack("<Q", len(name)) + name.encode() + struct.pack("<I", len(shape))
+        out += struct.pack(f"<{len(shape)}Q", *shape) + struct.pack("<IQ", ggml_type, offset)
+    return out + b"\0" * (-len(out) % 32)
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "place", "words"),
+    [
+        (b"GGML" + b"\0" * 60, "MR601 gguf-header", "magic", "magic"),
+        (header(version=1, tensors=[]), "MR601 gguf-header", "version", "version 1"),
+        (header(tensors=[("w", [8], 99, 0)]) + b"\0" * 32, "MR602 gguf-tensor", "w", "ggml type 99"),
+        (header(tensors=[("w", [8], 0, 4)]) + b"\0" * 64, "MR602 gguf-tensor", "w", "alignment 32"),
+        (header(tensors=[("w", [30], 2, 0)]) + b"\0" * 64, "MR602 gguf-tensor", "w", "block 32"),
+        (header(tensors=[("w", [1, 1, 1, 1, 1], 0, 0)]) + b"\0" * 32, "MR601 gguf-header", "tensor 'w'", "at most 4"),
+        (header(tensors=[("w", [2], 0, 0), ("w", [2], 0, 32)]) + b"\0" * 64, "MR602 gguf-tensor", "w", "twice"),
+        (
+            header(tensors=[], kv=struct.pack("<Q", 17) + b"general.alignment" + struct.pack("<II", 4, 48), kv_count=1),
+            "MR601 gguf-header",
+            "metadata 'general.alignment'",
+            "power of two",
+        ),
+        (header(tensors=[], kv_count=10**12), "MR601 gguf-header", "counts", "more than the file can hold"),
+    ],
+)
+def test_a_malformed_gguf_header_is_refused(tmp_path: Path, content: bytes, code: str, place: str, words: str) -> None:
+    path = tmp_path / "model.gguf"
+    path.write_bytes(content)
+    findings = run_gate([("model.gguf", path)], GateConfig())
+    assert [(f.code, f.where) for f in findings] == [(code, place)]
+    assert words in findings[0].message
+    assert "GGUFWriter" in findings[0].fix
