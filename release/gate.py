@@ -35,6 +35,12 @@ MR601 gguf-header                error    no GGUF magic, a version llama.cpp doe
                                           header or tensor table cut short or malformed
 MR602 gguf-tensor                error    a tensor of unknown type, misaligned, named twice, or
                                           whose data runs past the end of the file
+MR701 onnx-model                 error    a .onnx file that is not protobuf an ONNX loader reads
+MR702 onnx-external-path         error    a tensor's external data location is absolute or
+                                          leaves the release tree (``..``), or is missing
+MR703 onnx-external-missing      error    the file a tensor's external data names is not in the
+                                          release
+MR704 onnx-external-range        error    offset + length run past the end of that file
 ===============================  =======  =====================================================
 
 Weights are checked by :mod:`release.checkpoint`: a safetensors file costs one header read.
@@ -99,6 +105,7 @@ from release.checkpoint import (
 from release.checksum import collect_files
 from release.errors import ConfigError, Finding, Severity, UnsafeArtifactError, UsageError
 from release.formats.gguf import check_gguf
+from release.formats.onnx import check_onnx
 from release.formats.sniff import sniff
 from release.sizes import format_size
 
@@ -158,6 +165,7 @@ def run_gate(files: Sequence[tuple[str, Path]], config: GateConfig) -> list[Find
     for release_path, path in ordered:
         scan.check_file(release_path, path)
     scan.check_indexes()
+    scan.check_onnx(dict(ordered))
     present = {release_path for release_path, _ in ordered}
     findings = scan.findings + _unused_allowances(config, scan.allowed_used, present)
     result = _limit(sorted(findings, key=_sort_key))
@@ -181,6 +189,7 @@ class _Scan:
         self.findings: list[Finding] = []
         self.headers: dict[str, SafetensorsHeader | None] = {}  # of the safetensors files, for shard indexes
         self.indexes: list[tuple[str, Path]] = []  # shard indexes, checked once every header is known
+        self.onnx: list[tuple[str, Path]] = []  # ONNX models, checked against the release's files
         self.allowed_used: set[str] = set()  # allow_pickles entries that covered a dangerous pickle
         self.scanned_text = 0
 
@@ -209,6 +218,8 @@ class _Scan:
             self.findings += problems
         elif kind == "gguf":
             self.findings += check_gguf(release_path, path)
+        elif kind == "onnx":
+            self.onnx.append((release_path, path))  # checked once every file of the release is known
         else:
             if is_shard_index(release_path):
                 self.indexes.append((release_path, path))
@@ -235,6 +246,11 @@ class _Scan:
                 self.findings.append(unreadable(release_path, exc))
                 continue
             self.findings += check_shard_index(release_path, raw, self.headers)
+
+    def check_onnx(self, release: Mapping[str, Path]) -> None:
+        """Each ONNX model's external data against the files of the release."""
+        for release_path, path in self.onnx:
+            self.findings += check_onnx(release_path, path, release)
 
 
 def _unused_allowances(config: GateConfig, used: set[str], present: set[str]) -> list[Finding]:

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import gguf
 import numpy as np
+import onnx
 import pytest
+from onnx import helper, numpy_helper
+from onnx.external_data_helper import set_external_data
 
 from release.errors import Finding
 from release.formats.gguf import GGML_TYPES, VALUE_TYPES, check_gguf
+from release.formats.onnx import ExternalTensor, external_tensors
 from release.gate import GateConfig, run_gate
 
 
@@ -115,3 +119,91 @@ def test_a_malformed_gguf_header_is_refused(tmp_path: Path, content: bytes, code
     assert [(f.code, f.where) for f in findings] == [(code, place)]
     assert words in findings[0].message
     assert "GGUFWriter" in findings[0].fix
+
+
+# --- ONNX ----------------------------------------------------------------------------------------
+
+
+def onnx_model() -> onnx.ModelProto:
+    """y = x + w, w a 1,000-float initializer, and a Constant node holding a 600-float tensor."""
+    w = numpy_helper.from_array(np.arange(1000, dtype=np.float32), name="w")
+    c = numpy_helper.from_array(np.ones(600, dtype=np.float32), name="c")
+    nodes = [
+        helper.make_node("Constant", [], ["c_out"], value=c),
+        helper.make_node("Add", ["x", "w"], ["xw"]),
+        helper.make_node("Add", ["xw", "c_out"], ["y"], name="add_c"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1000])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1000])],
+        initializer=[w],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.graph.node[0].attribute[0].t.name = "c"
+    onnx.checker.check_model(model)
+    return model
+
+
+def save_external(folder: Path, location: str = "model.onnx.data") -> Path:
+    """The model saved by onnx with its tensors in ``location`` beside it."""
+    (folder / location).parent.mkdir(parents=True, exist_ok=True)
+    path = folder / "model.onnx"
+    onnx.save_model(
+        onnx_model(), str(path), save_as_external_data=True, location=location, size_threshold=0, convert_attribute=True
+    )
+    return path
+
+
+def test_an_onnx_model_with_its_external_data_passes_and_loads(tmp_path: Path) -> None:
+    path = save_external(tmp_path / "onnx")
+    embedded = tmp_path / "embedded.onnx"
+    onnx.save_model(onnx_model(), str(embedded))
+    files = [("onnx/model.onnx", path), ("onnx/model.onnx.data", path.parent / "model.onnx.data")]
+    assert run_gate([*files, ("embedded.onnx", embedded)], GateConfig()) == []
+    onnx.checker.check_model(str(path))  # what the gate passed, onnx loads
+    assert {t.name for t in external_tensors_of(path)} == {"w", "c"}
+
+
+def external_tensors_of(path: Path) -> list[ExternalTensor]:
+    with path.open("rb") as handle:
+        return external_tensors(handle, path.stat().st_size)
+
+
+@pytest.mark.parametrize("location", ["../outside.bin", "/etc/hostname", "data/../../x.bin", "..\\x.bin", "C:/w.bin"])
+def test_onnx_external_data_outside_the_release_tree_is_refused(tmp_path: Path, location: str) -> None:
+    model = onnx_model()
+    weights = model.graph.initializer[0]
+    set_external_data(weights, location=location, offset=0, length=4000)
+    weights.ClearField("raw_data")
+    weights.data_location = onnx.TensorProto.EXTERNAL
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())  # written by hand: onnx.save_model would follow the location
+    findings = run_gate([("export/model.onnx", path)], GateConfig())
+    assert [(f.code, f.path, f.where) for f in findings] == [("MR702 onnx-external-path", "export/model.onnx", "w")]
+    assert repr(location) in findings[0].message and "outside the release tree" in findings[0].message
+
+
+def test_onnx_external_data_missing_from_the_release_is_refused(tmp_path: Path) -> None:
+    path = save_external(tmp_path / "onnx", location="weights/model.data")
+    findings = run_gate([("onnx/model.onnx", path)], GateConfig())
+    assert where(findings) == [
+        ("MR703 onnx-external-missing", "onnx/model.onnx", "c"),
+        ("MR703 onnx-external-missing", "onnx/model.onnx", "w"),
+    ]
+    assert "(onnx/weights/model.data)" in findings[0].message
+
+
+def test_onnx_external_data_cut_short_is_refused(tmp_path: Path) -> None:
+    path = save_external(tmp_path / "onnx")
+    data = path.parent / "model.onnx.data"
+    data.write_bytes(data.read_bytes()[:4000])  # w's 4,000 bytes stay, c's 2,400 go
+    findings = run_gate([("model.onnx", path), ("model.onnx.data", data)], GateConfig())
+    assert where(findings) == [("MR704 onnx-external-range", "model.onnx", "c")]
+
+
+def test_a_file_named_onnx_that_is_not_protobuf_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x0a\xff\xff\xff\x0f" + b"\0" * 10)  # a field claiming 4 GB in a 15-byte file
+    assert [f.code for f in run_gate([("model.onnx", path)], GateConfig())] == ["MR701 onnx-model"]
