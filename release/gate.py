@@ -27,7 +27,8 @@ MR301 pickle-dangerous-global    error    a pickle would call os.system, eval, s
 MR302 pickle-unknown-global      warning  a pickle imports something picklescan does not know is safe
 MR303 pickle-allowed             warning  MR301, but the configuration allows that file, with a reason
 MR304 pickle-unscannable         error    picklescan cannot read the file (broken zip, evasion, ...)
-MR305 pickle-allow-unused        warning  an allow_pickles entry that covers nothing
+MR305 pickle-allow-unused        warning  an allow_pickles entry that covers nothing (no dangerous
+                                          global, no Lambda layer)
 MR401 secret                     error    a token, key, password or private key in a text file
 MR501 file-too-large             error    above the Hub's per-file limit (``max_file_size``)
 MR502 file-large                 warning  above ``warn_size``: shard it
@@ -41,6 +42,11 @@ MR702 onnx-external-path         error    a tensor's external data location is a
 MR703 onnx-external-missing      error    the file a tensor's external data names is not in the
                                           release
 MR704 onnx-external-range        error    offset + length run past the end of that file
+MR801 keras-lambda               error    a Keras model (.keras zip, .h5) holds a Lambda layer or
+                                          Python lambda: bytecode run on load (a warning when
+                                          allow_pickles allows that file, with a reason)
+MR802 keras-config               error    a Keras zip without a readable config.json
+MR803 keras-uninspected          warning  an HDF5 file, and no h5py to look for a Keras model in it
 ===============================  =======  =====================================================
 
 Weights are checked by :mod:`release.checkpoint`: a safetensors file costs one header read.
@@ -105,8 +111,9 @@ from release.checkpoint import (
 from release.checksum import collect_files
 from release.errors import ConfigError, Finding, Severity, UnsafeArtifactError, UsageError
 from release.formats.gguf import check_gguf
+from release.formats.keras import check_keras_h5, check_keras_zip
 from release.formats.onnx import check_onnx
-from release.formats.sniff import sniff
+from release.formats.sniff import FileKind, sniff
 from release.sizes import format_size
 
 log = logging.getLogger(__name__)
@@ -211,19 +218,29 @@ class _Scan:
         except OSError as exc:
             self.findings.append(unreadable(release_path, exc))
             return
-        if kind == "pickle":
-            problems = check_pickle(release_path, path, self.config.allow_pickles.get(release_path))
-            if any(f.code.startswith("MR303") for f in problems):
-                self.allowed_used.add(release_path)
-            self.findings += problems
-        elif kind == "gguf":
-            self.findings += check_gguf(release_path, path)
-        elif kind == "onnx":
+        if kind == "onnx":
             self.onnx.append((release_path, path))  # checked once every file of the release is known
-        else:
+        elif kind == "other":
             if is_shard_index(release_path):
                 self.indexes.append((release_path, path))
             self._scan_text(release_path, path)
+        else:
+            self._check_weights(kind, release_path, path)
+
+    def _check_weights(self, kind: FileKind, release_path: str, path: Path) -> None:
+        """Pickles, GGUF and Keras models; a file allowed in allow_pickles turns its code findings into warnings."""
+        allowed = self.config.allow_pickles.get(release_path)
+        if kind == "pickle":
+            problems = check_pickle(release_path, path, allowed)
+        elif kind == "gguf":
+            problems = check_gguf(release_path, path)
+        elif kind == "keras":
+            problems = check_keras_zip(release_path, path, allowed)
+        else:
+            problems = check_keras_h5(release_path, path, allowed)
+        if any(f.code.startswith(("MR303", "MR801")) and f.severity == "warning" for f in problems):
+            self.allowed_used.add(release_path)
+        self.findings += problems
 
     def _scan_text(self, release_path: str, path: Path) -> None:
         if any(fnmatch.fnmatchcase(release_path, pattern) for pattern in self.config.secret_exclude):
@@ -262,7 +279,7 @@ def _unused_allowances(config: GateConfig, used: set[str], present: set[str]) ->
             path=release_path,
             where="allow_pickles",
             message=f"is allowed as a pickle ({reason}) but "
-            + ("is not in the release" if release_path not in present else "has no dangerous global"),
+            + ("is not in the release" if release_path not in present else "has no dangerous global or Lambda layer"),
             fix="Remove the entry from allow_pickles so it cannot cover a different file later.",
         )
         for release_path, reason in config.allow_pickles.items()

@@ -1,11 +1,20 @@
-"""The gate's format checks on files the real libraries write: GGUF (gguf), ONNX (onnx), Keras (h5py)."""
+"""The gate's format checks on files the real libraries write: GGUF (gguf), ONNX (onnx), Keras (h5py).
+
+Keras itself needs a backend (jax: ~500 MB) and is not installed for the tests: the Keras model
+configurations in tests/fixtures/keras were written by real Keras 3.15.1 (make_configs.py there),
+and the tests wrap them in a .keras zip and an .h5 file as Keras lays them out.
+"""
 
 from __future__ import annotations
 
+import json
 import struct
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import gguf
+import h5py
 import numpy as np
 import onnx
 import pytest
@@ -207,3 +216,73 @@ def test_a_file_named_onnx_that_is_not_protobuf_is_refused(tmp_path: Path) -> No
     path = tmp_path / "model.onnx"
     path.write_bytes(b"\x0a\xff\xff\xff\x0f" + b"\0" * 10)  # a field claiming 4 GB in a 15-byte file
     assert [f.code for f in run_gate([("model.onnx", path)], GateConfig())] == ["MR701 onnx-model"]
+
+
+# --- Keras ---------------------------------------------------------------------------------------
+
+KERAS = Path(__file__).parent / "fixtures" / "keras"  # configurations real Keras 3.15.1 wrote (see make_configs.py)
+
+
+def keras_zip(path: Path, model: str) -> Path:
+    """A .keras file as Keras 3 lays it out: config.json, metadata.json, model.weights.h5."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", (KERAS / f"{model}.metadata.json").read_text())
+        archive.writestr("config.json", (KERAS / f"{model}.config.json").read_text())
+        weights = path.with_suffix(".weights.h5")
+        with h5py.File(weights, "w") as handle:
+            handle.create_group("layers").create_group("dense").create_group("vars").create_dataset(
+                "0", data=np.zeros((3, 2), dtype=np.float32)
+            )
+        archive.write(weights, "model.weights.h5")
+    return path
+
+
+def keras_h5(path: Path, model: str) -> Path:
+    """A legacy .h5 model file: the configuration in the root's attributes, weights in groups."""
+    attributes = json.loads((KERAS / f"{model}.h5.json").read_text())
+    with h5py.File(path, "w") as handle:
+        for key, value in attributes.items():
+            handle.attrs[key] = value
+        handle.create_group("model_weights").create_dataset("kernel", data=np.zeros((3, 2), dtype=np.float32))
+    return path
+
+
+@pytest.mark.parametrize("save", [keras_zip, keras_h5])
+def test_keras_lambda_layers_are_reported_as_code(tmp_path: Path, save: Callable[[Path, str], Path]) -> None:
+    suffix = ".keras" if save is keras_zip else ".h5"
+    flat, nested = save(tmp_path / f"flat{suffix}", "with_lambda"), save(tmp_path / f"nested{suffix}", "nested_lambda")
+    findings = run_gate([(f"a/model{suffix}", flat), ("b/model", nested)], GateConfig())  # b: known by content
+    assert [(f.code, f.severity, f.path, f.where) for f in findings] == [
+        ("MR801 keras-lambda", "error", f"a/model{suffix}", "with_lambda/double"),
+        ("MR801 keras-lambda", "error", "b/model", "nested/inner/shift"),
+    ]
+    assert "Lambda layer" in findings[0].message and "bytecode" in findings[0].message
+    assert "register_keras_serializable" in findings[0].fix
+
+
+def test_an_allowed_keras_lambda_is_a_warning_with_the_reason(tmp_path: Path) -> None:
+    path = keras_zip(tmp_path / "model.keras", "with_lambda")
+    findings = run_gate([("model.keras", path)], GateConfig(allow_pickles={"model.keras": "our own x2 layer"}))
+    assert [(f.code, f.severity) for f in findings] == [("MR801 keras-lambda", "warning")]
+    assert "our own x2 layer" in findings[0].message
+
+
+def test_keras_models_without_lambdas_and_plain_hdf5_files_pass(tmp_path: Path) -> None:
+    data = tmp_path / "data.h5"
+    with h5py.File(data, "w") as handle:
+        handle.create_dataset("x", data=np.arange(10))
+    files = {
+        "model.keras": keras_zip(tmp_path / "model.keras", "plain"),
+        "model.h5": keras_h5(tmp_path / "model.h5", "plain"),
+        "model.weights.h5": tmp_path / "model.weights.h5",  # written beside model.keras
+        "data.h5": data,
+    }
+    assert run_gate(sorted(files.items()), GateConfig()) == []
+
+
+def test_a_keras_zip_without_its_config_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("metadata.json", "{}")
+    findings = run_gate([("model.keras", path)], GateConfig())
+    assert [(f.code, f.message) for f in findings] == [("MR802 keras-config", "holds no config.json")]

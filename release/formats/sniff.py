@@ -11,7 +11,7 @@ does, so the gate classifies files by content:
 - a numpy ``.npy`` array starts with ``\\x93NUMPY`` (a pickle when its dtype holds objects);
 - a zip (``PK\\x03\\x04``) is torch's format or numpy's ``.npz`` when it holds a ``*.pkl`` or
   ``*.npy`` member (in any folder), a Keras model when it holds ``config.json`` beside
-  ``metadata.json`` (or is named ``.keras``); its member list is read from the central directory;
+  ``metadata.json`` at its top (or is named ``.keras``); its member list is read from the central directory;
 - GGUF starts with ``GGUF``, HDF5 (Keras ``.h5``) with ``\\x89HDF\\r\\n\\x1a\\n``.
 
 Files with a pickle's name (:data:`release.checkpoint.PICKLE_SUFFIXES`) are pickles whatever
@@ -92,8 +92,8 @@ def _zip_kind(release_path: str, handle: IO[bytes]) -> FileKind:
         return "keras" if named_keras else "other"
     if any(name.lower().endswith(_PICKLE_MEMBERS) for name in names):
         return "pickle"
-    top = {posixpath.basename(name) for name in names if "/" not in name.strip("/")}
-    if "config.json" in top and ("metadata.json" in top or named_keras):
+    top = {name for name in names if "/" not in name}
+    if named_keras or {"config.json", "metadata.json"} <= top:
         return "keras"
     return "other"
 
