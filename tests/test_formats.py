@@ -85,7 +85,7 @@ def test_a_gguf_file_cut_inside_its_header_is_refused(tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "tiny.gguf")
     whole = path.read_bytes()
     path.write_bytes(whole[:200])
-    findings = check_gguf("tiny.gguf", path)
+    findings = run_gate([("tiny.gguf", path)], GateConfig())
     assert [f.code for f in findings] == ["MR601 gguf-header"]
     assert "file ends at 200" in findings[0].message
     assert (findings[0].where or "").startswith(("metadata", "tensor"))
