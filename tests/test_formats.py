@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -286,3 +287,15 @@ def test_a_keras_zip_without_its_config_is_refused(tmp_path: Path) -> None:
         archive.writestr("metadata.json", "{}")
     findings = run_gate([("model.keras", path)], GateConfig())
     assert [(f.code, f.message) for f in findings] == [("MR802 keras-config", "holds no config.json")]
+
+
+def test_without_h5py_a_keras_h5_model_is_a_warning_and_hdf5_data_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = keras_h5(tmp_path / "model.h5", "with_lambda")
+    data = tmp_path / "data.h5"
+    with h5py.File(data, "w") as handle:
+        handle.create_dataset("x", data=np.arange(10))
+    monkeypatch.setitem(sys.modules, "h5py", None)  # as where h5py is not installed: `import h5py` fails
+    findings = run_gate([("data.h5", data), ("model.h5", model)], GateConfig())
+    assert [(f.code, f.severity, f.path) for f in findings] == [("MR803 keras-uninspected", "warning", "model.h5")]

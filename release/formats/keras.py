@@ -12,7 +12,8 @@ Where the configuration lives:
 - ``.keras`` (Keras 3): a zip holding ``config.json``, ``metadata.json`` and
   ``model.weights.h5``; ``config.json`` is the model's ``serialize_keras_object`` JSON.
 - ``.h5`` (legacy, HDF5): the root group's ``model_config`` attribute holds the JSON. HDF5 is
-  read with h5py when it is installed; without it, an ``.h5`` model is reported as not inspected.
+  read with h5py when it is installed; without it, an HDF5 file whose first 64 KiB name a
+  ``model_config`` attribute is reported as not inspected (a warning), other HDF5 files pass.
   A weights-only ``.h5`` (no ``model_config``) holds no code.
 """
 
@@ -32,6 +33,7 @@ _LAMBDA = "MR801 keras-lambda"
 _CONFIG = "MR802 keras-config"
 _UNINSPECTED = "MR803 keras-uninspected"
 _MAX_CONFIG = 100 << 20  # bytes of config.json read at most
+_HDF5_PROBE = 64 << 10
 _LAMBDA_FIX = (
     "Replace the Lambda with a layer subclass registered with @keras.saving.register_keras_serializable "
     "(its code then ships as source, not bytecode in the file), or, if this exact file must ship, allow "
@@ -63,6 +65,8 @@ def check_keras_h5(release_path: str, path: Path, allowed_reason: str | None = N
     try:
         import h5py
     except ImportError:
+        if not _names_model_config(path):
+            return []  # HDF5 data, not a Keras model: nothing to warn about
         message = "is an HDF5 file (a Keras .h5 model?) and h5py is not installed to look inside it for code"
         fix = "Install h5py where the gate runs (pip install h5py) so that Lambda layers can be found."
         return [Finding(_UNINSPECTED, "warning", release_path, None, message, fix)]
@@ -75,6 +79,16 @@ def check_keras_h5(release_path: str, path: Path, allowed_reason: str | None = N
         return []  # weights only, or not Keras at all: no code
     raw = config if isinstance(config, bytes) else str(config).encode("utf-8")
     return _check_config(release_path, raw, "model_config", allowed_reason)
+
+
+def _names_model_config(path: Path) -> bool:
+    """Whether the file's first 64 KiB name a ``model_config`` attribute (the root group's attribute
+    names are in its object header, which h5py writes right after the superblock)."""
+    try:
+        with path.open("rb") as handle:
+            return b"model_config" in handle.read(_HDF5_PROBE)
+    except OSError:
+        return True
 
 
 def lambda_layers(config: Any) -> list[tuple[str, str]]:
