@@ -58,8 +58,9 @@ and the public-IP one) plus three of ours: Hugging Face tokens, credentials in U
 credential-named variables being assigned (``HF_TOKEN="..."``; unquoted too in ``.env`` files,
 shell scripts and Dockerfiles). A hit names the file, the line and the kind of secret, never the
 secret. A file is *text* unless its name or its first bytes mark it as weights (safetensors by
-name; pickles by name or content, see :mod:`release.formats.sniff`) or its first 8,000 bytes hold
-a NUL byte (git's rule; UTF-16 files therefore count as binary): a 10 GB safetensors file is never secret-scanned.
+name; pickles, GGUF, Keras and ONNX models by name or content, see :mod:`release.formats.sniff`)
+or its first 8,000 bytes hold a NUL byte (git's rule; UTF-16 files therefore count as binary): a
+10 GB safetensors file is never secret-scanned.
 
 Text is read in chunks of 4 MiB. Fast triggers (each detector's own expressions, or words its
 expressions require) pick the lines a detector could match; only those lines go through that
@@ -197,7 +198,7 @@ class _Scan:
         self.headers: dict[str, SafetensorsHeader | None] = {}  # of the safetensors files, for shard indexes
         self.indexes: list[tuple[str, Path]] = []  # shard indexes, checked once every header is known
         self.onnx: list[tuple[str, Path]] = []  # ONNX models, checked against the release's files
-        self.allowed_used: set[str] = set()  # allow_pickles entries that covered a dangerous pickle
+        self.allowed_used: set[str] = set()  # allow_pickles entries that covered a dangerous pickle or Lambda
         self.scanned_text = 0
 
     def check_file(self, release_path: str, path: Path) -> None:

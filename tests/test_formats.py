@@ -299,3 +299,29 @@ def test_without_h5py_a_keras_h5_model_is_a_warning_and_hdf5_data_passes(
     monkeypatch.setitem(sys.modules, "h5py", None)  # as where h5py is not installed: `import h5py` fails
     findings = run_gate([("data.h5", data), ("model.h5", model)], GateConfig())
     assert [(f.code, f.severity, f.path) for f in findings] == [("MR803 keras-uninspected", "warning", "model.h5")]
+
+
+# --- cost ----------------------------------------------------------------------------------------
+
+
+def bytes_read() -> int:
+    """Bytes this process has read through read() and its kin so far (Linux's /proc/self/io ``rchar``)."""
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(fields["rchar"])
+
+
+def test_a_10gb_gguf_file_and_a_64mb_onnx_model_cost_their_headers(tmp_path: Path) -> None:
+    elements = 10 * 10**9 // 4
+    head = header(tensors=[("token_embd.weight", [elements], 0, 0)])
+    big = tmp_path / "big.gguf"
+    with big.open("wb") as handle:
+        handle.write(head)
+        handle.truncate(len(head) + elements * 4)  # sparse: 10 GB on paper
+    model = onnx_model()
+    model.graph.initializer[0].raw_data = b"\0" * (64 << 20)  # embedded weights, read by nobody
+    embedded = tmp_path / "model.onnx"
+    embedded.write_bytes(model.SerializeToString())
+    del model
+    before = bytes_read()
+    assert run_gate([("big.gguf", big), ("model.onnx", embedded)], GateConfig(warn_size=20 * 10**9)) == []
+    assert bytes_read() - before < 1 << 20
