@@ -25,6 +25,7 @@ from onnx.external_data_helper import set_external_data
 from release.errors import Finding
 from release.formats.gguf import GGML_TYPES, VALUE_TYPES, check_gguf
 from release.formats.onnx import ExternalTensor, external_tensors
+from release.formats.sniff import FileKind, sniff
 from release.gate import GateConfig, run_gate
 
 
@@ -325,3 +326,24 @@ def test_a_10gb_gguf_file_and_a_64mb_onnx_model_cost_their_headers(tmp_path: Pat
     before = bytes_read()
     assert run_gate([("big.gguf", big), ("model.onnx", embedded)], GateConfig(warn_size=20 * 10**9)) == []
     assert bytes_read() - before < 1 << 20
+
+
+# --- what a file is ------------------------------------------------------------------------------
+
+
+def test_files_are_classified_by_content_before_name(tmp_path: Path) -> None:
+    gguf_file = write_gguf(tmp_path / "tiny.gguf")
+    data_zip = tmp_path / "data.zip"
+    with zipfile.ZipFile(data_zip, "w") as archive:
+        archive.writestr("config.json", "{}")  # a config alone does not make a Keras model
+    cases: dict[str, tuple[Path, FileKind]] = {
+        "ggml-model-q8_0.bin": (gguf_file, "gguf"),  # GGUF under a pickle's name: checked as GGUF
+        "model": (keras_zip(tmp_path / "model.keras", "plain"), "keras"),
+        "weights.h5": (keras_h5(tmp_path / "model.h5", "plain"), "hdf5"),
+        "data.zip": (data_zip, "other"),
+        "model.onnx": (save_external(tmp_path / "onnx"), "onnx"),
+        "README.md": (tmp_path / "model.weights.h5", "hdf5"),  # content wins over the name
+    }
+    assert {name: sniff(name, path) for name, (path, _) in cases.items()} == {
+        name: kind for name, (_, kind) in cases.items()
+    }
