@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
 import logging
+import lzma
 import os
 import pickle
 import random
 import re
 import string
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -326,6 +330,23 @@ def test_numpy_object_arrays_are_found_by_their_bytes(tmp_path: Path) -> None:
     ]
 
 
+COMPRESSORS = {
+    "data.pkl.gz": gzip.compress,  # pandas.to_pickle infers gzip from the name
+    "model.joblib": lambda data: zlib.compress(data, 3),  # joblib.dump(compress=3): a bare zlib stream
+    "frame.pkl.bz2": bz2.compress,
+    "frame.pkl.xz": lzma.compress,
+    "cache": gzip.compress,
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPRESSORS))
+def test_a_compressed_pickle_is_scanned_inside_its_compression(tmp_path: Path, name: str) -> None:
+    evil = COMPRESSORS[name](pickle.dumps({"frame": [1, 2], "x": Malicious()}, protocol=4))
+    fine = COMPRESSORS[name](pickle.dumps({"frame": list(range(50_000))}, protocol=4))
+    files = release_tree(tmp_path, {f"evil/{name}": evil, f"fine/{name}": fine})
+    assert where(run_gate(files, GateConfig())) == [("MR301 pickle-dangerous-global", f"evil/{name}", "posix.system")]
+
+
 def test_benign_files_are_not_mistaken_for_pickles(tmp_path: Path) -> None:
     """Text starting like an old pickle, zips of data, and plain pickles of tensors all pass."""
     data_zip = tmp_path / "images.zip"
@@ -344,6 +365,9 @@ def test_benign_files_are_not_mistaken_for_pickles(tmp_path: Path) -> None:
                 "tokens.txt": "c\nb\n" + "x\n" * 100,
                 "state": pickle.dumps({"step": 3, "lr": 0.1}, protocol=4),
                 "state0": pickle.dumps({"step": 3, "lr": 0.1}, protocol=0),
+                "x.py": "x = 1\n",  # starts like a zlib stream
+                "x.md": "x^2 grows\n",
+                "train.csv.gz": gzip.compress(b"a,b\n1,2\n" * 1000),
             },
         ),
     ]

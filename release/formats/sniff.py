@@ -12,7 +12,9 @@ does, so the gate classifies files by content:
 - a zip (``PK\\x03\\x04``) is torch's format or numpy's ``.npz`` when it holds a ``*.pkl`` or
   ``*.npy`` member (in any folder), a Keras model when it holds ``config.json`` beside
   ``metadata.json`` at its top (or is named ``.keras``); its member list is read from the central directory;
-- GGUF starts with ``GGUF``, HDF5 (Keras ``.h5``) with ``\\x89HDF\\r\\n\\x1a\\n``.
+- GGUF starts with ``GGUF``, HDF5 (Keras ``.h5``) with ``\\x89HDF\\r\\n\\x1a\\n``;
+- a gzip, bz2, xz or zlib file (:mod:`release.formats.compressed`) is a pickle when what it
+  decompresses to starts like one (pandas' ``x.pkl.gz``, joblib's ``compress=``).
 
 Files with a pickle's name (:data:`release.checkpoint.PICKLE_SUFFIXES`) are pickles whatever
 their content says, unless it says GGUF, HDF5 or a Keras zip. ONNX has no magic number and is
@@ -32,6 +34,7 @@ from typing import IO, Literal
 from picklescan.relaxed_zipfile import RelaxedZipFile
 
 from release.checkpoint import is_pickle
+from release.formats.compressed import compression, open_decompressed
 
 #: What the gate does with a file: scan it as pickles (raw, numpy, or zip members), check it as a
 #: Keras zip, GGUF, HDF5 (a Keras .h5 model) or ONNX model, or treat it as anything else.
@@ -64,9 +67,10 @@ def sniff(release_path: str, path: Path) -> FileKind:
             return "pickle"
         if head[:1] and head[0] in _OLD_PICKLE_OPENERS:
             handle.seek(0)
-            probe = handle.read(_OLD_PICKLE_PROBE)
-            if _parses_as_pickle(probe, complete=len(probe) < _OLD_PICKLE_PROBE):
+            if _is_old_pickle(handle.read(_OLD_PICKLE_PROBE)):
                 return "pickle"
+        if (compressed := compression(head)) is not None and _holds_pickle(path, compressed):
+            return "pickle"
     suffix = posixpath.splitext(release_path)[1].lower()
     if suffix == ".gguf":
         return "gguf"  # without the magic: the GGUF check says so
@@ -96,6 +100,22 @@ def _zip_kind(release_path: str, handle: IO[bytes]) -> FileKind:
     if named_keras or {"config.json", "metadata.json"} <= top:
         return "keras"
     return "other"
+
+
+def _holds_pickle(path: Path, compressed: str) -> bool:
+    """Whether a compressed file decompresses to a pickle or a numpy array (its first 64 KiB tell)."""
+    try:
+        with open_decompressed(path, compressed) as stream:
+            probe = stream.read(_OLD_PICKLE_PROBE)
+    except Exception:  # not what its first bytes said (text starting "x^", say), or damaged
+        return False
+    return probe.startswith(NPY_MAGIC) or is_pickle_header(probe) or _is_old_pickle(probe)
+
+
+def _is_old_pickle(probe: bytes) -> bool:
+    if not probe or probe[0] not in _OLD_PICKLE_OPENERS:
+        return False
+    return _parses_as_pickle(probe, complete=len(probe) < _OLD_PICKLE_PROBE)
 
 
 def _parses_as_pickle(data: bytes, *, complete: bool) -> bool:
