@@ -347,6 +347,12 @@ def test_a_compressed_pickle_is_scanned_inside_its_compression(tmp_path: Path, n
     assert where(run_gate(files, GateConfig())) == [("MR301 pickle-dangerous-global", f"evil/{name}", "posix.system")]
 
 
+def test_a_compressed_pickle_cut_short_is_refused_as_unscannable(tmp_path: Path) -> None:
+    whole = gzip.compress(pickle.dumps([Malicious(), list(range(100_000))], protocol=4))
+    files = release_tree(tmp_path, {"data.gz": whole[: len(whole) // 2]})
+    assert [f.code for f in run_gate(files, GateConfig())] == ["MR304 pickle-unscannable"]
+
+
 def test_benign_files_are_not_mistaken_for_pickles(tmp_path: Path) -> None:
     """Text starting like an old pickle, zips of data, and plain pickles of tensors all pass."""
     data_zip = tmp_path / "images.zip"

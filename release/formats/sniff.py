@@ -20,7 +20,7 @@ Files with a pickle's name (:data:`release.checkpoint.PICKLE_SUFFIXES`) are pick
 their content says, unless it says GGUF, HDF5 or a Keras zip. ONNX has no magic number and is
 known by its ``.onnx`` name; a ``.gguf`` file without GGUF's magic is checked as GGUF (and
 refused). Classifying costs one read of 8 bytes per file, and of 64 KiB for the few that start
-like an old pickle.
+like an old pickle or are compressed.
 """
 
 from __future__ import annotations
@@ -103,12 +103,19 @@ def _zip_kind(release_path: str, handle: IO[bytes]) -> FileKind:
 
 
 def _holds_pickle(path: Path, compressed: str) -> bool:
-    """Whether a compressed file decompresses to a pickle or a numpy array (its first 64 KiB tell)."""
+    """Whether a compressed file decompresses to a pickle or a numpy array (its first 64 KiB tell).
+
+    A stream cut short still counts by what it decompressed before the cut: unpickling runs what
+    it reads as it reads it, so a truncated pickle can do harm before it fails.
+    """
+    probe = b""
     try:
         with open_decompressed(path, compressed) as stream:
-            probe = stream.read(_OLD_PICKLE_PROBE)
+            while len(probe) < _OLD_PICKLE_PROBE and (chunk := stream.read(4096)):
+                probe += chunk
     except Exception:  # not what its first bytes said (text starting "x^", say), or damaged
-        return False
+        if not probe:
+            return False
     return probe.startswith(NPY_MAGIC) or is_pickle_header(probe) or _is_old_pickle(probe)
 
 
