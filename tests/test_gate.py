@@ -294,6 +294,18 @@ def test_a_pickle_is_found_by_its_bytes_whatever_its_name(tmp_path: Path, name: 
     assert "system" in (findings[0].where or "")
 
 
+def test_an_old_pickle_is_found_whatever_opcode_it_starts_with(tmp_path: Path) -> None:
+    payload = pickle.dumps(Malicious(), protocol=0)
+    files = release_tree(
+        tmp_path, {"a.txt": b"N0" + payload, "b.txt": b"I1\n0" + payload, "c.txt": b"K\x010" + payload}
+    )
+    assert [(f.code, f.path) for f in run_gate(files, GateConfig())] == [
+        ("MR301 pickle-dangerous-global", "a.txt"),
+        ("MR301 pickle-dangerous-global", "b.txt"),
+        ("MR301 pickle-dangerous-global", "c.txt"),
+    ]
+
+
 def torch_zip(path: Path, data_pkl: bytes, folder: str = "archive") -> Path:
     """The layout torch.save writes (without torch): <folder>/data.pkl beside the storages."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -372,6 +384,9 @@ def test_benign_files_are_not_mistaken_for_pickles(tmp_path: Path) -> None:
                 "state": pickle.dumps({"step": 3, "lr": 0.1}, protocol=4),
                 "state0": pickle.dumps({"step": 3, "lr": 0.1}, protocol=0),
                 "x.py": "x = 1\n",  # starts like a zlib stream
+                "Notes.txt": "Some words. In 1999, Vienna (Austria)...\nLine two\n",  # S, I, V, ( are opcodes
+                "labels.txt": "cat\ndog\nbird\n",
+                "ints.txt": "I1\nI2\n",
                 "x.md": "x^2 grows\n",
                 "train.csv.gz": gzip.compress(b"a,b\n1,2\n" * 1000),
             },

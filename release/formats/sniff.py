@@ -4,10 +4,12 @@ A pickle renamed ``weights``, ``model.pth.tar`` or ``x.pt.txt`` loads as well as
 does, so the gate classifies files by content:
 
 - a pickle of protocol 2 to 5 starts with the PROTO opcode: ``0x80`` and the protocol number;
-- a pickle of protocol 0 or 1 has no header; one is recognised when the file starts with an opcode
-  pickles of those protocols start with (``c`` GLOBAL, ``(`` MARK, ``}``, ``]``, ``)``) and its
-  first 64 KiB parse as pickle opcodes (to STOP, or to the end of what was read). Text that
-  happens to start with those characters fails to parse within a line or two;
+- a pickle of protocol 0 or 1 has no header; one is recognised when the file starts with one of
+  their opcodes and its first 64 KiB parse as pickle opcodes to STOP (or, in a longer file, to
+  the end of those 64 KiB), every global it imports (GLOBAL, INST) named by identifiers. Text
+  that happens to start with an opcode (``c``, ``I``, ``S``, ``(``...) fails that within a line
+  or two. Not recognised: such a pickle cut short before its STOP (text would too often pass for
+  one), although unpickling it runs the calls before the cut;
 - a numpy ``.npy`` array starts with ``\\x93NUMPY`` (a pickle when its dtype holds objects);
 - a zip (``PK\\x03\\x04``) is torch's format or numpy's ``.npz`` when it holds a ``*.pkl`` or
   ``*.npy`` member (in any folder), a Keras model when it holds ``config.json`` beside
@@ -46,7 +48,9 @@ NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
 
 _HEAD_BYTES = 8
-_OLD_PICKLE_OPENERS = frozenset(b"c(}])")
+# Every opcode protocols 0 and 1 have: a pickle may start with any of them ("N0" pushes and pops
+# None before a payload), so the first byte only decides whether to try parsing.
+_OLD_PICKLE_OPENERS = frozenset(ord(op.code) for op in pickletools.opcodes if op.proto <= 1)
 _OLD_PICKLE_PROBE = 64 << 10
 _PICKLE_MEMBERS = (".pkl", ".pickle", ".npy")
 
@@ -125,13 +129,20 @@ def _is_old_pickle(probe: bytes) -> bool:
     return _parses_as_pickle(probe, complete=len(probe) < _OLD_PICKLE_PROBE)
 
 
+def _is_global(argument: str) -> bool:
+    parts = argument.split(" ")
+    return len(parts) == 2 and all(part and all(p.isidentifier() for p in part.split(".")) for part in parts)
+
+
 def _parses_as_pickle(data: bytes, *, complete: bool) -> bool:
     """Whether ``data`` reads as pickle opcodes up to STOP (or, when it is only the file's start, to its end)."""
     stream = io.BytesIO(data)
     try:
-        for opcode, _, _ in pickletools.genops(stream):
+        for opcode, argument, _ in pickletools.genops(stream):
             if opcode.name == "STOP":
                 return True
+            if opcode.name in ("GLOBAL", "INST") and not _is_global(str(argument)):
+                return False  # "module name" of identifiers, or text that read as one ("line 2: ...")
     except Exception:  # any parse failure: not a pickle (or one cut off by our probe's end)
         return not complete and stream.tell() >= len(data)
     return False
