@@ -13,16 +13,18 @@ does, so the gate classifies files by content:
 - a numpy ``.npy`` array starts with ``\\x93NUMPY`` (a pickle when its dtype holds objects);
 - a zip (``PK\\x03\\x04``) is torch's format or numpy's ``.npz`` when it holds a ``*.pkl`` or
   ``*.npy`` member (in any folder), a Keras model when it holds ``config.json`` beside
-  ``metadata.json`` at its top (or is named ``.keras``); its member list is read from the central directory;
+  ``metadata.json`` at its top (or is named ``.keras``); its member list is read from the
+  central directory;
 - GGUF starts with ``GGUF``, HDF5 (Keras ``.h5``) with ``\\x89HDF\\r\\n\\x1a\\n``;
 - a gzip, bz2, xz or zlib file (:mod:`release.formats.compressed`) is a pickle when what it
   decompresses to starts like one (pandas' ``x.pkl.gz``, joblib's ``compress=``).
 
 Files with a pickle's name (:data:`release.checkpoint.PICKLE_SUFFIXES`) are pickles whatever
-their content says, unless it says GGUF, HDF5 or a Keras zip. ONNX has no magic number and is
+their content says, unless it says GGUF or HDF5. ONNX has no magic number and is
 known by its ``.onnx`` name; a ``.gguf`` file without GGUF's magic is checked as GGUF (and
-refused). Classifying costs one read of 8 bytes per file, and of 64 KiB for the few that start
-like an old pickle or are compressed.
+refused). Classifying costs one read of 8 bytes per file, and a parse of up to 64 KiB for files
+that start with a protocol 0/1 opcode (much text does: it fails within a line or two) or are
+compressed: 9 to 23 microseconds per small text file, against 170 or more for its secret scan.
 """
 
 from __future__ import annotations
