@@ -243,6 +243,51 @@ def compare_installed(
     )
 
 
+def applicable_pins(lock_text: str, environment: Mapping[str, str]) -> dict[str, str]:
+    """The lock's pins whose environment markers hold in ``environment`` (see :func:`marker_environment`).
+
+    A line for another platform (``; sys_platform == 'win32'``) is neither missing nor installed: pip
+    skips it, and so does the comparison. The lines left out are logged.
+    """
+    pins = read_pins(lock_text, environment)
+    others = sorted(set(read_pins(lock_text)) - set(pins))
+    if others:
+        log.info("not for this interpreter (its environment markers do not hold): %s", ", ".join(others))
+    return pins
+
+
+#: Prints the PEP 508 marker variables of the interpreter it runs in, as packaging.markers computes them.
+_MARKER_PROBE = r"""
+import json, os, platform, sys
+def version(info):
+    text = "{0.major}.{0.minor}.{0.micro}".format(info)
+    return text if info.releaselevel == "final" else text + info.releaselevel[0] + str(info.serial)
+json.dump({
+    "implementation_name": sys.implementation.name,
+    "implementation_version": version(sys.implementation.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}, sys.stdout)
+"""
+
+
+def marker_environment(python: str) -> dict[str, str]:
+    """The environment markers of ``python`` (the interpreter the venv is built with), asked of it."""
+    completed = run([python, "-c", _MARKER_PROBE], what=f"ask {python} its environment markers")
+    try:
+        document: Any = json.loads(completed.stdout)
+    except ValueError as exc:
+        raise ReproduceError(f"{python} printed something unexpected for its environment markers: {exc}") from exc
+    return {str(k): str(v) for k, v in document.items()}
+
+
 def compare_with_snapshot(
     installed: Mapping[str, str], snapshot: Mapping[str, Any], python: str, platform: str
 ) -> Differences:
@@ -418,7 +463,7 @@ def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseMa
         conda_prefix = job.dest / "conda"
     if lock_text is not None:
         installed = _install_lock(job, python, release_dir / REQUIREMENTS)
-        lock_diff = compare_installed(installed, read_pins(lock_text))
+        lock_diff = compare_installed(installed, applicable_pins(lock_text, marker_environment(python)))
     else:
         _check_without_lock(job, files, manifest)
         installed, lock_diff = {}, Differences()
