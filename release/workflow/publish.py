@@ -36,7 +36,7 @@ from release.publish import (
     released_tag,
 )
 from release.stage import RELEASE_MANIFEST
-from release.workflow.hub import connect, hub_token
+from release.workflow.hub import check_repo_ids, connect, hub_token
 from release.workflow.outcomes import (
     AlreadyReleased,
     Changes,
@@ -64,6 +64,7 @@ class PublishOptions:
 
 def publish(config: Config, options: PublishOptions) -> PublishReport | DryRunReport:
     """Publish the trees an earlier ``stage`` left (they must be of the configured repository and version)."""
+    check_repo_ids(config)
     token = hub_token(config)
     datasets, model = read_staged(config)
     return _publish_trees(config, options, datasets, model, token, command="publish")
@@ -75,6 +76,7 @@ def release(config: Config, options: PublishOptions, progress: Progress | None =
     A release the Hub would refuse (a tag holding other content) is refused before anything is written:
     the project, its build outputs and its staged trees stay as they were.
     """
+    check_repo_ids(config)
     token = hub_token(config)
     if token is not None:
         check_access(PublishTarget(config.endpoint, config.repo_id, config.repo_type, token))
