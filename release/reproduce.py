@@ -36,7 +36,7 @@ from release.checksum import ManifestEntry, git_blob_id, hash_file
 from release.errors import LockError, ProcessError, ReproduceError, StageError
 from release.hub_client import connect, hub_errors
 from release.lock.pip import canonical_name, parse_lock_header, read_pins
-from release.lock.snapshot import probe_environment
+from release.lock.snapshot import marker_environment, probe_environment
 from release.process import run
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 
@@ -254,38 +254,6 @@ def applicable_pins(lock_text: str, environment: Mapping[str, str]) -> dict[str,
     if others:
         log.info("not for this interpreter (its environment markers do not hold): %s", ", ".join(others))
     return pins
-
-
-#: Prints the PEP 508 marker variables of the interpreter it runs in, as packaging.markers computes them.
-_MARKER_PROBE = r"""
-import json, os, platform, sys
-def version(info):
-    text = "{0.major}.{0.minor}.{0.micro}".format(info)
-    return text if info.releaselevel == "final" else text + info.releaselevel[0] + str(info.serial)
-json.dump({
-    "implementation_name": sys.implementation.name,
-    "implementation_version": version(sys.implementation.version),
-    "os_name": os.name,
-    "platform_machine": platform.machine(),
-    "platform_release": platform.release(),
-    "platform_system": platform.system(),
-    "platform_version": platform.version(),
-    "python_full_version": platform.python_version(),
-    "platform_python_implementation": platform.python_implementation(),
-    "python_version": ".".join(platform.python_version_tuple()[:2]),
-    "sys_platform": sys.platform,
-}, sys.stdout)
-"""
-
-
-def marker_environment(python: str) -> dict[str, str]:
-    """The environment markers of ``python`` (the interpreter the venv is built with), asked of it."""
-    completed = run([python, "-c", _MARKER_PROBE], what=f"ask {python} its environment markers")
-    try:
-        document: Any = json.loads(completed.stdout)
-    except ValueError as exc:
-        raise ReproduceError(f"{python} printed something unexpected for its environment markers: {exc}") from exc
-    return {str(k): str(v) for k, v in document.items()}
 
 
 def compare_with_snapshot(

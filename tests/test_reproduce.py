@@ -21,6 +21,7 @@ from release.cli import main
 from release.errors import ReproduceError
 from release.lock.conda import CondaLockOptions, lock_conda
 from release.lock.pip import PipIndex, lock_requirements, read_pins
+from release.lock.snapshot import marker_environment
 from release.publish import PublishTarget, publish_release
 from release.reproduce import (
     Differences,
@@ -29,7 +30,6 @@ from release.reproduce import (
     applicable_pins,
     compare_installed,
     latest_version_tag,
-    marker_environment,
     parse_target,
     recorded_python,
     reproduce_release,
