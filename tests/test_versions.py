@@ -11,6 +11,7 @@ import pytest
 
 from release.config import parse_config
 from release.errors import ConfigError
+from release.notes import previous_version
 
 MINIMAL = {"repo_id": "alice/model"}
 
@@ -77,3 +78,11 @@ def test_a_bad_version_stops_the_cli_with_exit_2_before_staging(tmp_path: Path) 
     assert "ConfigError" in result.stderr and "release.toml: version '01.2.3'" in result.stderr
     assert "leading zeros are not allowed" in result.stderr and "fix: write '1.2.3'" in result.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_release_notes_compare_with_the_previous_version_in_pep_440_order() -> None:
+    tags = ["v0.9", "v1.0.0rc1", "v1.0.0", "v1.10.0", "v1.2.0", "not-a-version", "vnext"]
+    assert previous_version("1.0.0", tags) == "1.0.0rc1"  # a pre-release comes before its release
+    assert previous_version("1.0.0rc2", tags) == "1.0.0rc1"
+    assert previous_version("1.10.1", tags) == "1.10.0" and previous_version("1.3", tags) == "1.2.0"
+    assert previous_version("0.1", tags) is None
