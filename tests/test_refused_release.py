@@ -7,10 +7,15 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from project import REPO_ROOT, copy_example, run_cli
+
+from release.checksum import ManifestEntry
+from release.publish import provenance_changes
+from release.stage import ReleaseManifest, SourceInfo
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Tester",
@@ -106,3 +111,15 @@ def test_a_release_differing_only_in_provenance_says_so(released: tuple[Path, st
     again = run_cli("release", "--json", cwd=project, env=GIT_ENV)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["already_released"] is True
+
+
+def test_provenance_changes_name_what_differs_when_nothing_else_does() -> None:
+    files = (ManifestEntry("model.safetensors", 3, "a" * 64),)
+    tagged = ReleaseManifest("alice/m", "model", "1.0", files, source=SourceInfo("1" * 40, False))
+    dirty = replace(tagged, source=SourceInfo("1" * 40, True))
+    assert provenance_changes(tagged, dirty) == ("git_dirty false -> true",)
+    moved = replace(tagged, source=SourceInfo("2" * 40, None))
+    assert provenance_changes(tagged, moved) == ("git_dirty false -> null", f"git_commit {'1' * 40} -> {'2' * 40}")
+    assert provenance_changes(tagged, tagged) is None  # identical: nothing to say
+    changed = replace(dirty, files=(ManifestEntry("model.safetensors", 3, "b" * 64),))
+    assert provenance_changes(tagged, changed) is None  # the content differs too

@@ -81,7 +81,8 @@ def release(config: Config, options: PublishOptions, progress: Progress | None =
     if token is not None:
         check_access(PublishTarget(config.endpoint, config.repo_id, config.repo_type, token))
     check_locks(config)
-    with tempfile.TemporaryDirectory(prefix="model-release-dry-run-") as scratch:
+    # The throwaway folder of a dry run's trees, or of the trees previewed before a release is applied.
+    with tempfile.TemporaryDirectory(prefix="model-release-scratch-") as scratch:
         planned = plan_release(config, progress)
         if options.dry_run:  # a dry run changes nothing under the project: the trees are staged in scratch
             staged = apply_release(config, planned, scratch=Path(scratch))
