@@ -456,6 +456,11 @@ def next_steps(
             "(see templates/project/noxfile.py.j2 in model-release)"
         )
     steps.append(
+        "Get nox, which runs the sessions of noxfile.py, if `nox --version` finds none: pipx install nox "
+        "(or python -m pip install --user nox; with uv: uv tool install nox). uv is optional: when it is "
+        "installed, nox creates the sessions' environments with it, else with virtualenv"
+    )
+    steps.append(
         "Optionally snapshot the locked runtime into environment.json (shipped with every release): nox -s lock"
     )
     steps.append(
