@@ -5,6 +5,10 @@ hand; the template renders only the body. Undefined template variables are error
 repositories are checked against ``schemas/modelcard.schema.json``, dataset repositories against
 ``schemas/datasetcard.schema.json``.
 
+``card.metadata`` may name a Markdown card (``README.md``, as published on the Hub) instead of a
+YAML file: its front matter is the metadata and its body, the author's prose, is kept: the template
+renders it first and adds what the release knows after it.
+
 The evaluation results file (``card.eval_results``) fills the card's ``model-index`` and, when
 ``card.eval_results_dir`` is set, the Hub's newer ``.eval_results/*.yaml`` files
 (https://huggingface.co/docs/hub/eval-results): one list of ``{dataset: {id, task_id, revision},
@@ -21,7 +25,7 @@ import logging
 import re
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +46,8 @@ DATASET_TEMPLATE_NAME = "dataset-README.md.j2"  # the card of a dataset publishe
 EVAL_RESULTS_DIR = ".eval_results"
 #: The schema ($defs of the model-card schema) of the results file model-release reads.
 _RESULTS_FILE_DEF = "evalResultsFile"
+#: A card metadata file with one of these suffixes is a Markdown card: front matter, then a body.
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 _NAMESPACED_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*/[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
@@ -52,6 +58,7 @@ class CardMetadata:
     data: Mapping[str, Any]
     source: str  # a file name, or "release.toml [card.metadata]"
     yaml_text: str | None = None  # the YAML it was read from, to find line numbers
+    body: str | None = None  # the Markdown after the front matter, when read from a card (README.md)
 
     def line_of(self, path: Sequence[str | int]) -> int | None:
         return yaml_line_of(self.yaml_text, path) if self.yaml_text is not None else None
@@ -66,12 +73,42 @@ class CardCheck:
 def load_metadata(
     inline: Mapping[str, Any] | None, file: Path | None, config_name: str, table: str = "card.metadata"
 ) -> CardMetadata:
-    """Card metadata from the config (inline table ``table``) or from the YAML file it names."""
-    if file is not None:
-        text = _read_text(file, "card metadata file")
-        data = _parse_yaml_mapping(text, str(file))
-        return CardMetadata(data, str(file), text)
-    return CardMetadata(dict(inline or {}), f"{config_name} [{table}]")
+    """Card metadata from the config (inline table ``table``) or from the file it names.
+
+    A YAML file holds the metadata alone. A Markdown file (``.md``) is a card: its front matter is
+    the metadata and its body is kept (:attr:`CardMetadata.body`).
+    """
+    if file is None:
+        return CardMetadata(dict(inline or {}), f"{config_name} [{table}]")
+    text = _read_text(file, "card metadata file")
+    if file.suffix.lower() in MARKDOWN_SUFFIXES:
+        return read_card(text, str(file), table)
+    front = _FRONT_MATTER.search(text)
+    if front is not None and text[front.end() :].strip():
+        raise CardError(
+            f"{file} ({table}) holds YAML front matter and then more text, as a Markdown card does, but its name "
+            "does not end in .md: name a Markdown card such as README.md (its front matter is then read as the "
+            "metadata and its body kept in the card), or keep only the YAML in this file"
+        )
+    data = _parse_yaml_mapping(text, str(file))
+    return CardMetadata(data, str(file), text)
+
+
+def read_card(text: str, source: str, table: str = "card.metadata") -> CardMetadata:
+    """A Markdown card as card metadata: its front matter (validated later), and its body kept.
+
+    A card without front matter is an error naming ``source``: the metadata of a card is the YAML
+    block at its very top, between two ``---`` lines.
+    """
+    found = _front_matter(text, source)
+    if found is None:
+        raise CardError(
+            f"{source} ({table}) has no YAML front matter: a card's metadata is the block at the very top of "
+            "the file, between two '---' lines (for example '---', 'license: apache-2.0', '---'); add one, "
+            "or name a YAML file holding the metadata alone"
+        )
+    data = _parse_yaml_mapping(found.yaml_text, source, line_offset=found.line_offset)
+    return CardMetadata(data, source, "\n" * found.line_offset + found.yaml_text, found.body)
 
 
 @dataclass(frozen=True)
@@ -128,12 +165,34 @@ def _no_constant(name: str) -> Any:
 
 
 def with_eval_results(metadata: CardMetadata, results: list[dict[str, Any]] | None, model_name: str) -> CardMetadata:
-    """Fill ``model-index`` from the eval results, unless the metadata already has one."""
-    if not results or "model-index" in metadata.data:
+    """Put the eval results into ``model-index``, keeping every result the metadata has.
+
+    Without a ``model-index``, it is one entry named ``model_name``. With one (an adopted card's, or
+    an inline one), the results it does not hold yet are added to its entry named ``model_name``,
+    or to a new entry of that name after its own. A ``model-index`` that is not a list is left
+    alone, for the schema check to name.
+    """
+    index = metadata.data.get("model-index")
+    if not results or (index is not None and not isinstance(index, list)):
         return metadata
-    merged = dict(metadata.data)
-    merged["model-index"] = [{"name": model_name, "results": results}]
-    return CardMetadata(merged, metadata.source, metadata.yaml_text)
+    entries: list[Any] = list(index or [])
+    held = [r for e in entries if isinstance(e, dict) and isinstance(e.get("results"), list) for r in e["results"]]
+    missing = [result for result in results if result not in held]
+    if not missing:
+        return metadata
+    at = next(
+        (
+            i
+            for i, e in enumerate(entries)
+            if isinstance(e, dict) and e.get("name") == model_name and isinstance(e.get("results"), list)
+        ),
+        None,
+    )
+    if at is None:
+        entries.append({"name": model_name, "results": missing})
+    else:
+        entries[at] = {**entries[at], "results": [*entries[at]["results"], *missing]}
+    return replace(metadata, data={**metadata.data, "model-index": entries})
 
 
 def with_datasets(metadata: CardMetadata, repo_ids: Sequence[str]) -> CardMetadata:
@@ -146,7 +205,7 @@ def with_datasets(metadata: CardMetadata, repo_ids: Sequence[str]) -> CardMetada
         return metadata
     merged = dict(metadata.data)
     merged["datasets"] = [*listed, *(r for r in repo_ids if r not in listed)]
-    return CardMetadata(merged, metadata.source, metadata.yaml_text)
+    return replace(metadata, data=merged)
 
 
 def with_published_datasets(
@@ -276,7 +335,12 @@ def validate_metadata(metadata: CardMetadata, repo_type: str = "model") -> tuple
     if result.errors:
         raise CardValidationError(
             result.errors,
-            hint="Fix the fields above; nothing was rendered or uploaded.",
+            hint=(
+                f"Fix the fields above in the front matter of {metadata.source} (the card's metadata, between its "
+                "'---' lines); nothing was rendered or uploaded."
+                if metadata.body is not None
+                else "Fix the fields above; nothing was rendered or uploaded."
+            ),
             what=f"the {repo_type} card metadata",
         )
     for warning in result.warnings:
@@ -344,7 +408,21 @@ def render_card(
         body = env.get_template(name).render(**context)
     except TemplateError as exc:
         raise CardError(f"card template {_template_location(exc, name)}: {exc}") from exc
+    adopted = context.get("body")
+    if isinstance(adopted, str) and adopted and adopted not in body:
+        raise CardError(
+            f"card template {template or name} does not show the body of the adopted card (the Markdown after the "
+            "front matter of the card that card.metadata names): add {{ body }} where the author's text goes, as "
+            f"the bundled {default_template} does, so that none of it is dropped"
+        )
     return f"---\n{_yaml_text(dict(metadata))}---\n\n{body.lstrip()}"
+
+
+def card_body(metadata: CardMetadata) -> str | None:
+    """The adopted card's body as the template shows it: without the blank lines around it; None without one."""
+    if metadata.body is None:
+        return None
+    return _LEADING_BLANK_LINES.sub("", metadata.body).rstrip()
 
 
 def _template_location(exc: Exception, name: str) -> str:
@@ -384,6 +462,7 @@ class _FrontMatter:
 #: it: optional blank space, a ``---`` line, the YAML, then a ``---`` line.
 _FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*(?:\r\n|\r|\n))+")
 
 
 def _front_matter(text: str, source: str) -> _FrontMatter | None:
@@ -511,6 +590,7 @@ __all__ = [
     "CardDrift",
     "CardMetadata",
     "EvalResultsFile",
+    "card_body",
     "check_card_file",
     "check_metadata",
     "check_rendered",
@@ -518,6 +598,7 @@ __all__ = [
     "format_path",
     "load_eval_results",
     "load_metadata",
+    "read_card",
     "read_front_matter",
     "render_card",
     "split_front_matter",

@@ -19,6 +19,7 @@ from release.card import (
     EVAL_RESULTS_DIR,
     CardMetadata,
     EvalResultsFile,
+    card_body,
     eval_results_files,
     load_eval_results,
     load_metadata,
@@ -31,6 +32,7 @@ from release.card import (
 from release.checksum import Manifest, hash_file
 from release.checksum_stage import Checksums
 from release.config import Config, DatasetRepoConfig
+from release.errors import CardError
 from release.layout import DATASET_DATA_DIR, dataset_staged_dir, shipped_locks
 from release.libraries import with_layout
 from release.lock.pip import parse_lock_header, read_pins
@@ -84,6 +86,13 @@ def plan_cards(config: Config, checksums: Checksums) -> Card:
 
 def build_card(config: Config, checksums: Checksums) -> Card:
     """Validate the card metadata, then render README.md (and .eval_results/) for ``card.output``."""
+    path = config.card.output or config.build_dir / "README.md"
+    if config.card.metadata_file is not None and config.card.metadata_file.resolve() == path.resolve():
+        raise CardError(
+            f"card.metadata and card.output in {config.path} are the same file, {path}: the card would adopt its own "
+            "rendering and add the release's sections again each time; keep the card you wrote as card.metadata "
+            'and render to another file (for example output = "MODEL_CARD.md")'
+        )
     metadata = load_metadata(config.card.metadata, config.card.metadata_file, config.path.name)
     results_file = _eval_results(config)
     results = results_file.model_index_results() if results_file else []
@@ -96,7 +105,6 @@ def build_card(config: Config, checksums: Checksums) -> Card:
     digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
     context = card_context(config, metadata, checksums, digests, results, sorted(extra))
     text = render_card(metadata.data, context, config.card.template)
-    path = config.card.output or config.build_dir / "README.md"
     return Card(text, metadata, warnings, path, tuple(sorted(extra.items())), config.card.eval_results_dir)
 
 
@@ -119,6 +127,7 @@ def build_dataset_card(config: Config, index: int, manifest: Manifest) -> Card:
         "version": repo.version,
         "tag": repo.tag,
         "metadata": dict(metadata.data),
+        "body": card_body(metadata),
         "content": dict(repo.content or {}),
         "dataset": {
             "name": dataset.name,
@@ -160,6 +169,7 @@ def card_context(
         "version": config.version,
         "tag": config.tag,
         "metadata": dict(metadata.data),
+        "body": card_body(metadata),
         "content": dict(config.card.content or {}),
         "model_files": [
             {"path": e.path, "size": e.size, "sha256": e.sha256}

@@ -29,6 +29,7 @@ from picklescan.relaxed_zipfile import RelaxedZipFile
 from picklescan.scanner import SafetyLevel, ScanResult, scan_bytes, scan_pickle_bytes
 
 from release.errors import Finding, Severity
+from release.formats.compressed import compression, open_decompressed
 
 SAFETENSORS_SUFFIX = ".safetensors"
 SHARD_INDEX_SUFFIX = ".safetensors.index.json"
@@ -423,13 +424,16 @@ class PickleImport:
 
 
 def scan_pickle_imports(release_path: str, path: Path) -> list[PickleImport]:
-    """The globals every pickle in the file imports (also pickles inside a zip-based torch file).
+    """The globals every pickle in the file imports (also pickles inside a zip-based torch file, and
+    the pickle inside a gzip, bz2, xz or zlib file, as pandas and joblib write them).
 
     Opcodes are read with picklescan; nothing is unpickled. Raises OSError, ``zipfile.BadZipFile``
     or whatever picklescan raises on input it cannot read.
     """
     found: set[PickleImport] = set()
-    with path.open("rb") as handle:
+    with path.open("rb") as raw:
+        compressed = compression(raw.read(8))
+    with open_decompressed(path, compressed) if compressed else path.open("rb") as handle:
         magic = handle.read(len(_NPY_MAGIC))
         handle.seek(0)
         if magic.startswith(_ZIP_MAGIC):

@@ -8,11 +8,14 @@ it validates the table against ``schemas/release-config.schema.json`` and builds
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
+
+from packaging.version import InvalidVersion, Version
 
 from release.errors import ConfigError
 from release.schema import check_document, load_schema
@@ -256,14 +259,18 @@ def _datasets(
     data: Mapping[str, Any], version: str, resolve: Callable[[str], Path], path: Path, prefix: str
 ) -> tuple[DatasetConfig, ...]:
     """``[[datasets]]``: each with a name of its own, and a repository of its own when published."""
+
+    def key(index: int) -> str:
+        return f"{prefix + '.' if prefix else ''}datasets[{index}].publish.version"
+
     datasets = tuple(
         DatasetConfig(
             name=d["name"],
             dir=resolve(d["dir"]),
             include_data=d.get("include_data", False),
-            publish=_dataset_repo(d["publish"], version, resolve) if "publish" in d else None,
+            publish=_dataset_repo(d["publish"], version, resolve, f"{path}: {key(index)}") if "publish" in d else None,
         )
-        for d in data.get("datasets", [])
+        for index, d in enumerate(data.get("datasets", []))
     )
     names = [d.name for d in datasets]
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -338,11 +345,13 @@ def _gate_settings(table: Mapping[str, Any]) -> GateSettings:
     )
 
 
-def _dataset_repo(table: Mapping[str, Any], version: str, resolve: Callable[[str], Path]) -> DatasetRepoConfig:
+def _dataset_repo(
+    table: Mapping[str, Any], version: str, resolve: Callable[[str], Path], where: str
+) -> DatasetRepoConfig:
     metadata = table.get("metadata")
     return DatasetRepoConfig(
         repo_id=table["repo_id"],
-        version=table.get("version", version),
+        version=normalize_version(table["version"], where) if "version" in table else version,
         own_version="version" in table,
         private=table.get("private", False),
         template=resolve(table["template"]) if "template" in table else None,
@@ -373,16 +382,54 @@ def _check_dataset_repos(data: Mapping[str, Any], datasets: tuple[DatasetConfig,
         seen[repo_id] = index
 
 
+#: The versions a release accepts, for the errors and the README: see :func:`normalize_version`.
+VERSION_RULE = (
+    "a PEP 440 version in its normal form, such as 1.2.0, 1.0, 2.0.0rc1 or 1.2.0.post1 "
+    "(a leading v is dropped: v1.2.0 is 1.2.0, tagged v1.2.0)"
+)
+
+
+def normalize_version(value: str, where: str) -> str:
+    """The release version ``value`` names: a PEP 440 version in its normal form, without a leading ``v``.
+
+    PEP 440, not SemVer: a release ships Python locks whose pins are PEP 440 versions, and ``reproduce``
+    orders the ``v*`` tags with :mod:`packaging`'s PEP 440 ordering. Only the normal form is accepted,
+    so that one version has one tag: ``01.2.3`` (for 1.2.3) and ``1.0.0-rc.1`` (for 1.0.0rc1) are refused
+    with the form to write, and ``v1.2.0`` is 1.2.0 (tag ``v1.2.0``, never ``vv1.2.0``). ``where``
+    names the file and field for the error.
+    """
+    text = value[1:] if value[:1] in ("v", "V") and value[1:2].isdigit() else value
+    try:
+        normal = str(Version(text))
+    except InvalidVersion:
+        raise ConfigError(f"{where} {value!r} is not a PEP 440 version; fix: write {VERSION_RULE}") from None
+    if normal != text:
+        why = " (leading zeros are not allowed)" if _has_leading_zero(text) else ""
+        raise ConfigError(
+            f"{where} {value!r} is not in PEP 440's normal form{why}; fix: write {normal!r} "
+            f"(tagged v{normal}). Versions are {VERSION_RULE}"
+        )
+    return normal
+
+
+def _has_leading_zero(text: str) -> bool:
+    return any(len(part) > 1 and part.startswith("0") for part in re.findall(r"[0-9]+", text))
+
+
 def version_from_ci(env: Mapping[str, str]) -> str | None:
-    """The version a CI tag build names: ``GITHUB_REF_TYPE=tag`` and ``GITHUB_REF_NAME=v1.2.3`` give ``1.2.3``."""
+    """The version a CI tag build names: ``GITHUB_REF_TYPE=tag`` and ``GITHUB_REF_NAME=v1.2.3`` give ``1.2.3``.
+
+    The tag is validated like the configuration's version (:func:`normalize_version`).
+    """
     if env.get("GITHUB_REF_TYPE") != "tag" or not env.get("GITHUB_REF_NAME"):
         return None
-    name = env["GITHUB_REF_NAME"]
-    return name[1:] if name[:1] in ("v", "V") and name[1:2].isdigit() else name
+    return normalize_version(env["GITHUB_REF_NAME"], "the CI tag (GITHUB_REF_NAME)")
 
 
 def _version(configured: str | None, from_ci: str | None, path: Path, prefix: str) -> str:
     key = f"{prefix}.version" if prefix else "version"
+    if configured is not None:
+        configured = normalize_version(configured, f"{path}: {key}")
     if configured is not None and from_ci is not None and configured != from_ci:
         raise ConfigError(
             f"{path}: {key} is {configured!r} but the CI tag (GITHUB_REF_NAME) releases {from_ci!r}: "

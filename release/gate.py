@@ -27,21 +27,40 @@ MR301 pickle-dangerous-global    error    a pickle would call os.system, eval, s
 MR302 pickle-unknown-global      warning  a pickle imports something picklescan does not know is safe
 MR303 pickle-allowed             warning  MR301, but the configuration allows that file, with a reason
 MR304 pickle-unscannable         error    picklescan cannot read the file (broken zip, evasion, ...)
-MR305 pickle-allow-unused        warning  an allow_pickles entry that covers nothing
+MR305 pickle-allow-unused        warning  an allow_pickles entry that covers nothing (no dangerous
+                                          global, no Lambda layer)
 MR401 secret                     error    a token, key, password or private key in a text file
 MR501 file-too-large             error    above the Hub's per-file limit (``max_file_size``)
 MR502 file-large                 warning  above ``warn_size``: shard it
+MR601 gguf-header                error    no GGUF magic, a version llama.cpp does not read, a
+                                          header or tensor table cut short or malformed
+MR602 gguf-tensor                error    a tensor of unknown type, misaligned, named twice, or
+                                          whose data runs past the end of the file
+MR701 onnx-model                 error    a .onnx file that is not protobuf an ONNX loader reads
+MR702 onnx-external-path         error    a tensor's external data location is absolute or
+                                          leaves the release tree (``..``), or is missing
+MR703 onnx-external-missing      error    the file a tensor's external data names is not in the
+                                          release
+MR704 onnx-external-range        error    offset + length run past the end of that file
+MR801 keras-lambda               error    a Keras model (.keras zip, .h5) holds a Lambda layer or
+                                          Python lambda: bytecode run on load (a warning when
+                                          allow_pickles allows that file, with a reason)
+MR802 keras-config               error    a Keras zip without a readable config.json
+MR803 keras-uninspected          warning  an HDF5 file, and no h5py to look for a Keras model in it
 ===============================  =======  =====================================================
 
 Weights are checked by :mod:`release.checkpoint`: a safetensors file costs one header read.
+Pickles are found by name or by content (:mod:`release.formats.sniff`); other formats are
+checked by :mod:`release.formats`.
 
 Secrets: every text file is scanned with detect-secrets' detectors (all but the entropy-only ones
 and the public-IP one) plus three of ours: Hugging Face tokens, credentials in URLs, and
 credential-named variables being assigned (``HF_TOKEN="..."``; unquoted too in ``.env`` files,
 shell scripts and Dockerfiles). A hit names the file, the line and the kind of secret, never the
-secret. A file is *text* unless its name marks it as weights (safetensors, pickles) or its first
-8,000 bytes hold a NUL byte (git's rule; UTF-16 files therefore count as binary): a 10 GB
-safetensors file is never secret-scanned.
+secret. A file is *text* unless its name or its first bytes mark it as weights (safetensors by
+name; pickles, GGUF, Keras and ONNX models by name or content, see :mod:`release.formats.sniff`)
+or its first 8,000 bytes hold a NUL byte (git's rule; UTF-16 files therefore count as binary): a
+10 GB safetensors file is never secret-scanned.
 
 Text is read in chunks of 4 MiB. Fast triggers (each detector's own expressions, or words its
 expressions require) pick the lines a detector could match; only those lines go through that
@@ -86,13 +105,16 @@ from release.checkpoint import (
     check_pickle,
     check_safetensors,
     check_shard_index,
-    is_pickle,
     is_safetensors,
     is_shard_index,
     unreadable,
 )
 from release.checksum import collect_files
 from release.errors import ConfigError, Finding, Severity, UnsafeArtifactError, UsageError
+from release.formats.gguf import check_gguf
+from release.formats.keras import check_keras_h5, check_keras_zip
+from release.formats.onnx import check_onnx
+from release.formats.sniff import FileKind, sniff
 from release.sizes import format_size
 
 log = logging.getLogger(__name__)
@@ -151,6 +173,7 @@ def run_gate(files: Sequence[tuple[str, Path]], config: GateConfig) -> list[Find
     for release_path, path in ordered:
         scan.check_file(release_path, path)
     scan.check_indexes()
+    scan.check_onnx(dict(ordered))
     present = {release_path for release_path, _ in ordered}
     findings = scan.findings + _unused_allowances(config, scan.allowed_used, present)
     result = _limit(sorted(findings, key=_sort_key))
@@ -174,7 +197,8 @@ class _Scan:
         self.findings: list[Finding] = []
         self.headers: dict[str, SafetensorsHeader | None] = {}  # of the safetensors files, for shard indexes
         self.indexes: list[tuple[str, Path]] = []  # shard indexes, checked once every header is known
-        self.allowed_used: set[str] = set()  # allow_pickles entries that covered a dangerous pickle
+        self.onnx: list[tuple[str, Path]] = []  # ONNX models, checked against the release's files
+        self.allowed_used: set[str] = set()  # allow_pickles entries that covered a dangerous pickle or Lambda
         self.scanned_text = 0
 
     def check_file(self, release_path: str, path: Path) -> None:
@@ -189,15 +213,35 @@ class _Scan:
             header, problems = check_safetensors(release_path, path)
             self.headers[release_path] = header
             self.findings += problems
-        elif is_pickle(release_path):
-            problems = check_pickle(release_path, path, self.config.allow_pickles.get(release_path))
-            if any(f.code.startswith("MR303") for f in problems):
-                self.allowed_used.add(release_path)
-            self.findings += problems
-        else:
+            return
+        try:
+            kind = sniff(release_path, path)
+        except OSError as exc:
+            self.findings.append(unreadable(release_path, exc))
+            return
+        if kind == "onnx":
+            self.onnx.append((release_path, path))  # checked once every file of the release is known
+        elif kind == "other":
             if is_shard_index(release_path):
                 self.indexes.append((release_path, path))
             self._scan_text(release_path, path)
+        else:
+            self._check_weights(kind, release_path, path)
+
+    def _check_weights(self, kind: FileKind, release_path: str, path: Path) -> None:
+        """Pickles, GGUF and Keras models; a file allowed in allow_pickles turns its code findings into warnings."""
+        allowed = self.config.allow_pickles.get(release_path)
+        if kind == "pickle":
+            problems = check_pickle(release_path, path, allowed)
+        elif kind == "gguf":
+            problems = check_gguf(release_path, path)
+        elif kind == "keras":
+            problems = check_keras_zip(release_path, path, allowed)
+        else:
+            problems = check_keras_h5(release_path, path, allowed)
+        if any(f.code.startswith(("MR303", "MR801")) and f.severity == "warning" for f in problems):
+            self.allowed_used.add(release_path)
+        self.findings += problems
 
     def _scan_text(self, release_path: str, path: Path) -> None:
         if any(fnmatch.fnmatchcase(release_path, pattern) for pattern in self.config.secret_exclude):
@@ -221,6 +265,11 @@ class _Scan:
                 continue
             self.findings += check_shard_index(release_path, raw, self.headers)
 
+    def check_onnx(self, release: Mapping[str, Path]) -> None:
+        """Each ONNX model's external data against the files of the release."""
+        for release_path, path in self.onnx:
+            self.findings += check_onnx(release_path, path, release)
+
 
 def _unused_allowances(config: GateConfig, used: set[str], present: set[str]) -> list[Finding]:
     """An MR305 warning for each allow_pickles entry that covered nothing."""
@@ -231,7 +280,7 @@ def _unused_allowances(config: GateConfig, used: set[str], present: set[str]) ->
             path=release_path,
             where="allow_pickles",
             message=f"is allowed as a pickle ({reason}) but "
-            + ("is not in the release" if release_path not in present else "has no dangerous global"),
+            + ("is not in the release" if release_path not in present else "has no dangerous global or Lambda layer"),
             fix="Remove the entry from allow_pickles so it cannot cover a different file later.",
         )
         for release_path, reason in config.allow_pickles.items()

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from release.card import read_front_matter
 from release.checksum import ManifestEntry
 from release.errors import CardValidationError
@@ -23,7 +25,6 @@ from release.sizes import format_size
 NOTES_PATH = "RELEASE_NOTES.md"
 
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
-_VERSION_PART = re.compile(r"(\d+)|([A-Za-z]+)")
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,22 @@ def parse_metrics(card_text: str) -> dict[str, Any]:
 
 
 def previous_version(version: str, tags: list[str]) -> str | None:
-    """The highest ``v<version>`` tag below ``version`` (by numeric parts), without its ``v``."""
-    key = _version_key(version)
-    older = [t[1:] for t in tags if t.startswith("v") and _version_key(t[1:]) < key]
-    return max(older, key=_version_key) if older else None
+    """The highest ``v<version>`` tag below ``version`` in PEP 440 order (release versions are PEP 440:
+    see :func:`release.config.normalize_version`), without its ``v``; tags that are no version are skipped."""
+    try:
+        key = Version(version)
+    except InvalidVersion:
+        return None
+    older = [(parsed, t[1:]) for t in tags if t.startswith("v") and (parsed := _parsed(t[1:])) is not None]
+    below = [(parsed, text) for parsed, text in older if parsed < key]
+    return max(below)[1] if below else None
 
 
-def _version_key(version: str) -> tuple[tuple[int, int | str], ...]:
-    # Numbers compare as numbers and rank above words, so 1.0 > 1.0rc1 is not attempted: good enough for tags.
-    return tuple((1, int(n)) if n else (0, w) for n, w in _VERSION_PART.findall(version))
+def _parsed(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
 
 
 def _label(value: Any) -> str:

@@ -3,8 +3,8 @@
 Planning and writing are apart. :func:`plan_release` only reads: it returns every manifest, card and
 staged tree as a :class:`StagedRelease` value. :func:`apply_build` is the one place the checksum and
 card stages write under the project (manifests, hash cache, README.md, ``.eval_results/``), and
-:func:`stage_release` applies a plan: into ``stage_dir``, or for a dry run into a throwaway folder,
-leaving the project as it was. Nothing here prints or reads the token from the environment.
+:func:`stage_release` applies a plan (:func:`apply_release`): into ``stage_dir``, or for a dry run into a
+throwaway folder, leaving the project as it was. Nothing here prints or reads the token from the environment.
 """
 
 from __future__ import annotations
@@ -208,7 +208,11 @@ def stage_release(config: Config, progress: Progress | None = None, *, scratch: 
     under the project changes: the plan is not applied to it, the trees are built under ``scratch``,
     their files symbolic links to the sources (nothing is copied).
     """
-    staged = plan_release(config, progress)
+    return apply_release(config, plan_release(config, progress), scratch=scratch)
+
+
+def apply_release(config: Config, staged: StagedRelease, *, scratch: Path | None = None) -> StagedRelease:
+    """Apply a plan of :func:`plan_release`: what :func:`stage_release` does once the plan is made."""
     link: LinkMode = "hard"
     if scratch is None:
         apply_build(staged.checksums, staged.card)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from release.atomic import write_atomic
 from release.checksum import ManifestEntry, git_blob_id, hash_file
-from release.errors import CardProblem, CardValidationError, PublishError
+from release.errors import CardProblem, CardValidationError, PublishError, StageError
 from release.hub_client import connect, http_status, hub_errors, post_json, whoami
 from release.notes import (
     NOTES_PATH,
@@ -317,7 +317,8 @@ def preview_publish(staged_dir: Path, manifest: ReleaseManifest, target: Publish
         existing = _tag_commit(api, target, tag)
         if existing is not None:
             remote = _remote_tree(api, target, existing)
-            differences = tuple(compare_tree(release.entries, remote, staged_dir, release.pending))
+            found = compare_tree(release.entries, remote, staged_dir, release.pending)
+            differences = _provenance_only(api, target, existing, release.manifest, found)
             return PublishPreview(target.repo_id, target.endpoint, tag, True, existing, differences, None, notes, kind)
         plan = _plan(api, target, release.entries, staged_dir, release.pending)
         return PublishPreview(target.repo_id, target.endpoint, tag, True, None, (), plan, notes, kind)
@@ -366,15 +367,89 @@ def publish_with_datasets(
     return tuple(results), publish_release(model.staged_dir, manifest, model.target)
 
 
+def released_tag(target: PublishTarget, tag: str) -> bool:
+    """Whether ``tag`` exists in ``target``'s repository (False when the repository does not). Only reads."""
+    with hub_errors(target.endpoint, target.repo_id):
+        api = connect(target.endpoint, target.token)
+        return api.repo_exists(target.repo_id, repo_type=target.repo_type) and _tag_commit(api, target, tag) is not None
+
+
+#: How a difference starts when the release differs from the tagged one only in its provenance.
+PROVENANCE_ONLY = "the content is identical; only the provenance differs: "
+
+
+def provenance_changes(tagged: ReleaseManifest, ours: ReleaseManifest) -> tuple[str, ...] | None:
+    """How the source of ``ours`` differs from the tagged release's, when nothing else differs (else None). Pure.
+
+    A dataset commit ``ours`` does not know yet (a preview, before the datasets are published) is taken as the
+    tagged one.
+    """
+    unknown = {d.repo.repo_id for d in ours.datasets if d.repo is not None and d.repo.commit is None}
+    tagged_commits = {d.repo.repo_id: d.repo.commit for d in tagged.datasets if d.repo is not None and d.repo.commit}
+    ours = ours.with_dataset_commits({r: c for r, c in tagged_commits.items() if r in unknown})
+    if replace(tagged, source=ours.source) != ours:
+        return None
+    before, after = tagged.source, ours.source
+    changes = [
+        f"{name} {_json_value(old)} -> {_json_value(new)}"
+        for name, old, new in (
+            ("git_dirty", before.git_dirty, after.git_dirty),
+            ("git_commit", before.git_commit, after.git_commit),
+        )
+        if old != new
+    ]
+    return tuple(changes) or None
+
+
+def _json_value(value: object) -> str:
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _provenance_only(
+    api: HfApi, target: PublishTarget, commit: str, manifest: ReleaseManifest, differences: Sequence[str]
+) -> tuple[str, ...]:
+    """The differences; or, when only ``release-manifest.json`` differs and only in its source, one line saying so."""
+    if not differences or any(not d.startswith(f"{RELEASE_MANIFEST}:") for d in differences):
+        return tuple(differences)
+    from huggingface_hub.errors import EntryNotFoundError
+
+    with tempfile.TemporaryDirectory(prefix="model-release-tagged-") as cache:
+        try:
+            path = api.hf_hub_download(
+                target.repo_id, RELEASE_MANIFEST, repo_type=target.repo_type, revision=commit, cache_dir=cache
+            )
+        except EntryNotFoundError:
+            return tuple(differences)
+        text = Path(path).read_text(encoding="utf-8")
+    try:
+        tagged = ReleaseManifest.from_json(text, f"{target.repo_id}@{commit}/{RELEASE_MANIFEST}")
+    except StageError:
+        return tuple(differences)
+    changes = provenance_changes(tagged, manifest)
+    if changes is None:
+        return tuple(differences)
+    fix = f"release from a clean checkout of commit {tagged.source.git_commit}, which finds it already released"
+    if tagged.source.git_commit is None:
+        fix = "release from a clean checkout of the source it was released from, which finds it already released"
+    return (f"{PROVENANCE_ONLY}{', '.join(changes)} (to publish nothing new: {fix})",)
+
+
 def already_released_message(
     tag: str, repo_id: str, repo_type: str, differences: Sequence[str], *, dry_run: bool = False
 ) -> str:
     """Why a version released with other content is refused, what to bump, and the first 20 differences.
 
     The one wording of this refusal, for a model or a dataset repository, published or (``dry_run``) previewed.
+    When only the provenance differs (the source commit, the dirty flag), it says so.
     """
     where = f"the dataset repository {repo_id}" if repo_type == "dataset" else repo_id
     refused = "publishing would be refused; " if dry_run else ""
+    if len(differences) == 1 and differences[0].startswith(PROVENANCE_ONLY):
+        return (
+            f"{'dry run: ' if dry_run else ''}{tag} is already released on {where} from another source: "
+            f"{differences[0]}. Versions are immutable and record their source: {refused}"
+            f"to release this source, {bump_hint(repo_type)}"
+        )
     return (
         f"{'dry run: ' if dry_run else ''}{tag} is already released on {where} with different content, and "
         f"versions are immutable: {refused}{bump_hint(repo_type)}. Differences:"
@@ -729,7 +804,8 @@ def _already_released(
     api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release, commit: str
 ) -> PublishResult:
     """The release, already released at ``commit`` (where its tag points); refused when that tree differs."""
-    problems = compare_tree(release.entries, _remote_tree(api, target, commit), staged_dir, release.pending)
+    found = compare_tree(release.entries, _remote_tree(api, target, commit), staged_dir, release.pending)
+    problems = _provenance_only(api, target, commit, release.manifest, found)
     if problems:
         raise PublishError(already_released_message(release.tag, target.repo_id, target.repo_type, problems))
     log.info("%s is already released with identical content", release.tag)

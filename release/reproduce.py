@@ -36,7 +36,7 @@ from release.checksum import ManifestEntry, git_blob_id, hash_file
 from release.errors import LockError, ProcessError, ReproduceError, StageError
 from release.hub_client import connect, hub_errors
 from release.lock.pip import canonical_name, parse_lock_header, read_pins
-from release.lock.snapshot import probe_environment
+from release.lock.snapshot import marker_environment, probe_environment
 from release.process import run
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 
@@ -243,6 +243,19 @@ def compare_installed(
     )
 
 
+def applicable_pins(lock_text: str, environment: Mapping[str, str]) -> dict[str, str]:
+    """The lock's pins whose environment markers hold in ``environment`` (see :func:`marker_environment`).
+
+    A line for another platform (``; sys_platform == 'win32'``) is neither missing nor installed: pip
+    skips it, and so does the comparison. The lines left out are logged.
+    """
+    pins = read_pins(lock_text, environment)
+    others = sorted(set(read_pins(lock_text)) - set(pins))
+    if others:
+        log.info("not for this interpreter (its environment markers do not hold): %s", ", ".join(others))
+    return pins
+
+
 def compare_with_snapshot(
     installed: Mapping[str, str], snapshot: Mapping[str, Any], python: str, platform: str
 ) -> Differences:
@@ -418,7 +431,7 @@ def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseMa
         conda_prefix = job.dest / "conda"
     if lock_text is not None:
         installed = _install_lock(job, python, release_dir / REQUIREMENTS)
-        lock_diff = compare_installed(installed, read_pins(lock_text))
+        lock_diff = compare_installed(installed, applicable_pins(lock_text, marker_environment(python)))
     else:
         _check_without_lock(job, files, manifest)
         installed, lock_diff = {}, Differences()

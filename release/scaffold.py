@@ -5,6 +5,11 @@
 ``templates/project/``; it is pure. :func:`apply_scaffold` writes the files that do not exist yet
 and never touches an existing one. :func:`lock_missing` locks what has no lock yet, so that the
 release's dry run can follow.
+
+A project whose weights come with their model card (a ``README.md`` with YAML front matter, in the
+model folder or at the project's root, as a model downloaded from the Hub has) keeps it: ``init``
+points ``card.metadata`` at it, so its front matter stays the card's metadata and its text comes
+first in the released card (:func:`find_card`).
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from release import __version__
+from release.card import check_metadata, read_card
 from release.checkpoint import SAFETENSORS_SUFFIX, SHARD_INDEX_SUFFIX
 from release.config import Config
-from release.errors import UsageError
+from release.errors import CardError, CardValidationError, UsageError
 from release.libraries import LAYOUT_MARKERS, ModelLayout, WeightKind, read_layout, weight_kind
 from release.lock.pip import PipIndex, lock_requirements, parse_lock_header
 from release.pipeline import conda_options
@@ -41,6 +47,8 @@ UV_VERSION = "0.13.9"
 DEFAULT_VERSION = "0.1.0"
 PLACEHOLDER_NAMESPACE = "your-username"
 CARD_OUTPUT = "MODEL_CARD.md"
+#: The name of a model card on the Hub: adopted by ``init`` when it has front matter.
+CARD_NAME = "README.md"
 #: Folders with one of these names (at most two levels down) are datasets.
 DATA_DIR_NAMES = frozenset({"data", "dataset", "datasets"})
 _SKIP_DIRS = frozenset(
@@ -86,6 +94,16 @@ class DataFolder:
 
 
 @dataclass(frozen=True)
+class AdoptedCard:
+    """The model card ``init`` adopts: ``card.metadata`` names it. Built by :func:`find_card`."""
+
+    path: str  # POSIX, relative to the project
+    fields: tuple[str, ...]  # the top-level fields of its front matter, in its order
+    license: str | None  # its license, when it is one id of the Hub's table
+    problems: tuple[str, ...] = ()  # what the card stage will refuse in its front matter, each with its fix
+
+
+@dataclass(frozen=True)
 class ProjectScan:
     """What ``init`` found in a project. Built by :func:`scan_project`."""
 
@@ -101,6 +119,7 @@ class ProjectScan:
     config_in_pyproject: bool  # pyproject.toml has a [tool.release] table
     foreign_requirements_txt: bool  # requirements.txt exists and is not a model-release lock
     existing: frozenset[str]  # the files init may write, and the card's output, that exist already
+    card: AdoptedCard | None = None  # the model card that came with the weights, adopted as the card
 
 
 @dataclass(frozen=True)
@@ -172,12 +191,14 @@ def scan_project(root: Path) -> ProjectScan:
     requirements, source, foreign = _declared_requirements(root, project)
     weights, data_dirs = _walk(root)
     candidates = [path for path, _ in _FILES] + [CARD_OUTPUT]
+    card = find_card(root, weights[0].dir if weights else None)
+    declared_license = _hub_license(project.get("license"))
     return ProjectScan(
         root=root,
         name=str(project.get("name") or root.resolve().name),
         version=version if isinstance(version, str) and _VERSION_PATTERN.match(version) else DEFAULT_VERSION,
         summary=summary.strip() if isinstance(summary, str) and summary.strip() else None,
-        license=_hub_license(project.get("license")),
+        license=card.license if card is not None and card.license else declared_license,
         requirements=requirements,
         requirements_source=source,
         weights=weights,
@@ -185,7 +206,44 @@ def scan_project(root: Path) -> ProjectScan:
         config_in_pyproject=isinstance(tool, dict) and "release" in tool,
         foreign_requirements_txt=foreign,
         existing=frozenset(p for p in candidates if (root / p).exists() or (root / p).is_symlink()),
+        card=card,
     )
+
+
+def find_card(root: Path, model_dir: str | None) -> AdoptedCard | None:
+    """The model card that came with the weights: ``README.md`` with YAML front matter, in the model
+    folder or else at the project's root; None when neither has one (a README without front matter
+    is a project's README, not a model card).
+
+    Its front matter is checked as the card stage will check it, so that ``init`` reports every
+    invalid field with its fix; the card is adopted all the same, never with a field dropped.
+    """
+    folders = [model_dir] if model_dir not in (None, ".") else []
+    for folder in [*folders, "."]:
+        path = root / folder / CARD_NAME
+        if not path.is_file():
+            continue
+        relative = (Path(folder) / CARD_NAME).as_posix()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        try:
+            metadata = read_card(text, relative)
+        except CardValidationError as exc:  # front matter that is not a YAML mapping: the card step names it
+            return AdoptedCard(relative, (), None, tuple(str(problem) for problem in exc.problems))
+        except CardError:
+            continue  # no front matter
+        license = metadata.data.get("license")
+        problems = check_metadata(metadata).errors
+        valid_license = isinstance(license, str) and not any(p.path == "license" for p in problems)
+        return AdoptedCard(
+            relative,
+            tuple(str(key) for key in metadata.data),
+            license if valid_license and isinstance(license, str) else None,
+            tuple(str(problem) for problem in problems),
+        )
+    return None
 
 
 def install_spec(env: Mapping[str, str]) -> str:
@@ -224,6 +282,7 @@ def plan_scaffold(scan: ProjectScan, *, spec: str, python: str, repo_id: str | N
         "model": model,
         "datasets": scan.datasets,
         "card_output": card_output,
+        "card": scan.card,
         "license": scan.license,
         "summary": scan.summary,
         "requirements": scan.requirements,
@@ -361,6 +420,7 @@ def describe_findings(scan: ProjectScan, plan: ScaffoldPlan) -> list[str]:
         lines.append(
             f"  data     {dataset.dir}/: dataset {dataset.name!r}, {dataset.files} file(s), {format_size(dataset.size)}"
         )
+    lines += _describe_card(scan.card)
     if scan.requirements_source:
         lines.append(f"  requires {len(scan.requirements)} requirement(s) from {scan.requirements_source}")
     else:
@@ -371,6 +431,20 @@ def describe_findings(scan: ProjectScan, plan: ScaffoldPlan) -> list[str]:
             "`nox -s lock` writes the hash-pinned lock in its place"
         )
     lines.append(f"  installs model-release from {plan.install_spec} (noxfile.py; MODEL_RELEASE_SPEC overrides it)")
+    return lines
+
+
+def _describe_card(card: AdoptedCard | None) -> list[str]:
+    if card is None:
+        return []
+    fields = _some(list(card.fields), limit=8) if card.fields else "no fields"
+    lines = [
+        f"  card     adopted {card.path} (card.metadata): its front matter ({fields}) is the card's metadata, "
+        "and its text comes first in the released card, the release's sections after it"
+    ]
+    if card.problems:
+        lines.append(f"           {len(card.problems)} invalid field(s), kept as written: fix them in {card.path}")
+        lines += [f"           - {problem}" for problem in card.problems]
     return lines
 
 
@@ -420,6 +494,11 @@ def next_steps(
             "noxfile.py was kept: add the release, lock and check sessions the workflows call "
             "(see templates/project/noxfile.py.j2 in model-release)"
         )
+    steps.append(
+        "Get nox, which runs the sessions of noxfile.py, if `nox --version` finds none: pipx install nox "
+        "(or python -m pip install --user nox; with uv: uv tool install nox). uv is optional: when it is "
+        "installed, nox creates the sessions' environments with it, else with virtualenv"
+    )
     steps.append(
         "Optionally snapshot the locked runtime into environment.json (shipped with every release): nox -s lock"
     )

@@ -9,14 +9,17 @@ from typing import Any
 
 import pytest
 import yaml
+from real_cards import GGUF_CARD, SENTENCE_TRANSFORMERS_CARD, SENTENCE_TRANSFORMERS_DATASETS, paragraphs
 
 from release.card import (
     CardMetadata,
     EvalResultsFile,
+    card_body,
     check_card_file,
     eval_results_files,
     load_eval_results,
     load_metadata,
+    read_card,
     render_card,
     split_front_matter,
     validate_metadata,
@@ -706,3 +709,159 @@ def test_results_on_a_published_dataset_name_its_repository_at_its_tag() -> None
         {"type": "org/other", "name": "Other"},  # not published by this release: unchanged
     ]
     assert results[0]["dataset"]["type"] == "flowers"  # the input is not modified
+
+
+# --- adopting a card: card.metadata names a README.md ---------------------------------------------
+
+
+def test_a_markdown_card_gives_its_front_matter_as_metadata_and_keeps_its_body(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(SENTENCE_TRANSFORMERS_CARD)
+    metadata = load_metadata(None, readme, "release.toml")
+    assert metadata.data["license"] == "apache-2.0" and metadata.data["language"] == "en"
+    assert metadata.data["datasets"] == list(SENTENCE_TRANSFORMERS_DATASETS)
+    assert metadata.data["pipeline_tag"] == "sentence-similarity"
+    assert metadata.body is not None and metadata.body.lstrip().startswith("# tiny-sentence-encoder\n")
+    assert validate_metadata(metadata) == (f"{readme}: no evaluation results (model-index); set card.eval_results",)
+
+    context = {**CONTEXT, "metadata": dict(metadata.data), "body": card_body(metadata)}
+    text = render_card(metadata.data, context)
+    front, body = split_front_matter(text, "README.md")
+    assert front is not None and yaml.safe_load(front) == yaml.safe_load(SENTENCE_TRANSFORMERS_CARD.split("---")[1])
+    for paragraph in paragraphs(SENTENCE_TRANSFORMERS_CARD):
+        assert paragraph in body
+    assert body.lstrip().startswith("# tiny-sentence-encoder\n")  # the author's body first: no second title
+    assert [line for line in body.splitlines() if line.startswith("# ")] == ["# tiny-sentence-encoder"]
+    assert "\n## Release\n" in body
+    assert body.index("## Release") > body.index("#### Training data")
+    assert "No license given" not in body and "_No description given" not in body
+    assert "`model.safetensors` | 10 |" in body and "nox -s reproduce -- alice/m@v1.0" in body
+
+
+def test_a_gguf_card_keeps_base_model_and_quantized_by(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(GGUF_CARD)
+    metadata = load_metadata(None, readme, "release.toml")
+    validate_metadata(metadata)
+    text = render_card(metadata.data, {**CONTEXT, "metadata": dict(metadata.data), "body": card_body(metadata)})
+    front, body = split_front_matter(text, "README.md")
+    assert front is not None and yaml.safe_load(front) == yaml.safe_load(GGUF_CARD.split("---")[1])
+    assert list(yaml.safe_load(front))[:2] == ["quantized_by", "pipeline_tag"]  # the author's order
+    assert all(paragraph in body for paragraph in paragraphs(GGUF_CARD))
+    assert "| Base model | meta-llama/Llama-3.2-1B-Instruct |" in body
+
+
+def test_a_markdown_card_without_front_matter_is_a_clear_error(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# My model\n\nNo metadata here.\n")
+    with pytest.raises(CardError) as info:
+        load_metadata(None, readme, "release.toml")
+    message = str(info.value)
+    assert str(readme) in message and "card.metadata" in message
+    assert "no YAML front matter" in message and "'---'" in message
+
+
+def test_a_card_in_a_yaml_file_gets_the_front_matter_hint_not_a_yaml_stream_error(tmp_path: Path) -> None:
+    card = tmp_path / "card.yaml"
+    card.write_text(SENTENCE_TRANSFORMERS_CARD)
+    with pytest.raises(CardError) as info:
+        load_metadata(None, card, "release.toml")
+    message = str(info.value)
+    assert "expected a single document" not in message
+    assert str(card) in message and "front matter" in message and ".md" in message
+
+
+def test_invalid_front_matter_of_an_adopted_card_names_the_readme_line_and_the_fix(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("\n---\nlicense: apache2\npipeline_tag: sentence-similarity\nlanguage: english\n---\n# M\n")
+    with pytest.raises(CardValidationError) as info:
+        validate_metadata(load_metadata(None, readme, "release.toml"))
+    problems = {p.path: p for p in info.value.problems}
+    assert set(problems) == {"license", "language"}  # every invalid field, none dropped
+    assert problems["license"].source == f"{readme}:3" and problems["language"].source == f"{readme}:5"
+    assert "did you mean 'apache-2.0'?" in problems["license"].message
+    assert f"in the front matter of {readme}" in str(info.value)
+
+
+def test_a_template_that_drops_the_adopted_body_is_an_error(tmp_path: Path) -> None:
+    template = tmp_path / "README.md.j2"
+    template.write_text("# {{ repo_name }}\n")
+    metadata = read_card(GGUF_CARD, "README.md")
+    with pytest.raises(CardError, match=r"does not show the body of the adopted card.*\{\{ body \}\}"):
+        render_card(metadata.data, {**CONTEXT, "body": card_body(metadata)}, template)
+    assert render_card({}, {**CONTEXT, "body": None}, template).endswith("# m\n")  # nothing adopted: as before
+
+
+def test_eval_results_merge_into_the_model_index_an_adopted_card_has() -> None:
+    theirs: dict[str, Any] = {
+        "task": {"type": "sentence-similarity"},
+        "dataset": {"type": "mteb/stsb", "name": "STSB"},
+        "metrics": [{"type": "cos_sim_spearman", "value": 82.0}],
+    }
+    ours = MODEL_INDEX_RESULTS[0]
+    adopted = CardMetadata(
+        {"license": "mit", "model-index": [{"name": "m", "results": [theirs]}]}, "README.md", body=""
+    )
+    merged = with_eval_results(adopted, [ours], "m")
+    assert merged.data["model-index"] == [{"name": "m", "results": [theirs, ours]}]
+    assert merged.body == "" and list(merged.data) == ["license", "model-index"]
+    other = CardMetadata({"model-index": [{"name": "upstream", "results": [theirs]}]}, "README.md")
+    assert with_eval_results(other, [ours], "m").data["model-index"] == [
+        {"name": "upstream", "results": [theirs]},
+        {"name": "m", "results": [ours]},
+    ]
+    assert with_eval_results(merged, [ours], "m") is merged  # already there: nothing added twice
+
+
+def test_a_release_adopting_a_readme_merges_its_results_into_the_cards_own_model_index(card_project: Path) -> None:
+    from release.card_stage import build_card
+    from release.checksum_stage import compute_checksums
+    from release.config import load_config
+
+    theirs = {
+        "task": {"type": "text-classification"},
+        "dataset": {"type": "glue", "name": "SST-2", "config": "sst2", "split": "validation"},
+        "metrics": [{"type": "accuracy", "value": 0.91}],
+    }
+    front = yaml.safe_dump({"license": "mit", "model-index": [{"name": "tiny", "results": [theirs]}]}, sort_keys=False)
+    (card_project / "card.md").write_text(f"---\n{front}---\n\n# tiny\n\nThe author's words.\n")
+    toml = card_project / "release.toml"
+    toml.write_text(RELEASE_TOML.replace('metadata = "card.yaml"', 'metadata = "card.md"'))
+    config = load_config(cwd=card_project)
+    card = build_card(config, compute_checksums(config))
+    [entry] = card.metadata.data["model-index"]
+    assert entry["name"] == "tiny" and entry["results"][0] == theirs and len(entry["results"]) == 3
+    assert card.text.split("\n---\n", 1)[1].startswith("\n# tiny\n\nThe author's words.\n\n## Release\n")
+
+    toml.write_text(RELEASE_TOML.replace('metadata = "card.yaml"', 'metadata = "README.md"'))
+    (card_project / "README.md").write_text(f"---\n{front}---\n\n# tiny\n")
+    with pytest.raises(CardError, match=r"card\.metadata and card\.output .* are the same file.*MODEL_CARD\.md"):
+        build_card(load_config(cwd=card_project), compute_checksums(config))
+
+
+def test_a_dataset_card_adopted_from_markdown_keeps_its_text_first() -> None:
+    card = "---\nlicense: cc-by-4.0\npretty_name: Flowers\n---\n# Flowers\n\nPhotos of flowers.\n"
+    metadata = read_card(card, "d.md")
+    context = {
+        "repo_id": "alice/flowers",
+        "repo_name": "flowers",
+        "repo_type": "dataset",
+        "version": "1.0",
+        "tag": "v1.0",
+        "metadata": dict(metadata.data),
+        "body": card_body(metadata),
+        "content": {},
+        "dataset": {
+            "name": "flowers",
+            "file_count": 1,
+            "total_size": 3,
+            "data_dir": "data",
+            "manifest": "data.json",
+            "checksums": "data.sha256",
+            "files": [{"path": "a.csv", "size": 3, "sha256": "ab" * 32}],
+        },
+    }
+    text = render_card(metadata.data, context, default_template="dataset-README.md.j2")
+    body = text.split("\n---\n", 1)[1]
+    assert body.startswith("\n# Flowers\n\nPhotos of flowers.\n\n## Release\n")
+    assert "_No description given" not in body and "### Files" in body and "| Files | 1 (3 bytes) |" in body

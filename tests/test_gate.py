@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
 import logging
+import lzma
 import os
 import pickle
 import random
 import re
 import string
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +279,120 @@ def test_pickles_are_blocked_unless_that_exact_file_is_allowed_with_a_reason(tmp
         ("MR301 pickle-dangerous-global", "error", "b/model.pkl"),
     ]
     assert "2019 paper" in allowed[0].message
+
+
+# Names that said nothing about pickles: each once held a pickle the gate let through.
+DISGUISES = ["weights", "model.pth.tar", "model.dill", "x.pt.txt"]
+
+
+@pytest.mark.parametrize("name", DISGUISES)
+@pytest.mark.parametrize("protocol", [0, 1, 2, 4, 5])
+def test_a_pickle_is_found_by_its_bytes_whatever_its_name(tmp_path: Path, name: str, protocol: int) -> None:
+    files = release_tree(tmp_path, {f"ckpt/{name}": pickle.dumps(Malicious(), protocol=protocol)})
+    findings = run_gate(files, GateConfig())
+    assert [(f.code, f.path) for f in findings] == [("MR301 pickle-dangerous-global", f"ckpt/{name}")]
+    assert "system" in (findings[0].where or "")
+
+
+def test_an_old_pickle_is_found_whatever_opcode_it_starts_with(tmp_path: Path) -> None:
+    payload = pickle.dumps(Malicious(), protocol=0)
+    files = release_tree(
+        tmp_path, {"a.txt": b"N0" + payload, "b.txt": b"I1\n0" + payload, "c.txt": b"K\x010" + payload}
+    )
+    assert [(f.code, f.path) for f in run_gate(files, GateConfig())] == [
+        ("MR301 pickle-dangerous-global", "a.txt"),
+        ("MR301 pickle-dangerous-global", "b.txt"),
+        ("MR301 pickle-dangerous-global", "c.txt"),
+    ]
+
+
+def torch_zip(path: Path, data_pkl: bytes, folder: str = "archive") -> Path:
+    """The layout torch.save writes (without torch): <folder>/data.pkl beside the storages."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{folder}/data.pkl", data_pkl)
+        archive.writestr(f"{folder}/byteorder", "little")
+        archive.writestr(f"{folder}/data/0", np.arange(6, dtype=np.float32).tobytes())
+        archive.writestr(f"{folder}/version", "3\n")
+    return path
+
+
+@pytest.mark.parametrize("name", ["checkpoint", "model.pth.tar", "weights.zip", "epoch_3.data"])
+def test_a_torch_zip_is_found_by_its_data_pkl_whatever_its_name(tmp_path: Path, name: str) -> None:
+    path = torch_zip(tmp_path / name, pickle.dumps(Malicious(), protocol=2), folder="my_model")
+    findings = run_gate([(name, path)], GateConfig())
+    assert [(f.code, f.path, f.where) for f in findings] == [
+        ("MR301 pickle-dangerous-global", name, "my_model/data.pkl: posix.system")
+    ]
+
+
+def test_numpy_object_arrays_are_found_by_their_bytes(tmp_path: Path) -> None:
+    np.save(tmp_path / "features.npy", np.array([Malicious(), 1], dtype=object), allow_pickle=True)
+    np.savez(tmp_path / "arrays.npz", extra=np.array([Malicious()], dtype=object))
+    files = [
+        ("features.bin.txt", tmp_path / "features.npy"),
+        ("arrays.data", tmp_path / "arrays.npz"),
+        *release_tree(tmp_path, {"plain": np.arange(4).tobytes()}),
+    ]
+    np.save(tmp_path / "numbers.npy", np.arange(12, dtype=np.float32))
+    files.append(("numbers", tmp_path / "numbers.npy"))
+    assert where(run_gate(files, GateConfig())) == [
+        ("MR301 pickle-dangerous-global", "arrays.data", "extra.npy: posix.system"),
+        ("MR301 pickle-dangerous-global", "features.bin.txt", "posix.system"),
+    ]
+
+
+COMPRESSORS = {
+    "data.pkl.gz": gzip.compress,  # pandas.to_pickle infers gzip from the name
+    "model.joblib": lambda data: zlib.compress(data, 3),  # joblib.dump(compress=3): a bare zlib stream
+    "frame.pkl.bz2": bz2.compress,
+    "frame.pkl.xz": lzma.compress,
+    "cache": gzip.compress,
+}
+
+
+@pytest.mark.parametrize("name", sorted(COMPRESSORS))
+def test_a_compressed_pickle_is_scanned_inside_its_compression(tmp_path: Path, name: str) -> None:
+    evil = COMPRESSORS[name](pickle.dumps({"frame": [1, 2], "x": Malicious()}, protocol=4))
+    fine = COMPRESSORS[name](pickle.dumps({"frame": list(range(50_000))}, protocol=4))
+    files = release_tree(tmp_path, {f"evil/{name}": evil, f"fine/{name}": fine})
+    assert where(run_gate(files, GateConfig())) == [("MR301 pickle-dangerous-global", f"evil/{name}", "posix.system")]
+
+
+def test_a_compressed_pickle_cut_short_is_refused_as_unscannable(tmp_path: Path) -> None:
+    whole = gzip.compress(pickle.dumps([Malicious(), list(range(100_000))], protocol=4))
+    files = release_tree(tmp_path, {"data.gz": whole[: len(whole) // 2]})
+    assert [f.code for f in run_gate(files, GateConfig())] == ["MR304 pickle-unscannable"]
+
+
+def test_benign_files_are_not_mistaken_for_pickles(tmp_path: Path) -> None:
+    """Text starting like an old pickle, zips of data, and plain pickles of tensors all pass."""
+    data_zip = tmp_path / "images.zip"
+    with zipfile.ZipFile(data_zip, "w") as archive:
+        archive.writestr("images/0.txt", "a cat")
+        archive.writestr("labels.json", "{}")
+    files = [
+        ("images.zip", data_zip),
+        ("weights", torch_zip(tmp_path / "weights", pickle.dumps({"w": np.ones(2, dtype=np.float32)}, protocol=2))),
+        *release_tree(
+            tmp_path,
+            {
+                "notes.txt": "cats\ndogs\n(and birds)\n",
+                "list.txt": "]not a pickle\n",
+                "paren.md": "(see below)\n" * 20_000,  # longer than the 64 KiB probe
+                "tokens.txt": "c\nb\n" + "x\n" * 100,
+                "state": pickle.dumps({"step": 3, "lr": 0.1}, protocol=4),
+                "state0": pickle.dumps({"step": 3, "lr": 0.1}, protocol=0),
+                "x.py": "x = 1\n",  # starts like a zlib stream
+                "Notes.txt": "Some words. In 1999, Vienna (Austria)...\nLine two\n",  # S, I, V, ( are opcodes
+                "labels.txt": "cat\ndog\nbird\n",
+                "ints.txt": "I1\nI2\n",
+                "x.md": "x^2 grows\n",
+                "train.csv.gz": gzip.compress(b"a,b\n1,2\n" * 1000),
+            },
+        ),
+    ]
+    assert run_gate(files, GateConfig()) == []
 
 
 def test_an_allowance_for_a_file_not_in_the_release_is_reported(tmp_path: Path) -> None:

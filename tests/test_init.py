@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
+from huggingface_hub import hf_hub_download
 from project import run_cli
+from real_cards import GGUF_CARD, SENTENCE_TRANSFORMERS_CARD, paragraphs
 from safetensors.numpy import save_file
 from wheelhouse import Wheelhouse
 
@@ -26,6 +30,7 @@ from release.scaffold import (
     CARD_OUTPUT,
     WeightsFolder,
     choose_model,
+    describe_findings,
     install_spec,
     plan_scaffold,
     scan_project,
@@ -259,3 +264,131 @@ def test_a_project_made_by_init_releases_with_nox(adopted: tuple[Path, dict[str,
         [*nox, "-s", "check"], cwd=root, capture_output=True, text=True, env={**os.environ, **env}, timeout=300
     )
     assert check.returncode == 0, check.stderr
+
+
+# --- a model folder as it is on the Hub, with its card ---------------------------------------------
+
+
+def _sentence_transformers_folder(root: Path) -> Path:
+    """A sentence-transformers model folder as downloaded from the Hub: weights, module files, its card."""
+    (root / "1_Pooling").mkdir(parents=True)
+    save_file({"embeddings.weight": np.ones((4, 8), np.float32)}, str(root / "model.safetensors"))
+    (root / "config.json").write_text('{"hidden_size": 8, "model_type": "bert"}\n')
+    (root / "modules.json").write_text(
+        '[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},\n'
+        ' {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]\n'
+    )
+    pooling = '{"word_embedding_dimension": 8, "pooling_mode_mean_tokens": true}\n'
+    (root / "1_Pooling" / "config.json").write_text(pooling)
+    (root / "sentence_bert_config.json").write_text('{"max_seq_length": 256, "do_lower_case": false}\n')
+    (root / "README.md").write_text(SENTENCE_TRANSFORMERS_CARD)
+    return root
+
+
+def _gguf_file(path: Path) -> None:
+    """A small, well-formed GGUF v3 file: one metadata entry and one 4-element F32 tensor, 32-byte aligned."""
+
+    def string(text: str) -> bytes:
+        return struct.pack("<Q", len(text)) + text.encode()
+
+    header = b"GGUF" + struct.pack("<IQQ", 3, 1, 1)
+    header += string("general.architecture") + struct.pack("<I", 8) + string("llama")
+    header += string("token_embd.weight") + struct.pack("<IQIQ", 1, 4, 0, 0)
+    header += b"\0" * (-len(header) % 32)
+    path.write_bytes(header + np.arange(4, dtype="<f4").tobytes())
+
+
+def _adopt_and_release(root: Path, wheelhouse: Wheelhouse, cache: Path) -> tuple[dict[str, Any], str]:
+    """``init``, then ``release`` to the embedded local Hub; the init report and the card downloaded at the tag."""
+    env = _offline(wheelhouse)
+    init = run_cli("init", "--json", cwd=root, env=env)
+    assert init.returncode == 0, init.stdout + init.stderr
+    released = run_cli("release", "--json", cwd=root, env=env)
+    assert released.returncode == 0, released.stdout + released.stderr
+    summary = json.loads(released.stdout)
+    with HubServer(root / ".hub", [Token("reader", "hf_reader_token")]) as hub:
+        card = hf_hub_download(
+            summary["repo_id"],
+            "README.md",
+            revision=summary["tag"],
+            endpoint=hub.url,
+            token="hf_reader_token",
+            cache_dir=cache,
+        )
+    return json.loads(init.stdout), Path(card).read_text(encoding="utf-8")
+
+
+def _front_matter(card: str) -> dict[str, Any]:
+    front = yaml.safe_load(card.split("---\n")[1])
+    assert isinstance(front, dict)
+    return front
+
+
+@pytest.mark.slow
+def test_a_sentence_transformers_card_is_adopted_and_comes_back_whole_from_the_hub(
+    tmp_path: Path, wheelhouse: Wheelhouse
+) -> None:
+    root = _sentence_transformers_folder(tmp_path / "tiny-sentence-encoder")
+    document, released = _adopt_and_release(root, wheelhouse, tmp_path / "cache")
+    assert (root / "README.md").read_text() == SENTENCE_TRANSFORMERS_CARD  # the source card is left as it was
+    config = load_config(root / "release.toml")
+    assert config.card.metadata_file == root / "README.md" and config.card.metadata is None
+    assert document["detected"]["license"] == "apache-2.0"
+    assert "card     adopted README.md (card.metadata): its front matter (language, license, " in document["message"]
+
+    original = _front_matter(SENTENCE_TRANSFORMERS_CARD)
+    assert _front_matter(released) == original  # every field, every one of the 21 datasets, in the author's order
+    assert list(_front_matter(released)) == list(original)
+    body = released.split("\n---\n", 1)[1]
+    for paragraph in paragraphs(SENTENCE_TRANSFORMERS_CARD):
+        assert paragraph in body
+    assert [line for line in body.splitlines() if line.startswith("# ")] == ["# tiny-sentence-encoder"]
+    assert "No license given" not in body and "| License | apache-2.0 |" in body
+    assert "\n## Release\n" in body and "`model.safetensors` |" in body
+    assert (root / CARD_OUTPUT).read_text() == released  # the committed card is the released one
+
+
+@pytest.mark.slow
+def test_a_gguf_card_is_adopted_with_its_license_and_base_model(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
+    root = tmp_path / "tiny-gguf"
+    root.mkdir()
+    _gguf_file(root / "tiny-Q8_0.gguf")
+    (root / "README.md").write_text(GGUF_CARD)
+    document, released = _adopt_and_release(root, wheelhouse, tmp_path / "cache")
+    assert document["detected"]["license"] == "llama3.2"
+    front = _front_matter(released)
+    assert front == _front_matter(GGUF_CARD) and list(front) == list(_front_matter(GGUF_CARD))
+    assert front["base_model"] == "meta-llama/Llama-3.2-1B-Instruct" and front["quantized_by"] == "bartowski"
+    body = released.split("\n---\n", 1)[1]
+    assert all(paragraph in body for paragraph in paragraphs(GGUF_CARD))
+    assert "| Base model | meta-llama/Llama-3.2-1B-Instruct |" in body
+
+
+def test_the_card_in_the_model_folder_is_adopted_with_every_invalid_field_named(tmp_path: Path) -> None:
+    root = _make_project(tmp_path / "flower-net")
+    (root / "model" / "README.md").write_text("---\nlicense: apache2\nlanguage: english\ntags: [flowers]\n---\n# F\n")
+    (root / "README.md").write_text("# flower-net\n\nThe project's own README: no front matter, not a card.\n")
+    scan = scan_project(root)
+    assert scan.card is not None and scan.card.path == "model/README.md"
+    assert scan.card.fields == ("license", "language", "tags") and scan.card.license is None
+    assert sorted(problem.split(": ")[:2] for problem in scan.card.problems) == [
+        ["model/README.md:2", "license"],
+        ["model/README.md:3", "language"],
+    ]
+    assert scan.license == "mit"  # the card's license is invalid: the project's declared one stays
+    plan = plan_scaffold(scan, spec="model-release", python="3.11")
+    toml = next(f.text for f in plan.files if f.path == "release.toml")
+    assert 'metadata = "model/README.md"' in toml and "[card.metadata]" not in toml
+    lines = "\n".join(describe_findings(scan, plan))
+    assert "adopted model/README.md" in lines
+    assert "2 invalid field(s), kept as written: fix them in model/README.md" in lines
+    assert "did you mean 'apache-2.0'?" in lines
+
+
+def test_a_readme_without_front_matter_is_not_adopted(tmp_path: Path) -> None:
+    root = _make_project(tmp_path / "flower-net")
+    (root / "README.md").write_text("# flower-net\n\nTells flowers apart.\n")
+    scan = scan_project(root)
+    assert scan.card is None
+    toml = next(f.text for f in plan_scaffold(scan, spec="x", python="3.11").files if f.path == "release.toml")
+    assert "[card.metadata]" in toml and 'license = "mit"' in toml and 'title = "flower-net"' in toml

@@ -1,7 +1,7 @@
 """Real model folders, as each library saves them: ``init``, a release to the embedded Hub, a download.
 
 The folders in ``tests/fixtures/layouts/`` were saved by the libraries themselves (see
-``tests/fixtures/make_layouts.py``, which also loads each one back with its library). Here each
+``tests/fixtures/layouts/make_layouts.py``, which also loads each one back with its library). Here each
 goes through ``init`` and ``release`` with the real CLI, and the tag is downloaded with the real
 huggingface_hub client: every file the library needs must come back, byte for byte, and what
 comes back loads with the libraries this environment has (tokenizers, safetensors with numpy,
@@ -31,7 +31,7 @@ from release.libraries import gguf_strings, onnx_external_data, read_layout, unr
 from release.scaffold import WeightsFolder, choose_model, scan_project
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "layouts"
-LAYOUTS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
+LAYOUTS = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name != "__pycache__")
 READER = Token("reader", "hf_reader_token")
 #: What init says of each fixture: the libraries, the card metadata the files state, the code run on load.
 EXPECTED: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
@@ -45,7 +45,7 @@ EXPECTED: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         {"library_name": "diffusers", "pipeline_tag": "text-to-image"},
         [],
     ),
-    "gguf": (["gguf"], {"base_model": "model-release-fixtures/tiny-bert"}, []),
+    "gguf-f32": (["gguf"], {"base_model": "model-release-fixtures/tiny-bert"}, []),
     "onnx-external-data": (["onnx"], {}, []),
     "peft-lora": (["peft"], {"base_model": "model-release-fixtures/tiny-bert", "library_name": "peft"}, []),
     "sentence-transformers": (
@@ -269,7 +269,7 @@ def _load_onnx(folder: Path) -> None:
 LOADERS = {
     "diffusers-ddpm": _load_diffusers,
     "diffusers-text-to-image": _load_text_to_image,
-    "gguf": _load_gguf,
+    "gguf-f32": _load_gguf,
     "onnx-external-data": _load_onnx,
     "peft-lora": _load_peft,
     "sentence-transformers": _load_sentence_transformers,
@@ -420,7 +420,7 @@ def test_weights_in_a_plain_subfolder_are_another_model(tmp_path: Path) -> None:
 def test_onnx_and_gguf_headers_are_read_without_their_libraries(tmp_path: Path) -> None:
     onnx_dir = FIXTURES / "onnx-external-data"
     assert onnx_external_data(onnx_dir / "model.onnx") == ["model.onnx_data"]
-    gguf = FIXTURES / "gguf" / "tiny-f32.gguf"
+    gguf = FIXTURES / "gguf-f32" / "tiny-f32.gguf"
     strings = gguf_strings(gguf)
     assert strings["general.base_model.0.repo_url"] == "https://huggingface.co/model-release-fixtures/tiny-bert"
     truncated = tmp_path / "truncated.gguf"

@@ -13,7 +13,7 @@ from wheelhouse import Wheelhouse
 from release.config import GENERATED_MARKER, is_generated
 from release.errors import LockError
 from release.lock.envfile import locked_python, render_environment_yml, write_environment_yml
-from release.lock.snapshot import compare_with_lock, probe_environment, write_snapshot
+from release.lock.snapshot import compare_with_lock, marker_environment, probe_environment, write_snapshot
 from release.process import run
 
 LOCK = """# model-release: input requirements.in sha256={h}
@@ -62,6 +62,15 @@ def test_snapshot_of_a_real_venv_records_what_is_installed_and_the_drift(
     assert str(tmp_path) not in (tmp_path / "environment.json").read_text()  # no paths recorded
     again = write_snapshot(tmp_path / "again.json", python, lock)
     assert again.to_json() == snapshot.to_json()
+
+
+def test_lock_lines_for_another_platform_are_no_drift(tmp_path: Path) -> None:
+    other = "win32" if sys.platform != "win32" else "linux"
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(LOCK + f"otherpkg==2.0 ; sys_platform == '{other}' \\\n    --hash=sha256:{'0' * 64}\n")
+    snapshot = write_snapshot(tmp_path / "environment.json", sys.executable, lock)
+    assert snapshot.drift is not None and "otherpkg" not in snapshot.drift.missing
+    assert marker_environment(sys.executable)["sys_platform"] == sys.platform
 
 
 def test_a_missing_interpreter_is_named(tmp_path: Path) -> None:

@@ -21,11 +21,13 @@ from release.cli import main
 from release.errors import ReproduceError
 from release.lock.conda import CondaLockOptions, lock_conda
 from release.lock.pip import PipIndex, lock_requirements, read_pins
+from release.lock.snapshot import marker_environment
 from release.publish import PublishTarget, publish_release
 from release.reproduce import (
     Differences,
     ReproduceOptions,
     ReproduceTarget,
+    applicable_pins,
     compare_installed,
     latest_version_tag,
     parse_target,
@@ -44,6 +46,7 @@ def _release(
     python: str | None = None,
     conda_lock: Path | None = None,
     private: bool = False,
+    lock_lines: str = "",
 ) -> StagePlan:
     """Lock tinypkg from the wheelhouse, stage a release with that lock and a snapshot, publish and tag it."""
     work = tmp_path / f"work-{version}"
@@ -52,6 +55,7 @@ def _release(
     lock = work / "requirements.txt"
     lock_requirements(work / "requirements.in", lock, PipIndex(no_index=True, find_links=(str(wheelhouse.directory),)))
     with lock.open("a", encoding="utf-8") as out:
+        out.write(lock_lines)  # lines the lock holds besides tinypkg's, e.g. for other platforms
         out.write(f"# released as {repo} {version}\n")  # unique bytes: tampering touches this repo only
     snapshot = {
         "format": "model-release.environment/1",
@@ -121,6 +125,35 @@ def test_reproduce_builds_the_locked_set_and_prints_json(
     assert not (dest / "files").exists()  # no weights without --with-weights
     assert str(dest) in (dest / "venv" / "bin" / "activate").read_text(encoding="utf-8")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".env")] == []
+
+
+def test_lock_lines_for_another_platform_are_neither_missing_nor_installed(
+    hub: RunningHub, tmp_path: Path, wheelhouse: Wheelhouse
+) -> None:
+    repo = "alice/repro-markers"
+    other = "win32" if sys.platform != "win32" else "linux"
+    hashed = f"    --hash=sha256:{wheelhouse.sha256('otherpkg==2.0')}\n"
+    _release(hub, tmp_path, wheelhouse, repo, lock_lines=f"otherpkg==2.0 ; sys_platform == '{other}' \\\n{hashed}")
+    result = reproduce_release(ReproduceTarget(hub.url, repo, "model", "v1.0"), _offline(wheelhouse, tmp_path / "env"))
+    assert result.lock_differences == Differences()  # otherpkg: not missing, tinypkg and tinydep installed
+    assert set(result.installed) >= {"tinypkg", "tinydep"} and "otherpkg" not in result.installed
+    lock = (result.dest / "release" / "requirements.txt").read_text(encoding="utf-8")
+    assert f"otherpkg==2.0 ; sys_platform == '{other}'" in lock  # the lock itself is released as it was
+
+
+def test_applicable_pins_evaluate_each_lines_marker() -> None:
+    lock = (
+        "a==1.0 ; sys_platform == 'win32' \\\n    --hash=sha256:00\n"
+        'a==2.0 ; sys_platform == "linux"\n'
+        "b==3.0 ; python_version >= '3.8'\n"
+        "c==4.0\n"
+    )
+    linux = {"sys_platform": "linux", "python_version": "3.11"}
+    assert applicable_pins(lock, linux) == {"a": "2.0", "b": "3.0", "c": "4.0"}
+    windows = {"sys_platform": "win32", "python_version": "3.7"}
+    assert applicable_pins(lock, windows) == {"a": "1.0", "c": "4.0"}
+    assert read_pins(lock) == {"a": "1.0", "b": "3.0", "c": "4.0"}  # without an environment: every line
+    assert marker_environment(sys.executable)["sys_platform"] == sys.platform
 
 
 def test_with_weights_byte_compares_with_the_staged_files(

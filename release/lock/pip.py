@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 
 from release.errors import LockError, StaleLockError
@@ -203,14 +204,29 @@ def count_pins(lock_text: str) -> int:
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)(?:\s*;\s*(.+?))?\s*\\?$")
 
 
-def read_pins(lock_text: str) -> dict[str, str]:
+def read_pins(lock_text: str, environment: Mapping[str, str] | None = None) -> dict[str, str]:
     """``{normalised name: version}`` of a lock's ``name==version`` lines (the first, for a name that
-    uv's universal lock pins differently per platform)."""
+    uv's universal lock pins differently per platform).
+
+    With ``environment`` (PEP 508 marker variables, such as ``sys_platform``), only the lines whose
+    environment marker holds in it: ``x==1 ; sys_platform == 'win32'`` is not a pin on Linux.
+    """
     pins: dict[str, str] = {}
     for line in lock_text.splitlines():
-        if match := _PIN.match(line):
+        if (match := _PIN.match(line)) and (environment is None or _marker_holds(match.group(3), environment)):
             pins.setdefault(canonical_name(match.group(1)), match.group(2))
     return pins
+
+
+def _marker_holds(marker: str | None, environment: Mapping[str, str]) -> bool:
+    """Whether a lock line's marker holds in ``environment``; a line without one (or one that cannot be
+    read, which pip would refuse anyway) always counts."""
+    if marker is None:
+        return True
+    try:
+        return Marker(marker).evaluate(dict(environment))
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
+        return True
 
 
 def canonical_name(name: str) -> str:

@@ -50,6 +50,38 @@ json.dump(info, sys.stdout)
 """
 
 
+#: Prints the PEP 508 marker variables of the interpreter it runs in, as packaging.markers computes them.
+_MARKER_PROBE = r"""
+import json, os, platform, sys
+def version(info):
+    text = "{0.major}.{0.minor}.{0.micro}".format(info)
+    return text if info.releaselevel == "final" else text + info.releaselevel[0] + str(info.serial)
+json.dump({
+    "implementation_name": sys.implementation.name,
+    "implementation_version": version(sys.implementation.version),
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}, sys.stdout)
+"""
+
+
+def marker_environment(python: str) -> dict[str, str]:
+    """The PEP 508 environment markers of ``python`` (``sys_platform``, ``python_version``...), asked of it."""
+    completed = run([python, "-c", _MARKER_PROBE], what=f"ask {python} its environment markers")
+    try:
+        document: Any = json.loads(completed.stdout)
+    except ValueError as exc:
+        raise LockError(f"{python} printed something unexpected for its environment markers: {exc}") from exc
+    return {str(k): str(v) for k, v in document.items()}
+
+
 @dataclass(frozen=True)
 class Drift:
     """Installed versions that differ from the lock."""
@@ -115,7 +147,9 @@ def write_snapshot(path: Path, python: str, requirements_txt: Path | None) -> En
     """Probe ``python``, compare it with ``requirements_txt`` (when it exists), write ``path``."""
     snapshot = probe_environment(python)
     if requirements_txt is not None and requirements_txt.is_file():
-        drift = compare_with_lock(snapshot.distributions, read_pins(requirements_txt.read_text(encoding="utf-8")))
+        # A lock line for another platform (``; sys_platform == 'win32'``) is not missing here.
+        pins = read_pins(requirements_txt.read_text(encoding="utf-8"), marker_environment(python))
+        drift = compare_with_lock(snapshot.distributions, pins)
         lock_name = Path(_relative(requirements_txt, path.parent)).as_posix()
         snapshot = EnvironmentSnapshot(
             snapshot.python, snapshot.platform, snapshot.distributions, snapshot.torch, drift, lock_name

@@ -12,12 +12,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from release.config import Config
-from release.errors import AuthError, UsageError
+from release.errors import AuthError, ConfigError, UsageError
 from release.hub_client import saved_token
 from release.pipeline import local_hub
 
 #: Where ``reproduce`` reads from when neither --endpoint, HF_ENDPOINT nor a configuration names a Hub.
 DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+def check_repo_ids(config: Config) -> None:
+    """Refuse the placeholder repository id ``model-release init`` writes (``your-username/...``) for any Hub
+    but the embedded one, which keeps accepting it for trying a release out. Reads nothing but ``config``."""
+    if config.is_local_endpoint:
+        return
+    from release.scaffold import PLACEHOLDER_NAMESPACE  # the scaffold's: only for a Hub on the network
+
+    keys = [("repo_id", config.repo_id)]
+    keys += [(f"datasets[{i}].publish.repo_id", d.publish.repo_id) for i, d in enumerate(config.datasets) if d.publish]
+    for key, repo_id in keys:
+        namespace, _, name = repo_id.partition("/")
+        if namespace == PLACEHOLDER_NAMESPACE:
+            raise ConfigError(
+                f"{config.path}: {key} = {repo_id!r} is the placeholder `model-release init` writes, and the "
+                f"release goes to {config.endpoint}: set {key} to your Hub user or organisation "
+                f'(e.g. {key} = "my-org/{name}"). Only the embedded Hub (endpoint = "local") accepts the '
+                "placeholder. Nothing was staged or uploaded"
+            )
 
 
 def hub_token(config: Config) -> str | None:

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from release.checksum_stage import Progress
-from release.config import Config
+from release.config import Config, RepoType
+from release.errors import PublishError
 from release.libraries import unreleased_model_files
-from release.pipeline import StagedTree, check_locks, read_staged, stage_release, staged_trees
+from release.pipeline import (
+    StagedRelease,
+    StagedTree,
+    apply_release,
+    check_locks,
+    plan_release,
+    read_staged,
+    staged_trees,
+)
 from release.publish import (
     PublishPreview,
     PublishResult,
@@ -26,9 +34,10 @@ from release.publish import (
     check_access,
     preview_with_datasets,
     publish_with_datasets,
+    released_tag,
 )
 from release.stage import RELEASE_MANIFEST
-from release.workflow.hub import connect, hub_token
+from release.workflow.hub import check_repo_ids, connect, hub_token
 from release.workflow.outcomes import (
     AlreadyReleased,
     Changes,
@@ -56,28 +65,68 @@ class PublishOptions:
 
 def publish(config: Config, options: PublishOptions) -> PublishReport | DryRunReport:
     """Publish the trees an earlier ``stage`` left (they must be of the configured repository and version)."""
+    check_repo_ids(config)
     token = hub_token(config)
     datasets, model = read_staged(config)
     return _publish_trees(config, options, datasets, model, token, command="publish")
 
 
 def release(config: Config, options: PublishOptions, progress: Progress | None = None) -> PublishReport | DryRunReport:
-    """Check the token and the locks, stage every tree, then publish them (or preview, with ``dry_run``)."""
+    """Check the token and the locks, stage every tree, then publish them (or preview, with ``dry_run``).
+
+    A release the Hub would refuse (a tag holding other content) is refused before anything is written:
+    the project, its build outputs and its staged trees stay as they were.
+    """
+    check_repo_ids(config)
     token = hub_token(config)
     if token is not None:
         check_access(PublishTarget(config.endpoint, config.repo_id, config.repo_type, token))
     check_locks(config)
-    with ExitStack() as scratch:
-        # A dry run changes nothing under the project: the trees are staged in a throwaway folder.
-        into = None
-        if options.dry_run:
-            into = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="model-release-dry-run-")))
-        staged = stage_release(config, progress, scratch=into)
+    # The throwaway folder of a dry run's trees, or of the trees previewed before a release is applied.
+    with tempfile.TemporaryDirectory(prefix="model-release-scratch-") as scratch:
+        planned = plan_release(config, progress)
+        if options.dry_run:  # a dry run changes nothing under the project: the trees are staged in scratch
+            staged = apply_release(config, planned, scratch=Path(scratch))
+        else:
+            _refuse_before_writing(config, planned, token, Path(scratch))
+            staged = apply_release(config, planned)
         datasets, model = staged_trees(config, staged)
         report = _publish_trees(config, options, datasets, model, token, command="release", warnings=staged.warnings)
     if isinstance(report, DryRunReport) and config.model is not None:
         return replace(report, unreleased=unreleased_model_files(config))
     return report
+
+
+def _refuse_before_writing(config: Config, planned: StagedRelease, token: str | None, scratch: Path) -> None:
+    """Raise the refusal publishing would end with, before anything is written under the project.
+
+    Only when one of the release's tags already exists: its trees are then staged in ``scratch`` and
+    previewed against the Hub, and a tag holding other content stops the release here.
+    """
+    if config.is_local_endpoint and not (config.root / ".hub").exists():
+        return  # the embedded Hub has no storage yet: no tag exists
+    with connect(config, token, read_only=True) as (url, run_token):
+        tags: list[tuple[str, RepoType, str]] = [
+            (d.repo.repo_id, "dataset", d.plan.manifest.tag) for d in planned.datasets
+        ]
+        tags.append((config.repo_id, config.repo_type, planned.plan.manifest.tag))
+        if not any(released_tag(PublishTarget(url, repo_id, kind, run_token), tag) for repo_id, kind, tag in tags):
+            return
+        datasets, model = staged_trees(config, apply_release(config, planned, scratch=scratch))
+
+        def staged(tree: StagedTree) -> StagedRepo:
+            return StagedRepo(
+                tree.directory, tree.manifest, PublishTarget(url, tree.repo_id, tree.repo_type, run_token)
+            )
+
+        previews, preview = preview_with_datasets([staged(d) for d in datasets], staged(model))
+    refused = [p for p in (*previews, preview) if p.outcome == "refuse"]
+    if refused:
+        raise PublishError(
+            "\n".join(already_released_message(p.tag, p.repo_id, p.repo_type, p.tag_differences) for p in refused)
+            + "\nNothing was published, and nothing under the project was written (the card, build/ and the "
+            "staged trees are as they were)."
+        )
 
 
 def _publish_trees(
