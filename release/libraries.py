@@ -16,7 +16,7 @@ a library needs is never dropped silently.
 from __future__ import annotations
 
 import json
-import mmap
+import os
 import posixpath
 import re
 import struct
@@ -29,6 +29,7 @@ from release.card import CardMetadata
 from release.checkpoint import PICKLE_SUFFIXES, SAFETENSORS_SUFFIX, SHARD_INDEX_SUFFIX
 from release.checksum import collect_files
 from release.config import Config
+from release.formats.onnx import external_tensors
 from release.schema import load_schema
 
 Library = Literal["transformers", "sentence-transformers", "diffusers", "peft", "gguf", "onnx", "timm", "open_clip"]
@@ -358,7 +359,7 @@ class _Reader:
         for graph in graphs:
             base = posixpath.dirname(graph)
             for location in onnx_external_data(self.folder / graph):
-                relative = posixpath.normpath(posixpath.join(base, location))
+                relative = posixpath.normpath(posixpath.join(base, location.replace("\\", "/")))
                 if relative in self.present:
                     self.files.add(relative)
         if graphs:
@@ -390,27 +391,17 @@ def weight_kind(name: str) -> WeightKind | None:
 
 
 def onnx_external_data(path: Path) -> list[str]:
-    """The ``location`` of every external-data entry an ONNX graph names, in order, without duplicates.
+    """The ``location`` of every external-data file an ONNX graph names, in order, without duplicates.
 
-    ONNX stores them as protobuf ``StringStringEntryProto`` messages: the key ``location`` (field 1,
-    ``0a 08 "location"``) then the value (field 2, ``12 <varint length> <path>``). Finding that
-    byte pattern reads the paths without parsing the graph; a path is used only when the folder
-    holds such a file.
+    Read by the safety gate's ONNX reader, which follows the protobuf messages that hold tensors
+    and skips the rest; a file it cannot read names none (the gate reports it).
     """
-    found: list[str] = []
     try:
-        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            start = data.find(b"\x0a\x08location\x12")
-            while start != -1:
-                length, offset = _varint(data, start + 11)
-                if length is not None and 0 < length <= 4096:
-                    value = bytes(data[offset : offset + length]).decode("utf-8", errors="replace")
-                    if value not in found:
-                        found.append(value)
-                start = data.find(b"\x0a\x08location\x12", start + 11)
-    except (OSError, ValueError):  # unreadable, or empty (mmap refuses a file of 0 bytes)
-        return found
-    return found
+        with path.open("rb") as handle:
+            tensors = external_tensors(handle, os.fstat(handle.fileno()).st_size)
+    except Exception:  # unreadable, or not ONNX: the gate's finding names it, the layout has no data files
+        return []
+    return list(dict.fromkeys(t.location for t in tensors if t.location))
 
 
 def gguf_strings(path: Path, limit: int = 4096) -> dict[str, str]:
@@ -473,18 +464,6 @@ def _read(handle: Any, size: int) -> bytes:
     if len(data) != size:
         raise ValueError("the GGUF header ends early")
     return data
-
-
-def _varint(data: mmap.mmap, offset: int) -> tuple[int | None, int]:
-    value = shift = 0
-    while offset < len(data) and shift < 64:
-        byte = data[offset]
-        offset += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, offset
-        shift += 7
-    return None, offset
 
 
 def _transformers_task(config: Mapping[str, Any]) -> str | None:
