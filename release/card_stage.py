@@ -34,7 +34,7 @@ from release.checksum_stage import Checksums
 from release.config import Config, DatasetRepoConfig
 from release.errors import CardError
 from release.layout import DATASET_DATA_DIR, dataset_staged_dir, shipped_locks
-from release.libraries import with_layout
+from release.libraries import read_layout, with_layout
 from release.lock.pip import parse_lock_header, read_pins
 from release.stage import CARD_PATH
 
@@ -175,6 +175,7 @@ def card_context(
             {"path": e.path, "size": e.size, "sha256": e.sha256}
             for e in (checksums.model.entries if checksums.model else ())
         ],
+        "load_code": list(read_layout(config.model.dir, frozenset(_released(checksums))).code) if config.model else [],
         "datasets": _datasets_context(config, checksums, manifest_digests),
         "dataset_repos": [
             {

@@ -132,6 +132,9 @@ def test_a_real_model_folder_is_released_whole_and_loads(layout: str, tmp_path: 
     card = _front_matter(snapshot / "README.md")
     assert {key: card[key] for key in metadata} == metadata
     assert ("custom_code" in card.get("tags", [])) == bool(code)
+    body = (snapshot / "README.md").read_text()
+    assert ("Code runs when this model loads" in body) == bool(code)  # flagged in the card's text too
+    assert all(f"`{path}`" in body for path in code)
     LOADERS[layout](snapshot)
 
 
