@@ -133,6 +133,15 @@ def test_a_real_model_folder_is_released_whole_and_loads(layout: str, tmp_path: 
     assert {key: card[key] for key in metadata} == metadata
     assert ("custom_code" in card.get("tags", [])) == bool(code)
     body = (snapshot / "README.md").read_text()
+    if "README.md" in fixture:  # the library's own card is adopted: every field and paragraph it had
+        original = (FIXTURES / layout / "README.md").read_text()
+        adopted = _front_matter(FIXTURES / layout / "README.md")
+        assert {key: card.get(key) for key in adopted if key != "tags"} == {
+            k: v for k, v in adopted.items() if k != "tags"
+        }
+        assert set(adopted.get("tags", [])) <= set(card.get("tags", []))
+        paragraphs = [p.strip() for p in original.split("\n---\n", 2)[-1].split("\n\n") if p.strip()]
+        assert [p for p in paragraphs if p not in body] == []
     assert ("Code runs when this model loads" in body) == bool(code)  # flagged in the card's text too
     assert all(f"`{path}`" in body for path in code)
     LOADERS[layout](snapshot)
