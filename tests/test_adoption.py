@@ -54,14 +54,15 @@ def test_each_hook_runs_and_passes_on_the_example(hook: dict[str, Any], tmp_path
 
 
 PLACEHOLDER = 'repo_id = "your-username/flower-net"\nversion = "0.1.0"\n'
+# Any Hub but the embedded one: a closed port on loopback, so that a regression cannot reach a real Hub.
 
 
 @pytest.mark.parametrize(
     ("toml", "args"),
     [
-        ('endpoint = "https://huggingface.co"\n', ("release",)),
-        ('endpoint = "https://huggingface.co"\n', ("publish",)),
-        ('endpoint = "https://huggingface.co"\n', ("release", "--dry-run")),
+        ('endpoint = "http://127.0.0.1:9"\n', ("release",)),
+        ('endpoint = "http://127.0.0.1:9"\n', ("publish",)),
+        ('endpoint = "http://127.0.0.1:9"\n', ("release", "--dry-run")),
         ('endpoint = "local"\n', ("release", "--endpoint", "http://127.0.0.1:9")),
     ],
 )
@@ -80,7 +81,7 @@ def test_the_placeholder_repo_id_is_refused_for_a_hub_on_the_network(
 
 def test_a_placeholder_dataset_repo_id_is_refused_too(tmp_path: Path) -> None:
     dataset = '[[datasets]]\nname = "d"\ndir = "d"\n[datasets.publish]\nrepo_id = "your-username/d"\n'
-    toml = 'repo_id = "alice/m"\nversion = "0.1.0"\nendpoint = "https://huggingface.co"\n' + dataset
+    toml = 'repo_id = "alice/m"\nversion = "0.1.0"\nendpoint = "http://127.0.0.1:9"\n' + dataset
     (tmp_path / "release.toml").write_text(toml, encoding="utf-8")
     result = run_cli("release", cwd=tmp_path, env={"HF_TOKEN": "hf_not_used_at_all"})
     assert result.returncode == 2, result.stderr
