@@ -69,6 +69,8 @@ EXPECTED: dict[str, tuple[list[str], dict[str, str], list[str]]] = {
         {"library_name": "transformers"},
         ["configuration_tiny.py", "modeling_tiny.py"],
     ),
+    "timm-vit": (["timm"], {"library_name": "timm", "pipeline_tag": "image-classification"}, []),
+    "open-clip": (["open_clip"], {"library_name": "open_clip", "pipeline_tag": "zero-shot-image-classification"}, []),
 }
 
 
@@ -187,6 +189,25 @@ def _load_vit(folder: Path) -> None:
     assert processor["size"] == {"height": config["image_size"], "width": config["image_size"]}
 
 
+def _load_timm(folder: Path) -> None:
+    """timm needs torch: the weights load with safetensors, and the head has config.json's classes and features."""
+    config = json.loads((folder / "config.json").read_text())
+    assert config["architecture"] == "test_vit" and config["model_args"]["embed_dim"] == config["num_features"]
+    weights = load_file(str(folder / "model.safetensors"))
+    assert weights["head.weight"].shape == (config["num_classes"], config["num_features"])
+
+
+def _load_open_clip(folder: Path) -> None:
+    """open_clip needs torch: the weights fit open_clip_config.json's text tower; its tokenizer loads and fits."""
+    from tokenizers import Tokenizer
+
+    text = json.loads((folder / "open_clip_config.json").read_text())["model_cfg"]["text_cfg"]
+    weights = load_file(str(folder / "open_clip_model.safetensors"))
+    assert weights["token_embedding.weight"].shape == (text["vocab_size"], text["width"])
+    ids = Tokenizer.from_file(str(folder / "tokenizer.json")).encode("the cat sat on the mat").ids
+    assert ids and max(ids) < text["vocab_size"]
+
+
 def _load_remote_code(folder: Path) -> None:
     """The auto_map names modules that were released; the model's own code imports only released modules."""
     config = json.loads((folder / "config.json").read_text())
@@ -289,6 +310,8 @@ LOADERS = {
     "transformers-gpt2": _load_gpt2,
     "transformers-remote-code": _load_remote_code,
     "transformers-vit-sharded": _load_vit,
+    "timm-vit": _load_timm,
+    "open-clip": _load_open_clip,
 }
 
 
@@ -366,9 +389,9 @@ def test_a_component_holding_only_pickles_keeps_them_beside_safetensors_elsewher
     assert model.notes[0].startswith("pickles: the safety gate scans each one")
 
 
-def test_layouts_of_libraries_the_tests_cannot_install(tmp_path: Path) -> None:
-    """timm and open_clip (their wheels need torchvision), a text-to-image pipeline, a custom module:
-    folders written as those libraries write them, by hand."""
+def test_layout_details_beyond_the_fixtures(tmp_path: Path) -> None:
+    """What the saved fixtures do not show, in small folders written by hand as the libraries lay them out:
+    a timm config alone, an open_clip license, a pipeline's null component, a custom module's imports."""
     timm = tmp_path / "timm"
     timm.mkdir()
     (timm / "config.json").write_text(json.dumps({"architecture": "resnet18", "num_classes": 3, "pretrained_cfg": {}}))
