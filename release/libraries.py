@@ -19,7 +19,6 @@ import json
 import os
 import posixpath
 import re
-import struct
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from release.card import CardMetadata
 from release.checkpoint import PICKLE_SUFFIXES, SAFETENSORS_SUFFIX, SHARD_INDEX_SUFFIX
 from release.checksum import collect_files
 from release.config import Config
+from release.formats.gguf import read_strings as read_gguf_strings
 from release.formats.onnx import external_tensors
 from release.schema import load_schema
 
@@ -368,7 +368,7 @@ class _Reader:
     def _gguf(self) -> None:
         files = sorted(p for p in self.present if p.endswith(".gguf"))
         for name in files:
-            url = gguf_strings(self.folder / name).get("general.base_model.0.repo_url")
+            url = read_gguf_strings(self.folder / name).get("general.base_model.0.repo_url")
             match = _HUB_URL.match(url or "")
             self._found("gguf", base_model=match.group(1) if match else None)
 
@@ -402,68 +402,6 @@ def onnx_external_data(path: Path) -> list[str]:
     except Exception:  # unreadable, or not ONNX: the gate's finding names it, the layout has no data files
         return []
     return list(dict.fromkeys(t.location for t in tensors if t.location))
-
-
-def gguf_strings(path: Path, limit: int = 4096) -> dict[str, str]:
-    """The string values of a GGUF file's metadata (``general.name``, ``general.base_model.0.repo_url``...).
-
-    GGUF: the magic ``GGUF``, a uint32 version (2 or 3), uint64 tensor and key-value counts, then
-    each key (uint64 length, UTF-8) with a uint32 type and its value. Values of other types are
-    skipped; reading stops at the first thing that does not parse, or after ``limit`` keys.
-    """
-    strings: dict[str, str] = {}
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(24)
-            if len(head) < 24 or head[:4] != b"GGUF" or struct.unpack_from("<I", head, 4)[0] not in (2, 3):
-                return strings
-            (count,) = struct.unpack_from("<Q", head, 16)
-            for _ in range(min(count, limit)):
-                key = _gguf_string(handle)
-                (kind,) = struct.unpack("<I", _read(handle, 4))
-                if kind == _GGUF_STRING:
-                    strings[key] = _gguf_string(handle)
-                else:
-                    _skip_gguf_value(handle, kind)
-    except (OSError, ValueError, struct.error):
-        return strings
-    return strings
-
-
-_GGUF_STRING = 8
-_GGUF_ARRAY = 9
-#: The size of each fixed-size GGUF value type (uint8 0 ... float64 12, not 8 string and 9 array).
-_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
-
-
-def _gguf_string(handle: Any) -> str:
-    (length,) = struct.unpack("<Q", _read(handle, 8))
-    if length > 1 << 20:
-        raise ValueError("a GGUF string longer than 1 MiB")
-    return _read(handle, length).decode("utf-8")
-
-
-def _skip_gguf_value(handle: Any, kind: int) -> None:
-    if kind in _GGUF_SIZES:
-        _read(handle, _GGUF_SIZES[kind])
-    elif kind == _GGUF_STRING:
-        _gguf_string(handle)
-    elif kind == _GGUF_ARRAY:
-        item, count = struct.unpack("<IQ", _read(handle, 12))
-        if item in _GGUF_SIZES:
-            handle.seek(_GGUF_SIZES[item] * count, 1)
-        else:
-            for _ in range(count):
-                _skip_gguf_value(handle, item)
-    else:
-        raise ValueError(f"unknown GGUF value type {kind}")
-
-
-def _read(handle: Any, size: int) -> bytes:
-    data: bytes = handle.read(size)
-    if len(data) != size:
-        raise ValueError("the GGUF header ends early")
-    return data
 
 
 def _transformers_task(config: Mapping[str, Any]) -> str | None:

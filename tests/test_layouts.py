@@ -26,8 +26,9 @@ from safetensors.numpy import load_file, save_file
 from wheelhouse import Wheelhouse
 
 from release.card import CardMetadata
+from release.formats.gguf import read_strings as gguf_strings
 from release.hub.server import HubServer, Token
-from release.libraries import gguf_strings, onnx_external_data, read_layout, unreleased_files, with_layout
+from release.libraries import onnx_external_data, read_layout, unreleased_files, with_layout
 from release.scaffold import WeightsFolder, choose_model, scan_project
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "layouts"

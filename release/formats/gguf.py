@@ -93,7 +93,7 @@ _FIX = (
     "it was copied completely (compare its size and SHA-256 with the original)."
 )
 
-__all__ = ["DEFAULT_ALIGNMENT", "GGML_TYPES", "SUPPORTED_VERSIONS", "VALUE_TYPES", "check_gguf"]
+__all__ = ["DEFAULT_ALIGNMENT", "GGML_TYPES", "SUPPORTED_VERSIONS", "VALUE_TYPES", "check_gguf", "read_strings"]
 
 
 class _Broken(Exception):
@@ -159,7 +159,33 @@ def check_gguf(release_path: str, path: Path) -> list[Finding]:
         return [Finding(_HEADER, "error", release_path, broken.where, broken.message, _FIX)]
 
 
+def read_strings(path: Path) -> dict[str, str]:
+    """The string values of a GGUF file's metadata (``general.name``, ``general.license``, ...).
+
+    Those read before anything that does not parse; empty for a file that is not GGUF. Never raises
+    for a broken file: :func:`check_gguf` is what reports one.
+    """
+    strings: dict[str, str] = {}
+    try:
+        with path.open("rb") as handle:
+            reader = _Reader(handle, os.fstat(handle.fileno()).st_size)
+            _, kv_count = _read_counts(reader)
+            _read_metadata(reader, kv_count, strings)
+    except (OSError, _Broken):
+        pass
+    return strings
+
+
 def _check(release_path: str, reader: _Reader) -> list[Finding]:
+    tensor_count, kv_count = _read_counts(reader)
+    alignment = _read_metadata(reader, kv_count)
+    tensors = [_read_tensor_info(reader, index) for index in range(tensor_count)]
+    data_start = -(-reader.offset // alignment) * alignment
+    return _check_tensors(release_path, tensors, alignment, data_start, reader.size)
+
+
+def _read_counts(reader: _Reader) -> tuple[int, int]:
+    """Read the magic and version (setting the byte order); return the tensor and metadata counts."""
     if reader.read(4) != b"GGUF":
         raise _Broken("magic", "does not start with the GGUF magic bytes")
     raw_version = reader.read(4)
@@ -175,14 +201,12 @@ def _check(release_path: str, reader: _Reader) -> list[Finding]:
     if kv_count * 13 > reader.size or tensor_count * 28 > reader.size:
         message = f"claims {tensor_count:,} tensors and {kv_count:,} metadata pairs, more than the file can hold"
         raise _Broken("counts", message)
-    alignment = _read_metadata(reader, kv_count)
-    tensors = [_read_tensor_info(reader, index) for index in range(tensor_count)]
-    data_start = -(-reader.offset // alignment) * alignment
-    return _check_tensors(release_path, tensors, alignment, data_start, reader.size)
+    return tensor_count, kv_count
 
 
-def _read_metadata(reader: _Reader, count: int) -> int:
-    """Read every metadata pair; return ``general.alignment`` (checked) or the default."""
+def _read_metadata(reader: _Reader, count: int, strings: dict[str, str] | None = None) -> int:
+    """Read every metadata pair (its string values into ``strings``); return ``general.alignment``
+    (checked) or the default."""
     alignment = DEFAULT_ALIGNMENT
     for index in range(count):
         reader.place = f"metadata pair {index}"
@@ -190,6 +214,8 @@ def _read_metadata(reader: _Reader, count: int) -> int:
         reader.place = f"metadata {key!r}"
         value_type = reader.uint("I")
         value = _read_value(reader, value_type)
+        if strings is not None and isinstance(value, str):
+            strings[key] = value
         if key == "general.alignment":
             if value_type != 4 or not isinstance(value, int) or value <= 0 or value & (value - 1):
                 raise _Broken(reader.place, f"is {value!r} ({_type_name(value_type)}), not a uint32 power of two")
