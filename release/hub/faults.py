@@ -4,12 +4,11 @@ Off by default. When a server is given fault rules or an admin token, :func:`wit
 emulator's ASGI app in :class:`FaultInjector`, which checks every request against its rules in order:
 
 - ``latency`` rules that match delay the request (each one that matches adds its delay);
-- ``hold`` rules that match hold the request until a test releases it through the admin endpoint
-  (``POST /admin/faults/release``, all of them or those of the rules whose ids it lists) or clears
-  the rules: a bare ``hold`` before the emulator sees the
-  request, ``hold=BYTES`` once the emulator has been handed the first BYTES of its body. Holding on
-  an event instead of a delay lets a test put a request in a known state (waiting at the server, or
-  half received) and act then, however loaded the machine is;
+- ``hold`` rules that match hold the request until it is released (``POST /admin/faults/release``)
+  or the rules are cleared: a bare ``hold`` before the emulator sees the request, ``hold=BYTES`` once
+  the emulator has been handed the first BYTES of its body. Holding on an event instead of a delay
+  lets a test put a request in a known state (waiting at the server, or half received) and act
+  then, however loaded the machine is;
 - then the first matching ``status`` or ``drop`` rule decides the request's fate: ``status`` answers
   that HTTP status (after reading the request body, so the client sees the answer) without calling
   the emulator; ``drop`` passes the request on, lets the first K bytes of its body through and then
@@ -24,9 +23,10 @@ Routes are matched against ``"METHOD /raw/path"``: the path exactly as sent (sti
 without the query string. See :meth:`FaultRule.from_spec` for the compact syntax of ``--fault``.
 
 The admin endpoint ``/admin/faults`` (GET lists, POST adds, DELETE clears and releases every held
-request) and ``/admin/faults/release`` (POST releases the held requests and keeps the rules) exist only
-when an admin token is set, and only for clients on a loopback address: for anyone else the request goes to the
-emulator as if the endpoint did not exist (404, no route). Loopback clients without
+request) and ``/admin/faults/release`` (POST releases the held requests, all of them or those of the
+rules whose ids a JSON list names, and keeps the rules) exist only when an admin token is set, and
+only for clients on a loopback address: for anyone else the request goes to the emulator as if the
+endpoint did not exist (404, no route). Loopback clients without
 ``Authorization: Bearer <admin token>`` get 403. Admin requests are never subject to faults.
 """
 
@@ -59,7 +59,7 @@ FaultKind = Literal["status", "drop", "latency", "hold"]
 
 #: The path of the admin endpoint (GET lists the rules, POST adds rules, DELETE clears them).
 ADMIN_PATH: Final = "/admin/faults"
-#: POST here releases every held request (the rules stay in force).
+#: POST here releases the held requests (every one, or those of the listed rule ids); the rules stay in force.
 RELEASE_PATH: Final = f"{ADMIN_PATH}/release"
 SPEC_SYNTAX: Final = (
     "A fault spec is comma-separated key=value items: exactly one of status=CODE (400-599), "
