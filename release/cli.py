@@ -126,6 +126,7 @@ def _reproduce(args: argparse.Namespace) -> Report:
         find_links=tuple(args.find_links),
         index_url=args.index_url,
         no_index=args.no_index,
+        installer=args.installer,
     )
     config = _project_config(args) if endpoint in (None, "local") else None  # the default endpoint, or its .hub
     return reproduce(ReproduceRequest(args.target, args.repo_type, endpoint, options), config)
@@ -335,9 +336,15 @@ def _reproduce_options(reproduce: argparse.ArgumentParser, common: argparse.Argu
         action="store_true",
         help="a release without release-manifest.json: install its requirements.txt unverified",
     )
-    reproduce.add_argument("--find-links", action="append", default=[], metavar="URL", help="passed to pip install")
-    reproduce.add_argument("--index-url", metavar="URL", help="passed to pip install")
-    reproduce.add_argument("--no-index", action="store_true", help="passed to pip install")
+    reproduce.add_argument(
+        "--installer",
+        choices=("auto", "uv", "pip"),
+        default="auto",
+        help="what builds the venv (default auto: uv when it is on PATH, else pip); hashes are required either way",
+    )
+    reproduce.add_argument("--find-links", action="append", default=[], metavar="URL", help="passed to the installer")
+    reproduce.add_argument("--index-url", metavar="URL", help="passed to the installer")
+    reproduce.add_argument("--no-index", action="store_true", help="passed to the installer")
 
 
 def _init_options(init: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:

@@ -3,8 +3,10 @@
 ``reproduce`` resolves a revision (a tag, a branch or a commit; by default the latest ``v*`` tag),
 downloads only the release manifest, the locks, the environment snapshot and the card at that
 commit, checks the manifest against the Hub's blob/LFS id and every other file against the manifest
-(size and sha256), then builds a virtual environment with ``pip install --require-hashes --no-deps``
-and ``pip check``, and reports how it differs from the lock and from ``environment.json``.
+(size and sha256), then builds a virtual environment with ``--require-hashes --no-deps`` and a
+check (uv when it is on ``PATH``, else pip; see :mod:`release.install`), and reports how it differs
+from the lock and from ``environment.json``. An interpreter of the recorded Python is found, or
+installed, with uv when the one running is another.
 
 Everything is built in a temporary folder beside the destination and renamed into place at the end:
 a failed or interrupted run leaves nothing half-built. The Hub client comes from
@@ -24,7 +26,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,15 @@ from packaging.version import InvalidVersion, Version
 from release.checksum import ManifestEntry, git_blob_id, hash_file
 from release.errors import LockError, ProcessError, ReproduceError, StageError
 from release.hub_client import connect, hub_errors
+from release.install import (
+    Installer,
+    InstallerChoice,
+    LockInstall,
+    build_venv,
+    choose_installer,
+    find_uv,
+    recorded_interpreter,
+)
 from release.lock.pip import canonical_name, parse_lock_header, read_pins
 from release.lock.snapshot import marker_environment, probe_environment
 from release.process import run
@@ -77,6 +88,7 @@ class ReproduceOptions:
     find_links: tuple[str, ...] = ()
     index_url: str | None = None
     no_index: bool = False
+    installer: InstallerChoice = "auto"  # auto: uv when it is on PATH, else pip
 
     def pip_args(self) -> tuple[str, ...]:
         args: list[str] = ["--no-index"] if self.no_index else []
@@ -165,6 +177,7 @@ class ReproduceResult:
     conda_prefix: Path | None = None
     conda_packages: tuple[str, ...] = ()
     weights: tuple[str, ...] = ()
+    installer: Installer | None = None  # what built the venv; None when nothing was installed
 
     @property
     def activate(self) -> str | None:
@@ -178,6 +191,7 @@ class ReproduceResult:
             "commit": self.commit,
             "dest": str(self.dest),
             "python": self.python,
+            "installer": self.installer,
             "verified": list(self.verified),
             "installed": dict(sorted(self.installed.items())),
             "lock_differences": self.lock_differences.to_json(),
@@ -257,11 +271,22 @@ def applicable_pins(lock_text: str, environment: Mapping[str, str]) -> dict[str,
 
 
 def compare_with_snapshot(
-    installed: Mapping[str, str], snapshot: Mapping[str, Any], python: str, platform: str
+    installed: Mapping[str, str],
+    snapshot: Mapping[str, Any],
+    python: str,
+    platform: str,
+    *,
+    pinned: Collection[str] = (),
 ) -> Differences:
-    """Differences from ``environment.json`` (distributions, Python version, system and machine). Pure."""
+    """Differences from ``environment.json`` (distributions, Python version, system and machine). Pure.
+
+    The venv seed (pip, setuptools, wheel) is left out on both sides unless the lock pins it
+    (``pinned``: the lock's names): ``python -m venv`` installs it unasked, ``uv venv`` does not,
+    so whether it is there says how the venv was made, not what the release needs.
+    """
+    seed = _VENV_SEED - {canonical_name(name) for name in pinned}
     recorded = {d["name"]: d["version"] for d in snapshot.get("distributions", [])}
-    base = compare_installed(installed, recorded, ignore_extra=frozenset())
+    base = compare_installed(_without(installed, seed), _without(recorded, seed), ignore_extra=frozenset())
     recorded_python = str((snapshot.get("python") or {}).get("version") or "")
     info = snapshot.get("platform") or {}
     recorded_platform = f"{info.get('system')} {info.get('machine')}"
@@ -272,6 +297,10 @@ def compare_with_snapshot(
         python=(recorded_python, python) if recorded_python and recorded_python != python else None,
         platform=(recorded_platform, platform) if info and recorded_platform != platform else None,
     )
+
+
+def _without(versions: Mapping[str, str], names: frozenset[str]) -> dict[str, str]:
+    return {name: version for name, version in versions.items() if canonical_name(name) not in names}
 
 
 def verify_download(path: Path, entry: ManifestEntry) -> None:
@@ -418,8 +447,7 @@ def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseMa
     """The environment of the downloaded, verified release: its venv (and conda prefix), compared with its records."""
     snapshot = _read_snapshot(files.get(SNAPSHOT))
     lock_text = files[REQUIREMENTS].read_text(encoding="utf-8") if REQUIREMENTS in files else None
-    python = job.options.python or sys.executable
-    here = _check_python(job, python, recorded_python(snapshot, lock_text))
+    python, here = _check_python(job, job.options.python, recorded_python(snapshot, lock_text))
     release_dir = job.building / "release"
     release_dir.mkdir()
     for name, path in files.items():
@@ -429,15 +457,19 @@ def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseMa
     if job.options.conda:
         conda_packages = _install_conda(files, job.building / "conda", job.cache / "pkgs")
         conda_prefix = job.dest / "conda"
+    installer: Installer | None = None
+    pins: dict[str, str] = {}
     if lock_text is not None:
-        installed = _install_lock(job, python, release_dir / REQUIREMENTS)
-        lock_diff = compare_installed(installed, applicable_pins(lock_text, marker_environment(python)))
+        installer, installed = _install_lock(job, python, release_dir / REQUIREMENTS)
+        pins = applicable_pins(lock_text, marker_environment(python))
+        lock_diff = compare_installed(installed, pins)
     else:
         _check_without_lock(job, files, manifest)
         installed, lock_diff = {}, Differences()
     snapshot_diff = None
     if snapshot is not None and installed:
-        snapshot_diff = compare_with_snapshot(installed, snapshot, here, f"{platform.system()} {platform.machine()}")
+        here_platform = f"{platform.system()} {platform.machine()}"
+        snapshot_diff = compare_with_snapshot(installed, snapshot, here, here_platform, pinned=pins)
     weights: tuple[str, ...] = ()
     if job.options.with_weights or (job.target.repo_type == "dataset" and lock_text is None):
         if manifest is None:
@@ -456,43 +488,53 @@ def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseMa
         conda_prefix=conda_prefix,
         conda_packages=conda_packages,
         weights=weights,
+        installer=installer,
     )
 
 
-def _check_python(job: _Job, python: str, needed: str | None) -> str:
-    """The full version of ``python`` (``3.11.7``), when it is the major.minor the release recorded."""
-    here = _python_version(python)
-    if needed is not None and ".".join(here.split(".")[:2]) != needed:
-        raise ReproduceError(
-            f"{job.name} was recorded with Python {needed}, but {python} is Python "
-            f"{here}: get Python {needed} (e.g. `uv python install {needed}` or `pyenv install {needed}`) and run "
-            f"again with --python $(uv python find {needed})"
-        )
-    return here
+def _check_python(job: _Job, python: str | None, needed: str | None) -> tuple[str, str]:
+    """The interpreter to build with and its full version (``3.11.7``), of the major.minor the release recorded.
 
-
-def _install_lock(job: _Job, python: str, lock: Path) -> dict[str, str]:
-    """A venv with exactly the pinned, hash-checked distributions of ``lock`` (no dependency resolution), checked."""
-    venv = job.building / "venv"
-    run([python, "-m", "venv", str(venv)], what=f"create a virtual environment with {python}")
-    venv_python = str(venv / "bin" / "python")
-    run(
-        [
-            venv_python,
-            "-m",
-            "pip",
-            "install",
-            "--disable-pip-version-check",
-            "--require-hashes",
-            "--no-deps",
-            *job.options.pip_args(),
-            "-r",
-            str(lock),
-        ],
-        what=f"install {REQUIREMENTS} of {job.name}",
+    ``python`` is --python, else this interpreter. When that is another Python and --python was not
+    given, uv (when it is on PATH) finds one of the recorded version, or installs it.
+    """
+    chosen = python or sys.executable
+    here = _python_version(chosen)
+    if needed is None or ".".join(here.split(".")[:2]) == needed:
+        return chosen, here
+    mismatch = f"{job.name} was recorded with Python {needed}, but {chosen} is Python {here}"
+    uv = find_uv()
+    if python is None and uv is not None:
+        try:
+            found = recorded_interpreter(needed, uv)
+        except ReproduceError as exc:
+            raise ReproduceError(f"{mismatch}; {exc}") from exc
+        log.info("%s: building with %s, found by uv", mismatch, found)
+        return found, _python_version(found)
+    raise ReproduceError(
+        f"{mismatch}: get Python {needed} (e.g. `uv python install {needed}` or `pyenv install {needed}`) and run "
+        f"again with --python $(uv python find {needed})"
     )
-    run([venv_python, "-m", "pip", "check", "--disable-pip-version-check"], what="check the installed set")
-    return _installed(venv_python)
+
+
+def _install_lock(job: _Job, python: str, lock: Path) -> tuple[Installer, dict[str, str]]:
+    """A venv with exactly the pinned, hash-checked distributions of ``lock`` (no dependency resolution), checked.
+
+    Built by uv when it is on PATH (or asked for with --installer uv), else by pip.
+    """
+    uv = find_uv()
+    installer = choose_installer(job.options.installer, uv)
+    plan = LockInstall(
+        python=python,
+        lock=lock,
+        venv=job.building / "venv",
+        installer=installer,
+        uv=uv,
+        index_args=job.options.pip_args(),
+        name=f"{REQUIREMENTS} of {job.name}",
+    )
+    log.info("installing %s with %s", plan.name, installer)
+    return installer, _installed(build_venv(plan))
 
 
 def _check_without_lock(job: _Job, files: Mapping[str, Path], manifest: ReleaseManifest | None) -> None:

@@ -31,7 +31,10 @@ class Reproduced:
         lines = [f"reproduced {result.repo_id}@{result.revision} (commit {result.commit}) in {result.dest}"]
         lines.append(f"verified against the release manifest: {', '.join(result.verified)}")
         if result.installed:
-            lines.append(f"the environment holds {len(result.installed)} distributions, on Python {result.python}")
+            lines.append(
+                f"the environment holds {len(result.installed)} distributions, on Python {result.python} "
+                f"(installed with {result.installer})"
+            )
             lines += result.lock_differences.lines("requirements.txt") or ["the installed set equals the lock"]
         if result.snapshot_differences is not None:
             lines += result.snapshot_differences.lines("environment.json") or ["no differences from environment.json"]
