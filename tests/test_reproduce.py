@@ -29,6 +29,7 @@ from release.reproduce import (
     ReproduceTarget,
     applicable_pins,
     compare_installed,
+    compare_with_snapshot,
     latest_version_tag,
     parse_target,
     recorded_python,
@@ -389,3 +390,97 @@ def test_the_text_summary_ends_with_the_activate_command(
     assert "the installed set equals the lock" in out
     assert "no differences from environment.json" in out  # the venv's seed (pip) is not an extra: the lock has none
     assert out.rstrip().endswith(f"activate it with: source {dest / 'venv' / 'bin' / 'activate'}")
+
+
+# --- the installer (uv or pip), the recorded Python, the venv seed ---------------------------------
+
+_IN_VENV = "import sys, tinypkg; print(sys.prefix); print(tinypkg.__version__)"
+
+
+@pytest.mark.parametrize("installer", ["uv", "pip"])
+def test_the_rebuilt_venv_works_after_the_rename_with_each_installer(
+    hub: RunningHub, tmp_path: Path, wheelhouse: Wheelhouse, capsys: pytest.CaptureFixture[str], installer: str
+) -> None:
+    repo = f"alice/repro-installer-{installer}"
+    _release(hub, tmp_path, wheelhouse, repo)
+    dest = tmp_path / "env"
+    argv = ["reproduce", repo, "--dest", str(dest), "--endpoint", hub.url, "--no-index", "--installer", installer]
+    assert main([*argv, "--find-links", str(wheelhouse.directory), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["installer"] == installer
+    seed = {"pip", "setuptools", "wheel"}
+    assert {n: v for n, v in summary["installed"].items() if n not in seed} == {"tinydep": "1.1", "tinypkg": "1.0"}
+    assert (set(summary["installed"]) & seed == set()) == (installer == "uv")  # python -m venv seeds pip
+    assert summary["snapshot_differences"]["extra"] == [] and summary["snapshot_differences"]["missing"] == []
+    assert f"(installed with {installer})" in summary["message"]
+    venv = dest / "venv"
+    direct = subprocess.run([str(venv / "bin" / "python"), "-c", _IN_VENV], capture_output=True, text=True, check=True)
+    assert direct.stdout.split() == [str(venv), "1.0"]
+    activated = subprocess.run(
+        ["bash", "-c", f'source "{venv}/bin/activate" && python -c "{_IN_VENV}" && echo "$VIRTUAL_ENV"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert activated.stdout.split() == [str(venv), "1.0", str(venv)]
+    for path in [*(venv / "bin").iterdir(), venv / "pyvenv.cfg"]:
+        if path.is_file() and not path.is_symlink():
+            assert ".building-" not in path.read_text(encoding="utf-8", errors="replace"), path
+    if installer == "pip":  # pip's own script: its shebang was rewritten to the renamed venv
+        pip = subprocess.run([str(venv / "bin" / "pip"), "--version"], capture_output=True, text=True, check=True)
+        assert str(venv) in pip.stdout
+    else:
+        assert not (venv / "bin" / "pip").exists()  # uv venv seeds nothing
+
+
+def test_auto_falls_back_to_pip_without_uv_and_asking_for_uv_says_how_to_get_it(
+    hub: RunningHub, tmp_path: Path, wheelhouse: Wheelhouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = "alice/repro-no-uv"
+    _release(hub, tmp_path, wheelhouse, repo)
+    (tmp_path / "no-uv").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "no-uv"))  # nothing on PATH: every program is run by its full path
+    target = ReproduceTarget(hub.url, repo)
+    with pytest.raises(ReproduceError, match=r"--installer uv: uv is not on PATH: install it.*--installer pip"):
+        reproduce_release(target, _offline(wheelhouse, tmp_path / "a", installer="uv"))
+    assert not (tmp_path / "a").exists()
+    result = reproduce_release(target, _offline(wheelhouse, tmp_path / "b"))
+    assert result.installer == "pip" and result.installed["tinypkg"] == "1.0"
+    assert result.snapshot_differences is not None and result.snapshot_differences.clean
+
+
+def test_a_recorded_python_uv_cannot_get_offline_names_both_ways_out(
+    hub: RunningHub, tmp_path: Path, wheelhouse: Wheelhouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = "alice/repro-python-offline"
+    _release(hub, tmp_path, wheelhouse, repo, python="3.99.0")
+    monkeypatch.setenv("UV_OFFLINE", "1")  # no download is even tried
+    with pytest.raises(ReproduceError) as info:
+        reproduce_release(ReproduceTarget(hub.url, repo), _offline(wheelhouse, tmp_path / "env"))
+    message = str(info.value)
+    assert message.startswith(f"{repo}@v1.0 was recorded with Python 3.99, but {sys.executable} is Python")
+    assert "`uv python install 3.99` could not get it" in message
+    assert "Run `uv python install 3.99` where the network is reachable, or run again with --python PATH" in message
+    assert not (tmp_path / "env").exists()
+
+
+def test_the_venv_seed_is_no_snapshot_difference_unless_the_lock_pins_it() -> None:
+    snapshot = {
+        "python": {"version": "3.11.7"},
+        "platform": {"system": "Linux", "machine": "x86_64"},
+        "distributions": [
+            {"name": "pip", "version": "24.0"},
+            {"name": "setuptools", "version": "65.5.0"},
+            {"name": "tinypkg", "version": "1.0"},
+        ],
+    }
+    by_uv = {"tinypkg": "1.0"}  # uv venv: no seed
+    by_pip = {"tinypkg": "1.0", "pip": "25.1", "setuptools": "65.5.0", "wheel": "0.45"}  # python -m venv, newer pip
+    for installed in (by_uv, by_pip):
+        assert compare_with_snapshot(installed, snapshot, "3.11.7", "Linux x86_64") == Differences()
+    pinned = compare_with_snapshot(by_uv, snapshot, "3.11.7", "Linux x86_64", pinned=("pip", "tinypkg"))
+    assert pinned == Differences(missing=("pip",))  # the lock pins pip: its absence counts
+    pinned = compare_with_snapshot(by_pip, snapshot, "3.11.7", "Linux x86_64", pinned=("Pip",))
+    assert pinned == Differences(different=(("pip", "24.0", "25.1"),))
+    other = compare_with_snapshot({"tinypkg": "1.0", "extra": "1"}, snapshot, "3.12.1", "Linux x86_64")
+    assert other == Differences(extra=("extra",), python=("3.11.7", "3.12.1"))
