@@ -182,4 +182,4 @@ def _locked_versions() -> dict[str, str]:
 def _example_weights(session: nox.Session) -> None:
     """The example's weights are generated, never committed: make them with its own locked runtime."""
     session.install("--require-hashes", "--no-deps", "-r", "requirements.txt")
-    session.run("python", "example/train.py")
+    session.run("python", "example/model/train.py")
