@@ -94,7 +94,7 @@ def release(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def reproduce(session: nox.Session) -> None:
-    """Rebuild a published release's environment: nox -s reproduce -- REPO[@REV]."""
+    """Rebuild a published release's environment, and prove it: nox -s reproduce -- REPO[@REV] [--run] [--retrain]."""
     _cli(session, "reproduce")
 
 
