@@ -354,6 +354,10 @@ def working_copy(files: Sequence[tuple[Path, str]], work: Path) -> None:
     them too, so :func:`changed` checks them after it ran.
     """
     for source, path in files:
+        try:
+            check_relative_path(path)  # the manifest is the release's own: never trusted to stay inside
+        except ChecksumError as exc:
+            raise ReproduceError(f"the release manifest lists {path!r}: {exc}; nothing was run") from exc
         target = work / path
         target.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -20,10 +20,10 @@ from wheelhouse import Wheelhouse
 
 from release.checksum import ManifestEntry
 from release.config import MetricDeclaration, VerifyConfig, parse_config
-from release.errors import ConfigError, StageError
+from release.errors import ConfigError, ReproduceError, StageError
 from release.lock.pip import PipIndex, lock_requirements
 from release.stage import ReleaseManifest
-from release.verify import MetricClaim, Runtime, TrainSpec, VerifySpec, check_metrics, declare
+from release.verify import MetricClaim, Runtime, TrainSpec, VerifySpec, check_metrics, declare, working_copy
 
 # Training writes 64 bytes from the seed (plus 8 random ones with --noise, which the evaluation
 # never reads); the evaluation's "accuracy" is a function of those 64 bytes.
@@ -473,3 +473,13 @@ def test_a_verify_command_string_is_split_as_a_shell_would(tmp_path: Path) -> No
     assert verify.command == ("python", "eval.py", "--name", "two words")
     assert verify.metrics == (MetricDeclaration("accuracy", rel=0.01),)
     assert (verify.train_command, verify.train_outputs) == (("python", "train.py"), ("*.bin",))
+
+
+def test_a_working_copy_never_leaves_its_folder(tmp_path: Path) -> None:
+    source = tmp_path / "weights.bin"
+    source.write_bytes(b"w")
+    working_copy([(source, "model/weights.bin")], tmp_path / "work")
+    assert (tmp_path / "work" / "model" / "weights.bin").read_bytes() == b"w"
+    with pytest.raises(ReproduceError, match=r"lists '\.\./escape\.bin'"):
+        working_copy([(source, "../escape.bin")], tmp_path / "work2")
+    assert not (tmp_path / "escape.bin").exists()
