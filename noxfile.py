@@ -94,7 +94,7 @@ def release(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def reproduce(session: nox.Session) -> None:
-    """Rebuild a published release's environment: nox -s reproduce -- REPO[@REV]."""
+    """Rebuild a published release's environment, and prove it: nox -s reproduce -- REPO[@REV] [--run] [--retrain]."""
     _cli(session, "reproduce")
 
 
@@ -183,4 +183,4 @@ def _locked_versions() -> dict[str, str]:
 def _example_weights(session: nox.Session) -> None:
     """The example's weights are generated, never committed: make them with its own locked runtime."""
     session.install("--require-hashes", "--no-deps", "-r", "requirements.txt")
-    session.run("python", "example/train.py")
+    session.run("python", "example/model/train.py")

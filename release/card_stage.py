@@ -36,7 +36,9 @@ from release.errors import CardError
 from release.layout import DATASET_DATA_DIR, dataset_staged_dir, shipped_locks
 from release.libraries import read_layout, with_layout
 from release.lock.pip import parse_lock_header, read_pins
+from release.process import format_command
 from release.stage import CARD_PATH
+from release.verify import VerifySpec, declare
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Card:
     path: Path  # where the rendered card is written (card.output, default build_dir/README.md)
     eval_results: tuple[tuple[str, str], ...] = ()  # (".eval_results/<id>.yaml", YAML), with card.eval_results_dir
     owns_eval_results: bool = False  # card.eval_results_dir: .eval_results/ beside the card is ours to keep exact
+    verify: VerifySpec | None = None  # [verify], with the values this card publishes: the release manifest records it
 
     def outputs(self) -> dict[Path, str]:
         """Every file ``card`` writes: README.md, and the .eval_results/ files beside it."""
@@ -103,9 +106,26 @@ def build_card(config: Config, checksums: Checksums) -> Card:
     warnings = validate_metadata(metadata, config.repo_type)
     extra = eval_results_files(results_file) if results_file and config.card.eval_results_dir else {}
     digests = {m.name or "": _manifest_digest(m) for m in checksums.datasets}
-    context = card_context(config, metadata, checksums, digests, results, sorted(extra))
+    verify = None
+    if config.verify is not None:
+        verify = declare(config.verify, metadata.data.get("model-index") or [], str(config.path))
+    context = card_context(config, metadata, checksums, digests, results, sorted(extra), verify)
     text = render_card(metadata.data, context, config.card.template)
-    return Card(text, metadata, warnings, path, tuple(sorted(extra.items())), config.card.eval_results_dir)
+    return Card(text, metadata, warnings, path, tuple(sorted(extra.items())), config.card.eval_results_dir, verify)
+
+
+def _verify_context(spec: VerifySpec | None) -> dict[str, Any] | None:
+    """What the card says of ``[verify]``: the command, each published metric and its tolerance."""
+    if spec is None:
+        return None
+    return {
+        "command": format_command(spec.command),
+        "results": spec.results,
+        "metrics": [{"name": m.name, "published": m.published, "tolerance": m.tolerance} for m in spec.metrics],
+        "train": None
+        if spec.train is None
+        else {"command": format_command(spec.train.command), "outputs": list(spec.train.outputs)},
+    }
 
 
 def build_dataset_card(config: Config, index: int, manifest: Manifest) -> Card:
@@ -150,6 +170,7 @@ def card_context(
     manifest_digests: dict[str, str],
     results: list[dict[str, Any]],
     eval_results_paths: list[str] | None = None,
+    verify: VerifySpec | None = None,
 ) -> dict[str, Any]:
     """The variables the card template sees. Everything comes from files: no clock, no host."""
     lock = config.lock
@@ -190,6 +211,7 @@ def card_context(
         ],
         "eval_results": results,
         "eval_results_files": list(eval_results_paths or []),
+        "verify": _verify_context(verify),
         "lock_files": locks,
         "environment": {
             "lock_file": lock.requirements_txt.name,

@@ -123,6 +123,8 @@ def _reproduce(args: argparse.Namespace) -> Report:
         with_weights=args.with_weights,
         conda=args.conda,
         unverified=args.unverified,
+        run=args.run_verify,
+        retrain=args.retrain,
         find_links=tuple(args.find_links),
         index_url=args.index_url,
         no_index=args.no_index,
@@ -328,6 +330,17 @@ def _reproduce_options(reproduce: argparse.ArgumentParser, common: argparse.Argu
     reproduce.add_argument("--dest", metavar="DIR", help="where to build (default .reproduce/REPO@REV); must not exist")
     reproduce.add_argument("--with-weights", action="store_true", help="also download the model files, verified")
     reproduce.add_argument("--conda", action="store_true", help="also create a conda prefix from conda-lock.yml")
+    reproduce.add_argument(
+        "--run",
+        dest="run_verify",  # args.run is the command's function
+        action="store_true",
+        help="run the release's verify command on its weights, Hub offline, and compare each published metric",
+    )
+    reproduce.add_argument(
+        "--retrain",
+        action="store_true",
+        help="run its training command and compare the weights with the published ones (else the metrics)",
+    )
     reproduce.add_argument("--repo-type", choices=("model", "dataset"), default="model")
     reproduce.add_argument("--endpoint", help='the Hub URL, or "local" (default: HF_ENDPOINT, else the config\'s)')
     reproduce.add_argument("--python", metavar="PATH", help="build the venv with this interpreter (default: this one)")

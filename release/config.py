@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -99,6 +100,29 @@ class CardConfig:
 
 
 @dataclass(frozen=True)
+class MetricDeclaration:
+    """One metric of ``[verify.metrics]``: where it is measured, and how far it may be from the published value."""
+
+    name: str
+    abs: float = 0.0
+    rel: float = 0.0
+    result: str | None = None  # its dotted path in the results file; None: the name
+    published: float | None = None  # None: the card's evaluation results state it
+    dataset: str | None = None  # which dataset's metric, when the results have several of this type
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """``[verify]``: how a release proves itself (see release.verify)."""
+
+    command: tuple[str, ...]
+    results: str  # the JSON file the command writes, relative to the release's folder
+    metrics: tuple[MetricDeclaration, ...]
+    train_command: tuple[str, ...] | None = None
+    train_outputs: tuple[str, ...] = ()  # globs of the release paths training writes
+
+
+@dataclass(frozen=True)
 class GateSettings:
     """What the safety gate allows: see release.gate."""
 
@@ -125,6 +149,7 @@ class Config:
     card: CardConfig
     gate: GateSettings = GateSettings()
     create_pr: bool = False  # [publish] create_pr: the release goes to a pull request, not the branch
+    verify: VerifyConfig | None = None
 
     @property
     def tag(self) -> str:
@@ -242,6 +267,7 @@ def parse_config(
         card=_card_config(data, build_dir, resolve, path),
         gate=_gate_settings(data.get("gate", {})),
         create_pr=data.get("publish", {}).get("create_pr", False),
+        verify=_verify_config(data.get("verify"), path),
     )
 
 
@@ -334,6 +360,43 @@ def _card_config(data: Mapping[str, Any], build_dir: Path, resolve: Callable[[st
         output=resolve(table["output"]) if "output" in table else build_dir / "README.md",
         eval_results_dir=table.get("eval_results_dir", False),
     )
+
+
+def _verify_config(table: Mapping[str, Any] | None, path: Path) -> VerifyConfig | None:
+    """``[verify]``, its commands as argument lists (a string is split as a shell would)."""
+    if table is None:
+        return None
+    train = table.get("train")
+    metrics = tuple(
+        MetricDeclaration(
+            name=name,
+            abs=float(spec.get("abs", 0.0)),
+            rel=float(spec.get("rel", 0.0)),
+            result=spec.get("result"),
+            published=float(spec["published"]) if "published" in spec else None,
+            dataset=spec.get("dataset"),
+        )
+        for name, spec in table["metrics"].items()
+    )
+    return VerifyConfig(
+        command=_command(table["command"], "verify.command", path),
+        results=table["results"],
+        metrics=metrics,
+        train_command=_command(train["command"], "verify.train.command", path) if train else None,
+        train_outputs=tuple(train["outputs"]) if train else (),
+    )
+
+
+def _command(value: str | list[str], key: str, path: Path) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(value)
+    try:
+        argv = shlex.split(value)
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration in {path}: {key} cannot be split into arguments ({exc})") from exc
+    if not argv:
+        raise ConfigError(f"invalid configuration in {path}: {key} is empty: name the program to run")
+    return tuple(argv)
 
 
 def _gate_settings(table: Mapping[str, Any]) -> GateSettings:

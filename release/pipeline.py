@@ -41,6 +41,7 @@ from release.stage import (
     plan_stage,
     read_release_manifest,
 )
+from release.verify import check_outputs
 
 if TYPE_CHECKING:
     from release.lock.conda import CondaLockOptions
@@ -267,7 +268,8 @@ def plan_release_tree(config: Config, checksums: Checksums, card: Card, source: 
         )
         for manifest, dataset in zip(checksums.datasets, config.datasets, strict=True)
     ]
-    return plan_stage(
+    spec = card.verify
+    plan = plan_stage(
         dest=staged_dir(config),
         repo_id=config.repo_id,
         repo_type=config.repo_type,
@@ -278,7 +280,11 @@ def plan_release_tree(config: Config, checksums: Checksums, card: Card, source: 
         locks=shipped_locks(config),
         source=source,
         extra=dict(card.eval_results),  # the .eval_results/ files rendered with the card
+        verify=spec,
     )
+    if spec is not None:
+        check_outputs(spec, [f.path for f in plan.files], str(config.path))
+    return plan
 
 
 def _moved_to(staged: StagedRelease, stage_dir: Path, scratch: Path) -> StagedRelease:

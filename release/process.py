@@ -48,6 +48,7 @@ def run(
     check: bool = True,
     timeout: float | None = None,
     install_hint: str = "",
+    replace_env: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to completion and return its exit code, stdout and stderr (decoded as UTF-8).
 
@@ -56,14 +57,15 @@ def run(
     environment. Standard input is closed. With ``check`` (the default) a non-zero exit raises
     :class:`ProcessError` quoting the end of the program's error output; without it the caller
     reads ``returncode`` and reports the failure in its own terms. ``install_hint`` completes
-    the "Program X not found" message ("install it with: apt-get install git").
+    the "Program X not found" message ("install it with: apt-get install git"). With ``replace_env``,
+    ``env`` is the program's whole environment instead (for a program that must not inherit credentials).
     """
     if not argv:
         raise ValueError("run() needs a program to run: argv is empty")
     command = format_command(argv)
     if cwd is not None and not cwd.is_dir():
         raise ProcessError(f"Cannot {what}: the working directory {cwd} does not exist.")
-    child_env = {**os.environ, **env} if env is not None else None
+    child_env = (dict(env) if replace_env else {**os.environ, **env}) if env is not None else None
     logger.debug("Running %s (to %s)%s", command, what, f" in {cwd}" if cwd is not None else "")
     try:
         completed = subprocess.run(

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -50,6 +50,7 @@ from release.lock.pip import canonical_name, parse_lock_header, read_pins
 from release.lock.snapshot import marker_environment, probe_environment
 from release.process import run
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
+from release.verify import Proof, Runtime, VerifySpec, prove
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -85,6 +86,8 @@ class ReproduceOptions:
     with_weights: bool = False
     conda: bool = False
     unverified: bool = False  # a release without release-manifest.json: install its lock unverified
+    run: bool = False  # run the release's [verify] command on its weights and compare the metrics
+    retrain: bool = False  # run its training command and compare the weights it writes
     find_links: tuple[str, ...] = ()
     index_url: str | None = None
     no_index: bool = False
@@ -177,6 +180,8 @@ class ReproduceResult:
     conda_prefix: Path | None = None
     conda_packages: tuple[str, ...] = ()
     weights: tuple[str, ...] = ()
+    proof: Proof | None = None  # --run / --retrain
+    verify: VerifySpec | None = None  # what the release declares, when --run or --retrain asked for it
     installer: Installer | None = None  # what built the venv; None when nothing was installed
 
     @property
@@ -200,6 +205,7 @@ class ReproduceResult:
             "conda_packages": list(self.conda_packages),
             "weights": list(self.weights),
             "activate": self.activate,
+            **({} if self.proof is None else self.proof.to_json()),
         }
 
 
@@ -333,7 +339,10 @@ def reproduce_release(target: ReproduceTarget, options: ReproduceOptions) -> Rep
             with tempfile.TemporaryDirectory(prefix="model-release-reproduce-") as cache:
                 job = _Job(target, revision, options, building, dest, Path(cache))
                 files, manifest = _download_environment(api, job)
+                spec = _declared_proof(job, manifest)
                 result = _build(api, job, files, manifest)
+                if spec is not None:
+                    result = _prove(job, result, spec, manifest)
             _relocate_venv(building / "venv", building, dest)
             os.replace(building, dest)
         except BaseException:
@@ -471,7 +480,8 @@ def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseMa
         here_platform = f"{platform.system()} {platform.machine()}"
         snapshot_diff = compare_with_snapshot(installed, snapshot, here, here_platform, pinned=pins)
     weights: tuple[str, ...] = ()
-    if job.options.with_weights or (job.target.repo_type == "dataset" and lock_text is None):
+    options = job.options
+    if options.with_weights or options.run or options.retrain or (job.target.repo_type == "dataset" and not lock_text):
         if manifest is None:
             raise ReproduceError(f"--with-weights needs {RELEASE_MANIFEST} to verify the weights against")
         weights = _download_weights(api, job, manifest, job.building / "files")
@@ -490,6 +500,41 @@ def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseMa
         weights=weights,
         installer=installer,
     )
+
+
+def _declared_proof(job: _Job, manifest: ReleaseManifest | None) -> VerifySpec | None:
+    """What --run / --retrain will check, refused before anything is built when the release declares nothing."""
+    options = job.options
+    if not (options.run or options.retrain):
+        return None
+    flag = "--run" if options.run else "--retrain"
+    if manifest is None:
+        raise ReproduceError(f"{flag} needs {RELEASE_MANIFEST}: {job.name} has none to read its [verify] from")
+    if manifest.verify is None:
+        raise ReproduceError(
+            f"{job.name} declares no way to prove itself ({RELEASE_MANIFEST} has no verify section): its project "
+            f"adds a [verify] table (command, results, metrics) to release.toml; nothing was built"
+        )
+    if options.retrain and manifest.verify.train is None:
+        raise ReproduceError(
+            f"{job.name} declares no training command (verify.train in its release.toml): it cannot be "
+            "retrained; --run compares its published metrics instead; nothing was built"
+        )
+    return manifest.verify
+
+
+def _prove(job: _Job, result: ReproduceResult, spec: VerifySpec, manifest: ReleaseManifest | None) -> ReproduceResult:
+    """Run the declared command (and/or retrain) in the rebuilt environment, on working copies of the release."""
+    assert manifest is not None
+    located = {name: job.building / "release" / name for name in result.verified if name != RELEASE_MANIFEST}
+    located.update({name: job.building / "files" / name for name in result.weights})
+    release = [(located[e.path], e) for e in manifest.files if e.path in located]
+    building = job.building.absolute()  # the commands run in another folder: PATH must not be relative
+    runtime = Runtime(building / "conda", "conda") if job.options.conda else Runtime(building / "venv")
+    proof = prove(
+        spec, release, job.building, runtime, run_published=job.options.run, retrain_weights=job.options.retrain
+    )
+    return replace(result, proof=proof, verify=spec)
 
 
 def _check_python(job: _Job, python: str | None, needed: str | None) -> tuple[str, str]:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from release.atomic import replace_dir
 from release.checksum import Manifest, ManifestEntry, check_relative_path, hash_file
 from release.errors import StageError
+from release.verify import VerifySpec
 
 RELEASE_MANIFEST = "release-manifest.json"
 RELEASE_MANIFEST_FORMAT = "model-release.release-manifest/1"
@@ -73,6 +74,7 @@ class ReleaseManifest:
     files: tuple[ManifestEntry, ...]
     datasets: tuple[DatasetSummary, ...] = ()
     source: SourceInfo = SourceInfo()
+    verify: VerifySpec | None = None  # how the release proves itself ([verify]), with its published values
 
     @property
     def tag(self) -> str:
@@ -117,6 +119,8 @@ class ReleaseManifest:
                 for d in self.datasets
             ],
         }
+        if self.verify is not None:  # absent, not null: a release without [verify] keeps its bytes
+            document["verify"] = self.verify.to_json()
         return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
@@ -128,6 +132,7 @@ class ReleaseManifest:
             files = tuple(ManifestEntry(f["path"], int(f["size"]), f["sha256"]) for f in document["files"])
             datasets = tuple(_dataset_summary(d) for d in document.get("datasets", []))
             origin = document.get("source") or {}
+            verify = document.get("verify")
             return cls(
                 repo_id=document["repo_id"],
                 repo_type=document["repo_type"],
@@ -135,6 +140,7 @@ class ReleaseManifest:
                 files=files,
                 datasets=datasets,
                 source=SourceInfo(origin.get("git_commit"), origin.get("git_dirty")),
+                verify=None if verify is None else VerifySpec.from_json(verify, f"{source}: verify"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StageError(f"{source}: malformed release manifest ({exc})") from exc
@@ -202,6 +208,7 @@ def plan_stage(
     locks: Mapping[str, Path],
     source: SourceInfo,
     extra: Mapping[str, str] | None = None,
+    verify: VerifySpec | None = None,
 ) -> StagePlan:
     """Every file of the release and where it comes from. Pure but for hashing the small lock files.
 
@@ -246,6 +253,7 @@ def plan_stage(
         files=tuple(sorted((ManifestEntry(f.path, f.size, f.sha256) for f in files), key=lambda e: e.path)),
         datasets=tuple(summaries),
         source=source,
+        verify=verify,
     )
     files.append(generated(RELEASE_MANIFEST, release_manifest.to_json(), "release manifest"))
     return StagePlan(dest, tuple(sorted(files, key=lambda f: f.path)), release_manifest)

@@ -30,7 +30,7 @@ def copy_example(dest: Path) -> Path:
         dest / "example",
         ignore=shutil.ignore_patterns("*.safetensors", "model.safetensors.index.json", "__pycache__"),
     )
-    subprocess.run([sys.executable, "example/train.py"], cwd=dest, check=True, capture_output=True)
+    subprocess.run([sys.executable, "example/model/train.py"], cwd=dest, check=True, capture_output=True)
     return dest
 
 

@@ -36,6 +36,7 @@ from release.reproduce import (
     reproduce_release,
 )
 from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage
+from release.verify import MetricClaim, VerifySpec
 
 
 def _release(
@@ -48,6 +49,7 @@ def _release(
     conda_lock: Path | None = None,
     private: bool = False,
     lock_lines: str = "",
+    verify: VerifySpec | None = None,
 ) -> StagePlan:
     """Lock tinypkg from the wheelhouse, stage a release with that lock and a snapshot, publish and tag it."""
     work = tmp_path / f"work-{version}"
@@ -83,6 +85,7 @@ def _release(
             **({"conda-lock.yml": conda_lock} if conda_lock is not None else {}),
         },
         source=SourceInfo("c" * 40, False),
+        verify=verify,
     )
     apply_stages([plan])
     publish_release(plan.dest, plan.manifest, PublishTarget(hub.url, repo, "model", hub.token, private))
@@ -317,6 +320,29 @@ def test_conda_builds_a_prefix_from_the_lock(
     assert "numpy" in result.conda_packages and "python" in result.conda_packages
     assert (tmp_path / "env" / "conda" / "lib" / "python3.11" / "site-packages" / "numpy" / "__init__.py").is_file()
     assert "conda-lock.yml" in result.verified
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.machine() != "x86_64", reason="the test channel's linux-64")
+def test_run_with_conda_runs_the_command_in_the_conda_prefix(
+    hub: RunningHub, tmp_path: Path, wheelhouse: Wheelhouse, conda_channel: CondaChannel
+) -> None:
+    # The test channel's python is a script: the command proves the prefix's bin comes first on PATH.
+    check = (
+        '[ "$(command -v python3.11)" = "$CONDA_PREFIX/bin/python3.11" ] && found=1 || found=0; '
+        'echo "{\\"prefix_python\\": $found, \\"says\\": \\"$(python3.11)\\"}" > results.json'
+    )
+    verify = VerifySpec(("sh", "-c", check), "results.json", (MetricClaim("prefix_python", 1.0, "prefix_python"),))
+    repo = "alice/repro-conda-run"
+    lock = _conda_lock(tmp_path, conda_channel, ("linux-64",))
+    _release(hub, tmp_path, wheelhouse, repo, conda_lock=lock, verify=verify)
+
+    result = reproduce_release(
+        ReproduceTarget(hub.url, repo), _offline(wheelhouse, tmp_path / "env", conda=True, run=True)
+    )
+
+    assert result.proof is not None and result.proof.ok, result.proof
+    written = json.loads((tmp_path / "env" / "run" / "results.json").read_text())
+    assert written == {"prefix_python": 1, "says": "Python 3.11.9"}
 
 
 def test_a_conda_lock_for_another_platform_names_the_ones_it_covers(

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from release.config import Config
+from release.process import format_command
 from release.reproduce import ReproduceOptions, ReproduceResult, ReproduceTarget, parse_target, reproduce_release
+from release.verify import table
 from release.workflow.hub import read_token, reading_hub
 from release.workflow.report import JsonObject, text_of
 
@@ -21,9 +23,15 @@ class ReproduceRequest:
 
 @dataclass(frozen=True)
 class Reproduced:
+    """The rebuilt environment; with --run / --retrain, whether the release held to its claims (exit 1 if not)."""
+
     result: ReproduceResult
     command: ClassVar[str] = "reproduce"
-    exit_code: ClassVar[int] = 0
+
+    @property
+    def exit_code(self) -> int:
+        proof = self.result.proof
+        return 1 if proof is not None and not proof.ok else 0
 
     @property
     def message(self) -> str:
@@ -44,6 +52,8 @@ class Reproduced:
             lines.append(f"downloaded and verified {len(result.weights)} files into {result.dest / 'files'}")
         if result.activate:
             lines.append(f"activate it with: {result.activate}")
+        if result.proof is not None:
+            lines += proof_lines(result)
         return "\n".join(lines)
 
     def to_json(self) -> JsonObject:
@@ -51,6 +61,45 @@ class Reproduced:
 
     def text(self) -> str:
         return text_of(self.message)
+
+
+def proof_lines(result: ReproduceResult) -> list[str]:
+    """What --run / --retrain found, ending with the verdict that names each metric that failed."""
+    proof, spec = result.proof, result.verify
+    assert proof is not None and spec is not None
+    lines: list[str] = []
+    if proof.run is not None:
+        lines.append(f"ran {format_command(spec.command)} on the published weights in {result.dest / 'run'}:")
+        lines += [f"  {line}" for line in table(proof.run.checks)] if proof.run.checks else []
+        lines += [f"  the command failed: {proof.run.failure}"] if proof.run.failure else []
+    retrained = proof.retrained
+    if retrained is not None and spec.train is not None:
+        lines.append(f"retrained with {format_command(spec.train.command)} in {result.dest / 'retrain'}:")
+        lines += [f"  the training command failed: {retrained.failure}"] if retrained.failure else []
+        lines += [f"  identical to the published file: {path}" for path in retrained.identical]
+        lines += [f"  different from the published file: {path}" for path in retrained.different]
+        lines += [f"  not written by training: {path}" for path in retrained.missing]
+        if retrained.metrics is not None:
+            lines.append("  the metrics of the retrained weights:")
+            lines += [f"    {line}" for line in table(retrained.metrics.checks)]
+            lines += [f"    the command failed: {retrained.metrics.failure}"] if retrained.metrics.failure else []
+        lines.append(f"  what held: {_HELD[retrained.held]}")
+    lines += [f"rewritten in place by a command (no longer the verified file): {path}" for path in proof.modified]
+    failed = proof.failed_metrics()
+    if proof.ok:
+        lines.append(f"{result.repo_id}@{result.revision} holds to its claims")
+    elif failed:
+        lines.append(f"REFUSED: {', '.join(failed)} not reproduced within the published tolerance")
+    else:
+        lines.append(f"REFUSED: {result.repo_id}@{result.revision} could not be proved (see above)")
+    return lines
+
+
+_HELD = {
+    "bit-for-bit": "the weights, bit for bit",
+    "metrics": "not the bytes, but every metric within its tolerance",
+    "neither": "neither the bytes nor the metrics",
+}
 
 
 def reproduce(request: ReproduceRequest, config: Config | None) -> Reproduced:

@@ -3,11 +3,14 @@
 Deterministic by construction, so every run writes byte-identical files on any platform: the
 first layer is a fixed projection with dyadic weights over standardised inputs, the second a
 nearest-centroid read-out; all arithmetic is plain IEEE double (no libm, no BLAS), rounded once
-to float32. Writes, into ``example/model/``, the weights as a sharded safetensors checkpoint
-with its ``model.safetensors.index.json``, and ``example/eval_results.json``.
+to float32. Writes the weights as a sharded safetensors checkpoint with its
+``model.safetensors.index.json``, and the test accuracy as evaluation results. It ships in the
+release, so ``model-release reproduce --retrain`` can run it there and compare the weights it
+writes with the published ones, bit for bit.
 
-    python example/train.py                 # the sharded checkpoint the example releases
-    python example/train.py --single DIR    # the same weights as one model.safetensors in DIR
+    python example/model/train.py           # in the project: example/data -> example/model, example/eval_results.json
+    python train.py --data datasets/tiny-flowers --out .   # in a downloaded release (its verify.train.command)
+    python example/model/train.py --single DIR   # the same weights as one model.safetensors in DIR
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import numpy as np
 from safetensors.numpy import save_file
 
 HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parent  # example/: its data/ and eval_results.json, when run in the project
 HIDDEN = 16
 LABELS = ("setosa", "versicolor", "virginica")
 Matrix = list[list[float]]
@@ -111,18 +115,34 @@ def _float32(matrix: Matrix) -> Matrix:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="the folder of train.csv and test.csv (default: example/data)")
+    parser.add_argument("--out", type=Path, help="where the checkpoint goes (default: this folder)")
+    parser.add_argument(
+        "--eval-results", type=Path, help="the results file (default, in the project only: example/eval_results.json)"
+    )
     parser.add_argument("--single", metavar="DIR", help="write one model.safetensors into DIR instead")
     args = parser.parse_args()
-    weights = train(*read_rows(HERE / "data" / "train.csv"))
+    in_project = args.data is None and args.out is None
+    data = args.data or PROJECT / "data"
+    weights = train(*read_rows(data / "train.csv"))
     if args.single:
         out = Path(args.single)
         out.mkdir(parents=True, exist_ok=True)
         _save(out / "model.safetensors", weights)
         print(f"wrote {out / 'model.safetensors'}")
         return
-    save_sharded(weights, HERE / "model")
-    score = accuracy(weights, *read_rows(HERE / "data" / "test.csv"))
-    results = {
+    out = args.out or HERE
+    save_sharded(weights, out)
+    score = accuracy(weights, *read_rows(data / "test.csv"))
+    eval_results = args.eval_results or (PROJECT / "eval_results.json" if in_project else None)
+    if eval_results is not None:
+        _write(eval_results, json.dumps(evaluation(score), indent=2) + "\n")
+    print(f"wrote the sharded checkpoint to {out}; test accuracy {score:.4f}")
+
+
+def evaluation(score: float) -> dict[str, list[dict[str, object]]]:
+    """The card's evaluation results: the test accuracy, rounded to the 4 places the card states."""
+    return {
         "results": [
             {
                 "task": {"type": "tabular-classification", "name": "Species classification"},
@@ -131,8 +151,6 @@ def main() -> None:
             }
         ]
     }
-    _write(HERE / "eval_results.json", json.dumps(results, indent=2) + "\n")
-    print(f"wrote the sharded checkpoint to {HERE / 'model'}; test accuracy {score:.4f}")
 
 
 if __name__ == "__main__":
