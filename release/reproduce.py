@@ -326,6 +326,7 @@ def verify_download(path: Path, entry: ManifestEntry) -> None:
 def reproduce_release(target: ReproduceTarget, options: ReproduceOptions) -> ReproduceResult:
     """Resolve, download and verify, build the environment beside its destination, then rename it in."""
     with _reproduce_errors(target):
+        choose_installer(options.installer, find_uv())  # --installer uv without uv: say so before any download
         api = connect(target.endpoint, target.token)
         revision = resolve_revision(api, target)
         dest = options.dest or Path(".reproduce") / f"{target.repo_id}@{revision.requested}"

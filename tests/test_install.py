@@ -142,3 +142,19 @@ def test_a_python_uv_cannot_get_names_the_version_and_both_ways_out(monkeypatch:
     assert message.startswith("Python 3.99 is not on this machine and `uv python install 3.99` could not get it")
     assert "Run `uv python install 3.99` where the network is reachable" in message
     assert "--python PATH naming a Python 3.99 interpreter" in message
+
+
+def test_installer_uv_without_uv_is_refused_before_the_hub_is_asked(tmp_path: Path) -> None:
+    from release.reproduce import ReproduceOptions, ReproduceTarget, reproduce_release
+
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(empty))
+        # An endpoint nothing listens on: the error must come before any request is made.
+        with pytest.raises(ReproduceError, match="--installer uv: uv is not on PATH"):
+            reproduce_release(
+                ReproduceTarget("http://127.0.0.1:9", "alice/none"),
+                ReproduceOptions(dest=tmp_path / "env", installer="uv"),
+            )
+    assert not (tmp_path / "env").exists()
