@@ -38,6 +38,11 @@ PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", 
 #: safetensors refuses headers above this size (``MAX_HEADER_SIZE`` in its Rust source).
 MAX_HEADER_SIZE = 100_000_000
 
+#: The largest dimension, offset or size safetensors reads: its Rust ``usize`` on 64-bit machines.
+#: It multiplies a shape's dimensions left to right (and the count by the dtype's bits) with
+#: checked arithmetic, and refuses the file when a step overflows, even if a later 0 would make it 0.
+USIZE_MAX = 2**64 - 1
+
 #: Bits per element of every dtype safetensors 0.8 reads (its ``Dtype`` enum).
 DTYPE_BITS: Mapping[str, int] = {
     "BOOL": 8,
@@ -227,6 +232,10 @@ def _parse_entry(release_path: str, name: str, value: Any, findings: list[Findin
         findings.append(_entry_error(release_path, name, "; ".join(problems)))
         return None
     assert isinstance(dtype, str) and isinstance(shape, list) and isinstance(offsets, list)
+    overflow = _overflow(shape, offsets, DTYPE_BITS.get(dtype, 8))
+    if overflow:
+        findings.append(_finding("MR104 safetensors-shape", release_path, name, overflow, _SAFETENSORS_FIX))
+        return None
     begin, end = offsets
     if end < begin:
         findings.append(
@@ -257,6 +266,24 @@ def _parse_entry(release_path: str, name: str, value: Any, findings: list[Findin
         )
         findings.append(_finding("MR104 safetensors-shape", release_path, name, message, _SAFETENSORS_FIX))
     return entry
+
+
+def _overflow(shape: list[int], offsets: list[int], bits: int) -> str:
+    """Why safetensors would refuse these numbers as too large for its ``usize`` ("" when it would not)."""
+    for value in (*shape, *offsets):
+        if value > USIZE_MAX:
+            return f"{value:,} is larger than safetensors reads (at most 2**64 - 1): it refuses the file"
+    count = 1
+    for dimension in shape:
+        count *= dimension
+        if count > USIZE_MAX:
+            return (
+                f"shape {shape}: the product of its dimensions overflows 2**64 - 1 on the way "
+                "(safetensors multiplies them in order and refuses the file)"
+            )
+    if count * bits > USIZE_MAX:
+        return f"shape {shape}: its size in bits overflows 2**64 - 1 (safetensors refuses the file)"
+    return ""
 
 
 def _check_offsets(release_path: str, entries: list[TensorEntry], data_size: int) -> list[Finding]:

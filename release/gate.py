@@ -12,7 +12,8 @@ MR001 unreadable-file            error    a file cannot be read
 MR101 safetensors-header         error    no 8-byte length, length past the end, not UTF-8 JSON
 MR102 safetensors-entry          error    a tensor entry lacks dtype/shape/data_offsets, or repeats
 MR103 safetensors-dtype          error    a dtype safetensors does not know
-MR104 safetensors-shape          error    shape x dtype size differs from the byte length
+MR104 safetensors-shape          error    shape x dtype size differs from the byte length, or a
+                                          dimension or product overflows 64 bits
 MR105 safetensors-offsets        error    gaps, overlaps, data past the end or after the last tensor
 MR106 safetensors-metadata       error    ``__metadata__`` is not strings to strings
 MR201 shard-index                error    an index that is not JSON with a str->str weight_map

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from release.checkpoint import (
@@ -216,6 +217,39 @@ def test_a_tensor_named_twice_in_the_header_is_refused(tmp_path: Path) -> None:
     _, findings = check_safetensors("m.safetensors", path)
     assert codes(findings) == ["MR102 safetensors-entry"]
     assert "twice" in findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("shape", "offsets", "data"),
+    [
+        ([10**30, 0], [0, 0], 0),  # a dimension beyond 64 bits, times 0
+        ([0, 10**30], [0, 0], 0),
+        ([2**63, 2, 0], [0, 0], 0),  # overflows on the way to 0
+        ([2**61, 1], [0, 0], 0),  # the count fits, its bits do not
+        ([2**64 - 1, 0], [0, 0], 0),  # the largest dimension, times 0: the library reads it
+        ([0, 2**63, 4], [0, 0], 0),  # 0 first: no overflow on the way
+        ([-1, 0], [0, 0], 0),
+        ([1.5, 0], [0, 0], 0),
+        ([True], [0, 4], 4),
+        ([1], [0, 2**64], 4),  # an offset beyond 64 bits
+        ([1], [0, 4], 3),  # data beyond the end of the file
+        ([1], [0, 4], 4),  # a well-formed file
+    ],
+)
+def test_the_gate_refuses_what_the_safetensors_library_refuses(
+    tmp_path: Path, shape: list[Any], offsets: list[int], data: int
+) -> None:
+    raw = json.dumps({"t": {"dtype": "F32", "shape": shape, "data_offsets": offsets}}).encode()
+    raw += b" " * (-len(raw) % 8)
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * data)
+    try:
+        with safe_open(str(path), framework="numpy"):
+            library_reads_it = True
+    except Exception:  # SafetensorError, whatever the library finds wrong
+        library_reads_it = False
+    _, findings = check_safetensors("m.safetensors", path)
+    assert (findings == []) == library_reads_it, findings
 
 
 def test_only_the_header_of_a_huge_file_is_read(tmp_path: Path) -> None:
