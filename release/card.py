@@ -385,7 +385,8 @@ def render_card(
     ``template`` is the user's own; without one, the bundled ``default_template`` renders the body.
     """
     # jinja2 takes ~60 ms to import (measured with -X importtime): only the commands that render pay for it.
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+    from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     search = [str(resource_dir("templates"))]
     name = default_template
@@ -395,13 +396,15 @@ def render_card(
             raise CardError(f"card template {template} does not exist ({where} in the config)")
         search.insert(0, str(template.parent))
         name = template.name
-    env = Environment(
+    # Sandboxed: a template taken from elsewhere cannot reach Python's internals (``__class__``, ``__mro__``,
+    # ``__globals__``) or change the values it is given; such an attempt is a CardError naming its line.
+    env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(search),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
-        autoescape=False,  # Markdown, not HTML  # noqa: S701
+        autoescape=False,  # Markdown, not HTML
     )
     env.filters["tojson_compact"] = lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True)
     try:

@@ -127,6 +127,24 @@ def test_undefined_template_variable_is_an_error_naming_the_template(tmp_path: P
         render_card({}, CONTEXT, template)
 
 
+@pytest.mark.parametrize(
+    "reach",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ repo_id.__class__ }}",
+        "{{ cycler.__init__.__globals__.os }}",
+        "{% set _ = metadata.update({'license': 'x'}) %}{{ metadata }}",  # the values it is given stay as they are
+    ],
+)
+def test_a_template_that_reaches_for_python_internals_is_a_card_error_naming_its_line(
+    tmp_path: Path, reach: str
+) -> None:
+    template = tmp_path / "card.md.j2"
+    template.write_text(f"# {{{{ repo_name }}}}\n\n{reach}\n")
+    with pytest.raises(CardError, match=r"card\.md\.j2:3: .*unsafe"):
+        render_card({}, {**CONTEXT, "metadata": {"license": "mit"}}, template)
+
+
 def test_user_template_folder_overrides_and_can_include_its_own_parts(tmp_path: Path) -> None:
     (tmp_path / "part.j2").write_text("custom part for {{ repo_id }}\n")
     (tmp_path / "README.md.j2").write_text("{% include 'part.j2' %}")
