@@ -22,6 +22,7 @@ from typing import Any, Literal
 from release.atomic import replace_dir
 from release.checksum import Manifest, ManifestEntry, check_relative_path, hash_file
 from release.errors import StageError
+from release.repo_paths import check_repo_paths
 from release.verify import VerifySpec
 
 RELEASE_MANIFEST = "release-manifest.json"
@@ -337,6 +338,10 @@ def _link_or_copy(staged: StagedFile, target: Path, link: LinkMode = "hard") -> 
 
 
 def _check_paths(files: Sequence[StagedFile]) -> None:
+    check_repo_paths(
+        ((f.path, f.what) for f in files),
+        "Rename each file to a plain UTF-8 name without control characters, or leave it out of the release.",
+    )
     seen: dict[str, StagedFile] = {}
     for staged in files:
         check_relative_path(staged.path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,29 @@ def test_a_secret_in_a_release_file_blocks_the_release_and_is_never_shown(projec
     assert secret not in result.stdout + result.stderr
     assert json.loads(result.stdout)["error"]["type"] == "UnsafeArtifactError"
     _nothing_made(project)
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("extra\nline.txt", "'extra\\nline.txt'"),
+        ("extra\x1b[31m.txt", "'extra\\x1b[31m.txt'"),
+        (os.fsdecode(b"extra\xff.txt"), "'extra\\udcff.txt'"),  # not UTF-8: a surrogate escape on Linux
+    ],
+)
+def test_a_model_file_the_hub_would_refuse_stops_the_release_before_any_repository(
+    project: Path, name: str, shown: str
+) -> None:
+    """Every repository's names are checked first: the dataset repository is not created, then the model refused."""
+    config = project / "release.toml"
+    config.write_text(config.read_text().replace('include = ["*.safetensors"', 'include = ["extra*", "*.safetensors"'))
+    (project / "example" / "model" / name).write_text("x")
+    result = run_cli("release", "--json", cwd=project)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"{shown} (model file in {project / 'example' / 'model'})" in result.stderr
+    assert json.loads(result.stdout)["error"]["type"] == "StageError"
+    _nothing_made(project)  # no Hub started: the dataset repository was never created
 
 
 def test_the_gate_alone_on_paths(project: Path) -> None:
