@@ -289,6 +289,9 @@ def _manifest_digest(manifest: Manifest) -> str:
 def _read_pins(lock: Path) -> tuple[list[tuple[str, str]], str | None]:
     if not lock.is_file():
         return [], None
-    text = lock.read_text(encoding="utf-8")
+    try:
+        text = lock.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CardError(f"cannot read the lock {lock} for the card: {exc}; run `model-release lock` again") from None
     header = parse_lock_header(text)
     return sorted(read_pins(text).items()), (f"with {header.resolved_with}" if header else None)

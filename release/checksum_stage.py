@@ -16,6 +16,7 @@ from release.checksum import HashCache, Manifest, ProgressCallback, build_manife
 from release.config import Config
 from release.errors import ChecksumError
 from release.layout import checksums_dir, hash_cache_path
+from release.repo_paths import check_repo_paths
 
 
 class Progress(Protocol):
@@ -74,7 +75,29 @@ def compute_checksums(config: Config, progress: Progress | None = None) -> Check
         for name, root, include, exclude in roots:
             manifests.append(build_manifest(root, include, exclude, name=name, progress=advance, cache=cache))
     model = manifests.pop(0) if config.model is not None else None
+    _check_names(config, model, manifests)
     return Checksums(model, tuple(manifests), checksums_dir(config), cache)
+
+
+#: How to fix a file name the Hub would refuse, in a configured release.
+RENAME_FIX = (
+    "Rename each file to a plain UTF-8 name without control characters, or leave it out "
+    "(model.exclude, or move it out of the dataset's folder)."
+)
+
+
+def _check_names(config: Config, model: Manifest | None, datasets: list[Manifest]) -> None:
+    """Every file of every repository of the release has a name the Hub takes (:mod:`release.repo_paths`).
+
+    Checked on the files found, before any manifest, card or tree names them: a release whose model
+    holds a file the Hub refuses never publishes its datasets either.
+    """
+    files = []
+    if model is not None and config.model is not None:
+        files += [(e.path, f"model file in {config.model.dir}") for e in model.entries]
+    for dataset, manifest in zip(config.datasets, datasets, strict=True):
+        files += [(e.path, f"file of dataset {dataset.name!r} in {dataset.dir}") for e in manifest.entries]
+    check_repo_paths(files, RENAME_FIX)
 
 
 def _model_files(config: Config) -> list[tuple[str, Path]]:

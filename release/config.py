@@ -190,7 +190,7 @@ def is_generated(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8") as handle:
             return handle.readline().startswith(GENERATED_MARKER)
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # not ours: then the lock stage reads it, and says what is wrong
         return False
 
 
@@ -522,9 +522,24 @@ def _resolve_link(link: str, root: Path) -> str:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        return tomllib.loads(decode_utf8(raw, path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    except RecursionError:  # arrays or inline tables nested thousands deep
+        raise ConfigError(f"{path} is not valid TOML: it nests arrays or tables too deeply") from None
+
+
+def decode_utf8(raw: bytes, path: Path) -> str:
+    """``raw`` as text; a ConfigError naming ``path``, the byte offset and the line when it is not UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path} is not UTF-8 text: byte {exc.start} (line {line}) is {raw[exc.start : exc.start + 1]!r} "
+            f"({exc.reason}); save the file as UTF-8"
+        ) from None

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Literal
 from release.atomic import write_atomic
 from release.card_stage import Card, build_card, build_dataset_card
 from release.checksum import Manifest
-from release.checksum_stage import Checksums, Progress, compute_checksums
+from release.checksum_stage import RENAME_FIX, Checksums, Progress, compute_checksums
 from release.config import Config, DatasetConfig, DatasetRepoConfig
 from release.errors import Finding, StaleLockError, UsageError
 from release.gate import GateConfig, check_gate, format_finding, run_gate
@@ -175,8 +175,7 @@ def plan_release(config: Config, progress: Progress | None = None) -> StagedRele
 
     Every card is validated before anything is staged.
     """
-    checksums = compute_checksums(config, progress)
-    check_release_paths(config, checksums)
+    checksums = compute_checksums(config, progress)  # refuses a file name the Hub would refuse
     source = source_info(config.root)
     datasets = tuple(  # their cards are checked before the model's
         plan_dataset_release(config, index, manifest, source)
@@ -185,26 +184,6 @@ def plan_release(config: Config, progress: Progress | None = None) -> StagedRele
     )
     card = build_card(config, checksums)
     return StagedRelease(checksums, plan_release_tree(config, checksums, card, source), card, datasets)
-
-
-def check_release_paths(config: Config, checksums: Checksums) -> None:
-    """Every file of every repository of the release has a name the Hub takes (:mod:`release.repo_paths`).
-
-    Checked on the files found, before any card names them or any tree is staged: a release whose model
-    holds a file the Hub refuses never publishes its datasets either.
-    """
-    files = []
-    if checksums.model is not None and config.model is not None:
-        files += [(e.path, f"model file in {config.model.dir}") for e in checksums.model.entries]
-    for dataset, manifest in zip(config.datasets, checksums.datasets, strict=True):
-        files += [(e.path, f"file of dataset {dataset.name!r} in {dataset.dir}") for e in manifest.entries]
-    check_repo_paths(files, _RENAME_FIX)
-
-
-_RENAME_FIX = (
-    "Rename each file to a plain UTF-8 name without control characters, or leave it out "
-    "(model.exclude, or move it out of the dataset's folder)."
-)
 
 
 def apply_build(checksums: Checksums, card: Card | None = None) -> tuple[Path, ...]:
@@ -393,7 +372,7 @@ def _read_tree(
     directory: Path, repo_id: str, repo_type: Literal["model", "dataset"], version: str, private: bool
 ) -> StagedTree:
     manifest = read_release_manifest(directory)
-    check_repo_paths(((f.path, f"file staged in {directory}") for f in manifest.files), _RENAME_FIX)
+    check_repo_paths(((f.path, f"file staged in {directory}") for f in manifest.files), RENAME_FIX)
     if manifest.version != version or manifest.repo_id != repo_id:
         raise UsageError(
             f"{directory} holds {manifest.repo_id} {manifest.version}, not {repo_id} {version}: "

@@ -590,8 +590,8 @@ def _read_pyproject(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}; fix it, then run init again") from exc
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:  # not UTF-8: names the byte
+        raise UsageError(f"cannot read {path}: {exc or type(exc).__name__}; fix it, then run init again") from None
 
 
 def _declared_requirements(root: Path, project: Mapping[str, Any]) -> tuple[tuple[str, ...], str | None, bool]:
@@ -766,7 +766,7 @@ def _is_model_release_checkout(folder: Path) -> bool:
     try:
         with pyproject.open("rb") as handle:
             return bool(tomllib.load(handle).get("project", {}).get("name") == "model-release")
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         return False
 
 

@@ -145,6 +145,19 @@ def test_a_template_that_reaches_for_python_internals_is_a_card_error_naming_its
         render_card({}, {**CONTEXT, "metadata": {"license": "mit"}}, template)
 
 
+def test_card_inputs_that_are_not_utf8_are_card_errors_naming_the_file_and_byte(tmp_path: Path) -> None:
+    metadata, results, card = tmp_path / "card.yaml", tmp_path / "eval_results.json", tmp_path / "README.md"
+    metadata.write_bytes(b"license: mit\ntags: [caf\xe9]\n")
+    results.write_bytes(b'{"results": ["\xff"]}')
+    card.write_bytes(b"---\nlicense: mit\n---\n\xfe\n")
+    with pytest.raises(CardError, match=rf"{re.escape(str(metadata))}: .*byte 0xe9 in position 23"):
+        load_metadata(None, metadata, "release.toml")
+    with pytest.raises(CardError, match=rf"{re.escape(str(results))}: .*byte 0xff in position 14"):
+        load_eval_results(results)
+    with pytest.raises(CardError, match=rf"{re.escape(str(card))}: .*byte 0xfe in position 21"):
+        check_card_file(card)
+
+
 def test_user_template_folder_overrides_and_can_include_its_own_parts(tmp_path: Path) -> None:
     (tmp_path / "part.j2").write_text("custom part for {{ repo_id }}\n")
     (tmp_path / "README.md.j2").write_text("{% include 'part.j2' %}")

@@ -81,6 +81,39 @@ def test_invalid_toml_names_the_file_and_line(tmp_path: Path) -> None:
         load_config(cwd=tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("release.toml", b'repo_id = "alice/m"\nversion = "0.1"\n# caf\xe9 in Latin-1\n'),
+        ("pyproject.toml", b'[project]\nname = "m"\ndescription = "caf\xe9"\n[tool.release]\nrepo_id = "alice/m"\n'),
+    ],
+)
+def test_a_config_that_is_not_utf8_exits_2_naming_the_file_and_byte(tmp_path: Path, name: str, content: bytes) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / name).write_bytes(content)
+    offset = content.index(b"\xe9")
+    result = subprocess.run(
+        [sys.executable, "-m", "release", "stage"],
+        cwd=tmp_path,
+        env={**os.environ, "GITHUB_REF_TYPE": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"ConfigError: {tmp_path / name} is not UTF-8 text: byte {offset} (line 3) is b'\\xe9'" in result.stderr
+
+
+def test_a_config_nested_too_deeply_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "release.toml").write_text('repo_id = "alice/m"\nversion = "0.1"\nx = ' + "[" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match=r"release\.toml is not valid TOML: it nests arrays or tables too deeply"):
+        load_config(cwd=tmp_path)
+
+
 def test_the_repository_example_config_is_valid() -> None:
     root = Path(__file__).resolve().parent.parent
     config = load_config(root / "release.toml")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from release.atomic import write_atomic
 from release.config import GENERATED_MARKER
-from release.lock.pip import parse_lock_header
+from release.lock.pip import parse_lock_header, read_text_input
 
 _VERSION = re.compile(r"Python\D*?(\d+)\.(\d+)")
 
@@ -44,7 +44,7 @@ def render_environment_yml(name: str, python: str, requirements_txt: str) -> str
 
 def write_environment_yml(path: Path, name: str, requirements_txt: Path) -> str:
     """Write the environment file beside ``requirements_txt``; returns the Python version pinned."""
-    python = locked_python(requirements_txt.read_text(encoding="utf-8"))
+    python = locked_python(read_text_input(requirements_txt, "The lock", "run `model-release lock` first."))
     relative = requirements_txt.name if requirements_txt.parent == path.parent else str(requirements_txt)
     write_atomic(path, render_environment_yml(name, python, relative))
     return python

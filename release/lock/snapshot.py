@@ -17,7 +17,7 @@ from typing import Any
 
 from release.atomic import write_atomic
 from release.errors import LockError, ProcessError
-from release.lock.pip import canonical_name, read_pins
+from release.lock.pip import canonical_name, read_pins, read_text_input
 from release.process import run
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,8 @@ def write_snapshot(path: Path, python: str, requirements_txt: Path | None) -> En
     snapshot = probe_environment(python)
     if requirements_txt is not None and requirements_txt.is_file():
         # A lock line for another platform (``; sys_platform == 'win32'``) is not missing here.
-        pins = read_pins(requirements_txt.read_text(encoding="utf-8"), marker_environment(python))
+        lock_text = read_text_input(requirements_txt, "The lock", "run `model-release lock` again.")
+        pins = read_pins(lock_text, marker_environment(python))
         drift = compare_with_lock(snapshot.distributions, pins)
         lock_name = Path(_relative(requirements_txt, path.parent)).as_posix()
         snapshot = EnvironmentSnapshot(
