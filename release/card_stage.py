@@ -37,6 +37,7 @@ from release.layout import DATASET_DATA_DIR, dataset_staged_dir, shipped_locks
 from release.libraries import read_layout, with_layout
 from release.lock.pip import parse_lock_header, read_pins
 from release.process import format_command
+from release.redaction import public_url
 from release.stage import CARD_PATH
 from release.verify import VerifySpec, declare
 
@@ -243,9 +244,10 @@ def dataset_repo_url(config: Config, repo: DatasetRepoConfig) -> str:
     """The page of a published dataset at its tag, on the release's Hub.
 
     The embedded Hub (``endpoint = "local"``) runs on a new port each time: its links are
-    root-relative, so the card renders the same bytes every run.
+    root-relative, so the card renders the same bytes every run. An endpoint's user-info (a password)
+    is never written into the card.
     """
-    base = "" if config.is_local_endpoint else config.endpoint
+    base = "" if config.is_local_endpoint else public_url(config.endpoint)
     return f"{base}/datasets/{repo.repo_id}/tree/{repo.tag}"
 
 

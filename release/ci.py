@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from release.redaction import redact
 from release.workflow.outcomes import (
     AlreadyReleased,
     Changes,
@@ -35,16 +36,6 @@ if TYPE_CHECKING:
 
 #: GitHub refuses a step summary above 1 MiB; the release notes are cut to stay well below it.
 SUMMARY_LIMIT = 512 * 1024
-#: Environment variables whose values are credentials: never written into a summary.
-SECRET_VARIABLES = (
-    "HF_TOKEN",
-    "HUGGING_FACE_HUB_TOKEN",
-    "HF_OIDC_ID_TOKEN",
-    "GITHUB_TOKEN",
-    "ACTIONS_RUNTIME_TOKEN",
-    "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-)
-_HF_TOKEN_PATTERN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
 
 
 @dataclass(frozen=True)
@@ -96,19 +87,6 @@ def in_github_actions(env: Mapping[str, str]) -> bool:
     return env.get("GITHUB_ACTIONS") == "true"
 
 
-def secrets_of(env: Mapping[str, str]) -> tuple[str, ...]:
-    """The credential values in ``env`` that a summary must never contain."""
-    return tuple(sorted({env[name] for name in SECRET_VARIABLES if len(env.get(name, "")) >= 8}))
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` without any of ``secrets``, nor anything shaped like a Hugging Face token."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
-    return _HF_TOKEN_PATTERN.sub("hf_***", text)
-
-
 def render_summary(
     label: str,
     report: Summarised | None,
@@ -138,7 +116,7 @@ def render_summary(
         if report is not None and report.message:
             lines += ["", *_block(report.message)]
     text = "\n".join(lines).rstrip("\n") + "\n\n"
-    return redact(text, secrets)
+    return redact(text, secrets)  # the one rule: known secrets, tokens, URL user-info, query credentials
 
 
 def append_summary(path: Path, text: str) -> None:

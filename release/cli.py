@@ -4,7 +4,8 @@ This module parses the command line, runs the command's function in :mod:`releas
 renders the report it returns: its text, or one JSON object with ``--json`` (``ok`` added). It alone
 prints and configures logging, and :func:`main` alone turns outcomes into exit codes: the report's
 (0, or 1 for a failed check), a :class:`~release.errors.ReleaseError`'s (1 a stage failed, 2 bad usage
-or configuration), 130 when interrupted.
+or configuration), 130 when interrupted, 1 with a traceback for anything unexpected. Everything it
+prints, logs or appends to the job summary passes through :func:`release.redaction.redact` first.
 
 Each command imports its workflow module when it runs: ``checksum PATH...`` then loads the hashing
 code alone (~8 ms), not the stages with the gate's, the card's and the Hub's dependencies (~0.25 s),
@@ -18,15 +19,17 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from release import __version__
-from release.ci import ActionsRun, append_summary, in_github_actions, render_summary, secrets_of
+from release.ci import ActionsRun, append_summary, in_github_actions, render_summary
 from release.config import Config, load_config
 from release.errors import ReleaseError
 from release.progress import Bars, LogLines, progress_for
+from release.redaction import RedactingFilter, redact, secrets_of
 from release.workflow.report import Report
 
 
@@ -43,11 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_error(args, type(exc).__name__, str(exc), exc.exit_code)
     except KeyboardInterrupt:
         return _report_error(args, "Interrupted", f"{args.command} stopped by the user before it finished", 130)
+    except Exception:  # a bug: its traceback, without the secrets it may quote (a URL's password, a token)
+        sys.stderr.write(redact(traceback.format_exc()))
+        return 1
     if args.json:
         document = {**report.to_json(), "ok": report.exit_code == 0}
-        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(redact(json.dumps(document, indent=2, sort_keys=True)) + "\n")
     elif not args.quiet:
-        sys.stdout.write(report.text())
+        sys.stdout.write(redact(report.text()))
     _summarise_for_ci(args, report, None)
     return report.exit_code
 
@@ -171,6 +177,7 @@ def _progress(args: argparse.Namespace) -> Bars | LogLines | None:
 
 
 def _report_error(args: argparse.Namespace, kind: str, message: str, code: int) -> int:
+    message = redact(message)
     sys.stderr.write(f"ERROR: {kind}: {message}\n")
     if args.json:
         sys.stdout.write(json.dumps({"ok": False, "error": {"type": kind, "message": message}}, indent=2) + "\n")
@@ -207,6 +214,7 @@ def _configure_logging(level: int, *, json_mode: bool, serving: bool) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter())  # every record our handler shows: no token, password or signature
     root = logging.getLogger("release")
     root.handlers[:] = [handler]
     root.setLevel(chosen)

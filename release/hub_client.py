@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from release import __version__
 from release.errors import AuthError, PublishError, ReleaseError
+from release.redaction import remember
 
 if TYPE_CHECKING:
     from httpx2 import Response
@@ -49,6 +50,7 @@ def connect(endpoint: str, token: str | None, *, uploads: bool = False) -> HfApi
     With ``uploads``, raises :class:`PublishError` when the client would upload with Xet: something
     imported huggingface_hub before this module could turn Xet off, and the environment does not.
     """
+    remember(token)  # never printed, logged or written from here on
     _import_without_xet()
     from huggingface_hub import HfApi, constants
 
@@ -62,6 +64,7 @@ def connect(endpoint: str, token: str | None, *, uploads: bool = False) -> HfApi
 
 def post_json(endpoint: str, token: str | None, path: str, body: Mapping[str, Any]) -> Response:
     """POST ``body`` as JSON to ``endpoint + path`` with the client's session and headers (user agent, token)."""
+    remember(token)
     _import_without_xet()
     from huggingface_hub import get_session
     from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, lazily exported
@@ -91,7 +94,9 @@ def saved_token() -> str | None:
     _import_without_xet()
     from huggingface_hub import get_token
 
-    return get_token()
+    token = get_token()
+    remember(token)
+    return token
 
 
 def whoami(api: HfApi, endpoint: str) -> str:

@@ -3,40 +3,33 @@
 :func:`run` spawns a program, captures its output as text and turns the ways it can fail
 (program missing, not executable, timed out, non-zero exit) into a :class:`ProcessError` whose
 message says what was being done and what to do next. Messages and log lines never carry
-credentials: ``scheme://user:password@host`` becomes ``scheme://***@host`` (:func:`redact_credentials`).
+credentials: commands and output quoted pass through :func:`release.redaction.redact`
+(``scheme://user:password@host`` becomes ``scheme://***@host``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from release.errors import ProcessError  # re-exported: callers of run() catch it from here
+from release.redaction import redact
 
-__all__ = ["ProcessError", "format_command", "quote_output", "redact_credentials", "run"]
+__all__ = ["ProcessError", "format_command", "quote_output", "run"]
 
 logger = logging.getLogger(__name__)
-
-#: The user-info part of a URL (``user:password@`` or ``token@``), after ``scheme://``.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"]+@")
 
 #: How many trailing lines of a failed program's error output a message quotes.
 _TAIL_LINES = 20
 
 
-def redact_credentials(text: str) -> str:
-    """Replace the user-info of every URL in ``text`` with ``***`` (``https://***@host/simple``)."""
-    return _URL_CREDENTIALS.sub(r"\g<scheme>***@", text)
-
-
 def format_command(argv: Sequence[str]) -> str:
     """A shell-quoted, credential-free rendering of ``argv`` for messages and logs."""
-    return redact_credentials(shlex.join(argv))
+    return redact(shlex.join(argv))
 
 
 def run(
@@ -106,4 +99,4 @@ def quote_output(output: str, limit: int = _TAIL_LINES) -> str:
     lines = [line.rstrip() for line in output.splitlines() if line.strip()]
     if not lines:
         return ""
-    return "\n" + "\n".join(f"  {redact_credentials(line)}" for line in lines[-limit:])
+    return "\n" + "\n".join(f"  {redact(line)}" for line in lines[-limit:])

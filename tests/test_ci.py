@@ -15,8 +15,9 @@ from conftest import WRITE_TOKEN, RunningHub
 from project import copy_example, run_cli
 
 from release.checksum import ManifestEntry
-from release.ci import ActionsRun, append_summary, redact, render_summary, secrets_of
+from release.ci import ActionsRun, append_summary, render_summary
 from release.publish import PublishPlan
+from release.redaction import redact, secrets_of
 from release.workflow.outcomes import DryRunReport, Repo, WouldPublish
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,8 @@ from release.lock import (
     parse_lock_header,
     requirements_sha256,
 )
-from release.process import redact_credentials, run
+from release.process import run
+from release.redaction import redact
 
 SECRET = "s3cret"
 CREDENTIAL_INDEX = f"http://user:{SECRET}@127.0.0.1:9/simple"  # nothing listens on port 9
@@ -96,7 +97,7 @@ def test_pip_index_options() -> None:
 
 def test_credentials_are_redacted_from_urls() -> None:
     text = f"Looking in indexes: {CREDENTIAL_INDEX}, https://token@h.example/simple and https://h/"
-    assert redact_credentials(text) == (
+    assert redact(text) == (
         "Looking in indexes: http://***@127.0.0.1:9/simple, https://***@h.example/simple and https://h/"
     )
 

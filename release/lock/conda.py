@@ -89,7 +89,8 @@ with warnings.catch_warnings():
 from release.atomic import write_atomic
 from release.errors import LockError, StaleLockError
 from release.lock.pip import LOCK_COMMAND, read_text_input
-from release.process import quote_output, redact_credentials
+from release.process import quote_output
+from release.redaction import redact
 
 __all__ = [
     "DEFAULT_PLATFORMS",
@@ -561,7 +562,7 @@ def _solve_conda(plan: _Plan, options: CondaLockOptions, conda_lock: Path) -> di
     unsolvable: list[str] = []
     for platform, result in zip(plan.platforms, results, strict=True):
         if isinstance(result, SolverError):
-            unsolvable.append(f"{platform}: {redact_credentials(str(result).strip())}")
+            unsolvable.append(f"{platform}: {redact(str(result).strip())}")
         elif isinstance(result, BaseException) and not isinstance(result, Exception):
             raise result  # cancelled or interrupted: not a lock failure
         elif isinstance(result, BaseException):
@@ -824,7 +825,7 @@ async def _query_and_install(
     if missing:
         raise LockError(
             f"The channels no longer serve {len(missing)} package(s) of the lock: "
-            f"{redact_credentials(', '.join(missing[:5]))}" + (" ..." if len(missing) > 5 else "")
+            f"{redact(', '.join(missing[:5]))}" + (" ..." if len(missing) > 5 else "")
         )
     for url, record in records.items():
         locked = wanted[url].hash
@@ -832,7 +833,7 @@ async def _query_and_install(
         sha256 = record.sha256.hex() if record.sha256 is not None else None
         if md5 != locked.md5 or (locked.sha256 and sha256 and sha256 != locked.sha256):
             raise LockError(
-                f"{redact_credentials(url)}: the channel's md5/sha256 ({md5}, {sha256}) differ from the lock's "
+                f"{redact(url)}: the channel's md5/sha256 ({md5}, {sha256}) differ from the lock's "
                 f"({locked.md5}, {locked.sha256}): the package changed since it was locked."
             )
     ordered = [records[url] for url in wanted]

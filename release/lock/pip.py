@@ -41,7 +41,8 @@ from packaging.markers import InvalidMarker, Marker, UndefinedComparison, Undefi
 from packaging.requirements import InvalidRequirement, Requirement
 
 from release.errors import LockError, StaleLockError
-from release.process import quote_output, redact_credentials, run
+from release.process import quote_output, run
+from release.redaction import redact
 
 __all__ = [
     "LOCK_COMMAND",
@@ -295,7 +296,7 @@ def unreachable_indexes(index: PipIndex, timeout: float = 5.0) -> list[str]:
             continue  # it answered: reachable (auth or path problems show in pip's own message)
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            unreachable.append(f"{redact_credentials(url)} ({reason})")
+            unreachable.append(f"{redact(url)} ({reason})")
     return unreachable
 
 
@@ -495,7 +496,7 @@ def _compile(
                 raise LockError(message)
             body = compiled.read_text(encoding="utf-8")
             for warning in (line for line in body.splitlines() if line.startswith("# WARNING")):
-                logger.warning("%s: %s", requirements_txt, redact_credentials(warning))
+                logger.warning("%s: %s", requirements_txt, redact(warning))
             staged = Path(tmp) / f"{requirements_txt.name}.new"
             staged.write_text(header.render() + body, encoding="utf-8")
             staged.replace(requirements_txt)  # atomic: same folder, same file system
