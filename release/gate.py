@@ -31,6 +31,7 @@ MR304 pickle-unscannable         error    picklescan cannot read the file (broke
 MR305 pickle-allow-unused        warning  an allow_pickles entry that covers nothing (no dangerous
                                           global, no Lambda layer)
 MR401 secret                     error    a token, key, password or private key in a text file
+                                          (UTF-8 or UTF-16) or in a safetensors ``__metadata__``
 MR501 file-too-large             error    above the Hub's per-file limit (``max_file_size``)
 MR502 file-large                 warning  above ``warn_size``: shard it
 MR601 gguf-header                error    no GGUF magic, a version llama.cpp does not read, a
@@ -60,8 +61,10 @@ credential-named variables being assigned (``HF_TOKEN="..."``; unquoted too in `
 shell scripts and Dockerfiles). A hit names the file, the line and the kind of secret, never the
 secret. A file is *text* unless its name or its first bytes mark it as weights (safetensors by
 name; pickles, GGUF, Keras and ONNX models by name or content, see :mod:`release.formats.sniff`)
-or its first 8,000 bytes hold a NUL byte (git's rule; UTF-16 files therefore count as binary): a
-10 GB safetensors file is never secret-scanned.
+or its first 8,000 bytes are binary: they hold a NUL byte and are neither UTF-16 text nor UTF-8
+text with a stray NUL (:mod:`release.formats.text`; NULs and other control characters then read
+as spaces). A 10 GB safetensors file is never secret-scanned as text; its header's ``__metadata__``
+values are.
 
 Text is read in chunks of 4 MiB. Fast triggers (each detector's own expressions, or words its
 expressions require) pick the lines a detector could match; only those lines go through that
@@ -116,6 +119,7 @@ from release.formats.gguf import check_gguf
 from release.formats.keras import check_keras_h5, check_keras_zip
 from release.formats.onnx import check_onnx
 from release.formats.sniff import FileKind, sniff
+from release.formats.text import blank_controls, text_encoding
 from release.sizes import format_size
 
 log = logging.getLogger(__name__)
@@ -214,6 +218,8 @@ class _Scan:
             header, problems = check_safetensors(release_path, path)
             self.headers[release_path] = header
             self.findings += problems
+            if header is not None and header.metadata:
+                self._scan_metadata(release_path, header.metadata)
             return
         try:
             kind = sniff(release_path, path)
@@ -255,6 +261,18 @@ class _Scan:
         if hits is not None:
             self.scanned_text += 1
             self.findings += [_secret_finding(release_path, line, kinds) for line, kinds in sorted(hits.items())]
+
+    def _scan_metadata(self, release_path: str, metadata: Mapping[str, str]) -> None:
+        """The text of a safetensors file: its ``__metadata__``, each entry read as ``key = "value"``."""
+        if any(fnmatch.fnmatchcase(release_path, pattern) for pattern in self.config.secret_exclude):
+            return
+        for key, value in sorted(metadata.items()):
+            kinds = set().union(*self.scanner.scan_text(release_path, f'{key} = "{value}"\n').values())
+            if kinds:
+                message = f"holds what looks like a secret ({', '.join(sorted(kinds))}) in its metadata; not shown"
+                self.findings.append(
+                    Finding("MR401 secret", "error", release_path, f"__metadata__ {key!r}", message, _LEAK_FIX)
+                )
 
     def check_indexes(self) -> None:
         """Each shard index against the headers of the safetensors files it names."""
@@ -569,15 +587,16 @@ class _SecretScanner:
     def scan_file(self, release_path: str, path: Path) -> dict[int, set[str]] | None:
         """{line number: kinds of secret} for a text file; None when the file is binary."""
         found: dict[int, set[str]] = {}
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         with path.open("rb") as handle:
             head = handle.read(_SNIFF_BYTES)
-            if b"\0" in head:
+            encoding = text_encoding(head)
+            if encoding is None:
                 return None
+            decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
             pending, line_number, previous = "", 1, ""
             while True:
                 block, head = head + handle.read(_CHUNK_BYTES - len(head)), b""
-                text = pending + decoder.decode(block, final=not block)
+                text = pending + blank_controls(decoder.decode(block, final=not block))
                 if not block:
                     chunk, pending = text, ""
                 elif (cut := text.rfind("\n") + 1) > 0:
@@ -594,6 +613,10 @@ class _SecretScanner:
                 previous = _last_line(chunk, previous)
                 if not block:
                     return found
+
+    def scan_text(self, release_path: str, text: str) -> dict[int, set[str]]:
+        """{line number: kinds of secret} for text held in memory (a header's metadata)."""
+        return self._scan_chunk(release_path, blank_controls(text), 1, "")
 
     def _scan_chunk(self, filename: str, chunk: str, first_line: int, previous: str) -> dict[int, set[str]]:
         found: dict[int, set[str]] = {}

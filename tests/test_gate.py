@@ -197,13 +197,52 @@ def test_binary_and_excluded_files_are_not_secret_scanned(tmp_path: Path) -> Non
     files = release_tree(
         tmp_path,
         {
-            "blob.dat": b"\0\1\2" + HF_TOKEN.encode(),
+            # binary: NULs, and bytes that are not UTF-8 (a text file with a stray NUL is scanned: below)
+            "blob.dat": b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256)) + HF_TOKEN.encode(),
             "tests/fixtures/fake.env": f"HF_TOKEN={HF_TOKEN}\n",
             "other.env": f"HF_TOKEN={HF_TOKEN}\n",
         },
     )
     findings = run_gate(files, GateConfig(secret_exclude=("tests/*",)))
     assert where(findings) == [("MR401 secret", "other.env", "line 1")]
+
+
+@pytest.mark.parametrize(
+    "encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-16-le+bom", "utf-16-be+bom", "utf-8+nul", "utf-8+nuls"]
+)
+def test_secrets_in_utf16_text_and_in_text_holding_nul_bytes_are_found(tmp_path: Path, encoding: str) -> None:
+    text = f"# notes\r\nexport HF_TOKEN={HF_TOKEN}\r\nthe end\r\n"
+    if encoding.endswith("+bom"):
+        codec = encoding.removesuffix("+bom")
+        content = ("\ufeff" + text).encode(codec)
+    elif encoding == "utf-8+nul":
+        content = b"header\0\n" + text.encode()  # one NUL in a text file
+    elif encoding == "utf-8+nuls":
+        content = f"# notes\nkey\0{HF_TOKEN}\0\0\x01padding\n".encode()  # the token between NULs
+    else:
+        content = text.encode(encoding)  # "utf-16": Python writes a BOM in the machine's order
+    files = release_tree(tmp_path, {"notes.sh": content})
+    line = "line 3" if encoding == "utf-8+nul" else "line 2"
+    assert where(run_gate(files, GateConfig())) == [("MR401 secret", "notes.sh", line)]
+
+
+def test_16_bit_numbers_are_not_read_as_utf16_text(tmp_path: Path) -> None:
+    samples = np.arange(4000, dtype="<i2") % 200  # zero bytes in every other place, like UTF-16 ASCII
+    files = release_tree(tmp_path, {"audio.raw": samples.tobytes() + f"HF_TOKEN={HF_TOKEN}".encode()})
+    assert run_gate(files, GateConfig()) == []
+
+
+def test_secrets_in_safetensors_metadata_are_found_and_never_shown(tmp_path: Path) -> None:
+    path = tmp_path / "model.safetensors"
+    metadata = {"format": "pt", "notes": f"uploaded with {HF_TOKEN}", "api_key": "sk-" + token(ALNUM, 40)}
+    save_file({"w": np.zeros(2, dtype=np.float32)}, str(path), metadata=metadata)
+    findings = run_gate([("model.safetensors", path)], GateConfig())
+    assert where(findings) == [
+        ("MR401 secret", "model.safetensors", "__metadata__ 'api_key'"),
+        ("MR401 secret", "model.safetensors", "__metadata__ 'notes'"),
+    ]
+    assert not any(HF_TOKEN in str(f) or metadata["api_key"] in str(f) for f in findings)
+    assert run_gate([("model.safetensors", path)], GateConfig(secret_exclude=("*.safetensors",))) == []
 
 
 def test_line_numbers_hold_across_chunks_and_very_long_lines(tmp_path: Path) -> None:
