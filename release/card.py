@@ -143,6 +143,8 @@ def load_eval_results(path: Path) -> EvalResultsFile:
         raise CardError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from exc
     except ValueError as exc:
         raise CardError(f"{path}: {exc}") from exc
+    except RecursionError:
+        raise CardError(f"{path}: not valid JSON here (arrays or objects nested too deeply)") from None
     card_schema = load_schema(MODEL_CARD_SCHEMA)
     schema = {"$ref": f"#/$defs/{_RESULTS_FILE_DEF}", "$defs": card_schema["$defs"]}
     found = EvalResultsFile(path, (), text)
@@ -370,8 +372,15 @@ def _metric_values(model_index: object) -> list[tuple[tuple[str | int, ...], obj
     return found
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by several keys out in full each time: no anchors (``&id001``) or aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _yaml_text(document: Any) -> str:
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return yaml.dump(document, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
 def render_card(
@@ -543,8 +552,8 @@ def check_rendered(
 def yaml_line_of(text: str, path: Sequence[str | int]) -> int | None:
     """The 1-based line of the value at ``path`` in a YAML document (the closest parent found)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)  # no expansion: aliases stay shared nodes
+    except (yaml.YAMLError, RecursionError):
         return None
     line = None
     for part in path:
@@ -563,9 +572,76 @@ def yaml_line_of(text: str, path: Sequence[str | int]) -> int | None:
     return line
 
 
+#: Card metadata larger than this (in characters of YAML) is refused: real cards hold a few kB.
+MAX_METADATA_CHARS = 1 << 20
+#: At most this many aliases (``*name``) in card metadata: each can repeat a whole subtree.
+MAX_YAML_ALIASES = 100
+#: At most this many values in card metadata once its aliases are expanded, as any reader of the
+#: card (the Hub, a JSON export, the schema check) expands them: an "alias bomb" of a few hundred
+#: bytes would expand to billions.
+MAX_YAML_NODES = 100_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, counting the aliases it composes (:data:`MAX_YAML_ALIASES`)."""
+
+    aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
+                raise _YamlLimit(f"more than {MAX_YAML_ALIASES} aliases")
+        return super().compose_node(parent, index)
+
+
+class _YamlLimit(Exception):
+    """Card metadata beyond one of the limits above (the message says which)."""
+
+
+def load_bounded_yaml(text: str, source: str) -> Any:
+    """``yaml.safe_load`` within the limits on size, aliases and expanded values; CardError naming ``source``
+    and the limit beyond them. Raises ``yaml.YAMLError`` for text that is not YAML."""
+    try:
+        if len(text) > MAX_METADATA_CHARS:
+            raise _YamlLimit(f"{len(text):,} characters, more than {MAX_METADATA_CHARS:,}")
+        loader = _BoundedLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _expanded_size(node, {}) > MAX_YAML_NODES:
+                raise _YamlLimit(f"more than {MAX_YAML_NODES:,} values once its aliases are expanded")
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except _YamlLimit as exc:
+        raise CardError(
+            f"{source}: the card metadata is refused: {exc}. Write the metadata out without YAML anchors and "
+            "aliases (&name, *name), as model-release writes cards"
+        ) from None
+    except RecursionError:
+        raise CardError(f"{source}: the card metadata is refused: it nests values too deeply") from None
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values ``node`` holds with every alias expanded (each shared node counted once, then reused)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_YAML_NODES + 1  # a node that holds itself (a recursive alias) expands forever
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = min(size, MAX_YAML_NODES + 1)
+    return size
+
+
 def _parse_yaml_mapping(text: str, source: str, line_offset: int = 0) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = load_bounded_yaml(text, source)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1 + line_offset}" if mark is not None else source

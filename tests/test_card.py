@@ -158,6 +158,52 @@ def test_card_inputs_that_are_not_utf8_are_card_errors_naming_the_file_and_byte(
         check_card_file(card)
 
 
+def _alias_bomb(levels: int = 7) -> str:
+    """Front matter of a few hundred bytes whose aliases expand nine-fold per level (9**7: 4.8 million values)."""
+    lines = ["l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "license: mit\n" + "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "limit"),
+    [
+        (_alias_bomb(), "more than 100,000 values once its aliases are expanded"),
+        ("base: &b {k: v}\n" + "".join(f"k{i}: *b\n" for i in range(101)), "more than 100 aliases"),
+        ("license: mit\nnotes: '" + "x" * (1 << 20) + "'\n", "more than 1,048,576"),
+        ("license: mit\ndeep: " + "[" * 20_000 + "]" * 20_000 + "\n", "nests values too deeply"),
+    ],
+)
+def test_card_metadata_beyond_the_yaml_limits_is_refused_naming_the_file_and_limit(
+    tmp_path: Path, metadata: str, limit: str
+) -> None:
+    file, card = tmp_path / "card.yaml", tmp_path / "README.md"
+    file.write_text(metadata)
+    card.write_text(f"---\n{metadata}---\n# A card\n")
+    with pytest.raises(CardError, match=rf"{re.escape(str(file))}: the card metadata is refused: .*{re.escape(limit)}"):
+        load_metadata(None, file, "release.toml")
+    with pytest.raises(CardError, match=re.escape(limit)):
+        check_card_file(card)
+    result = subprocess.run(
+        [sys.executable, "-m", "release", "card", "validate", str(card)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"CardError: {card}: the card metadata is refused" in result.stderr
+
+
+def test_a_few_aliases_are_read_and_the_card_is_written_without_any() -> None:
+    metadata = read_card("---\nlicense: mit\nbase: &b [en, fr]\nlanguage: *b\n---\nbody\n", "README.md").data
+    assert metadata["language"] == ["en", "fr"]
+    shared = ["en", "fr"]
+    text = render_card({"license": "mit", "language": shared, "tags": shared}, CONTEXT)
+    front, _ = split_front_matter(text, "README.md")
+    assert front is not None and "&" not in front and "*" not in front
+    assert yaml.safe_load(front) == {"license": "mit", "language": ["en", "fr"], "tags": ["en", "fr"]}
+
+
 def test_user_template_folder_overrides_and_can_include_its_own_parts(tmp_path: Path) -> None:
     (tmp_path / "part.j2").write_text("custom part for {{ repo_id }}\n")
     (tmp_path / "README.md.j2").write_text("{% include 'part.j2' %}")
