@@ -25,6 +25,7 @@ token ``hf auth login`` saved is read with :func:`saved_token`.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from release import __version__
 from release.errors import AuthError, PublishError, ReleaseError
-from release.redaction import remember
+from release.redaction import redact, remember
 
 if TYPE_CHECKING:
     from httpx2 import Response
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
 LIBRARY_NAME = "model-release"
 #: The environment variable huggingface_hub reads, once, when it is imported (see the module docstring).
 XET_SWITCH = "HF_HUB_DISABLE_XET"
+#: How much of what a server says our messages quote (:func:`server_words`).
+SERVER_WORDS_LIMIT = 500
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def connect(endpoint: str, token: str | None, *, uploads: bool = False) -> HfApi:
@@ -124,7 +128,18 @@ def http_status(exc: HfHubHTTPError) -> int | None:
 
 def server_detail(exc: HfHubHTTPError) -> str:
     """What the Hub said about the failure: its own message, else the first line of the client's."""
-    return exc.server_message or str(exc).splitlines()[0]
+    return server_words(exc.server_message or str(exc).splitlines()[0])
+
+
+def server_words(text: str, limit: int = SERVER_WORDS_LIMIT) -> str:
+    """What a server said (an ``X-Error-Message``, an error body), fit to quote in our messages.
+
+    A server is not trusted with the terminal: control characters and line breaks become spaces, the
+    text is cut at ``limit`` characters, and it is redacted like everything else we print
+    (:func:`release.redaction.redact`): a server that echoes the token or a signed link shows neither.
+    """
+    flat = redact(" ".join(_CONTROLS.sub(" ", text).split()))  # before the cut, which could halve a secret
+    return flat if len(flat) <= limit else flat[:limit] + " [cut]"
 
 
 @contextmanager
@@ -148,13 +163,13 @@ def hub_errors(
         cause = exc.__cause__
         if not isinstance(cause, HfHubHTTPError | TransportError):
             raise
-        detail = server_detail(cause) if isinstance(cause, HfHubHTTPError) else str(cause).splitlines()[0]
+        detail = server_detail(cause) if isinstance(cause, HfHubHTTPError) else server_words(str(cause))
         raise error(
             f"{exc} ({detail}); nothing was committed to {repo_id}. If the file changed after staging, "
             f"run the release again{tail}"
         ) from exc
     except TransportError as exc:
-        raise error(f"cannot reach the Hub at {endpoint}: {exc}{tail}") from exc
+        raise error(f"cannot reach the Hub at {endpoint}: {server_words(str(exc))}{tail}") from exc
     except HfHubHTTPError as exc:
         status = http_status(exc)
         detail = server_detail(exc)

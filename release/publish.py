@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from release.atomic import write_atomic
 from release.checksum import ManifestEntry, git_blob_id, hash_file
 from release.errors import CardProblem, CardValidationError, PublishError, StageError
-from release.hub_client import connect, http_status, hub_errors, post_json, whoami
+from release.hub_client import connect, http_status, hub_errors, post_json, server_words, whoami
 from release.notes import (
     NOTES_PATH,
     ReleaseSnapshot,
@@ -597,8 +597,9 @@ def validate_card_online(target: PublishTarget, card_text: str, repo_type: str |
         )
         body = _json_object(response)
         if response.status_code == 400:
-            messages = [str(e.get("message", e)) for e in body.get("errors", []) if isinstance(e, dict)]
-            problems = [CardProblem("README.md", m, url) for m in messages or [response.text.strip() or "refused"]]
+            messages = [server_words(str(e.get("message", e))) for e in body.get("errors", []) if isinstance(e, dict)]
+            said = messages or [server_words(response.text) or "refused"]
+            problems = [CardProblem("README.md", m, url) for m in said]
             raise CardValidationError(
                 problems,
                 hint=f"The Hub at {target.endpoint} refused the card's metadata; nothing was uploaded.",
@@ -607,7 +608,7 @@ def validate_card_online(target: PublishTarget, card_text: str, repo_type: str |
         from huggingface_hub import hf_raise_for_status
 
         hf_raise_for_status(response)
-    warnings = tuple(str(w.get("message", w)) for w in body.get("warnings", []) if isinstance(w, dict))
+    warnings = tuple(server_words(str(w.get("message", w))) for w in body.get("warnings", []) if isinstance(w, dict))
     for warning in warnings:
         log.warning("the Hub at %s about the card: %s", target.endpoint, warning)
     return warnings

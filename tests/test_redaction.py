@@ -114,3 +114,13 @@ def test_a_password_in_the_endpoint_url_is_never_printed_logged_or_written(tmp_p
     assert summary.read_text().count("### model-release") == 3
     assert PASSWORD.encode() not in written and hub.token.encode() not in written
     assert os.fsencode(PASSWORD) not in summary.read_bytes()
+
+
+def test_what_a_server_says_is_quoted_flat_short_and_redacted() -> None:
+    from release.hub_client import SERVER_WORDS_LIMIT, server_words
+
+    said = f"bad\x1b[2J request\r\nfor http://u:{PASSWORD}@h?sig={PASSWORD} by {HF_SHAPED}\u2028" + "x" * 1000
+    quoted = server_words(said)
+    assert quoted.startswith("bad [2J request for http://***@h?sig=*** by hf_*** xxx")
+    assert quoted.endswith(" [cut]") and len(quoted) <= SERVER_WORDS_LIMIT + len(" [cut]")
+    assert not any(ord(char) < 0x20 for char in quoted) and PASSWORD not in quoted
