@@ -27,7 +27,9 @@ from release.hub.repo import InvalidInputError, check_repo_path
 from release.repo_paths import path_problem
 from release.stage import RELEASE_MANIFEST_FORMAT, ReleaseManifest
 
-PROPERTIES = settings(derandomize=True, deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+PROPERTIES = settings(
+    derandomize=True, deadline=None, max_examples=150, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 #: Every key of release.toml's schema, so that random documents reach past the first unknown key.
 CONFIG_KEYS = [
