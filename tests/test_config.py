@@ -108,6 +108,33 @@ def test_a_config_that_is_not_utf8_exits_2_naming_the_file_and_byte(tmp_path: Pa
     assert f"ConfigError: {tmp_path / name} is not UTF-8 text: byte {offset} (line 3) is b'\\xe9'" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [("requirements.in", "The requirements input"), ("environment.yml", "The conda environment file")],
+)
+def test_lock_inputs_that_are_not_utf8_are_lock_errors_naming_the_file_and_byte(
+    tmp_path: Path, name: str, role: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "release.toml").write_text('repo_id = "alice/m"\nversion = "0.1"\n')
+    (tmp_path / name).write_bytes(b"name: x\n# caf\xe9\ndependencies: [numpy]\n")
+    if name == "requirements.in":
+        (tmp_path / "requirements.txt").write_text("numpy==2.0\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "release", "lock", "--check"],
+        cwd=tmp_path,
+        env={**os.environ, "GITHUB_REF_TYPE": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"LockError: {role} {tmp_path / name} is not UTF-8 text (byte 13: " in result.stderr
+
+
 def test_a_config_nested_too_deeply_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "release.toml").write_text('repo_id = "alice/m"\nversion = "0.1"\nx = ' + "[" * 100_000 + "\n")
     with pytest.raises(ConfigError, match=r"release\.toml is not valid TOML: it nests arrays or tables too deeply"):

@@ -250,7 +250,8 @@ def read_text_input(path: Path, role: str, missing_hint: str) -> str:
     except FileNotFoundError as exc:
         raise LockError(f"{role} {path} does not exist: {missing_hint}") from exc
     except UnicodeDecodeError as exc:
-        raise LockError(f"{role} {path} is not UTF-8 text ({exc.reason}): save it as UTF-8.") from exc
+        reason = f"byte {exc.start}: {exc.reason}"
+        raise LockError(f"{role} {path} is not UTF-8 text ({reason}): save it as UTF-8.") from None
     except OSError as exc:
         raise LockError(f"Cannot read {role} {path}: {exc.strerror or exc}.") from exc
 
