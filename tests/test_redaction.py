@@ -64,6 +64,7 @@ def test_a_log_record_never_shows_a_secret_in_its_message_args_or_traceback(
     handler.addFilter(RedactingFilter())
     log = logging.getLogger("release.test_redaction")
     log.addHandler(handler)
+    log.propagate = False  # only this handler: not one an in-process CLI run of another test left on "release"
     try:
         log.warning("connecting to %s with %s", f"http://u:{PASSWORD}@h", HF_SHAPED)
         try:
@@ -72,6 +73,7 @@ def test_a_log_record_never_shows_a_secret_in_its_message_args_or_traceback(
             log.exception("failed")
     finally:
         log.removeHandler(handler)
+        log.propagate = True
     err = capsys.readouterr().err
     assert "connecting to http://***@h with hf_***" in err
     assert "RuntimeError: refused http://***@h?token=***" in err
