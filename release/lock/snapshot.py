@@ -1,8 +1,10 @@
-"""``environment.json``: what the model was actually trained with, and where it drifts from the lock.
+"""``environment.json``: what the model was actually trained with, on what machine, and where it drifts from the lock.
 
-The snapshot is taken by running a small probe in the training interpreter (``lock.python``,
-default: the one running model-release), so it describes that environment, not ours. It records
-no paths and no time: the same environment gives the same bytes.
+The snapshot is taken by running small probes in the training interpreter (``lock.python``,
+default: the one running model-release), so it describes that environment, not ours: its
+distributions here, and the machine (CPU, accelerator, GPUs, CUDA, BLAS) with
+:func:`release.machine.probe_machine`. It records no paths and no time: the same environment on
+the same machine gives the same bytes.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from release.atomic import write_atomic
 from release.errors import LockError, ProcessError
 from release.lock.pip import canonical_name, read_pins
+from release.machine import Machine, probe_machine
 from release.process import run
 
 log = logging.getLogger(__name__)
@@ -102,6 +105,7 @@ class EnvironmentSnapshot:
     torch: Mapping[str, Any] | None = None
     drift: Drift = field(default_factory=Drift)
     lock: str | None = None  # the lock compared against, relative to the snapshot
+    machine: Machine | None = None  # None: not probed (the section is written as null)
 
     def to_json(self) -> str:
         document = {
@@ -109,6 +113,7 @@ class EnvironmentSnapshot:
             "python": dict(self.python),
             "platform": dict(self.platform),
             "torch": dict(self.torch) if self.torch is not None else None,
+            "machine": self.machine.section() if self.machine is not None else None,
             "distributions": [{"name": n, "version": v} for n, v in sorted(self.distributions.items(), key=_key)],
             "drift": {
                 "lock": self.lock,
@@ -120,15 +125,17 @@ class EnvironmentSnapshot:
 
 
 def probe_environment(python: str) -> EnvironmentSnapshot:
-    """What ``python`` has installed, its version, its platform, and torch/CUDA when present."""
+    """What ``python`` has installed, its version, its platform, torch/CUDA when present, and the machine."""
+    hint = "set lock.python to the training environment's interpreter"
     try:
         completed = run([python, "-c", _PROBE], what=f"take a snapshot of the environment of {python}")
         info = json.loads(completed.stdout)
-    except ProcessError as exc:
-        raise LockError(f"{exc} (set lock.python to the training environment's interpreter)") from exc
+        machine = probe_machine(python)
+    except (ProcessError, LockError) as exc:
+        raise LockError(f"{exc} ({hint})") from exc
     except json.JSONDecodeError as exc:
         raise LockError(f"the environment probe of {python} printed something unexpected: {exc}") from exc
-    return EnvironmentSnapshot(info["python"], info["platform"], info["distributions"], info["torch"])
+    return EnvironmentSnapshot(info["python"], info["platform"], info["distributions"], info["torch"], machine=machine)
 
 
 def compare_with_lock(installed: Mapping[str, str], locked: Mapping[str, str]) -> Drift:
@@ -151,9 +158,7 @@ def write_snapshot(path: Path, python: str, requirements_txt: Path | None) -> En
         pins = read_pins(requirements_txt.read_text(encoding="utf-8"), marker_environment(python))
         drift = compare_with_lock(snapshot.distributions, pins)
         lock_name = Path(_relative(requirements_txt, path.parent)).as_posix()
-        snapshot = EnvironmentSnapshot(
-            snapshot.python, snapshot.platform, snapshot.distributions, snapshot.torch, drift, lock_name
-        )
+        snapshot = replace(snapshot, drift=drift, lock=lock_name)
         for name, locked, installed in drift.different:
             log.warning("drift: %s is %s here, %s in %s", name, installed, locked, requirements_txt.name)
         for name in drift.missing:
