@@ -9,10 +9,16 @@ import stat
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import RunningHub
+from wheelhouse import Wheelhouse
 
+from release.checksum import build_manifest
+from release.cli import main
 from release.errors import LockError
+from release.lock.pip import PipIndex, lock_requirements
 from release.lock.snapshot import write_snapshot
 from release.machine import (
     Library,
@@ -24,6 +30,8 @@ from release.machine import (
     machine_of,
     probe_machine,
 )
+from release.publish import PublishTarget, publish_release
+from release.stage import SourceInfo, apply_stages, plan_stage
 
 SECTION_KEYS = {"cpu", "accelerator", "gpus", "cuda", "gpu_driver", "blas", "lapack", "blas_runtime"}
 
@@ -204,3 +212,60 @@ def test_the_blas_runtime_is_compared_when_both_record_it() -> None:
         "scipy-openblas 0.3.27 (at run time: openblas 0.3.27 Zen pthreads, 8 threads) in environment.json"
     ]
     assert list(machine_differences(recorded, RECORDED)) == []  # no runtime view here: only the build compared
+
+
+# --- reproduce reports them -----------------------------------------------------------------------
+
+
+def _release_made_elsewhere(hub: RunningHub, tmp_path: Path, wheelhouse: Wheelhouse, repo: str) -> None:
+    """A release whose environment.json records another machine: a GPU box with another CPU."""
+    work = tmp_path / "work"
+    (work / "model").mkdir(parents=True)
+    (work / "requirements.in").write_text("tinypkg\n", encoding="utf-8")
+    lock = work / "requirements.txt"
+    lock_requirements(work / "requirements.in", lock, PipIndex(no_index=True, find_links=(str(wheelhouse.directory),)))
+    snapshot: dict[str, Any] = {
+        "format": "model-release.environment/1",
+        "python": {"implementation": "CPython", "version": platform.python_version()},
+        "platform": {"system": platform.system(), "machine": platform.machine(), "release": "", "libc": None},
+        "distributions": [{"name": "tinypkg", "version": "1.0"}, {"name": "tinydep", "version": "1.1"}],
+        "torch": None,
+        "machine": {**replace(RECORDED, cpu="Imaginary CPU 9000 (model-release tests)").section(), "blas": None},
+        "drift": {"lock": "requirements.txt", "different": [], "missing": []},
+    }
+    (work / "environment.json").write_text(json.dumps(snapshot), encoding="utf-8")
+    (work / "model" / "config.json").write_text(f'{{"repo": "{repo}"}}\n', encoding="utf-8")
+    plan = plan_stage(
+        dest=work / "dist",
+        repo_id=repo,
+        repo_type="model",
+        version="1.0",
+        card=f"---\nlicense: mit\n---\n# {repo}\n",
+        model=(build_manifest(work / "model"), work / "model"),
+        datasets=[],
+        locks={"requirements.txt": lock, "environment.json": work / "environment.json"},
+        source=SourceInfo("c" * 40, False),
+    )
+    apply_stages([plan])
+    publish_release(plan.dest, plan.manifest, PublishTarget(hub.url, repo, "model", hub.token))
+
+
+def test_reproduce_names_how_the_machine_differs(
+    hub: RunningHub, tmp_path: Path, wheelhouse: Wheelhouse, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = "alice/machine-elsewhere"
+    _release_made_elsewhere(hub, tmp_path, wheelhouse, repo)
+    argv = ["reproduce", repo, "--endpoint", hub.url, "--no-index", "--find-links", str(wheelhouse.directory)]
+    assert main([*argv, "--dest", str(tmp_path / "json"), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    by_what = {d["what"]: d for d in summary["machine_differences"]}
+    here = probe_machine(sys.executable)
+    assert by_what["CPU"] == {"what": "CPU", "recorded": "Imaginary CPU 9000 (model-release tests)", "here": here.cpu}
+    assert by_what["accelerator"]["recorded"] == "cuda" and by_what["accelerator"]["here"] == "cpu"  # no torch
+    assert by_what["GPU"]["recorded"] == "NVIDIA A100-SXM4-80GB"
+    assert "Python" not in by_what and "platform" not in by_what  # the same interpreter, libc not recorded
+    assert "BLAS" not in by_what  # recorded as unknown, and the rebuilt venv has no numpy
+    assert main([*argv, "--dest", str(tmp_path / "text")]) == 0
+    out = capsys.readouterr().out
+    assert "the machine differs from the one the release was made on:\n" in out
+    assert f"  CPU: {here.cpu} here, Imaginary CPU 9000 (model-release tests) in environment.json\n" in out

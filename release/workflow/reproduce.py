@@ -46,6 +46,9 @@ class Reproduced:
             lines += result.lock_differences.lines("requirements.txt") or ["the installed set equals the lock"]
         if result.snapshot_differences is not None:
             lines += result.snapshot_differences.lines("environment.json") or ["no differences from environment.json"]
+        if result.machine_differences:
+            lines.append("the machine differs from the one the release was made on:")
+            lines += [f"  {line}" for line in result.machine_differences.lines("environment.json")]
         if result.conda_prefix is not None:
             lines.append(f"conda prefix {result.conda_prefix}: {len(result.conda_packages)} packages")
         if result.weights:
