@@ -26,6 +26,7 @@ from release.process import run
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = "model-release.environment/1"
+_HINT = "set lock.python to the training environment's interpreter"
 
 #: Runs in the training interpreter: stdlib only, and torch only when it is installed.
 _PROBE = r"""
@@ -105,7 +106,7 @@ class EnvironmentSnapshot:
     torch: Mapping[str, Any] | None = None
     drift: Drift = field(default_factory=Drift)
     lock: str | None = None  # the lock compared against, relative to the snapshot
-    machine: Machine | None = None  # None: not probed (the section is written as null)
+    machine: Machine | None = None  # probed by write_snapshot; None: not probed (written as null)
 
     def to_json(self) -> str:
         document = {
@@ -125,17 +126,15 @@ class EnvironmentSnapshot:
 
 
 def probe_environment(python: str) -> EnvironmentSnapshot:
-    """What ``python`` has installed, its version, its platform, torch/CUDA when present, and the machine."""
-    hint = "set lock.python to the training environment's interpreter"
+    """What ``python`` has installed, its version, its platform, and torch/CUDA when present (not the machine)."""
     try:
         completed = run([python, "-c", _PROBE], what=f"take a snapshot of the environment of {python}")
         info = json.loads(completed.stdout)
-        machine = probe_machine(python)
-    except (ProcessError, LockError) as exc:
-        raise LockError(f"{exc} ({hint})") from exc
+    except ProcessError as exc:
+        raise LockError(f"{exc} ({_HINT})") from exc
     except json.JSONDecodeError as exc:
         raise LockError(f"the environment probe of {python} printed something unexpected: {exc}") from exc
-    return EnvironmentSnapshot(info["python"], info["platform"], info["distributions"], info["torch"], machine=machine)
+    return EnvironmentSnapshot(info["python"], info["platform"], info["distributions"], info["torch"])
 
 
 def compare_with_lock(installed: Mapping[str, str], locked: Mapping[str, str]) -> Drift:
@@ -151,8 +150,12 @@ def compare_with_lock(installed: Mapping[str, str], locked: Mapping[str, str]) -
 
 
 def write_snapshot(path: Path, python: str, requirements_txt: Path | None) -> EnvironmentSnapshot:
-    """Probe ``python``, compare it with ``requirements_txt`` (when it exists), write ``path``."""
+    """Probe ``python`` and its machine, compare it with ``requirements_txt`` (when it exists), write ``path``."""
     snapshot = probe_environment(python)
+    try:
+        snapshot = replace(snapshot, machine=probe_machine(python))
+    except LockError as exc:
+        raise LockError(f"{exc} ({_HINT})") from exc
     if requirements_txt is not None and requirements_txt.is_file():
         # A lock line for another platform (``; sys_platform == 'win32'``) is not missing here.
         pins = read_pins(requirements_txt.read_text(encoding="utf-8"), marker_environment(python))
