@@ -111,6 +111,18 @@ def test_a_failing_part_of_the_probe_is_unknown_not_a_crash(tmp_path: Path, monk
     assert machine.python == platform.python_version() and machine.blas is not None  # the rest is there
 
 
+def test_a_torch_that_fails_to_import_leaves_the_accelerator_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "site" / "torch"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('libtorch_cuda.so: cannot open shared object file')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    machine = probe_machine(sys.executable)
+    assert (machine.accelerator, machine.gpus, machine.cuda) == (None, None, None)
+    assert machine.python == platform.python_version() and machine.blas is not None
+
+
 def test_a_missing_interpreter_is_named() -> None:
     with pytest.raises(LockError, match="/no/such/python"):
         probe_machine("/no/such/python")
