@@ -315,7 +315,7 @@ def _blas(recorded: Machine, here: Machine) -> tuple[str | None, str | None]:
 
 
 def _text(value: object) -> str | None:
-    return str(value) if isinstance(value, str | int | float) and not isinstance(value, bool) and value != "" else None
+    return value if isinstance(value, str) and value else None
 
 
 def _platform(value: object) -> Platform | None:
@@ -330,7 +330,7 @@ def _platform(value: object) -> Platform | None:
 def _library(value: object) -> Library | None:
     if not isinstance(value, Mapping) or _text(value.get("name")) is None:
         return None
-    return Library(str(value["name"]), _text(value.get("version")))
+    return Library(value["name"], _text(value.get("version")))
 
 
 def _thread_pools(value: object) -> tuple[ThreadPool, ...] | None:
