@@ -207,7 +207,31 @@ def test_a_published_value_the_weights_do_not_reach_is_refused_naming_the_metric
         "ok": False,
     }
     assert "REFUSED: accuracy not reproduced" in report["message"]
+    assert "what can make results differ: unknown (the release has no environment.json" in report["message"]
     assert (project / "reproduced" / "venv").is_dir(), "the rebuilt environment is kept for inspection"
+
+
+def test_a_mismatch_is_shown_beside_how_the_machine_differs_from_the_recorded_one(
+    tmp_path: Path, wheelhouse: Wheelhouse
+) -> None:
+    project = make_project(tmp_path / "p", wheelhouse, published=0.001)
+    recorded = {
+        "format": "model-release.environment/1",
+        "python": {"implementation": "CPython", "version": "3.11.0"},
+        "platform": {"system": "Linux", "machine": "x86_64", "release": "", "libc": None},
+        "distributions": [{"name": "tinypkg", "version": "1.0"}, {"name": "tinydep", "version": "1.1"}],
+        "machine": {"cpu": "Imaginary CPU 9000", "accelerator": "cuda", "gpus": ["A100"], "cuda": "12.4"},
+    }
+    (project / "environment.json").write_text(json.dumps(recorded), encoding="utf-8")
+    release(project)
+
+    code, report = reproduce(project, wheelhouse, "--run")
+
+    assert code == 1
+    message = report["message"]
+    beside = message[message.index("what can make results differ") : message.index("REFUSED: accuracy")]
+    assert "Imaginary CPU 9000" in beside and "cuda" in beside and "3.11.0" in beside, beside
+    assert {d["what"] for d in report["machine_differences"]} >= {"CPU", "accelerator", "Python"}
 
 
 def test_tolerances_absolute_and_relative(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
