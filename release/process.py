@@ -49,6 +49,7 @@ def run(
     timeout: float | None = None,
     install_hint: str = "",
     replace_env: bool = False,
+    timeout_hint: str = "Check the network or the index it reads, then try again.",
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to completion and return its exit code, stdout and stderr (decoded as UTF-8).
 
@@ -59,6 +60,7 @@ def run(
     reads ``returncode`` and reports the failure in its own terms. ``install_hint`` completes
     the "Program X not found" message ("install it with: apt-get install git"). With ``replace_env``,
     ``env`` is the program's whole environment instead (for a program that must not inherit credentials).
+    ``timeout_hint`` ends the message when ``timeout`` runs out.
     """
     if not argv:
         raise ValueError("run() needs a program to run: argv is empty")
@@ -90,8 +92,7 @@ def run(
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise ProcessError(
-            f"Gave up after {timeout:g} s trying to {what}: `{command}` did not finish. "
-            "Check the network or the index it reads, then try again."
+            f"Gave up after {timeout:g} s trying to {what}: `{command}` did not finish. {timeout_hint}"
         ) from exc
     if check and completed.returncode != 0:
         raise ProcessError(

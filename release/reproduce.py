@@ -89,6 +89,7 @@ class ReproduceOptions:
     unverified: bool = False  # a release without release-manifest.json: install its lock unverified
     run: bool = False  # run the release's [verify] command on its weights and compare the metrics
     retrain: bool = False  # run its training command and compare the weights it writes
+    timeout: float | None = None  # seconds each declared command may run (--run, --retrain); None: no limit
     find_links: tuple[str, ...] = ()
     index_url: str | None = None
     no_index: bool = False
@@ -536,7 +537,12 @@ def _prove(job: _Job, result: ReproduceResult, spec: VerifySpec, manifest: Relea
     located.update({name: job.building / "files" / name for name in result.weights})
     release = [(located[e.path], e) for e in manifest.files if e.path in located]
     building = job.building.absolute()  # the commands run in another folder: PATH must not be relative
-    runtime = Runtime(building / "conda", "conda") if job.options.conda else Runtime(building / "venv")
+    timeout = job.options.timeout
+    runtime = (
+        Runtime(building / "conda", "conda", timeout)
+        if job.options.conda
+        else Runtime(building / "venv", timeout=timeout)
+    )
     proof = prove(
         spec, release, job.building, runtime, run_published=job.options.run, retrain_weights=job.options.retrain
     )

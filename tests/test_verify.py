@@ -277,6 +277,18 @@ def test_a_failing_command_is_reported_with_its_output_and_exits_1(tmp_path: Pat
     assert "could not be proved" in report["message"]
 
 
+def test_a_command_that_never_finishes_is_stopped_by_the_timeout(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
+    hangs = "import threading\nthreading.Event().wait()  # nothing ever sets it\n"
+    project = make_project(tmp_path / "p", wheelhouse, evaluate=hangs)
+    release(project)
+
+    code, report = reproduce(project, wheelhouse, "--run", "--timeout", "1")
+
+    assert code == 1
+    assert "Gave up after 1 s trying to run the release's verify command" in report["run"]["failure"]
+    assert "--timeout" in report["run"]["failure"]
+
+
 def test_a_command_that_rewrites_a_verified_file_is_caught(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
     rewrite = EVALUATE + "open('weights.bin', 'r+b').write(b'x')\n"  # in place: the hard link's target too
     project = make_project(tmp_path / "p", wheelhouse, evaluate=rewrite)
