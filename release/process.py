@@ -8,10 +8,12 @@ credentials: ``scheme://user:password@host`` becomes ``scheme://***@host`` (:fun
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import shlex
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -70,18 +72,7 @@ def run(
     child_env = (dict(env) if replace_env else {**os.environ, **env}) if env is not None else None
     logger.debug("Running %s (to %s)%s", command, what, f" in {cwd}" if cwd is not None else "")
     try:
-        completed = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
+        completed = _run_group(argv, cwd, child_env, timeout)
     except FileNotFoundError as exc:
         hint = f": {install_hint}" if install_hint else ": install it, or put it on PATH"
         raise ProcessError(f"Program {argv[0]!r} not found (needed to {what}){hint}.") from exc
@@ -100,6 +91,33 @@ def run(
             + quote_output(completed.stderr or completed.stdout)
         )
     return completed
+
+
+def _run_group(
+    argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None, timeout: float | None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in a process group of its own: when it times out (or we are interrupted), the whole
+    group is killed, so a child it started cannot keep its output pipes, and so this call, open."""
+    with subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
 
 
 def quote_output(output: str, limit: int = _TAIL_LINES) -> str:

@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -277,8 +278,15 @@ def test_a_failing_command_is_reported_with_its_output_and_exits_1(tmp_path: Pat
     assert "could not be proved" in report["message"]
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to see the command's child is gone")
 def test_a_command_that_never_finishes_is_stopped_by_the_timeout(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
-    hangs = "import threading\nthreading.Event().wait()  # nothing ever sets it\n"
+    # It starts a child that holds its output pipes, then waits forever: the timeout must stop both.
+    hangs = (
+        "import pathlib, subprocess, sys, threading\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import threading; threading.Event().wait()'])\n"
+        "pathlib.Path('../child.pid').write_text(str(child.pid))\n"
+        "threading.Event().wait()  # nothing ever sets it\n"
+    )
     project = make_project(tmp_path / "p", wheelhouse, evaluate=hangs)
     release(project)
 
@@ -287,6 +295,22 @@ def test_a_command_that_never_finishes_is_stopped_by_the_timeout(tmp_path: Path,
     assert code == 1
     assert "Gave up after 1 s trying to run the release's verify command" in report["run"]["failure"]
     assert "--timeout" in report["run"]["failure"]
+    child = int((project / "reproduced" / "child.pid").read_text())
+    assert _gone(child), "the command's own child outlived the timeout"
+
+
+def _gone(pid: int, deadline: float = 30.0) -> bool:
+    """Whether ``pid`` has exited (or is a zombie waiting to be reaped), polled until ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_a_command_that_rewrites_a_verified_file_is_caught(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
