@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,10 @@ from release.scaffold import NOX_VERSION, UV_VERSION, plan_scaffold, scan_projec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+#: The actions every workflow uses, pinned by commit: the commits the release tags point to.
+CHECKOUT = "actions/checkout@fbc6f3992d24b796d5a048ff273f7fcc4a7b6c09"  # v5.1.0
+SETUP_PYTHON = "actions/setup-python@ece7cb06caefa5fff74198d8649806c4678c61a1"  # v6.3.0
+PINS = {CHECKOUT: "v5.1.0", SETUP_PYTHON: "v6.3.0"}
 
 
 def _tool(name: str) -> str:
@@ -87,7 +92,8 @@ def test_the_release_workflow_runs_nox_on_version_tags_with_the_token_in_one_ste
     assert document["permissions"] == {"contents": "read"}  # id-token: write only for trusted publishing
     (job,) = document["jobs"].values()
     steps = job["steps"]
-    assert [s["uses"] for s in steps if "uses" in s] == ["actions/checkout@v5", "actions/setup-python@v6"]
+    assert [s["uses"] for s in steps if "uses" in s] == [CHECKOUT, SETUP_PYTHON]
+    assert job["environment"] == "release"  # where a repository protects the release and keeps its token
     assert steps[1]["with"]["python-version"] == "3.11"
     if where == "repository":  # this repository's tools, from their lock
         assert steps[2]["run"] == "python -m pip install --require-hashes -r .ci/tools.txt"
@@ -111,6 +117,23 @@ def test_the_pull_request_workflows_run_the_tests_and_the_checks(scaffolded: Pat
     runs = [s["run"] for s in theirs["jobs"]["checks"]["steps"] if "run" in s]
     assert runs[1:] == ["nox -s tests", "nox -s check"]
     assert "secrets." not in (scaffolded / "release-checks.yml").read_text()
+
+
+@pytest.mark.parametrize("where", ["repository", "scaffold"])
+def test_every_action_is_pinned_by_commit_with_its_tag_beside_it(where: str, scaffolded: Path) -> None:
+    """A tag can be moved to other code; a commit cannot. The comment says which release it is."""
+    for path in sorted((WORKFLOWS if where == "repository" else scaffolded).glob("*.yml")):
+        uses = re.findall(r"^\s*(?:- )?uses: (\S+)(.*)$", path.read_text(), flags=re.MULTILINE)
+        assert uses, path
+        for action, comment in uses:
+            assert action in PINS, f"{path.name}: {action} is not one of the pinned actions {sorted(PINS)}"
+            assert comment == f" # {PINS[action]}", f"{path.name}: {action} needs the comment # {PINS[action]}"
+        document = _load(path)
+        for job in document["jobs"].values():
+            assert job["name"] and job["timeout-minutes"]
+            for step in job["steps"]:
+                if step.get("uses") == CHECKOUT:
+                    assert step["with"]["persist-credentials"] is False  # no token left in .git/config
 
 
 def test_the_lint_session_runs_actionlint() -> None:
