@@ -134,8 +134,9 @@ def test_zizmor_finds_what_the_workflows_must_not_do(tmp_path: Path) -> None:
 def test_the_release_workflow_runs_nox_on_version_tags_with_the_token_in_one_step(where: str, scaffolded: Path) -> None:
     document = _load((WORKFLOWS if where == "repository" else scaffolded) / "release.yml")
     assert document["on"] == {"push": {"tags": ["v*"]}}
-    assert document["permissions"] == {"contents": "read"}  # id-token: write only for trusted publishing
+    assert document["permissions"] == {}  # none by default: the job says what it needs
     (job,) = document["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}  # id-token: write only for trusted publishing
     steps = job["steps"]
     assert [s["uses"] for s in steps if "uses" in s] == [CHECKOUT, SETUP_PYTHON]
     assert job["environment"] == "release"  # where a repository protects the release and keeps its token
@@ -155,10 +156,12 @@ def test_the_release_workflow_runs_nox_on_version_tags_with_the_token_in_one_ste
 
 def test_the_pull_request_workflows_run_the_tests_and_the_checks(scaffolded: Path) -> None:
     ours = _load(WORKFLOWS / "ci.yml")
-    assert "pull_request" in ours["on"] and ours["permissions"] == {"contents": "read"}
+    assert "pull_request" in ours["on"] and ours["permissions"] == {}
+    assert ours["jobs"]["ci"]["permissions"] == {"contents": "read"}
     assert ours["jobs"]["ci"]["steps"][-1]["run"] == "bash .ci/run"
     theirs = _load(scaffolded / "release-checks.yml")
-    assert "pull_request" in theirs["on"] and theirs["permissions"] == {"contents": "read"}
+    assert "pull_request" in theirs["on"] and theirs["permissions"] == {}
+    assert theirs["jobs"]["checks"]["permissions"] == {"contents": "read"}
     runs = [s["run"] for s in theirs["jobs"]["checks"]["steps"] if "run" in s]
     assert runs[1:] == ["nox -s tests", "nox -s check"]
     assert "secrets." not in (scaffolded / "release-checks.yml").read_text()
