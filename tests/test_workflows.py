@@ -101,7 +101,11 @@ def test_actionlint_finds_mistakes(tmp_path: Path) -> None:
 
 
 def test_this_repositorys_workflows_pass_zizmor() -> None:
-    result = _zizmor(*sorted(WORKFLOWS.glob("*.yml")))
+    dependabot = REPO_ROOT / ".github" / "dependabot.yml"  # it moves the pins: a weekly pull request
+    assert [update["package-ecosystem"] for update in yaml.safe_load(dependabot.read_text())["updates"]] == [
+        "github-actions"
+    ]
+    result = _zizmor(dependabot, *sorted(WORKFLOWS.glob("*.yml")))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No findings to report" in result.stdout
 
@@ -188,7 +192,7 @@ def test_the_lint_session_runs_actionlint_and_zizmor() -> None:
     noxfile = (REPO_ROOT / "noxfile.py").read_text()
     assert 'session.run("actionlint"' in noxfile
     # this repository's workflows and those `init` writes, rendered by the scaffold
-    assert "session.run(*ZIZMOR, *files)" in noxfile and "plan_scaffold(" in noxfile
+    assert 'session.run(*ZIZMOR, ".github/dependabot.yml", *files)' in noxfile and "plan_scaffold(" in noxfile
     assert "ZIZMOR = (" + ", ".join(f'"{arg}"' for arg in ("zizmor", *ZIZMOR_ARGS)) + ")" in noxfile  # the same run
     assert '_sync(session, "lint")' in noxfile  # the lint group, from uv.lock (and model-release, for the scaffold)
     groups = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["dependency-groups"]
