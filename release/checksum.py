@@ -10,24 +10,28 @@ buffer ran about five times slower in the kernel, taking one large file from ~1.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import mmap
 import os
 import queue
 import re
+import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from release.atomic import write_atomic
 from release.errors import ChecksumError
+
+log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "model-release.manifest/1"
 _BUFFER_SIZE = 1 << 20
@@ -217,37 +221,65 @@ def _check_symlink(path: Path, root: Path) -> None:
 
 
 class HashCache:
-    """sha256 of files keyed by (device, inode, size, mtime_ns, ctime_ns).
+    """sha256 of files keyed by (device, inode, size, mtime_ns, ctime_ns), kept in an SQLite file.
 
     A re-run over unchanged files costs one ``stat`` each. Any change a writer can make moves one of
     the keys: a touch or a same-size rewrite moves mtime (and ctime, which ``utime`` cannot set
     back), a rename moves ctime, a replacement is a new inode. Files modified in the last
     :attr:`RACY_SECONDS` are hashed but not remembered: a write in the same clock tick as our
     ``stat`` could otherwise go unseen. Verification never uses the cache.
+
+    The store is indexed by path: a run reads the rows of the files it asks about
+    (:meth:`preload`), never the whole cache, so its cost does not grow with everything ever
+    checksummed; concurrent runs each add their rows in one transaction (SQLite's locking), and
+    rows not written for :attr:`KEEP_DAYS` are pruned when a run saves. Nothing is created until
+    :meth:`save` writes: a dry run leaves no file. An unreadable or foreign file counts as empty.
     """
 
-    FORMAT = "model-release.sha256-cache/1"
     RACY_SECONDS = 2.0
+    KEEP_DAYS = 180
+    _SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER, size INTEGER,"
+        " mtime_ns INTEGER, ctime_ns INTEGER, sha256 TEXT, written INTEGER) WITHOUT ROWID"
+    )
 
-    def __init__(self, path: Path | None = None, entries: dict[str, list[Any]] | None = None) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        self._entries: dict[str, list[Any]] = entries or {}
-        self._dirty = False
+        self._rows: dict[str, list[Any]] = {}  # path -> [dev, ino, size, mtime_ns, ctime_ns, sha256]
+        self._asked: set[str] = set()  # paths whose row (or its absence) was read from the file
+        self._added: dict[str, list[Any]] = {}
 
     @classmethod
     def load(cls, path: Path) -> HashCache:
-        """The cache stored at ``path``; an unreadable or foreign file counts as empty."""
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("format") == cls.FORMAT and isinstance(document.get("entries"), dict):
-                return cls(path, document["entries"])
-        except (OSError, ValueError, AttributeError):
-            pass
+        """The cache stored at ``path`` (read lazily, row by row as paths are asked about)."""
         return cls(path)
 
+    def preload(self, paths: Iterable[str | Path]) -> None:
+        """Read the rows of ``paths`` in one query (a temporary table joined with the store)."""
+        keys = [_key(p) for p in paths]
+        wanted = [(k,) for k in keys if k not in self._asked]
+        self._asked.update(keys)
+        if not wanted:
+            return
+        with self._reading() as db:
+            if db is None:
+                return
+            db.execute("CREATE TEMP TABLE asked (path TEXT PRIMARY KEY) WITHOUT ROWID")
+            db.executemany("INSERT OR IGNORE INTO asked VALUES (?)", wanted)
+            query = "SELECT f.path, dev, ino, size, mtime_ns, ctime_ns, sha256 FROM files f JOIN asked USING (path)"
+            for path, *row in db.execute(query):
+                self._rows[path] = row
+
+    @property
+    def loaded(self) -> int:
+        """How many rows this run holds in memory: those of the files it asked about, never the whole store."""
+        return len(self._rows)
+
     def get(self, path: str | Path, stat: os.stat_result) -> str | None:
-        key = path if isinstance(path, str) and path.startswith("/") else os.path.abspath(path)
-        entry = self._entries.get(key)
+        key = _key(path)
+        if key not in self._asked:
+            self.preload([key])
+        entry = self._rows.get(key)
         return entry[5] if entry is not None and entry[:5] == _stat_key(stat) else None
 
     def put(self, path: str | Path, stat: os.stat_result, sha256: str, *, now_ns: int | None = None) -> None:
@@ -255,8 +287,9 @@ class HashCache:
         modified within :attr:`RACY_SECONDS` of it is not remembered."""
         if (now_ns or time.time_ns()) - stat.st_mtime_ns < self.RACY_SECONDS * 1e9:
             return
-        self._entries[os.path.abspath(path)] = [*_stat_key(stat), sha256]
-        self._dirty = True
+        key = _key(path)
+        self._rows[key] = self._added[key] = [*_stat_key(stat), sha256]
+        self._asked.add(key)
 
     def after_link(self, paths: Iterable[Path]) -> None:
         """Keep entries valid across our own hard links (staging), which move a file's ctime.
@@ -264,9 +297,10 @@ class HashCache:
         Only an entry whose device, inode, size and mtime still match is refreshed: the ctime change
         is then the link we just made.
         """
-        for path in paths:
-            key = os.path.abspath(path)
-            entry = self._entries.get(key)
+        keys = [_key(p) for p in paths]
+        self.preload(keys)
+        for key in keys:
+            entry = self._rows.get(key)
             if entry is None:
                 continue
             try:
@@ -275,16 +309,48 @@ class HashCache:
                 continue
             current = _stat_key(stat)
             if entry[:4] == current[:4] and entry[4] != current[4]:
-                self._entries[key] = [*current, entry[5]]
-                self._dirty = True
+                self._rows[key] = self._added[key] = [*current, entry[5]]
 
     def save(self) -> None:
-        """Write the cache (atomically) if anything was added."""
-        if self.path is None or not self._dirty:
+        """Write the rows added since the last save in one transaction, and prune the stale ones."""
+        if self.path is None or not self._added:
             return
-        document = {"format": self.FORMAT, "entries": self._entries}
-        write_atomic(self.path, json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n")
-        self._dirty = False
+        now = int(time.time())
+        rows = [(key, *row, now) for key, row in self._added.items()]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+                db.execute(self._SCHEMA)
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.execute("DELETE FROM files WHERE written < ?", (now - self.KEEP_DAYS * 86400,))
+        except sqlite3.DatabaseError as exc:  # not a database (a damaged file): start it again
+            log.warning("the digest cache %s is unreadable (%s): starting a new one", self.path, exc)
+            self.path.unlink(missing_ok=True)
+            with contextlib.closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+                db.execute(self._SCHEMA)
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._added.clear()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A read-only connection to the store, or None when there is none (or it is unreadable)."""
+        if self.path is None or not self.path.is_file():
+            yield None
+            return
+        try:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        except sqlite3.Error:
+            yield None
+            return
+        try:
+            with contextlib.closing(db):
+                yield db
+        except sqlite3.DatabaseError as exc:
+            log.debug("the digest cache %s cannot be read (%s): it counts as empty", self.path, exc)
+
+
+def _key(path: str | Path) -> str:
+    return path if isinstance(path, str) and path.startswith("/") else os.path.abspath(path)
 
 
 def _stat_key(stat: os.stat_result) -> list[int]:
@@ -305,6 +371,8 @@ def hash_files(
     results: list[tuple[int, str] | None] = [None] * len(paths)
     todo: list[tuple[int, str | Path, os.stat_result | None]] = []
     started = time.time_ns()  # before any stat: what the cache's racy check compares mtimes with
+    if cache is not None:
+        cache.preload(paths)
     for index, path in enumerate(paths):
         stat = _stat(path) if cache is not None else None
         known = cache.get(path, stat) if cache is not None and stat is not None else None
