@@ -169,6 +169,7 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)."""
     _sync(session, "test")  # the lock benchmark builds the tests' conda channel
     session.run("python", "benchmarks/bench_checksum.py", *session.posargs)
+    session.run("python", "benchmarks/bench_many_files.py")  # 10k and 100k small files: checksum, cache, gate
     session.run("python", "benchmarks/bench_gate.py")  # the secret scan, with and without its prefilter
     session.run("python", "benchmarks/bench_release_reads.py")  # how often a release reads the weights
     session.run("python", "benchmarks/bench_hub.py")  # 1 GiB up and down through the Hub emulator
