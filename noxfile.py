@@ -10,6 +10,7 @@ The release sessions forward ``session.posargs`` to the CLI, so ``nox -s release
 from __future__ import annotations
 
 import os
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -119,13 +120,36 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", f"--numprocesses={workers}", "--dist=worksteal", *session.posargs)
 
 
+#: zizmor, the GitHub Actions security linter: every audit it has, none that asks GitHub (no network).
+ZIZMOR = ("zizmor", "--offline", "--persona=auditor", "--no-progress", "--color=never")
+#: Renders the workflows `init` writes into the folder given, with model-release's own scaffold.
+_RENDER_WORKFLOWS = """
+import sys
+from pathlib import Path
+from release.scaffold import plan_scaffold, scan_project
+root = Path(sys.argv[1])
+for file in plan_scaffold(scan_project(root), spec="model-release", python="3.11").files:
+    if file.path.startswith(".github/workflows/"):
+        (root / file.path).parent.mkdir(parents=True, exist_ok=True)
+        (root / file.path).write_text(file.text)
+"""
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """Lint and format-check with ruff; check the workflows with actionlint (and shellcheck); check the locks."""
-    _sync(session, "lint", project=False)
+    """Lint and format-check with ruff; check the workflows, this repository's and those `init` writes, with
+    actionlint (and shellcheck) and zizmor; check the locks."""
+    _sync(session, "lint")  # model-release too: it renders the workflows `init` writes
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
-    session.run("actionlint", *sorted(str(path) for path in Path(".github/workflows").glob("*.yml")))
+    scaffold = Path(session.create_tmp()) / "scaffold"
+    shutil.rmtree(scaffold, ignore_errors=True)
+    scaffold.mkdir()
+    session.run("python", "-c", _RENDER_WORKFLOWS, str(scaffold), silent=True)
+    workflows = [Path(".github/workflows"), scaffold / ".github" / "workflows"]
+    files = [str(path) for folder in workflows for path in sorted(folder.glob("*.yml"))]
+    session.run("actionlint", *files)
+    session.run(*ZIZMOR, ".github/dependabot.yml", *files)  # also Dependabot's config, which updates the pins
     # uv.lock against pyproject.toml, and .ci/tools.txt against uv.lock: a stale lock fails here.
     session.run("uv", "lock", "--check", external=True)
     exported = session.run(*_EXPORT_TOOLS, silent=True, external=True)
@@ -145,6 +169,7 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)."""
     _sync(session, "test")  # the lock benchmark builds the tests' conda channel
     session.run("python", "benchmarks/bench_checksum.py", *session.posargs)
+    session.run("python", "benchmarks/bench_many_files.py")  # 10k and 100k small files: checksum, cache, gate
     session.run("python", "benchmarks/bench_gate.py")  # the secret scan, with and without its prefilter
     session.run("python", "benchmarks/bench_release_reads.py")  # how often a release reads the weights
     session.run("python", "benchmarks/bench_hub.py")  # 1 GiB up and down through the Hub emulator

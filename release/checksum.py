@@ -10,29 +10,35 @@ buffer ran about five times slower in the kernel, taking one large file from ~1.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import mmap
 import os
 import queue
 import re
+import sqlite3
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from release.atomic import write_atomic
 from release.errors import ChecksumError
+
+log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "model-release.manifest/1"
 _BUFFER_SIZE = 1 << 20
 _PIPELINE_MIN = 16 << 20  # below this a reader thread costs more than it saves
 _PIPELINE_BUFFERS = 4
+_SMALL_FILE = 64 << 10  # read whole in one call; larger files stream through the worker's buffer
+_BATCH_FILES = 256  # files per task given to a worker thread
 _BAD_PATH = re.compile(r"^/|(?:^|/)\.{0,2}(?:/|$)")  # absolute, or an empty, "." or ".." component
 
 ProgressCallback = Callable[[int], None]
@@ -75,9 +81,8 @@ class Manifest:
             "name": self.name,
             "file_count": len(self.entries),
             "total_size": self.total_size,
-            "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in self.entries],
         }
-        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return dumps_with_files(document, self.entries)
 
     def to_sha256sum(self) -> str:
         """GNU coreutils format: ``sha256sum -c`` verifies it from the manifest's root."""
@@ -120,6 +125,24 @@ class Manifest:
         if text.lstrip().startswith("{"):
             return cls.from_json(text, str(path))
         return cls.from_sha256sum(text, str(path))
+
+
+def dumps_with_files(document: dict[str, Any], entries: Sequence[ManifestEntry]) -> str:
+    """``document`` plus ``"files": [{path, sha256, size}...]`` as ``json.dumps(indent=2, sort_keys=True,
+    ensure_ascii=False)`` writes it, byte for byte, without its pure-Python indenting encoder.
+
+    That encoder took about 15 µs a file: most of the time of a checksum of many small files.
+    """
+    if not entries:
+        return json.dumps({**document, "files": []}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    marker = "\0files\0"  # a JSON string no document value can hold: replaced by the entries
+    head = json.dumps({**document, "files": marker}, indent=2, sort_keys=True, ensure_ascii=False)
+    quote = json.encoder.encode_basestring  # what ensure_ascii=False uses for a str
+    files = ",\n".join(
+        f'    {{\n      "path": {quote(e.path)},\n      "sha256": {quote(e.sha256)},\n      "size": {e.size}\n    }}'
+        for e in entries
+    )
+    return head.replace(json.dumps(marker), "[\n" + files + "\n  ]", 1) + "\n"
 
 
 @dataclass(frozen=True)
@@ -198,44 +221,75 @@ def _check_symlink(path: Path, root: Path) -> None:
 
 
 class HashCache:
-    """sha256 of files keyed by (device, inode, size, mtime_ns, ctime_ns).
+    """sha256 of files keyed by (device, inode, size, mtime_ns, ctime_ns), kept in an SQLite file.
 
     A re-run over unchanged files costs one ``stat`` each. Any change a writer can make moves one of
     the keys: a touch or a same-size rewrite moves mtime (and ctime, which ``utime`` cannot set
     back), a rename moves ctime, a replacement is a new inode. Files modified in the last
     :attr:`RACY_SECONDS` are hashed but not remembered: a write in the same clock tick as our
     ``stat`` could otherwise go unseen. Verification never uses the cache.
+
+    The store is indexed by path: a run reads the rows of the files it asks about
+    (:meth:`preload`), never the whole cache, so its cost does not grow with everything ever
+    checksummed; concurrent runs each add their rows in one transaction (SQLite's locking), and
+    rows not written for :attr:`KEEP_DAYS` are pruned when a run saves. Nothing is created until
+    :meth:`save` writes: a dry run leaves no file. An unreadable or foreign file counts as empty.
     """
 
-    FORMAT = "model-release.sha256-cache/1"
     RACY_SECONDS = 2.0
+    KEEP_DAYS = 180
+    _SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, dev INTEGER, ino INTEGER, size INTEGER,"
+        " mtime_ns INTEGER, ctime_ns INTEGER, sha256 TEXT, written INTEGER) WITHOUT ROWID"
+    )
 
-    def __init__(self, path: Path | None = None, entries: dict[str, list[Any]] | None = None) -> None:
+    def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        self._entries: dict[str, list[Any]] = entries or {}
-        self._dirty = False
+        self._rows: dict[str, list[Any]] = {}  # path -> [dev, ino, size, mtime_ns, ctime_ns, sha256]
+        self._asked: set[str] = set()  # paths whose row (or its absence) was read from the file
+        self._added: dict[str, list[Any]] = {}
 
     @classmethod
     def load(cls, path: Path) -> HashCache:
-        """The cache stored at ``path``; an unreadable or foreign file counts as empty."""
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("format") == cls.FORMAT and isinstance(document.get("entries"), dict):
-                return cls(path, document["entries"])
-        except (OSError, ValueError, AttributeError):
-            pass
+        """The cache stored at ``path`` (read lazily, row by row as paths are asked about)."""
         return cls(path)
 
+    def preload(self, paths: Iterable[str | Path]) -> None:
+        """Read the rows of ``paths`` in one query (a temporary table joined with the store)."""
+        keys = [_key(p) for p in paths]
+        wanted = [(k,) for k in keys if k not in self._asked]
+        self._asked.update(keys)
+        if not wanted:
+            return
+        with self._reading() as db:
+            if db is None:
+                return
+            db.execute("CREATE TEMP TABLE asked (path TEXT PRIMARY KEY) WITHOUT ROWID")
+            db.executemany("INSERT OR IGNORE INTO asked VALUES (?)", wanted)
+            query = "SELECT f.path, dev, ino, size, mtime_ns, ctime_ns, sha256 FROM files f JOIN asked USING (path)"
+            for path, *row in db.execute(query):
+                self._rows[path] = row
+
+    @property
+    def loaded(self) -> int:
+        """How many rows this run holds in memory: those of the files it asked about, never the whole store."""
+        return len(self._rows)
+
     def get(self, path: str | Path, stat: os.stat_result) -> str | None:
-        key = path if isinstance(path, str) and path.startswith("/") else os.path.abspath(path)
-        entry = self._entries.get(key)
+        key = _key(path)
+        if key not in self._asked:
+            self.preload([key])
+        entry = self._rows.get(key)
         return entry[5] if entry is not None and entry[:5] == _stat_key(stat) else None
 
-    def put(self, path: str | Path, stat: os.stat_result, sha256: str) -> None:
-        if time.time_ns() - stat.st_mtime_ns < self.RACY_SECONDS * 1e9:
+    def put(self, path: str | Path, stat: os.stat_result, sha256: str, *, now_ns: int | None = None) -> None:
+        """Remember a digest. ``now_ns``: when ``stat`` was taken or earlier (default: now); a file
+        modified within :attr:`RACY_SECONDS` of it is not remembered."""
+        if (now_ns or time.time_ns()) - stat.st_mtime_ns < self.RACY_SECONDS * 1e9:
             return
-        self._entries[os.path.abspath(path)] = [*_stat_key(stat), sha256]
-        self._dirty = True
+        key = _key(path)
+        self._rows[key] = self._added[key] = [*_stat_key(stat), sha256]
+        self._asked.add(key)
 
     def after_link(self, paths: Iterable[Path]) -> None:
         """Keep entries valid across our own hard links (staging), which move a file's ctime.
@@ -243,9 +297,10 @@ class HashCache:
         Only an entry whose device, inode, size and mtime still match is refreshed: the ctime change
         is then the link we just made.
         """
-        for path in paths:
-            key = os.path.abspath(path)
-            entry = self._entries.get(key)
+        keys = [_key(p) for p in paths]
+        self.preload(keys)
+        for key in keys:
+            entry = self._rows.get(key)
             if entry is None:
                 continue
             try:
@@ -254,16 +309,48 @@ class HashCache:
                 continue
             current = _stat_key(stat)
             if entry[:4] == current[:4] and entry[4] != current[4]:
-                self._entries[key] = [*current, entry[5]]
-                self._dirty = True
+                self._rows[key] = self._added[key] = [*current, entry[5]]
 
     def save(self) -> None:
-        """Write the cache (atomically) if anything was added."""
-        if self.path is None or not self._dirty:
+        """Write the rows added since the last save in one transaction, and prune the stale ones."""
+        if self.path is None or not self._added:
             return
-        document = {"format": self.FORMAT, "entries": self._entries}
-        write_atomic(self.path, json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n")
-        self._dirty = False
+        now = int(time.time())
+        rows = [(key, *row, now) for key, row in self._added.items()]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with contextlib.closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+                db.execute(self._SCHEMA)
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.execute("DELETE FROM files WHERE written < ?", (now - self.KEEP_DAYS * 86400,))
+        except sqlite3.DatabaseError as exc:  # not a database (a damaged file): start it again
+            log.warning("the digest cache %s is unreadable (%s): starting a new one", self.path, exc)
+            self.path.unlink(missing_ok=True)
+            with contextlib.closing(sqlite3.connect(self.path, timeout=60)) as db, db:
+                db.execute(self._SCHEMA)
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        self._added.clear()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection | None]:
+        """A read-only connection to the store, or None when there is none (or it is unreadable)."""
+        if self.path is None or not self.path.is_file():
+            yield None
+            return
+        try:
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        except sqlite3.Error:
+            yield None
+            return
+        try:
+            with contextlib.closing(db):
+                yield db
+        except sqlite3.DatabaseError as exc:
+            log.debug("the digest cache %s cannot be read (%s): it counts as empty", self.path, exc)
+
+
+def _key(path: str | Path) -> str:
+    return path if isinstance(path, str) and path.startswith("/") else os.path.abspath(path)
 
 
 def _stat_key(stat: os.stat_result) -> list[int]:
@@ -283,6 +370,9 @@ def hash_files(
     """
     results: list[tuple[int, str] | None] = [None] * len(paths)
     todo: list[tuple[int, str | Path, os.stat_result | None]] = []
+    started = time.time_ns()  # before any stat: what the cache's racy check compares mtimes with
+    if cache is not None:
+        cache.preload(paths)
     for index, path in enumerate(paths):
         stat = _stat(path) if cache is not None else None
         known = cache.get(path, stat) if cache is not None and stat is not None else None
@@ -301,30 +391,34 @@ def hash_files(
     workers = max(1, min(cores, len(todo) or 1))
     local = threading.local()
 
-    def task(item: tuple[int, str | Path, os.stat_result | None]) -> tuple[int, str]:
+    def task(batch: Sequence[tuple[int, str | Path, os.stat_result | None]]) -> list[tuple[int, str]]:
         buffer = getattr(local, "buffer", None)
         if buffer is None:
             buffer = local.buffer = mmap.mmap(-1, _BUFFER_SIZE)
-        _, path, before = item
-        if pipelined and (before.st_size if before is not None else _stat(path).st_size) >= _PIPELINE_MIN:
-            size, digest = _hash_pipelined(path, progress)
-        else:
-            size, digest = _hash_one(path, buffer, progress)
-        if before is not None:
-            after = _stat(path)
-            if _stat_key(after) != _stat_key(before):
-                raise ChecksumError(f"{path} changed while it was being hashed: run again once it is written")
-        return size, digest
+        hashed = []
+        for _, path, before in batch:
+            if pipelined and (before.st_size if before is not None else _stat(path).st_size) >= _PIPELINE_MIN:
+                size, digest = _hash_pipelined(path, progress)
+                if before is not None and _stat_key(_stat(path)) != _stat_key(before):
+                    raise ChecksumError(f"{path} changed while it was being hashed: run again once it is written")
+            else:
+                size, digest = _hash_one(path, buffer, progress, before)
+            hashed.append((size, digest))
+        return hashed
 
+    # Many files go to the workers in batches, not one future each: a future costs about as much as
+    # hashing a small file, and a batch keeps every worker busy without that per-file toll.
+    size = max(1, min(_BATCH_FILES, len(todo) // (workers * 8)))
+    batches = [todo[start : start + size] for start in range(0, len(todo), size)]
     if workers == 1:
-        hashed = [task(item) for item in todo]
+        hashed = [digest for batch in batches for digest in task(batch)]
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sha256") as pool:
-            hashed = list(pool.map(task, todo))
+            hashed = [digest for digests in pool.map(task, batches) for digest in digests]
     for (index, path, stat), result in zip(todo, hashed, strict=True):
         results[index] = result
         if cache is not None and stat is not None:
-            cache.put(path, stat, result[1])
+            cache.put(path, stat, result[1], now_ns=started)
     return [r for r in results if r is not None]
 
 
@@ -410,22 +504,42 @@ def verify_manifest(
     return VerifyReport(checked=len(to_check), missing=missing, extra=extra, modified=modified)
 
 
-def _hash_one(path: str | Path, buffer: mmap.mmap, progress: ProgressCallback | None) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
-    view = memoryview(buffer)
+def _hash_one(
+    path: str | Path, buffer: mmap.mmap, progress: ProgressCallback | None, before: os.stat_result | None = None
+) -> tuple[int, str]:
+    """One file: a small one in a single read (most of a dataset's files), a larger one through ``buffer``.
+
+    With ``before`` (the stat the cache will key the digest by), the open file must still have it
+    once read: a file replaced or written meanwhile is an error, never a wrong cache entry.
+    """
     try:
         with open(path, "rb", buffering=0) as handle:
-            while count := handle.readinto(view):
-                digest.update(view[:count])
-                size += count
-                if progress is not None:
-                    progress(count)
+            head = handle.read(_SMALL_FILE)
+            digest = hashlib.sha256(head)
+            size = len(head)
+            if progress is not None and size:
+                progress(size)
+            if size == _SMALL_FILE:
+                size += _hash_rest(handle, buffer, digest, progress)
+            if before is not None and _stat_key(os.fstat(handle.fileno())) != _stat_key(before):
+                raise ChecksumError(f"{path} changed while it was being hashed: run again once it is written")
     except OSError as exc:
         raise ChecksumError(f"cannot read {path}: {exc.strerror}") from exc
+    return size, digest.hexdigest()
+
+
+def _hash_rest(handle: Any, buffer: mmap.mmap, digest: Any, progress: ProgressCallback | None) -> int:
+    view = memoryview(buffer)
+    size = 0
+    try:
+        while count := handle.readinto(view):
+            digest.update(view[:count])
+            size += count
+            if progress is not None:
+                progress(count)
     finally:
         view.release()
-    return size, digest.hexdigest()
+    return size
 
 
 def _hash_pipelined(path: str | Path, progress: ProgressCallback | None) -> tuple[int, str]:

@@ -131,6 +131,7 @@ def _reproduce(args: argparse.Namespace) -> Report:
         unverified=args.unverified,
         run=args.run_verify,
         retrain=args.retrain,
+        timeout=args.timeout,
         find_links=tuple(args.find_links),
         index_url=args.index_url,
         no_index=args.no_index,
@@ -348,6 +349,12 @@ def _reproduce_options(reproduce: argparse.ArgumentParser, common: argparse.Argu
         "--retrain",
         action="store_true",
         help="run its training command and compare the weights with the published ones (else the metrics)",
+    )
+    reproduce.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="how long each --run/--retrain command may take (default: no limit)",
     )
     reproduce.add_argument("--repo-type", choices=("model", "dataset"), default="model")
     reproduce.add_argument("--endpoint", help='the Hub URL, or "local" (default: HF_ENDPOINT, else the config\'s)')

@@ -1,7 +1,7 @@
 """Where a release's files are, all derived from the configuration: nothing here reads or writes.
 
 - ``build_dir/checksums/<name>.json|.sha256``: the checksum stage's manifests, and
-  ``build_dir/sha256-cache.json`` the digests it remembers;
+  ``build_dir/sha256-cache.sqlite`` the digests it remembers;
 - ``stage_dir/<repo_name>-<version>``: the staged tree of the release's repository, and
   ``stage_dir/datasets/<repo_name>-<version>`` that of each dataset published as a repository of its own,
   whose files go under :data:`DATASET_DATA_DIR`;
@@ -23,7 +23,7 @@ def checksums_dir(config: Config) -> Path:
 
 
 def hash_cache_path(config: Config) -> Path:
-    return config.build_dir / "sha256-cache.json"
+    return config.build_dir / "sha256-cache.sqlite"
 
 
 def staged_dir(config: Config) -> Path:

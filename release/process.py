@@ -9,9 +9,11 @@ credentials: commands and output quoted pass through :func:`release.redaction.re
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,6 +44,7 @@ def run(
     timeout: float | None = None,
     install_hint: str = "",
     replace_env: bool = False,
+    timeout_hint: str = "Check the network or the index it reads, then try again.",
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to completion and return its exit code, stdout and stderr (decoded as UTF-8).
 
@@ -52,6 +55,7 @@ def run(
     reads ``returncode`` and reports the failure in its own terms. ``install_hint`` completes
     the "Program X not found" message ("install it with: apt-get install git"). With ``replace_env``,
     ``env`` is the program's whole environment instead (for a program that must not inherit credentials).
+    ``timeout_hint`` ends the message when ``timeout`` runs out.
     """
     if not argv:
         raise ValueError("run() needs a program to run: argv is empty")
@@ -61,18 +65,7 @@ def run(
     child_env = (dict(env) if replace_env else {**os.environ, **env}) if env is not None else None
     logger.debug("Running %s (to %s)%s", command, what, f" in {cwd}" if cwd is not None else "")
     try:
-        completed = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            timeout=timeout,
-            check=False,
-        )
+        completed = _run_group(argv, cwd, child_env, timeout)
     except FileNotFoundError as exc:
         hint = f": {install_hint}" if install_hint else ": install it, or put it on PATH"
         raise ProcessError(f"Program {argv[0]!r} not found (needed to {what}){hint}.") from exc
@@ -83,8 +76,7 @@ def run(
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise ProcessError(
-            f"Gave up after {timeout:g} s trying to {what}: `{command}` did not finish. "
-            "Check the network or the index it reads, then try again."
+            f"Gave up after {timeout:g} s trying to {what}: `{command}` did not finish. {timeout_hint}"
         ) from exc
     if check and completed.returncode != 0:
         raise ProcessError(
@@ -92,6 +84,33 @@ def run(
             + quote_output(completed.stderr or completed.stdout)
         )
     return completed
+
+
+def _run_group(
+    argv: Sequence[str], cwd: Path | None, env: Mapping[str, str] | None, timeout: float | None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` in a process group of its own: when it times out (or we are interrupted), the whole
+    group is killed, so a child it started cannot keep its output pipes, and so this call, open."""
+    with subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
 
 
 def quote_output(output: str, limit: int = _TAIL_LINES) -> str:

@@ -48,6 +48,7 @@ from release.install import (
 )
 from release.lock.pip import canonical_name, parse_lock_header, read_pins
 from release.lock.snapshot import marker_environment, probe_environment
+from release.machine import MachineDifferences, machine_differences, machine_of, probe_machine
 from release.process import run
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 from release.verify import Proof, Runtime, VerifySpec, prove
@@ -88,6 +89,7 @@ class ReproduceOptions:
     unverified: bool = False  # a release without release-manifest.json: install its lock unverified
     run: bool = False  # run the release's [verify] command on its weights and compare the metrics
     retrain: bool = False  # run its training command and compare the weights it writes
+    timeout: float | None = None  # seconds each declared command may run (--run, --retrain); None: no limit
     find_links: tuple[str, ...] = ()
     index_url: str | None = None
     no_index: bool = False
@@ -177,6 +179,7 @@ class ReproduceResult:
     installed: Mapping[str, str]  # {canonical name: version} in the venv
     lock_differences: Differences
     snapshot_differences: Differences | None  # None: the release has no environment.json
+    machine_differences: MachineDifferences | None = None  # None: no environment.json, or no venv to probe
     conda_prefix: Path | None = None
     conda_packages: tuple[str, ...] = ()
     weights: tuple[str, ...] = ()
@@ -201,6 +204,7 @@ class ReproduceResult:
             "installed": dict(sorted(self.installed.items())),
             "lock_differences": self.lock_differences.to_json(),
             "snapshot_differences": None if self.snapshot_differences is None else self.snapshot_differences.to_json(),
+            "machine_differences": None if self.machine_differences is None else self.machine_differences.to_json(),
             "conda_prefix": None if self.conda_prefix is None else str(self.conda_prefix),
             "conda_packages": list(self.conda_packages),
             "weights": list(self.weights),
@@ -480,6 +484,7 @@ def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseMa
     if snapshot is not None and installed:
         here_platform = f"{platform.system()} {platform.machine()}"
         snapshot_diff = compare_with_snapshot(installed, snapshot, here, here_platform, pinned=pins)
+    machine_diff = _compare_machine(job, snapshot, installed)
     weights: tuple[str, ...] = ()
     options = job.options
     if options.with_weights or options.run or options.retrain or (job.target.repo_type == "dataset" and not lock_text):
@@ -496,6 +501,7 @@ def _build(api: HfApi, job: _Job, files: Mapping[str, Path], manifest: ReleaseMa
         installed=installed,
         lock_differences=lock_diff,
         snapshot_differences=snapshot_diff,
+        machine_differences=machine_diff,
         conda_prefix=conda_prefix,
         conda_packages=conda_packages,
         weights=weights,
@@ -531,11 +537,30 @@ def _prove(job: _Job, result: ReproduceResult, spec: VerifySpec, manifest: Relea
     located.update({name: job.building / "files" / name for name in result.weights})
     release = [(located[e.path], e) for e in manifest.files if e.path in located]
     building = job.building.absolute()  # the commands run in another folder: PATH must not be relative
-    runtime = Runtime(building / "conda", "conda") if job.options.conda else Runtime(building / "venv")
+    timeout = job.options.timeout
+    runtime = (
+        Runtime(building / "conda", "conda", timeout)
+        if job.options.conda
+        else Runtime(building / "venv", timeout=timeout)
+    )
     proof = prove(
         spec, release, job.building, runtime, run_published=job.options.run, retrain_weights=job.options.retrain
     )
     return replace(result, proof=proof, verify=spec)
+
+
+def _compare_machine(
+    job: _Job, snapshot: Mapping[str, Any] | None, installed: Mapping[str, str]
+) -> MachineDifferences | None:
+    """The machine as the rebuilt venv sees it against the one ``environment.json`` recorded: what can make
+    results differ (CPU or GPU, CUDA, BLAS, platform, Python). None without a snapshot or a venv."""
+    if snapshot is None or not installed:
+        return None
+    try:
+        here = probe_machine(str(job.building / "venv" / "bin" / "python"))
+    except LockError as exc:
+        raise ReproduceError(str(exc)) from exc
+    return machine_differences(machine_of(snapshot), here)
 
 
 def _check_python(job: _Job, python: str | None, needed: str | None) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from release.atomic import replace_dir
-from release.checksum import Manifest, ManifestEntry, check_relative_path, hash_file
+from release.checksum import Manifest, ManifestEntry, check_relative_path, dumps_with_files, hash_file
 from release.errors import StageError
 from release.repo_paths import check_repo_paths
 from release.verify import VerifySpec
@@ -105,7 +105,6 @@ class ReleaseManifest:
             "source": {"git_commit": self.source.git_commit, "git_dirty": self.source.git_dirty},
             "file_count": len(self.files),
             "total_size": self.total_size,
-            "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
             "datasets": [
                 {
                     "name": d.name,
@@ -122,7 +121,7 @@ class ReleaseManifest:
         }
         if self.verify is not None:  # absent, not null: a release without [verify] keeps its bytes
             document["verify"] = self.verify.to_json()
-        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return dumps_with_files(document, self.files)
 
     @classmethod
     def from_json(cls, text: str, source: str) -> ReleaseManifest:

@@ -243,6 +243,7 @@ class Runtime:
 
     prefix: Path
     kind: Literal["venv", "conda"] = "venv"
+    timeout: float | None = None  # seconds each command may take; None: no limit
 
     def environment(self, base: Mapping[str, str]) -> dict[str, str]:
         """``base`` without credentials or our interpreter's settings, the environment's bin first, offline."""
@@ -386,7 +387,15 @@ def _stat(path: Path) -> tuple[int, int]:
 
 def _run(command: Sequence[str], work: Path, runtime: Runtime, what: str) -> None:
     log.info("running %s in %s", format_command(command), work)
-    completed = run(command, what=what, cwd=work, env=runtime.environment(os.environ), replace_env=True)
+    completed = run(
+        command,
+        what=what,
+        cwd=work,
+        env=runtime.environment(os.environ),
+        replace_env=True,
+        timeout=runtime.timeout,
+        timeout_hint="Give it more time with --timeout, or look at why it hangs (its working copy is kept).",
+    )
     for line in completed.stdout.splitlines()[-20:]:
         log.info("| %s", line)
 

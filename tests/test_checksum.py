@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import time
 import unicodedata
@@ -199,23 +201,21 @@ def _poisoned_cache(path: Path, cache_file: Path) -> HashCache:
     cache = HashCache(cache_file)
     hash_files([path], cache=cache)
     cache.save()
-    document = json.loads(cache_file.read_text())
-    for entry in document["entries"].values():
-        entry[5] = POISON
-    cache_file.write_text(json.dumps(document))
+    with contextlib.closing(sqlite3.connect(cache_file)) as db, db:
+        assert db.execute("UPDATE files SET sha256 = ?", (POISON,)).rowcount >= 1
     return HashCache.load(cache_file)
 
 
 def test_an_unchanged_file_is_not_read_again(tmp_path: Path) -> None:
     path = _aged(tmp_path / "w.bin", b"weights")
-    cache = _poisoned_cache(path, tmp_path / "cache.json")
+    cache = _poisoned_cache(path, tmp_path / "cache.sqlite")
     assert hash_files([path], cache=cache) == [(7, POISON)]
 
 
 @pytest.mark.parametrize("change", ["touch", "same-size rewrite, mtime restored", "rename away and back", "new inode"])
 def test_any_change_to_a_file_invalidates_its_entry(tmp_path: Path, change: str) -> None:
     path = _aged(tmp_path / "w.bin", b"weights")
-    cache = _poisoned_cache(path, tmp_path / "cache.json")
+    cache = _poisoned_cache(path, tmp_path / "cache.sqlite")
     before = path.stat()
     if change == "touch":
         os.utime(path, None)
@@ -236,35 +236,36 @@ def test_any_change_to_a_file_invalidates_its_entry(tmp_path: Path, change: str)
 def test_a_file_modified_just_now_is_hashed_but_not_remembered(tmp_path: Path) -> None:
     path = tmp_path / "fresh.bin"
     path.write_bytes(b"just written")
-    cache = HashCache(tmp_path / "cache.json")
+    cache = HashCache(tmp_path / "cache.sqlite")
     hash_files([path], cache=cache)
     cache.save()
-    assert not (tmp_path / "cache.json").exists()
+    assert not (tmp_path / "cache.sqlite").exists()
 
 
 def test_verify_rereads_every_byte_even_when_the_cache_says_unchanged(tmp_path: Path) -> None:
     root = tmp_path / "data"
     root.mkdir()
     path = _aged(root / "w.bin", b"0123456789")
-    cache = HashCache(tmp_path / "cache.json")
+    cache = HashCache(tmp_path / "cache.sqlite")
     manifest = build_manifest(root, cache=cache)
     cache.save()
     with path.open("r+b") as handle:  # flip one byte, then make the cache agree with the new stat
         handle.write(b"X")
-    document = json.loads((tmp_path / "cache.json").read_text())
     stat = path.stat()
-    for entry in document["entries"].values():
-        entry[:5] = [stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
-    (tmp_path / "cache.json").write_text(json.dumps(document))
-    assert build_manifest(root, cache=HashCache.load(tmp_path / "cache.json")) == manifest  # fooled
+    with contextlib.closing(sqlite3.connect(tmp_path / "cache.sqlite")) as db, db:
+        db.execute(
+            "UPDATE files SET dev = ?, ino = ?, size = ?, mtime_ns = ?, ctime_ns = ?",
+            (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns),
+        )
+    assert build_manifest(root, cache=HashCache.load(tmp_path / "cache.sqlite")) == manifest  # fooled
     report = verify_manifest(manifest, root)  # not fooled
     assert [p for p, _, _ in report.modified] == ["w.bin"]
 
 
 def test_an_unreadable_cache_counts_as_empty(tmp_path: Path) -> None:
-    (tmp_path / "cache.json").write_text("{not json")
+    (tmp_path / "cache.sqlite").write_text("{not json")
     path = _aged(tmp_path / "w.bin", b"abc")
-    assert hash_files([path], cache=HashCache.load(tmp_path / "cache.json")) == [
+    assert hash_files([path], cache=HashCache.load(tmp_path / "cache.sqlite")) == [
         (3, hashlib.sha256(b"abc").hexdigest())
     ]
 
@@ -283,10 +284,65 @@ def test_a_single_big_file_is_hashed_by_a_reader_and_a_hasher_thread(tmp_path: P
 
 def test_our_own_hard_link_does_not_invalidate_the_cache(tmp_path: Path) -> None:
     path = _aged(tmp_path / "w.bin", b"weights")
-    cache = _poisoned_cache(path, tmp_path / "cache.json")
+    cache = _poisoned_cache(path, tmp_path / "cache.sqlite")
     os.link(path, tmp_path / "staged.bin")  # what stage does: it moves the source's ctime
     cache.after_link([path])
     assert hash_files([path], cache=cache) == [(7, POISON)]
     path.write_bytes(b"WEIGHTS")  # a real change is still seen after that
     cache.after_link([path])
     assert hash_files([path], cache=cache)[0][1] == hashlib.sha256(b"WEIGHTS").hexdigest()
+
+
+def _foreign_rows(cache_file: Path, count: int, written: int | None = None) -> None:
+    """``count`` rows of files this run never asks about, as years of other checksums leave them."""
+    written = int(time.time()) if written is None else written
+    with contextlib.closing(sqlite3.connect(cache_file)) as db, db:
+        db.execute(HashCache._SCHEMA)
+        db.executemany(
+            "INSERT INTO files VALUES (?, 1, ?, 10, 0, 0, ?, ?)",
+            ((f"/elsewhere/{i:07d}.bin", i, "0" * 64, written) for i in range(count)),
+        )
+
+
+def test_a_run_reads_only_the_rows_of_the_files_it_asks_about(tmp_path: Path) -> None:
+    cache_file = tmp_path / "cache.sqlite"
+    _foreign_rows(cache_file, 20_000)
+    files = [_aged(tmp_path / f"w{i}.bin", b"w%d" % i) for i in range(3)]
+    first = HashCache.load(cache_file)
+    hash_files(files, cache=first)
+    first.save()
+    again = HashCache.load(cache_file)
+    assert hash_files(files, cache=again) == [(2, hashlib.sha256(f.read_bytes()).hexdigest()) for f in files]
+    assert again.loaded == 3, "the whole store was read"
+
+
+def test_two_runs_saving_at_once_keep_each_others_rows(tmp_path: Path) -> None:
+    cache_file = tmp_path / "cache.sqlite"
+    one, two = _aged(tmp_path / "one.bin", b"1"), _aged(tmp_path / "two.bin", b"2")
+    first, second = HashCache.load(cache_file), HashCache.load(cache_file)  # both opened before either saves
+    hash_files([one], cache=first)
+    hash_files([two], cache=second)
+    first.save()
+    second.save()
+    both = _poisoned_cache(one, cache_file)  # poisons every row: both must be there to be served
+    assert hash_files([one, two], cache=both) == [(1, POISON), (1, POISON)]
+
+
+def test_rows_not_written_for_half_a_year_are_pruned_when_a_run_saves(tmp_path: Path) -> None:
+    cache_file = tmp_path / "cache.sqlite"
+    _foreign_rows(cache_file, 5, written=int(time.time()) - 200 * 86400)
+    cache = HashCache.load(cache_file)
+    hash_files([_aged(tmp_path / "w.bin", b"w")], cache=cache)
+    cache.save()
+    with contextlib.closing(sqlite3.connect(cache_file)) as db:
+        assert [row[0] for row in db.execute("SELECT path FROM files")] == [str(tmp_path / "w.bin")]
+
+
+def test_a_damaged_cache_counts_as_empty_and_is_started_again(tmp_path: Path) -> None:
+    cache_file = tmp_path / "cache.sqlite"
+    cache_file.write_bytes(b"SQLite format 3\0" + os.urandom(2000))
+    path = _aged(tmp_path / "w.bin", b"abc")
+    cache = HashCache.load(cache_file)
+    assert hash_files([path], cache=cache) == [(3, hashlib.sha256(b"abc").hexdigest())]
+    cache.save()
+    assert hash_files([path], cache=_poisoned_cache(path, cache_file)) == [(3, POISON)]

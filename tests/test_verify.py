@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,31 @@ def test_a_published_value_the_weights_do_not_reach_is_refused_naming_the_metric
         "ok": False,
     }
     assert "REFUSED: accuracy not reproduced" in report["message"]
+    assert "what can make results differ: unknown (the release has no environment.json" in report["message"]
     assert (project / "reproduced" / "venv").is_dir(), "the rebuilt environment is kept for inspection"
+
+
+def test_a_mismatch_is_shown_beside_how_the_machine_differs_from_the_recorded_one(
+    tmp_path: Path, wheelhouse: Wheelhouse
+) -> None:
+    project = make_project(tmp_path / "p", wheelhouse, published=0.001)
+    recorded = {
+        "format": "model-release.environment/1",
+        "python": {"implementation": "CPython", "version": "3.11.0"},
+        "platform": {"system": "Linux", "machine": "x86_64", "release": "", "libc": None},
+        "distributions": [{"name": "tinypkg", "version": "1.0"}, {"name": "tinydep", "version": "1.1"}],
+        "machine": {"cpu": "Imaginary CPU 9000", "accelerator": "cuda", "gpus": ["A100"], "cuda": "12.4"},
+    }
+    (project / "environment.json").write_text(json.dumps(recorded), encoding="utf-8")
+    release(project)
+
+    code, report = reproduce(project, wheelhouse, "--run")
+
+    assert code == 1
+    message = report["message"]
+    beside = message[message.index("what can make results differ") : message.index("REFUSED: accuracy")]
+    assert "Imaginary CPU 9000" in beside and "cuda" in beside and "3.11.0" in beside, beside
+    assert {d["what"] for d in report["machine_differences"]} >= {"CPU", "accelerator", "Python"}
 
 
 def test_tolerances_absolute_and_relative(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
@@ -251,6 +276,41 @@ def test_a_failing_command_is_reported_with_its_output_and_exits_1(tmp_path: Pat
     assert code == 1
     assert "the evaluation broke here" in report["run"]["failure"]
     assert "could not be proved" in report["message"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to see the command's child is gone")
+def test_a_command_that_never_finishes_is_stopped_by_the_timeout(tmp_path: Path, wheelhouse: Wheelhouse) -> None:
+    # It starts a child that holds its output pipes, then waits forever: the timeout must stop both.
+    hangs = (
+        "import pathlib, subprocess, sys, threading\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import threading; threading.Event().wait()'])\n"
+        "pathlib.Path('../child.pid').write_text(str(child.pid))\n"
+        "threading.Event().wait()  # nothing ever sets it\n"
+    )
+    project = make_project(tmp_path / "p", wheelhouse, evaluate=hangs)
+    release(project)
+
+    code, report = reproduce(project, wheelhouse, "--run", "--timeout", "1")
+
+    assert code == 1
+    assert "Gave up after 1 s trying to run the release's verify command" in report["run"]["failure"]
+    assert "--timeout" in report["run"]["failure"]
+    child = int((project / "reproduced" / "child.pid").read_text())
+    assert _gone(child), "the command's own child outlived the timeout"
+
+
+def _gone(pid: int, deadline: float = 30.0) -> bool:
+    """Whether ``pid`` has exited (or is a zombie waiting to be reaped), polled until ``deadline`` seconds."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state in ("Z", "X"):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_a_command_that_rewrites_a_verified_file_is_caught(tmp_path: Path, wheelhouse: Wheelhouse) -> None:

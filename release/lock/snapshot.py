@@ -1,8 +1,10 @@
-"""``environment.json``: what the model was actually trained with, and where it drifts from the lock.
+"""``environment.json``: what the model was actually trained with, on what machine, and where it drifts from the lock.
 
-The snapshot is taken by running a small probe in the training interpreter (``lock.python``,
-default: the one running model-release), so it describes that environment, not ours. It records
-no paths and no time: the same environment gives the same bytes.
+The snapshot is taken by running small probes in the training interpreter (``lock.python``,
+default: the one running model-release), so it describes that environment, not ours: its
+distributions here, and the machine (CPU, accelerator, GPUs, CUDA, BLAS) with
+:func:`release.machine.probe_machine`. It records no paths and no time: the same environment on
+the same machine gives the same bytes.
 """
 
 from __future__ import annotations
@@ -11,18 +13,20 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from release.atomic import write_atomic
 from release.errors import LockError, ProcessError
 from release.lock.pip import canonical_name, read_pins, read_text_input
+from release.machine import Machine, probe_machine
 from release.process import run
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = "model-release.environment/1"
+_HINT = "set lock.python to the training environment's interpreter"
 
 #: Runs in the training interpreter: stdlib only, and torch only when it is installed.
 _PROBE = r"""
@@ -102,6 +106,7 @@ class EnvironmentSnapshot:
     torch: Mapping[str, Any] | None = None
     drift: Drift = field(default_factory=Drift)
     lock: str | None = None  # the lock compared against, relative to the snapshot
+    machine: Machine | None = None  # probed by write_snapshot; None: not probed (written as null)
 
     def to_json(self) -> str:
         document = {
@@ -109,6 +114,7 @@ class EnvironmentSnapshot:
             "python": dict(self.python),
             "platform": dict(self.platform),
             "torch": dict(self.torch) if self.torch is not None else None,
+            "machine": self.machine.section() if self.machine is not None else None,
             "distributions": [{"name": n, "version": v} for n, v in sorted(self.distributions.items(), key=_key)],
             "drift": {
                 "lock": self.lock,
@@ -120,12 +126,12 @@ class EnvironmentSnapshot:
 
 
 def probe_environment(python: str) -> EnvironmentSnapshot:
-    """What ``python`` has installed, its version, its platform, and torch/CUDA when present."""
+    """What ``python`` has installed, its version, its platform, and torch/CUDA when present (not the machine)."""
     try:
         completed = run([python, "-c", _PROBE], what=f"take a snapshot of the environment of {python}")
         info = json.loads(completed.stdout)
     except ProcessError as exc:
-        raise LockError(f"{exc} (set lock.python to the training environment's interpreter)") from exc
+        raise LockError(f"{exc} ({_HINT})") from exc
     except json.JSONDecodeError as exc:
         raise LockError(f"the environment probe of {python} printed something unexpected: {exc}") from exc
     return EnvironmentSnapshot(info["python"], info["platform"], info["distributions"], info["torch"])
@@ -144,17 +150,19 @@ def compare_with_lock(installed: Mapping[str, str], locked: Mapping[str, str]) -
 
 
 def write_snapshot(path: Path, python: str, requirements_txt: Path | None) -> EnvironmentSnapshot:
-    """Probe ``python``, compare it with ``requirements_txt`` (when it exists), write ``path``."""
+    """Probe ``python`` and its machine, compare it with ``requirements_txt`` (when it exists), write ``path``."""
     snapshot = probe_environment(python)
+    try:
+        snapshot = replace(snapshot, machine=probe_machine(python))
+    except LockError as exc:
+        raise LockError(f"{exc} ({_HINT})") from exc
     if requirements_txt is not None and requirements_txt.is_file():
         # A lock line for another platform (``; sys_platform == 'win32'``) is not missing here.
         lock_text = read_text_input(requirements_txt, "The lock", "run `model-release lock` again.")
         pins = read_pins(lock_text, marker_environment(python))
         drift = compare_with_lock(snapshot.distributions, pins)
         lock_name = Path(_relative(requirements_txt, path.parent)).as_posix()
-        snapshot = EnvironmentSnapshot(
-            snapshot.python, snapshot.platform, snapshot.distributions, snapshot.torch, drift, lock_name
-        )
+        snapshot = replace(snapshot, drift=drift, lock=lock_name)
         for name, locked, installed in drift.different:
             log.warning("drift: %s is %s here, %s in %s", name, installed, locked, requirements_txt.name)
         for name in drift.missing:

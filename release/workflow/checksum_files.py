@@ -106,7 +106,7 @@ class Verified:
 
 def hash_paths(options: PathsOptions, progress: Progress | None = None) -> PathsHashed:
     """The manifest of ``options.paths`` (relative to here), written to ``options.out`` when given."""
-    cache = HashCache.load(user_cache_dir() / "sha256-cache.json") if options.use_cache else None
+    cache = HashCache.load(user_cache_dir() / "sha256-cache.sqlite") if options.use_cache else None
     with _task(progress, "sha256", lambda: _paths_bytes(options.paths)) as advance:
         manifest = manifest_of_paths([Path(p) for p in options.paths], Path.cwd(), progress=advance, cache=cache)
     if cache is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
 from release.config import Config
@@ -46,6 +46,9 @@ class Reproduced:
             lines += result.lock_differences.lines("requirements.txt") or ["the installed set equals the lock"]
         if result.snapshot_differences is not None:
             lines += result.snapshot_differences.lines("environment.json") or ["no differences from environment.json"]
+        if result.machine_differences:
+            lines.append("the machine differs from the one the release was made on:")
+            lines += [f"  {line}" for line in result.machine_differences.lines("environment.json")]
         if result.conda_prefix is not None:
             lines.append(f"conda prefix {result.conda_prefix}: {len(result.conda_packages)} packages")
         if result.weights:
@@ -89,10 +92,26 @@ def proof_lines(result: ReproduceResult) -> list[str]:
     if proof.ok:
         lines.append(f"{result.repo_id}@{result.revision} holds to its claims")
     elif failed:
+        lines += _what_can_differ(result)
         lines.append(f"REFUSED: {', '.join(failed)} not reproduced within the published tolerance")
     else:
         lines.append(f"REFUSED: {result.repo_id}@{result.revision} could not be proved (see above)")
     return lines
+
+
+def _what_can_differ(result: ReproduceResult) -> list[str]:
+    """Beside a metric mismatch: how this machine and environment differ from the ones the release recorded."""
+    if result.machine_differences is None:
+        return ["what can make results differ: unknown (the release has no environment.json to compare with)"]
+    differences = [*result.machine_differences.lines("environment.json")]
+    if result.snapshot_differences is not None:  # its packages: Python and platform are the machine's lines
+        differences += replace(result.snapshot_differences, python=None, platform=None).lines("environment.json")
+    if not differences:
+        return [
+            "what can make results differ: nothing recorded does (same Python, platform, CPU, accelerator, "
+            "BLAS and packages as environment.json); the command itself may not be deterministic"
+        ]
+    return ["what can make results differ, compared with environment.json:", *(f"  {d}" for d in differences)]
 
 
 _HELD = {
