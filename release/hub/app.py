@@ -45,6 +45,18 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from release.hub.auth import Token, bearer_token, may_read, may_write
+from release.hub.limits import (
+    BODY_TIMEOUT_SECONDS,
+    COMMIT_BODY_MAX_BYTES,
+    JSON_BODY_MAX_BYTES,
+    LISTING_BODY_MAX_BYTES,
+    NO_BODY_MAX_BYTES,
+    README_BODY_MAX_BYTES,
+    LimitError,
+    load_metadata,
+    parse_json,
+    read_body,
+)
 from release.hub.repo import (
     FRONT_MATTER,
     URL_PREFIXES,
@@ -100,6 +112,35 @@ _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
     AlreadyExistsError: (409, None),
     MergeConflictError: (409, None),
     StaleParentError: (412, None),
+}
+
+
+@dataclass(frozen=True)
+class BodyRule:
+    """What a route may be sent: at most ``max_bytes`` of body, and whether only with a token."""
+
+    max_bytes: int
+    needs_token: bool  # True: a request without a token is answered 401 before its body is read
+
+
+_NO_BODY: Final = BodyRule(NO_BODY_MAX_BYTES, needs_token=False)
+_WRITE_JSON: Final = BodyRule(JSON_BODY_MAX_BYTES, needs_token=True)
+#: The rule of each handler that takes a body or a token, by name (docs/hub-api.md, Limits); others: _NO_BODY.
+_BODY_RULES: Final[Mapping[str, BodyRule]] = {
+    "validate_yaml": BodyRule(README_BODY_MAX_BYTES, needs_token=False),
+    "paths_info": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=False),
+    "create_repo": _WRITE_JSON,
+    "delete_repo": _WRITE_JSON,
+    "create_tag": _WRITE_JSON,
+    "delete_tag": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
+    "create_branch": _WRITE_JSON,
+    "delete_branch": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
+    "preupload": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
+    "lfs_batch": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
+    "lfs_verify": _WRITE_JSON,
+    "commit": BodyRule(COMMIT_BODY_MAX_BYTES, needs_token=True),
+    "change_discussion_status": _WRITE_JSON,
+    "merge_pull_request": _WRITE_JSON,
 }
 
 
@@ -171,7 +212,7 @@ class Call:
         if not self.body.strip():
             return {}
         try:
-            value = json.loads(self.body)
+            value = parse_json(self.body, "The request body")
         except ValueError as exc:
             raise HttpError(400, f"The request body is not valid JSON: {exc}") from exc
         if not isinstance(value, dict):
@@ -195,13 +236,14 @@ def create_app(
     *,
     page_sizes: PageSizes | None = None,
     pages: PageRouter | None = None,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> HubApp:
     """The emulator's ASGI app over ``storage``, accepting exactly ``tokens``.
 
     ``pages`` serves the paths no API route claims (the server passes the web view's router); without
-    it those paths answer 404.
+    it those paths answer 404. A request body that stalls for ``body_timeout`` seconds answers 408.
     """
-    return HubApp(storage, tokens, page_sizes=page_sizes, pages=pages)
+    return HubApp(storage, tokens, page_sizes=page_sizes, pages=pages, body_timeout=body_timeout)
 
 
 class HubApp:
@@ -214,11 +256,13 @@ class HubApp:
         *,
         page_sizes: PageSizes | None = None,
         pages: PageRouter | None = None,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
     ) -> None:
         self._storage = storage
         self._tokens = tuple(tokens)
         self._page_sizes = page_sizes or PageSizes()
         self._pages = pages
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -230,6 +274,8 @@ class HubApp:
             return
         except HttpError as exc:
             response = exc.to_response()
+        except LimitError as exc:
+            response = HttpError(exc.status, exc.message).to_response()
         except StorageError as exc:
             response = HttpError.from_storage(exc).to_response()
         except Exception:
@@ -245,10 +291,14 @@ class HubApp:
         handler = self._route(request.method, parts) or self._page(request.method, parts)
         if handler is None:
             raise HttpError(404, f"The Hub emulator has no route for {request.method} /{'/'.join(parts)}")
+        token = self._authenticate(request.headers)  # before the body: a bad token is refused unread
+        rule = _body_rule(handler)
+        if token is None and rule.needs_token:
+            raise HttpError(401, "Writing needs a write token in 'Authorization: Bearer <token>'")
         call = Call(
             query=parse_qs(request.scope["query_string"].decode("latin-1"), keep_blank_values=True),
-            body=await request.body(),
-            token=self._authenticate(request.headers),
+            body=await read_body(request.receive, request.headers, rule.max_bytes, self._body_timeout),
+            token=token,
             base_url=str(request.base_url).rstrip("/"),
             raw_path=raw_path.decode("ascii"),
         )
@@ -413,9 +463,12 @@ class HubApp:
         if match is None:
             return None
         try:
-            metadata = yaml.safe_load(match.group(2))
+            metadata = load_metadata(match.group(2))
             # as JSON: YAML dates become strings; keys JSON cannot hold make the card unreadable
             card = json.loads(json.dumps(metadata, default=str, allow_nan=False))
+        except LimitError as exc:  # not expanded, not served: repo info answers without cardData
+            log.warning("README.md of commit %s: %s", commit.id[:7], exc.message)
+            return None
         except (yaml.YAMLError, TypeError, ValueError):
             return None
         return card if isinstance(card, dict) else None
@@ -723,9 +776,11 @@ def validate_yaml(call: Call) -> Response:
     if match is None:
         return JSONResponse({"errors": [], "warnings": []})
     try:
-        metadata = yaml.safe_load(match.group(2))
+        metadata = load_metadata(match.group(2))
     except yaml.YAMLError as exc:
         return _yaml_errors(f"Invalid YAML in the README.md metadata: {exc}")
+    except LimitError as exc:
+        return _yaml_errors(f"The README.md metadata is refused: {exc.message}")
     if metadata is not None and not isinstance(metadata, dict):
         return _yaml_errors(f"The README.md metadata must be a YAML mapping, not a {type(metadata).__name__}")
     return JSONResponse({"errors": [], "warnings": []})
@@ -737,6 +792,11 @@ def validate_yaml(call: Call) -> Response:
 
 def _serve_page(page: PageHandler, call: Call) -> Response:
     return page(call.token, call.query)
+
+
+def _body_rule(handler: Handler) -> BodyRule:
+    function = handler.func if isinstance(handler, partial) else handler
+    return _BODY_RULES.get(getattr(function, "__name__", ""), _NO_BODY)
 
 
 def _split_path(raw_path: bytes) -> list[str]:
@@ -888,7 +948,7 @@ def _signed_upload(secret: bytes, oid: str, query: Mapping[str, str]) -> tuple[R
 def _parse_commit_body(body: bytes) -> tuple[dict[str, Any], list[Operation]]:
     """The NDJSON commit: a header line, then one line per operation."""
     try:
-        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+        lines = [parse_json(line, "A line of the commit body") for line in body.splitlines() if line.strip()]
     except ValueError as exc:
         raise HttpError(400, f"The commit body is not valid NDJSON: {exc}") from exc
     if not lines or not isinstance(lines[0], dict) or lines[0].get("key") != "header":
