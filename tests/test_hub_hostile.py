@@ -210,7 +210,23 @@ def test_deeply_nested_json_is_a_400_never_a_500(hub: RunningHub, repo: str) -> 
 
 
 # --------------------------------------------------------------------------------------------------
-# The Host header (finding 5)
+# Active content and the Host header (finding 5)
+
+
+def test_user_files_are_served_as_inert_content(hub: RunningHub, repo: str) -> None:
+    files = {
+        "page.html": b"<html><script>fetch('/api/whoami-v2')</script></html>",
+        "image.svg": b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+    }
+    commit_files(hub, repo, files)
+    for path, content in files.items():
+        for method in ("GET", "HEAD"):
+            answer = httpx.request(method, f"{hub.url}/{repo}/resolve/main/{path}")
+            assert answer.status_code == 200
+            assert answer.headers["X-Content-Type-Options"] == "nosniff"
+            assert answer.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+            if method == "GET":
+                assert answer.content == content  # the bytes themselves are untouched
 
 
 @pytest.mark.parametrize(

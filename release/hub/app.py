@@ -98,6 +98,11 @@ UPLOAD_LINK_SECONDS: Final = 3600
 LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
 #: The largest README.md whose front matter repo info parses into ``cardData``.
 CARD_MAX_BYTES: Final = 1024 * 1024
+#: Files served by /resolve are the users' own: never run as a page of the emulator's origin.
+USER_FILE_HEADERS: Final[Mapping[str, str]] = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
 
 #: How each storage error is answered: status and X-Error-Code (docs/hub-api.md, Storage errors).
 _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
@@ -554,6 +559,7 @@ class HubApp:
             headers |= {"X-Linked-Etag": f'"{entry.sha256}"', "X-Linked-Size": str(entry.size)}
         object_path = self._storage.object_path(entry.sha256)
         media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        headers |= USER_FILE_HEADERS
         return FileResponse(object_path, headers=headers, media_type=media_type, stat_result=object_path.stat())
 
     # -- refs --------------------------------------------------------------------------------------
