@@ -209,6 +209,29 @@ def test_deeply_nested_json_is_a_400_never_a_500(hub: RunningHub, repo: str) -> 
     assert_still_serving(hub.url)
 
 
+@pytest.mark.parametrize("path", ["/api/models/a%00b/x", "/a%00b/x%01", "/datasets/alice/x%00y"])
+def test_control_characters_in_a_request_are_escaped_in_the_answer_headers(hub: RunningHub, path: str) -> None:
+    answer = httpx.get(f"{hub.url}{path}")  # h11 refused to send the raw NUL: the connection dropped, unanswered
+    assert answer.status_code in (400, 404)
+    assert "\\x00" in answer.headers["X-Error-Message"] or "\\x01" in answer.headers["X-Error-Message"]
+
+
+def test_a_paths_info_body_that_is_not_utf8_is_a_400(hub: RunningHub, repo: str) -> None:
+    answer = httpx.post(f"{hub.url}/api/models/{repo}/paths-info/main", content=b"paths=\xff\xfe")
+    assert answer.status_code == 400
+    assert "not UTF-8 form data" in answer.json()["error"]
+
+
+def test_the_fault_admin_endpoint_bounds_its_body(tmp_path: Path) -> None:
+    with HubServer(tmp_path / "hub", admin_token="hf_admin_secret") as server:
+        admin = {"Authorization": "Bearer hf_admin_secret"}
+        deep = httpx.post(f"{server.url}/admin/faults", content="[" * 100_000, headers=admin)
+        assert deep.status_code == 400
+        large = httpx.post(f"{server.url}/admin/faults", content=b"[" + b" " * (2 * MiB) + b"]", headers=admin)
+        assert large.status_code == 413
+        assert_still_serving(server.url)
+
+
 # --------------------------------------------------------------------------------------------------
 # Active content and the Host header (finding 5)
 

@@ -46,13 +46,14 @@ from starlette.types import Receive, Scope, Send
 
 from release.hub.auth import Token, bearer_token, may_read, may_write
 from release.hub.limits import (
+    BODY_RULES,
     BODY_TIMEOUT_SECONDS,
-    COMMIT_BODY_MAX_BYTES,
-    JSON_BODY_MAX_BYTES,
-    LISTING_BODY_MAX_BYTES,
-    NO_BODY_MAX_BYTES,
-    README_BODY_MAX_BYTES,
+    NO_BODY,
+    USER_FILE_HEADERS,
+    BodyRule,
     LimitError,
+    body_chunks,
+    header_text,
     load_metadata,
     parse_json,
     read_body,
@@ -98,11 +99,6 @@ UPLOAD_LINK_SECONDS: Final = 3600
 LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
 #: The largest README.md whose front matter repo info parses into ``cardData``.
 CARD_MAX_BYTES: Final = 1024 * 1024
-#: Files served by /resolve are the users' own: never run as a page of the emulator's origin.
-USER_FILE_HEADERS: Final[Mapping[str, str]] = {
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": "sandbox; default-src 'none'",
-}
 
 #: How each storage error is answered: status and X-Error-Code (docs/hub-api.md, Storage errors).
 _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
@@ -117,35 +113,6 @@ _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
     AlreadyExistsError: (409, None),
     MergeConflictError: (409, None),
     StaleParentError: (412, None),
-}
-
-
-@dataclass(frozen=True)
-class BodyRule:
-    """What a route may be sent: at most ``max_bytes`` of body, and whether only with a token."""
-
-    max_bytes: int
-    needs_token: bool  # True: a request without a token is answered 401 before its body is read
-
-
-_NO_BODY: Final = BodyRule(NO_BODY_MAX_BYTES, needs_token=False)
-_WRITE_JSON: Final = BodyRule(JSON_BODY_MAX_BYTES, needs_token=True)
-#: The rule of each handler that takes a body or a token, by name (docs/hub-api.md, Limits); others: _NO_BODY.
-_BODY_RULES: Final[Mapping[str, BodyRule]] = {
-    "validate_yaml": BodyRule(README_BODY_MAX_BYTES, needs_token=False),
-    "paths_info": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=False),
-    "create_repo": _WRITE_JSON,
-    "delete_repo": _WRITE_JSON,
-    "create_tag": _WRITE_JSON,
-    "delete_tag": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
-    "create_branch": _WRITE_JSON,
-    "delete_branch": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
-    "preupload": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
-    "lfs_batch": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
-    "lfs_verify": _WRITE_JSON,
-    "commit": BodyRule(COMMIT_BODY_MAX_BYTES, needs_token=True),
-    "change_discussion_status": _WRITE_JSON,
-    "merge_pull_request": _WRITE_JSON,
 }
 
 
@@ -174,7 +141,7 @@ class HttpError(Exception):
         return cls(status, str(exc), code=code, extra=extra)
 
     def to_response(self) -> Response:
-        headers = {"X-Error-Message": _header_safe(self.message), **self.headers}
+        headers = {"X-Error-Message": header_text(self.message), **self.headers}
         if self.code:
             headers["X-Error-Code"] = self.code
         return JSONResponse({"error": self.message, **self.extra}, self.status, headers)
@@ -495,7 +462,10 @@ class HubApp:
     def paths_info(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         self._visible_repo(call, repo_id)
         commit = self._storage.resolve(repo_id, revision)
-        form = parse_qs(call.body.decode(), keep_blank_values=True)  # form-encoded, not JSON
+        try:
+            form = parse_qs(call.body.decode(), keep_blank_values=True)  # form-encoded, not JSON
+        except UnicodeDecodeError as exc:
+            raise HttpError(400, "The paths-info body is not UTF-8 form data (paths=...&paths=...)") from exc
         found = [entry for path in form.get("paths", []) if (entry := find_path(commit, path)) is not None]
         expand = form.get("expand", [""])[-1].lower() in ("1", "true")
         return JSONResponse(self._entries_json(repo_id, commit, found, expand=expand))
@@ -658,7 +628,7 @@ class HubApp:
         if announced is not None and announced != str(size):
             raise HttpError(400, f"Content-Length {announced} differs from the {size} bytes the upload link is for")
         with self._storage.begin_upload(oid, size) as upload:
-            async for chunk in request.stream():  # chunk by chunk: memory stays flat whatever the size
+            async for chunk in body_chunks(request.receive, self._body_timeout):  # memory stays flat
                 upload.write(chunk)
             await run_in_threadpool(upload.finish)
         await run_in_threadpool(self._storage.link_object, repo_id, oid)
@@ -802,7 +772,7 @@ def _serve_page(page: PageHandler, call: Call) -> Response:
 
 def _body_rule(handler: Handler) -> BodyRule:
     function = handler.func if isinstance(handler, partial) else handler
-    return _BODY_RULES.get(getattr(function, "__name__", ""), _NO_BODY)
+    return BODY_RULES.get(getattr(function, "__name__", ""), NO_BODY)
 
 
 def _split_path(raw_path: bytes) -> list[str]:
@@ -811,10 +781,6 @@ def _split_path(raw_path: bytes) -> list[str]:
         return [unquote(part, errors="strict") for part in raw_path.decode("ascii").strip("/").split("/")]
     except UnicodeDecodeError as exc:
         raise HttpError(400, "The request path is not valid percent-encoded UTF-8") from exc
-
-
-def _header_safe(text: str) -> str:
-    return " ".join(text.encode("ascii", "backslashreplace").decode().split())
 
 
 def _repo_id_of_body(call: Call, body: Mapping[str, Any]) -> RepoId:

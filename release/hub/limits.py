@@ -1,10 +1,11 @@
 """The bounds the Hub emulator puts on what it is sent: Host headers, header and body time, body sizes,
-JSON depth and YAML front matter (docs/hub-api.md, Limits).
+JSON depth and YAML front matter, and the headers that make users' files inert (docs/hub-api.md, Limits).
 
 Nothing a client sends may crash the emulator (an answer of 500), hang it, or make it hold more memory
-than a limit allows. This module knows nothing of the emulator's routes or storage: the app decides
-which limit applies to a request and turns a :class:`LimitError` into its answer; the server puts
-:class:`HeaderCheck` in front of everything and serves HTTP with :func:`timed_h11`.
+than a limit allows. This module imports none of the emulator's other modules: the app looks up each
+route's :class:`BodyRule` in :data:`BODY_RULES` by the name of the handler that serves it, and turns a
+:class:`LimitError` into its answer; the server puts :class:`HeaderCheck` and :class:`CloseUnreadBodies`
+in front of everything and serves HTTP with :func:`timed_h11`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import yaml
@@ -47,6 +49,41 @@ LISTING_BODY_MAX_BYTES: Final = 32 * _MiB  # preupload, LFS batch, paths-info: o
 COMMIT_BODY_MAX_BYTES: Final = 512 * _MiB  # regular files travel inside the commit, base64-encoded
 #: Host names every server accepts, as well as the one it was bound to.
 LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "[::1]"})
+#: Files served by /resolve are the users' own: never run as a page of the emulator's origin.
+USER_FILE_HEADERS: Final[Mapping[str, str]] = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+}
+
+
+@dataclass(frozen=True)
+class BodyRule:
+    """What a route may be sent: at most ``max_bytes`` of body, and whether only with a token."""
+
+    max_bytes: int
+    needs_token: bool  # True: a request without a token is answered 401 before its body is read
+
+
+NO_BODY: Final = BodyRule(NO_BODY_MAX_BYTES, needs_token=False)
+_WRITE_JSON: Final = BodyRule(JSON_BODY_MAX_BYTES, needs_token=True)
+#: The rule of each API route that takes a body or a token, by the name of the app's handler for it;
+#: every other route (the web view's included) has NO_BODY.
+BODY_RULES: Final[Mapping[str, BodyRule]] = {
+    "validate_yaml": BodyRule(README_BODY_MAX_BYTES, needs_token=False),
+    "paths_info": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=False),
+    "create_repo": _WRITE_JSON,
+    "delete_repo": _WRITE_JSON,
+    "create_tag": _WRITE_JSON,
+    "delete_tag": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
+    "create_branch": _WRITE_JSON,
+    "delete_branch": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
+    "preupload": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
+    "lfs_batch": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
+    "lfs_verify": _WRITE_JSON,
+    "commit": BodyRule(COMMIT_BODY_MAX_BYTES, needs_token=True),
+    "change_discussion_status": _WRITE_JSON,
+    "merge_pull_request": _WRITE_JSON,
+}
 
 
 class LimitError(Exception):
@@ -77,6 +114,16 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, ti
             raise LimitError(413, f"The request body has {declared} bytes; this route accepts at most {limit}")
     chunks: list[bytes] = []
     size = 0
+    async for chunk in body_chunks(receive, timeout):
+        size += len(chunk)
+        if size > limit:
+            raise LimitError(413, f"The request body is larger than the {limit} bytes this route accepts")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def body_chunks(receive: Receive, timeout: float) -> AsyncIterator[bytes]:
+    """The request body as it arrives; 408 when no part of it arrives for ``timeout`` seconds."""
     more = True
     while more:
         try:
@@ -85,13 +132,8 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, ti
             raise LimitError(408, f"The request body stalled: nothing arrived for {timeout:g} seconds") from None
         if message["type"] == "http.disconnect":
             raise ClientDisconnect
-        chunk: bytes = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise LimitError(413, f"The request body is larger than the {limit} bytes this route accepts")
-        chunks.append(chunk)
         more = bool(message.get("more_body", False))
-    return b"".join(chunks)
+        yield message.get("body", b"")
 
 
 class CloseUnreadBodies:
@@ -109,21 +151,33 @@ class CloseUnreadBodies:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        unread = _announces_body(scope)
-
-        async def tracked_receive() -> Message:
-            nonlocal unread
-            message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                unread = False
-            return message
+        body = _BodyTracker(receive, unread=_announces_body(scope))
 
         async def closing_send(message: Message) -> None:
-            if message["type"] == "http.response.start" and unread:
+            if message["type"] == "http.response.start" and body.unread:
                 message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
-        await self._app(scope, tracked_receive, closing_send)
+        await self._app(scope, body.receive, closing_send)
+
+
+class _BodyTracker:
+    """A request's ``receive``, noting when the body has been read in full.
+
+    ``transport`` passes on uvicorn's, which fault injection finds through ``receive.__self__`` to drop
+    a connection.
+    """
+
+    def __init__(self, receive: Receive, *, unread: bool) -> None:
+        self._receive = receive
+        self.unread = unread
+        self.transport = getattr(getattr(receive, "__self__", None), "transport", None)
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.unread = False
+        return message
 
 
 def _announces_body(scope: Scope) -> bool:
@@ -240,7 +294,7 @@ class HeaderCheck:
             await self._app(scope, receive, send)
             return
         status, message = refusal
-        headers = {"X-Error-Message": message.encode("ascii", "backslashreplace").decode()}
+        headers = {"X-Error-Message": header_text(message)}
         await JSONResponse({"error": message}, status, headers)(scope, receive, send)
 
     def _refusal(self, scope: Scope) -> tuple[int, str] | None:
@@ -267,6 +321,19 @@ class HeaderCheck:
         if not port.isascii() or not port.isdigit() or int(port) != self._port:
             return False
         return name in self._names or name in LOOPBACK_NAMES or (self._any_ip and _is_ip(name))
+
+
+def header_text(text: str) -> str:
+    """``text`` as a legal header value: one line of printable ASCII, anything else backslash-escaped.
+
+    Error messages name what a request sent, which may hold any character; h11 refuses to send a header
+    with a control character, and the client would see the connection drop instead of the answer.
+    """
+    printable = "".join(
+        char if " " <= char <= "~" or char in "\t\n\r" else f"\\x{ord(char):02x}"
+        for char in text.encode("ascii", "backslashreplace").decode()
+    )
+    return " ".join(printable.split())
 
 
 def host_names(host: str, bound: str) -> frozenset[str]:

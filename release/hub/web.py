@@ -36,7 +36,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
 from release.hub.auth import Token, may_read
-from release.hub.limits import LimitError, load_metadata
+from release.hub.limits import LimitError, header_text, load_metadata
 from release.hub.repo import (
     FRONT_MATTER,
     URL_PREFIXES,
@@ -388,8 +388,7 @@ def _html(body: str, status: int = 200, headers: Mapping[str, str] | None = None
 
 def _error_page(code: str, title: str, message: str) -> Response:
     body = _render("error.html", title=title, message=message)
-    header_message = " ".join(message.encode("ascii", "backslashreplace").decode().split())
-    return _html(body, 404, {"X-Error-Code": code, "X-Error-Message": header_message})
+    return _html(body, 404, {"X-Error-Code": code, "X-Error-Message": header_text(message)})
 
 
 def _render(template: str, **context: Any) -> str:
