@@ -88,6 +88,40 @@ def test_any_commit_body_is_answered_below_500(
     assert_answered_and_serving(client, answer)
 
 
+body_fields = st.sampled_from(
+    [
+        *("name", "organization", "type", "private", "visibility", "tag", "startingPoint", "files", "path", "size"),
+        *("sample", "operation", "objects", "oid", "status", "comment", "transfers", "paths", "expand"),
+    ]
+)
+
+
+@PROPERTY_SETTINGS
+@given(
+    route=st.sampled_from(
+        [
+            ("POST", "/api/repos/create"),
+            ("POST", "/api/models/{repo}/tag/main"),
+            ("POST", "/api/models/{repo}/branch/property-branch"),
+            ("POST", "/api/models/{repo}/preupload/main"),
+            ("POST", "/api/models/{repo}/paths-info/main"),
+            ("POST", "/{repo}.git/info/lfs/objects/batch"),
+            ("POST", "/{repo}.git/info/lfs/objects/verify"),
+            ("POST", "/api/models/{repo}/discussions/1/status"),
+            ("POST", "/api/models/{repo}/discussions/1/merge"),
+            ("POST", "/api/validate-yaml"),
+        ]
+    ),
+    body=st.dictionaries(body_fields, json_values, max_size=5).map(json.dumps) | json_values.map(json.dumps),
+)
+def test_any_json_body_is_answered_below_500(
+    client: httpx.Client, hub: RunningHub, repo: str, route: tuple[str, str], body: str
+) -> None:
+    method, path = route
+    headers = {"Authorization": f"Bearer {hub.token}"}
+    assert_answered_and_serving(client, client.request(method, path.format(repo=repo), content=body, headers=headers))
+
+
 @PROPERTY_SETTINGS
 @given(path=url_text, content=st.binary(max_size=64))
 def test_any_committed_file_is_answered_below_500(
