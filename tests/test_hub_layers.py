@@ -20,6 +20,7 @@ PACKAGE = ("release", "hub")
 LAYERS: Mapping[str, int] = {
     "repo": 0,
     "faults": 0,
+    "limits": 0,  # bounds on what a request may send; imports none of them
     "storage": 1,
     "auth": 2,
     "app": 3,

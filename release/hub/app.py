@@ -45,6 +45,19 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from release.hub.auth import Token, bearer_token, may_read, may_write
+from release.hub.limits import (
+    BODY_RULES,
+    BODY_TIMEOUT_SECONDS,
+    NO_BODY,
+    USER_FILE_HEADERS,
+    BodyRule,
+    LimitError,
+    body_chunks,
+    header_text,
+    load_metadata,
+    parse_json,
+    read_body,
+)
 from release.hub.repo import (
     FRONT_MATTER,
     URL_PREFIXES,
@@ -128,7 +141,7 @@ class HttpError(Exception):
         return cls(status, str(exc), code=code, extra=extra)
 
     def to_response(self) -> Response:
-        headers = {"X-Error-Message": _header_safe(self.message), **self.headers}
+        headers = {"X-Error-Message": header_text(self.message), **self.headers}
         if self.code:
             headers["X-Error-Code"] = self.code
         return JSONResponse({"error": self.message, **self.extra}, self.status, headers)
@@ -171,7 +184,7 @@ class Call:
         if not self.body.strip():
             return {}
         try:
-            value = json.loads(self.body)
+            value = parse_json(self.body, "The request body")
         except ValueError as exc:
             raise HttpError(400, f"The request body is not valid JSON: {exc}") from exc
         if not isinstance(value, dict):
@@ -195,13 +208,14 @@ def create_app(
     *,
     page_sizes: PageSizes | None = None,
     pages: PageRouter | None = None,
+    body_timeout: float = BODY_TIMEOUT_SECONDS,
 ) -> HubApp:
     """The emulator's ASGI app over ``storage``, accepting exactly ``tokens``.
 
     ``pages`` serves the paths no API route claims (the server passes the web view's router); without
-    it those paths answer 404.
+    it those paths answer 404. A request body that stalls for ``body_timeout`` seconds answers 408.
     """
-    return HubApp(storage, tokens, page_sizes=page_sizes, pages=pages)
+    return HubApp(storage, tokens, page_sizes=page_sizes, pages=pages, body_timeout=body_timeout)
 
 
 class HubApp:
@@ -214,11 +228,13 @@ class HubApp:
         *,
         page_sizes: PageSizes | None = None,
         pages: PageRouter | None = None,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
     ) -> None:
         self._storage = storage
         self._tokens = tuple(tokens)
         self._page_sizes = page_sizes or PageSizes()
         self._pages = pages
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -230,6 +246,8 @@ class HubApp:
             return
         except HttpError as exc:
             response = exc.to_response()
+        except LimitError as exc:
+            response = HttpError(exc.status, exc.message).to_response()
         except StorageError as exc:
             response = HttpError.from_storage(exc).to_response()
         except Exception:
@@ -245,10 +263,14 @@ class HubApp:
         handler = self._route(request.method, parts) or self._page(request.method, parts)
         if handler is None:
             raise HttpError(404, f"The Hub emulator has no route for {request.method} /{'/'.join(parts)}")
+        token = self._authenticate(request.headers)  # before the body: a bad token is refused unread
+        rule = _body_rule(handler)
+        if token is None and rule.needs_token:
+            raise HttpError(401, "Writing needs a write token in 'Authorization: Bearer <token>'")
         call = Call(
             query=parse_qs(request.scope["query_string"].decode("latin-1"), keep_blank_values=True),
-            body=await request.body(),
-            token=self._authenticate(request.headers),
+            body=await read_body(request.receive, request.headers, rule.max_bytes, self._body_timeout),
+            token=token,
             base_url=str(request.base_url).rstrip("/"),
             raw_path=raw_path.decode("ascii"),
         )
@@ -413,9 +435,12 @@ class HubApp:
         if match is None:
             return None
         try:
-            metadata = yaml.safe_load(match.group(2))
+            metadata = load_metadata(match.group(2))
             # as JSON: YAML dates become strings; keys JSON cannot hold make the card unreadable
             card = json.loads(json.dumps(metadata, default=str, allow_nan=False))
+        except LimitError as exc:  # not expanded, not served: repo info answers without cardData
+            log.warning("README.md of commit %s: %s", commit.id[:7], exc.message)
+            return None
         except (yaml.YAMLError, TypeError, ValueError):
             return None
         return card if isinstance(card, dict) else None
@@ -437,7 +462,10 @@ class HubApp:
     def paths_info(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         self._visible_repo(call, repo_id)
         commit = self._storage.resolve(repo_id, revision)
-        form = parse_qs(call.body.decode(), keep_blank_values=True)  # form-encoded, not JSON
+        try:
+            form = parse_qs(call.body.decode(), keep_blank_values=True)  # form-encoded, not JSON
+        except UnicodeDecodeError as exc:
+            raise HttpError(400, "The paths-info body is not UTF-8 form data (paths=...&paths=...)") from exc
         found = [entry for path in form.get("paths", []) if (entry := find_path(commit, path)) is not None]
         expand = form.get("expand", [""])[-1].lower() in ("1", "true")
         return JSONResponse(self._entries_json(repo_id, commit, found, expand=expand))
@@ -501,6 +529,7 @@ class HubApp:
             headers |= {"X-Linked-Etag": f'"{entry.sha256}"', "X-Linked-Size": str(entry.size)}
         object_path = self._storage.object_path(entry.sha256)
         media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        headers |= USER_FILE_HEADERS
         return FileResponse(object_path, headers=headers, media_type=media_type, stat_result=object_path.stat())
 
     # -- refs --------------------------------------------------------------------------------------
@@ -599,7 +628,7 @@ class HubApp:
         if announced is not None and announced != str(size):
             raise HttpError(400, f"Content-Length {announced} differs from the {size} bytes the upload link is for")
         with self._storage.begin_upload(oid, size) as upload:
-            async for chunk in request.stream():  # chunk by chunk: memory stays flat whatever the size
+            async for chunk in body_chunks(request.receive, self._body_timeout):  # memory stays flat
                 upload.write(chunk)
             await run_in_threadpool(upload.finish)
         await run_in_threadpool(self._storage.link_object, repo_id, oid)
@@ -723,9 +752,11 @@ def validate_yaml(call: Call) -> Response:
     if match is None:
         return JSONResponse({"errors": [], "warnings": []})
     try:
-        metadata = yaml.safe_load(match.group(2))
+        metadata = load_metadata(match.group(2))
     except yaml.YAMLError as exc:
         return _yaml_errors(f"Invalid YAML in the README.md metadata: {exc}")
+    except LimitError as exc:
+        return _yaml_errors(f"The README.md metadata is refused: {exc.message}")
     if metadata is not None and not isinstance(metadata, dict):
         return _yaml_errors(f"The README.md metadata must be a YAML mapping, not a {type(metadata).__name__}")
     return JSONResponse({"errors": [], "warnings": []})
@@ -739,16 +770,17 @@ def _serve_page(page: PageHandler, call: Call) -> Response:
     return page(call.token, call.query)
 
 
+def _body_rule(handler: Handler) -> BodyRule:
+    function = handler.func if isinstance(handler, partial) else handler
+    return BODY_RULES.get(getattr(function, "__name__", ""), NO_BODY)
+
+
 def _split_path(raw_path: bytes) -> list[str]:
     """Split first, decode each segment after: a ``%2F`` inside a segment stays in that segment."""
     try:
         return [unquote(part, errors="strict") for part in raw_path.decode("ascii").strip("/").split("/")]
     except UnicodeDecodeError as exc:
         raise HttpError(400, "The request path is not valid percent-encoded UTF-8") from exc
-
-
-def _header_safe(text: str) -> str:
-    return " ".join(text.encode("ascii", "backslashreplace").decode().split())
 
 
 def _repo_id_of_body(call: Call, body: Mapping[str, Any]) -> RepoId:
@@ -888,7 +920,7 @@ def _signed_upload(secret: bytes, oid: str, query: Mapping[str, str]) -> tuple[R
 def _parse_commit_body(body: bytes) -> tuple[dict[str, Any], list[Operation]]:
     """The NDJSON commit: a header line, then one line per operation."""
     try:
-        lines = [json.loads(line) for line in body.splitlines() if line.strip()]
+        lines = [parse_json(line, "A line of the commit body") for line in body.splitlines() if line.strip()]
     except ValueError as exc:
         raise HttpError(400, f"The commit body is not valid NDJSON: {exc}") from exc
     if not lines or not isinstance(lines[0], dict) or lines[0].get("key") != "header":

@@ -76,6 +76,7 @@ _BYTE_UNITS: Final[Mapping[str, int]] = {"": 1, "B": 1, "KiB": 1024, "MiB": 1024
 _BYTES_RE: Final = re.compile(r"(\d+)\s*(B|KiB|MiB|GiB)?")
 _DURATION_RE: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s)?")
 _MAX_LATENCY_MS: Final = 600_000
+_ADMIN_BODY_MAX_BYTES: Final = 1024 * 1024  # a list of fault rules; more answers 413
 
 
 @dataclass(frozen=True)
@@ -382,9 +383,11 @@ class FaultInjector:
             if method != "POST":
                 return _error(405, f"{RELEASE_PATH} answers POST (release the held requests)")
             body = await _read_body(receive)
+            if body is None:
+                return _error(413, f"The body is larger than {_ADMIN_BODY_MAX_BYTES} bytes")
             try:
                 ids = json.loads(body) if body.strip() else None
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 return _error(400, f"The body is not valid JSON: {exc}")
             if ids is not None and not (isinstance(ids, list) and all(type(i) is int for i in ids)):
                 return _error(400, "The body must be empty (release every held request) or a JSON list of fault ids")
@@ -396,12 +399,14 @@ class FaultInjector:
                 return JSONResponse({"cleared": self.clear()})
             case "POST":
                 body = await _read_body(receive)
+                if body is None:
+                    return _error(413, f"The body is larger than {_ADMIN_BODY_MAX_BYTES} bytes")
                 try:
                     items = json.loads(body)
                     if not isinstance(items, list):
                         raise HubServerError("The body must be a JSON list of faults (spec strings or objects)")
                     rules = [FaultRule.from_json(item) for item in items]
-                except ValueError as exc:
+                except (ValueError, RecursionError) as exc:
                     return _error(400, f"The body is not valid JSON: {exc}")
                 except (HubServerError, TypeError) as exc:
                     return _error(400, str(exc))
@@ -493,13 +498,18 @@ def _reset_connection(receive: Receive) -> None:
     transport.abort()
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The admin request's body; None once it passes _ADMIN_BODY_MAX_BYTES (the rest is left unread)."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
         chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > _ADMIN_BODY_MAX_BYTES:
+            return None
         if not message.get("more_body", False):
             break
     return b"".join(chunks)

@@ -3,9 +3,10 @@
 Both listen on a loopback socket by default and serve storage in one directory. This is where the
 emulator's parts are put together: the API (:mod:`release.hub.app`) with the web view
 (:mod:`release.hub.web`) for the paths the API leaves, wrapped in fault injection
-(:mod:`release.hub.faults`) when asked. Tokens decide who may do what (:mod:`release.hub.auth`): a
-token grants its role over the namespace named like its user. With no tokens at all, the documented
-development token :data:`DEV_TOKEN` is accepted instead.
+(:mod:`release.hub.faults`) when asked, behind the header checks and timeouts of
+:mod:`release.hub.limits`. Tokens decide who may do what (:mod:`release.hub.auth`): a token grants its
+role over the namespace named like its user. With no tokens at all, the documented development token
+:data:`DEV_TOKEN` is accepted instead.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ from release.hub import web
 from release.hub.app import PageSizes, create_app
 from release.hub.auth import DEV_TOKEN, Token, accepted_tokens, parse_token_option
 from release.hub.faults import ADMIN_PATH, FaultInjector, FaultRule, with_faults
+from release.hub.limits import (
+    BODY_TIMEOUT_SECONDS,
+    HEADER_TIMEOUT_SECONDS,
+    MAX_HEADER_BYTES,
+    CloseUnreadBodies,
+    HeaderCheck,
+    host_names,
+    timed_h11,
+)
 from release.hub.storage import HubStorage
 
 # The tokens HubServer and serve take are defined in release.hub.auth and exported here with them.
@@ -55,7 +65,10 @@ class HubServer:
         page_sizes: PageSizes | None = None,
         faults: Sequence[FaultRule] = (),
         admin_token: str | None = None,
+        header_timeout: float = HEADER_TIMEOUT_SECONDS,
+        body_timeout: float = BODY_TIMEOUT_SECONDS,
     ) -> None:
+        self._timeouts = (header_timeout, body_timeout)  # docs/hub-api.md, Limits
         self._storage_dir = storage
         self._faults = tuple(faults)  # injected from the start; more through the admin endpoint
         self._admin_token = admin_token  # None: no admin endpoint
@@ -81,12 +94,15 @@ class HubServer:
         """Serve in a daemon thread; return once the socket accepts connections."""
         if self._thread is not None:
             raise HubServerError(f"The Hub emulator on {self.url} is already running")
-        served = _compose(self._storage_dir, self._tokens, self._page_sizes, self._faults, self._admin_token)
+        header_timeout, body_timeout = self._timeouts
+        served = _compose(
+            self._storage_dir, self._tokens, self._page_sizes, self._faults, self._admin_token, body_timeout
+        )
         self._injector = served if isinstance(served, FaultInjector) else None
         if self._sock is None:
             self._sock = _bind(self._host, self._port)
             self._url = _url_of(self._sock)
-        server = _uvicorn_server(served)
+        server = _uvicorn_server(_host_checked(served, self._host, self._sock), header_timeout)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [self._sock]}, name=f"hub-emulator {self.url}", daemon=True
         )
@@ -144,7 +160,7 @@ def serve(
     if generated:
         admin_token = secrets.token_urlsafe(24)
     _check_admin_token(admin_token, accepted)
-    app = _compose(storage, accepted, None, faults, admin_token)
+    app = _compose(storage, accepted, None, faults, admin_token, BODY_TIMEOUT_SECONDS)
     sock = _bind(host, port)
     url = _url_of(sock)
     log.info("Hub emulator serving %s (storage %s)", url, storage)
@@ -161,7 +177,7 @@ def serve(
         log.info("Fault admin token: %s", shown)
     # On Ctrl-C uvicorn shuts down gracefully, then re-raises the signal only to report it.
     with contextlib.suppress(KeyboardInterrupt):
-        _uvicorn_server(app).run(sockets=[sock])
+        _uvicorn_server(_host_checked(app, host, sock), HEADER_TIMEOUT_SECONDS).run(sockets=[sock])
     log.info("Hub emulator on %s stopped", url)
 
 
@@ -171,11 +187,20 @@ def _compose(
     page_sizes: PageSizes | None,
     faults: Sequence[FaultRule],
     admin_token: str | None,
+    body_timeout: float,
 ) -> ASGIApp:
     """The emulator as served: the API and the web view over one storage, inside fault injection if asked."""
     storage = HubStorage.open(storage_dir)
-    app = create_app(storage, tokens, page_sizes=page_sizes, pages=partial(web.route, storage))
+    pages = partial(web.route, storage)
+    app = create_app(storage, tokens, page_sizes=page_sizes, pages=pages, body_timeout=body_timeout)
     return with_faults(app, faults, admin_token=admin_token)
+
+
+def _host_checked(app: ASGIApp, host: str, sock: socket.socket) -> ASGIApp:
+    """``app`` answering only requests whose Host names the loopback names or ``host``, at the bound port;
+    a refusal given before a request's body was read closes its connection."""
+    bound, port = sock.getsockname()[:2]
+    return CloseUnreadBodies(HeaderCheck(app, host_names(host, bound), port))
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -200,9 +225,11 @@ def _check_admin_token(admin_token: str | None, tokens: Sequence[Token]) -> None
         raise HubServerError("The admin token is also a user token: choose one that is not")
 
 
-def _uvicorn_server(app: ASGIApp) -> uvicorn.Server:
+def _uvicorn_server(app: ASGIApp, header_timeout: float) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
+        http=timed_h11(header_timeout),  # a request's headers must arrive within header_timeout
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,  # larger request line and headers: 400
         lifespan="off",
         ws="none",
         log_config=None,  # leave the process's logging configuration alone

@@ -36,6 +36,7 @@ from markupsafe import Markup
 from starlette.responses import HTMLResponse, Response
 
 from release.hub.auth import Token, may_read
+from release.hub.limits import LimitError, header_text, load_metadata
 from release.hub.repo import (
     FRONT_MATTER,
     URL_PREFIXES,
@@ -269,9 +270,11 @@ def _plan_readme(storage: HubStorage, repo_id: RepoId, commit: Commit) -> Readme
     if match is not None:
         text = text[match.end() :]
         try:
-            data = yaml.safe_load(match.group(2))
+            data = load_metadata(match.group(2))
         except yaml.YAMLError as exc:
             data, error = None, f"The front matter is not valid YAML: {exc}"
+        except LimitError as exc:
+            data, error = None, f"The front matter is not shown: {exc.message}"
         if isinstance(data, dict):
             metadata = [(str(key), _metadata_text(value)) for key, value in data.items()]
         elif data is not None:
@@ -385,8 +388,7 @@ def _html(body: str, status: int = 200, headers: Mapping[str, str] | None = None
 
 def _error_page(code: str, title: str, message: str) -> Response:
     body = _render("error.html", title=title, message=message)
-    header_message = " ".join(message.encode("ascii", "backslashreplace").decode().split())
-    return _html(body, 404, {"X-Error-Code": code, "X-Error-Message": header_message})
+    return _html(body, 404, {"X-Error-Code": code, "X-Error-Message": header_text(message)})
 
 
 def _render(template: str, **context: Any) -> str:
