@@ -120,6 +120,17 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def conformance(session: nox.Session) -> None:
+    """Run huggingface_hub's own test suite (its sdist, as uv.lock pins it) against the Hub emulator.
+
+    Writes conformance/results.md after a whole run. ``-- --ci`` runs the subset CI can afford;
+    ``-- tests/test_hf_api.py -k Branch`` (the suite's paths) any part; ``-- --workers 0`` serially.
+    """
+    _sync(session, "conformance")
+    session.run("python", "-m", "conformance.run", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Lint and format-check with ruff; check the workflows with actionlint (and shellcheck); check the locks."""
     _sync(session, "lint", project=False)
