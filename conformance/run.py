@@ -54,6 +54,7 @@ def pytest_command(
         "pytest",
         f"--rootdir={suite}",
         "--override-ini=addopts=--strict-markers",  # not the suite's -sv, --durations=0, live logs
+        "--override-ini=asyncio_default_fixture_loop_scope=function",  # pytest-asyncio warns when unset
         "-p",
         "conformance.plugin",
         "-p",
