@@ -136,6 +136,17 @@ for file in plan_scaffold(scan_project(root), spec="model-release", python="3.11
 
 
 @nox.session(python=PYTHON)
+def conformance(session: nox.Session) -> None:
+    """Run huggingface_hub's own test suite (its sdist, as uv.lock pins it) against the Hub emulator.
+
+    Writes conformance/results.md after a whole run. ``-- --ci`` runs the subset CI can afford;
+    ``-- tests/test_hf_api.py -k Branch`` (the suite's paths) any part; ``-- --workers 0`` serially.
+    """
+    _sync(session, "conformance")
+    session.run("python", "-m", "conformance.run", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Lint and format-check with ruff; check the workflows, this repository's and those `init` writes, with
     actionlint (and shellcheck) and zizmor; check the locks."""
