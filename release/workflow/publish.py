@@ -143,8 +143,9 @@ def _publish_trees(
     with connect(config, token, read_only=options.dry_run) as (url, run_token):
 
         def staged(tree: StagedTree) -> StagedRepo:
+            sign = config.sign if tree.repo_id == config.repo_id else None  # [sign] signs the model's release
             target = PublishTarget(
-                url, tree.repo_id, tree.repo_type, run_token, private=tree.private, create_pr=create_pr
+                url, tree.repo_id, tree.repo_type, run_token, private=tree.private, create_pr=create_pr, sign=sign
             )
             return StagedRepo(tree.directory, tree.manifest, target)
 
