@@ -120,6 +120,38 @@ def test_an_unsigned_tree_is_refused_and_a_broken_key_is_named(
     assert not (tree / SIGNATURE_PATH).exists()
 
 
+def test_a_sigstore_policy_verifies_offline_with_a_trust_root_and_refuses_a_key_signature(
+    tmp_path: Path, keys: dict[str, tuple[Path, Path]]
+) -> None:
+    """Sigstore keyless signing needs Sigstore's services; verifying needs only a trust root, given as a file.
+
+    The trust root is the one the sigstore package ships (its TUF cache seed), so nothing is fetched.
+    """
+    import sigstore
+
+    store = Path(sigstore.__file__).parent / "_store" / "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
+    trust_config = tmp_path / "trust-config.json"
+    trust_config.write_text(
+        json.dumps(
+            {
+                "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+                "trustedRoot": json.loads((store / "trusted_root.json").read_text("utf-8")),
+                "signingConfig": json.loads((store / "signing_config.v0.2.json").read_text("utf-8")),
+            }
+        ),
+        encoding="utf-8",
+    )
+    tree = _tree(tmp_path / "release")
+    sign_tree(tree, SignSpec("key", key=keys["publisher"][0]))
+    workflow = "https://github.com/alice/model/.github/workflows/release.yml@refs/tags/v1.0"
+    policy = TrustPolicy(
+        identity=workflow, issuer="https://token.actions.githubusercontent.com", trust_config=trust_config
+    )
+    with pytest.raises(SignatureError, match=r"does not verify under the identity https://github\.com/alice") as info:
+        verify_tree(tree, policy)
+    assert info.value.problem == "untrusted"
+
+
 # --- interoperability with model-signing's own command line ---------------------------------------
 
 
@@ -207,6 +239,17 @@ def _signed_release(
     apply_stages([plan], inspect=lambda _plan, built: sign_tree(built, spec) if spec is not None else None)
     publish_release(plan.dest, plan.manifest, PublishTarget(hub.url, repo, "model", hub.token, sign=spec))
     return plan
+
+
+def test_publishing_a_signed_tree_needs_the_sign_table_to_sign_it_again(
+    hub: RunningHub, tmp_path: Path, wheelhouse: Wheelhouse, keys: dict[str, tuple[Path, Path]]
+) -> None:
+    from release.errors import PublishError
+
+    plan = _signed_release(hub, tmp_path, wheelhouse, "alice/signed-twice", keys["publisher"][0])
+    target = PublishTarget(hub.url, "alice/signed-twice", "model", hub.token)
+    with pytest.raises(PublishError, match=r"is a signed release \(model\.sig, method key\), but no \[sign\]"):
+        publish_release(plan.dest, plan.manifest, target)
 
 
 def _options(wheelhouse: Wheelhouse, dest: Path, trust: TrustPolicy) -> ReproduceOptions:
@@ -333,6 +376,8 @@ def test_the_example_released_with_a_key_reproduces_and_verifies_with_it(
     project = copy_example(tmp_path / "project")
     with (project / "release.toml").open("a", encoding="utf-8") as config:
         config.write('\n[sign]\nmethod = "key"\nkey_env = "TEST_SIGNING_KEY"\n')
+    dry = run_cli("release", "--dry-run", "--json", cwd=project, env={"TEST_SIGNING_KEY": str(private)})
+    assert dry.returncode == 0, dry.stderr  # a dry run signs nothing (its tree is links), and plans the rest
     released = run_cli("release", "--json", cwd=project, env={"TEST_SIGNING_KEY": str(private)})
     assert released.returncode == 0, released.stderr
     staged = Path(json.loads(released.stdout)["staged_dir"])
