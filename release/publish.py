@@ -31,7 +31,7 @@ from release.notes import (
     previous_version,
     render_notes,
 )
-from release.signing import SignSpec
+from release.signing import SIGNATURE_PATH, SignSpec
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 
 if TYPE_CHECKING:
@@ -503,7 +503,7 @@ def _with_release_notes(
     signature = None if manifest.signature is None else staged_dir / manifest.signature.path
     if signature is not None and signature.is_file():  # stands in until the release is signed again (_signed)
         size, digest = hash_file(signature)
-        entries[signature.name] = ManifestEntry(signature.name, size, digest)
+        entries[SIGNATURE_PATH] = ManifestEntry(SIGNATURE_PATH, size, digest)
     pending = {NOTES_PATH: notes.encode("utf-8"), RELEASE_MANIFEST: manifest_json.encode("utf-8")}
     return _Release(updated, notes, entries, pending)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from release.errors import ConfigError, SignatureError
+from release.errors import ConfigError, SignatureError, StageError
 
 if TYPE_CHECKING:
     from release.stage import ReleaseManifest
@@ -124,12 +124,21 @@ def sign_tree(directory: Path, spec: SignSpec) -> Path:
                 signing_certificate=_readable(spec.certificate, "certificate"),
                 certificate_chain=[_readable(c, "chain") for c in spec.chain],
             )
-        else:
-            config.use_sigstore_signer(use_ambient_credentials=True, oidc_issuer=spec.oidc_issuer)
+        else:  # the CI's identity token, or a refusal: never model-signing's interactive OAuth flow
+            token = _ambient_identity_token()
+            config.use_sigstore_signer(
+                use_ambient_credentials=False, identity_token=token, oidc_issuer=spec.oidc_issuer
+            )
         target = directory / SIGNATURE_PATH
         config.sign(directory, target)
+    except ConfigError:
+        raise
     except (ValueError, TypeError) as exc:  # model-signing's: a key it cannot load, of an unsupported curve
         raise ConfigError(f"[sign] could not sign {directory} with method {spec.method!r}: {exc}") from exc
+    except Exception as exc:  # Sigstore's: no OIDC identity (id-token: write), its services out of reach
+        hint = " (keyless signing needs the CI's OIDC token, id-token: write, and Sigstore's services)"
+        extra = hint if spec.method == "sigstore" else ""
+        raise StageError(f"could not sign {directory} with method {spec.method!r}{extra}: {exc}") from exc
     return target
 
 
@@ -149,6 +158,20 @@ def sign_files(files: Mapping[str, Path | bytes], spec: SignSpec) -> bytes:
                 except OSError:
                     shutil.copyfile(origin, target)
         return sign_tree(root, spec).read_bytes()
+
+
+def _ambient_identity_token() -> str:
+    """The OIDC token the CI gives this job (GitHub Actions with ``id-token: write``, and the others the
+    ``id`` library knows); without one, signing stops here instead of opening a browser."""
+    from sigstore.oidc import detect_credential  # installed with model-signing
+
+    token = detect_credential("sigstore")  # model-signing's client id for Sigstore's issuer
+    if not token:
+        raise ConfigError(
+            '[sign] method = "sigstore" needs an OIDC identity from CI (on GitHub Actions: permissions '
+            '`id-token: write`); none was found. Sign locally with method = "key"'
+        )
+    return token
 
 
 def _readable(path: Path, field: str) -> Path:

@@ -152,6 +152,14 @@ def test_a_sigstore_policy_verifies_offline_with_a_trust_root_and_refuses_a_key_
     assert info.value.problem == "untrusted"
 
 
+def test_keyless_signing_without_a_ci_identity_stops_naming_the_permission(tmp_path: Path) -> None:
+    """Never model-signing's interactive OAuth flow: outside CI (the tests' environment has none), a refusal."""
+    tree = _tree(tmp_path / "release")
+    with pytest.raises(ConfigError, match="id-token: write"):
+        sign_tree(tree, SignSpec("sigstore"))
+    assert not (tree / SIGNATURE_PATH).exists()
+
+
 # --- interoperability with model-signing's own command line ---------------------------------------
 
 
