@@ -324,7 +324,13 @@ def check_signature(
     if manifest is None or manifest.signature is None:
         what = "has no release-manifest.json" if manifest is None else "is not signed (its manifest names no signature)"
         raise signature_error("unsigned", f"{name} {what}, and a signature by {trust.describe()} is required")
-    signature = download(manifest.signature.path)
+    from huggingface_hub.errors import EntryNotFoundError  # reproduce has imported the client already
+
+    try:
+        signature = download(manifest.signature.path)
+    except EntryNotFoundError as exc:
+        message = f"{name} names its signature {manifest.signature.path}, but the repository has no such file"
+        raise signature_error("unsigned", message) from exc
     verified = verify_signed_digests(signature, trust, {RELEASE_MANIFEST: download(RELEASE_MANIFEST), **files})
     log.info("%s is signed by %s", name, verified.signer)
     return verified

@@ -325,6 +325,14 @@ def test_a_republished_file_and_a_swapped_signature_are_refused(
         )
     assert changed.value.problem == "tampered"
 
+    api.delete_file(SIGNATURE_PATH, repo_id="alice/signed-tampered")
+    api.create_tag("alice/signed-tampered", tag="v1.1.1")
+    with pytest.raises(SignatureError, match=r"names its signature model\.sig, but the repository has no such file"):
+        reproduce_release(
+            ReproduceTarget(hub.url, "alice/signed-tampered", revision="v1.1.1"),
+            _options(wheelhouse, tmp_path / "e3", trust),
+        )
+
     api.upload_file(
         path_or_fileobj=other.dest / SIGNATURE_PATH, path_in_repo=SIGNATURE_PATH, repo_id="alice/signed-tampered"
     )
