@@ -396,8 +396,11 @@ def test_the_example_released_with_a_key_reproduces_and_verifies_with_it(
     assert dry.returncode == 0, dry.stderr  # a dry run signs nothing (its tree is links), and plans the rest
     released = run_cli("release", "--json", cwd=project, env={"TEST_SIGNING_KEY": str(private)})
     assert released.returncode == 0, released.stderr
-    staged = Path(json.loads(released.stdout)["staged_dir"])
+    summary = json.loads(released.stdout)
+    staged = Path(summary["staged_dir"])
     assert (staged / SIGNATURE_PATH).is_file()
+    shipped = [p for p in staged.rglob("*") if p.is_file()]
+    assert summary["files"] == len(shipped) and summary["bytes"] == sum(p.stat().st_size for p in shipped)
     upstream = subprocess.run(
         [
             MODEL_SIGNING,

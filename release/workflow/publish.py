@@ -172,6 +172,9 @@ def _sent(result: PublishResult, tree: StagedTree, endpoint: str) -> RepoOutcome
     published = result.manifest or tree.manifest
     files = len(published.files) + 1  # release-manifest.json, with the dataset commits of this run
     size = published.total_size + (tree.directory / RELEASE_MANIFEST).stat().st_size
+    if published.signature is not None:  # a signed release ships its signature too, which the manifest names
+        files += 1
+        size += (tree.directory / published.signature.path).stat().st_size
     changes = None if result.plan is None else Changes(tuple(e.path for e in result.plan.add), result.plan.delete)
     url = result.url if endpoint != "local" else None
     if result.already_released:
