@@ -23,14 +23,18 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from release import __version__
 from release.ci import ActionsRun, append_summary, in_github_actions, render_summary
 from release.config import Config, load_config
-from release.errors import ReleaseError
+from release.errors import ReleaseError, UsageError
 from release.progress import Bars, LogLines, progress_for
 from release.redaction import RedactingFilter, redact, secrets_of
 from release.workflow.report import Report
+
+if TYPE_CHECKING:
+    from release.signing import TrustPolicy
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -138,7 +142,40 @@ def _reproduce(args: argparse.Namespace) -> Report:
         installer=args.installer,
     )
     config = _project_config(args) if endpoint in (None, "local") else None  # the default endpoint, or its .hub
+    options = replace(options, trust=_trust(args, config))
     return reproduce(ReproduceRequest(args.target, args.repo_type, endpoint, options), config)
+
+
+def _verify(args: argparse.Namespace) -> Report:
+    from release.workflow.verify import VerifyRequest, verify
+
+    endpoint = args.endpoint or os.environ.get("HF_ENDPOINT")
+    config = _project_config(args)
+    trust = _trust(args, config)
+    if not trust.required:
+        raise UsageError(
+            "verify: say what to trust: --trust-key PUBLIC.pem, --trust-identity with --trust-issuer, "
+            "--trust-certificate, or a [trust] table in release.toml"
+        )
+    return verify(VerifyRequest(args.target, trust, args.repo_type, endpoint), config)
+
+
+def _trust(args: argparse.Namespace, config: Config | None) -> TrustPolicy:
+    """--trust-* when given, else the configuration's [trust] (none: nothing is required)."""
+    from release.signing import TrustPolicy
+
+    given = TrustPolicy(
+        key=Path(args.trust_key) if args.trust_key else None,
+        certificate_chain=tuple(Path(c) for c in args.trust_certificate),
+        identity=args.trust_identity,
+        issuer=args.trust_issuer,
+        trust_config=Path(args.trust_config) if args.trust_config else None,
+    )
+    if (given.identity is None) != (given.issuer is None):
+        raise UsageError("--trust-identity and --trust-issuer go together: Sigstore checks both")
+    if given.required or config is None:
+        return given
+    return config.trust
 
 
 def _init(args: argparse.Namespace) -> Report:
@@ -373,6 +410,30 @@ def _reproduce_options(reproduce: argparse.ArgumentParser, common: argparse.Argu
     reproduce.add_argument("--find-links", action="append", default=[], metavar="URL", help="passed to the installer")
     reproduce.add_argument("--index-url", metavar="URL", help="passed to the installer")
     reproduce.add_argument("--no-index", action="store_true", help="passed to the installer")
+    _trust_options(reproduce)
+
+
+def _trust_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-key", metavar="PUBLIC.pem", help="require a signature by this public key")
+    parser.add_argument(
+        "--trust-certificate",
+        action="append",
+        default=[],
+        metavar="CERT.pem",
+        help="require a certificate signature chaining to these certificates (repeatable)",
+    )
+    parser.add_argument("--trust-identity", metavar="IDENTITY", help="Sigstore: require a signature by this identity")
+    parser.add_argument("--trust-issuer", metavar="URL", help="Sigstore: the OIDC issuer of --trust-identity")
+    parser.add_argument(
+        "--trust-config", metavar="FILE", help="Sigstore: a trust root (ClientTrustConfig JSON), to verify offline"
+    )
+
+
+def _verify_options(verify: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    verify.add_argument("target", metavar="DIR|REPO[@REV]", help="a release folder, or a release on the Hub")
+    verify.add_argument("--repo-type", choices=("model", "dataset"), default="model")
+    verify.add_argument("--endpoint", help='the Hub URL, or "local" (default: HF_ENDPOINT, else the config\'s)')
+    _trust_options(verify)
 
 
 def _init_options(init: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
@@ -428,6 +489,7 @@ _COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], Report], str, _Options
     "publish": (_publish, "upload the staged release as one commit, verify it, tag v<version>", _publish_options),
     "release": (_release, "check the locks, then checksum, card, stage and publish", _release_options),
     "reproduce": (_reproduce, "rebuild a published release's environment from its locks", _reproduce_options),
+    "verify": (_verify, "check a signed release's signature (DIR or REPO@REV) against what you trust", _verify_options),
     "init": (
         _init,
         "adopt model-release in a model project: scaffold release.toml, noxfile.py, templates/, "

@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from release.errors import ConfigError
 from release.schema import check_document, load_schema
+from release.signing import SignSpec, TrustPolicy
 
 RepoType = Literal["model", "dataset"]
 DEFAULT_ENDPOINT = "https://huggingface.co"
@@ -150,6 +151,8 @@ class Config:
     gate: GateSettings = GateSettings()
     create_pr: bool = False  # [publish] create_pr: the release goes to a pull request, not the branch
     verify: VerifyConfig | None = None
+    sign: SignSpec | None = None  # [sign]: stage signs the release (release.signing)
+    trust: TrustPolicy = field(default_factory=TrustPolicy)  # [trust]: what reproduce and verify require of a signature
 
     @property
     def tag(self) -> str:
@@ -268,6 +271,8 @@ def parse_config(
         gate=_gate_settings(data.get("gate", {})),
         create_pr=data.get("publish", {}).get("create_pr", False),
         verify=_verify_config(data.get("verify"), path),
+        sign=_sign_spec(data.get("sign"), resolve),
+        trust=_trust_policy(data.get("trust", {}), resolve),
     )
 
 
@@ -397,6 +402,29 @@ def _command(value: str | list[str], key: str, path: Path) -> tuple[str, ...]:
     if not argv:
         raise ConfigError(f"invalid configuration in {path}: {key} is empty: name the program to run")
     return tuple(argv)
+
+
+def _sign_spec(table: Mapping[str, Any] | None, resolve: Callable[[str], Path]) -> SignSpec | None:
+    if table is None:
+        return None
+    return SignSpec(
+        method=table["method"],
+        key=resolve(table["key"]) if "key" in table else None,
+        key_env=table.get("key_env"),
+        certificate=resolve(table["certificate"]) if "certificate" in table else None,
+        chain=tuple(resolve(c) for c in table.get("chain", ())),
+        oidc_issuer=table.get("oidc_issuer"),
+    )
+
+
+def _trust_policy(table: Mapping[str, Any], resolve: Callable[[str], Path]) -> TrustPolicy:
+    return TrustPolicy(
+        key=resolve(table["key"]) if "key" in table else None,
+        certificate_chain=tuple(resolve(c) for c in table.get("certificates", ())),
+        identity=table.get("identity"),
+        issuer=table.get("issuer"),
+        trust_config=resolve(table["trust_config"]) if "trust_config" in table else None,
+    )
 
 
 def _gate_settings(table: Mapping[str, Any]) -> GateSettings:

@@ -130,3 +130,14 @@ class HubServerError(ReleaseError):
     """The local Hub emulator could not start or was given bad options."""
 
     exit_code = 2
+
+
+class SignatureError(ReproduceError):
+    """A release's signature is missing, by someone not trusted, or over other bytes (see ``release.signing``).
+
+    ``problem`` names which: "unsigned", "untrusted", "tampered" or "malformed".
+    """
+
+    def __init__(self, message: str, *, problem: str) -> None:
+        self.problem = problem
+        super().__init__(message)

@@ -31,11 +31,13 @@ from release.lock.pip import PipIndex, check_requirements_lock, lock_requirement
 from release.lock.snapshot import write_snapshot
 from release.process import ProcessError, run
 from release.repo_paths import check_repo_paths
+from release.signing import SIGNATURE_PATH
 from release.stage import (
     DatasetInput,
     DatasetRepoRef,
     LinkMode,
     ReleaseManifest,
+    SignatureRef,
     SourceInfo,
     StagePlan,
     apply_stages,
@@ -223,7 +225,7 @@ def apply_release(config: Config, staged: StagedRelease, *, scratch: Path | None
         link = "symbolic"
     apply_stages(
         staged.plans,
-        inspect=lambda plan, built: run_safety_gate(config, [(f.path, built / f.path) for f in plan.files]),
+        inspect=lambda plan, built: _gate_and_sign(config, plan, built, sign=scratch is None),
         link=link,
     )
     if scratch is None:
@@ -282,10 +284,23 @@ def plan_release_tree(config: Config, checksums: Checksums, card: Card, source: 
         source=source,
         extra=dict(card.eval_results),  # the .eval_results/ files rendered with the card
         verify=spec,
+        signature=SignatureRef(SIGNATURE_PATH, config.sign.method) if config.sign is not None else None,
     )
     if spec is not None:
         check_outputs(spec, [f.path for f in plan.files], str(config.path))
     return plan
+
+
+def _gate_and_sign(config: Config, plan: StagePlan, built: Path, *, sign: bool) -> None:
+    """The safety gate over a built tree; then, for a signed release ([sign]), its signature over every file.
+
+    A dry run (``sign`` false: its tree is symbolic links) signs nothing: Sigstore would ask for an identity.
+    """
+    run_safety_gate(config, [(f.path, built / f.path) for f in plan.files])
+    if sign and config.sign is not None and plan.manifest.signature is not None:
+        from release.signing import sign_tree
+
+        sign_tree(built, config.sign)
 
 
 def _moved_to(staged: StagedRelease, stage_dir: Path, scratch: Path) -> StagedRelease:

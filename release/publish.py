@@ -31,6 +31,7 @@ from release.notes import (
     previous_version,
     render_notes,
 )
+from release.signing import SIGNATURE_PATH, SignSpec
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class PublishTarget:
     private: bool = False
     branch: str = "main"
     create_pr: bool = False  # commit to a pull request against ``branch``; tag only once it is merged
+    sign: SignSpec | None = None  # [sign]: a signed release is signed again over its final bytes (notes included)
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
         # The notes join the release before anything is compared or sent. They are written into the
         # staged tree only once a commit (or the tag) holds them: a refused or failed publish leaves
         # the staged tree as stage made it.
-        release = _with_release_notes(api, target, staged_dir, manifest)
+        release = _signed(target, staged_dir, _with_release_notes(api, target, staged_dir, manifest))
         committed = _commit_release(api, target, staged_dir, release)
         if isinstance(committed, PublishResult):
             return committed
@@ -316,8 +318,8 @@ def preview_publish(staged_dir: Path, manifest: ReleaseManifest, target: Publish
             return PublishPreview(target.repo_id, target.endpoint, tag, False, None, (), plan, notes, kind)
         existing = _tag_commit(api, target, tag)
         if existing is not None:
-            remote = _remote_tree(api, target, existing)
-            found = compare_tree(release.entries, remote, staged_dir, release.pending)
+            entries, remote = _unsigned(release, _remote_tree(api, target, existing))
+            found = compare_tree(entries, remote, staged_dir, release.pending)
             differences = _provenance_only(api, target, existing, release.manifest, found)
             return PublishPreview(target.repo_id, target.endpoint, tag, True, existing, differences, None, notes, kind)
         plan = _plan(api, target, release.entries, staged_dir, release.pending)
@@ -498,8 +500,47 @@ def _with_release_notes(
     manifest_json = updated.to_json()
     entries = {e.path: e for e in updated.files}
     entries[RELEASE_MANIFEST] = _entry_of(RELEASE_MANIFEST, manifest_json)
+    signature = None if manifest.signature is None else staged_dir / manifest.signature.path
+    if signature is not None and signature.is_file():  # stands in until the release is signed again (_signed)
+        size, digest = hash_file(signature)
+        entries[SIGNATURE_PATH] = ManifestEntry(SIGNATURE_PATH, size, digest)
     pending = {NOTES_PATH: notes.encode("utf-8"), RELEASE_MANIFEST: manifest_json.encode("utf-8")}
     return _Release(updated, notes, entries, pending)
+
+
+def _signed(target: PublishTarget, staged_dir: Path, release: _Release) -> _Release:
+    """A signed release, signed again over the bytes it is published with: the notes and the manifest listing
+    them join it at publish, so the staged signature no longer covers them. Unsigned releases as they are."""
+    ref = release.manifest.signature
+    if ref is None:
+        return release
+    if target.sign is None:
+        raise PublishError(
+            f"{staged_dir} is a signed release ({ref.path}, method {ref.method}), but no [sign] table says how to "
+            "sign it with its release notes: add the [sign] table it was staged with, or stage again without it"
+        )
+    from release.signing import sign_files  # model-signing: only for a signed release
+
+    files = {
+        p: release.pending[p] if p in release.pending else staged_dir / p for p in release.entries if p != ref.path
+    }
+    data = sign_files(files, target.sign)
+    entry = ManifestEntry(ref.path, len(data), hashlib.sha256(data).hexdigest())
+    return replace(release, entries={**release.entries, ref.path: entry}, pending={**release.pending, ref.path: data})
+
+
+def _unsigned(
+    release: _Release, remote: Mapping[str, RemoteFile]
+) -> tuple[Mapping[str, ManifestEntry], Mapping[str, RemoteFile]]:
+    """The release and a tagged tree, to compare, without the signature: every signing makes other bytes
+    (ECDSA, Sigstore), so a signed release is the tagged one when everything it signs is identical."""
+    ref = release.manifest.signature
+    if ref is None:
+        return release.entries, remote
+    return (
+        {p: e for p, e in release.entries.items() if p != ref.path},
+        {p: f for p, f in remote.items() if p != ref.path},
+    )
 
 
 def _pins_and_metrics(read: Callable[[str], str | None]) -> tuple[dict[str, str], dict[str, Any]]:
@@ -805,7 +846,8 @@ def _already_released(
     api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release, commit: str
 ) -> PublishResult:
     """The release, already released at ``commit`` (where its tag points); refused when that tree differs."""
-    found = compare_tree(release.entries, _remote_tree(api, target, commit), staged_dir, release.pending)
+    entries, remote = _unsigned(release, _remote_tree(api, target, commit))
+    found = compare_tree(entries, remote, staged_dir, release.pending)
     problems = _provenance_only(api, target, commit, release.manifest, found)
     if problems:
         raise PublishError(already_released_message(release.tag, target.repo_id, target.repo_type, problems))

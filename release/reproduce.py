@@ -50,6 +50,7 @@ from release.lock.pip import canonical_name, parse_lock_header, read_pins
 from release.lock.snapshot import marker_environment, probe_environment
 from release.machine import MachineDifferences, machine_differences, machine_of, probe_machine
 from release.process import run
+from release.signing import TrustPolicy, check_signature
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 from release.verify import Proof, Runtime, VerifySpec, prove
 
@@ -94,6 +95,7 @@ class ReproduceOptions:
     index_url: str | None = None
     no_index: bool = False
     installer: InstallerChoice = "auto"  # auto: uv when it is on PATH, else pip
+    trust: TrustPolicy = field(default_factory=TrustPolicy)  # --trust-key ...: who must have signed it
 
     def pip_args(self) -> tuple[str, ...]:
         args: list[str] = ["--no-index"] if self.no_index else []
@@ -344,6 +346,7 @@ def reproduce_release(target: ReproduceTarget, options: ReproduceOptions) -> Rep
             with tempfile.TemporaryDirectory(prefix="model-release-reproduce-") as cache:
                 job = _Job(target, revision, options, building, dest, Path(cache))
                 files, manifest = _download_environment(api, job)
+                check_signature(job.name, manifest, lambda name: _download(api, job, name), files, options.trust)
                 spec = _declared_proof(job, manifest)
                 result = _build(api, job, files, manifest)
                 if spec is not None:

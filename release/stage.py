@@ -66,6 +66,20 @@ class DatasetSummary:
 
 
 @dataclass(frozen=True)
+class SignatureRef:
+    """The signature of a signed release (see ``release.signing``): named here, checked by verifying it.
+
+    It cannot be among the manifest's files: it signs the manifest, so the manifest cannot hold its digest.
+    """
+
+    path: str  # model.sig
+    method: str  # how it was signed: "key", "certificate" or "sigstore"
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "method": self.method}
+
+
+@dataclass(frozen=True)
 class ReleaseManifest:
     """``release-manifest.json``: what a release holds, for verification after upload and download."""
 
@@ -76,6 +90,7 @@ class ReleaseManifest:
     datasets: tuple[DatasetSummary, ...] = ()
     source: SourceInfo = SourceInfo()
     verify: VerifySpec | None = None  # how the release proves itself ([verify]), with its published values
+    signature: SignatureRef | None = None  # a signed release: its signature file, not among ``files``
 
     @property
     def tag(self) -> str:
@@ -121,6 +136,8 @@ class ReleaseManifest:
         }
         if self.verify is not None:  # absent, not null: a release without [verify] keeps its bytes
             document["verify"] = self.verify.to_json()
+        if self.signature is not None:  # absent, not null: an unsigned release keeps its bytes
+            document["signature"] = self.signature.to_json()
         return dumps_with_files(document, self.files)
 
     @classmethod
@@ -133,6 +150,7 @@ class ReleaseManifest:
             datasets = tuple(_dataset_summary(d) for d in document.get("datasets", []))
             origin = document.get("source") or {}
             verify = document.get("verify")
+            signature = document.get("signature")
             return cls(
                 repo_id=document["repo_id"],
                 repo_type=document["repo_type"],
@@ -141,6 +159,7 @@ class ReleaseManifest:
                 datasets=datasets,
                 source=SourceInfo(origin.get("git_commit"), origin.get("git_dirty")),
                 verify=None if verify is None else VerifySpec.from_json(verify, f"{source}: verify"),
+                signature=None if signature is None else SignatureRef(signature["path"], signature["method"]),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StageError(f"{source}: malformed release manifest ({exc})") from exc
@@ -209,6 +228,7 @@ def plan_stage(
     source: SourceInfo,
     extra: Mapping[str, str] | None = None,
     verify: VerifySpec | None = None,
+    signature: SignatureRef | None = None,
 ) -> StagePlan:
     """Every file of the release and where it comes from. Pure but for hashing the small lock files.
 
@@ -246,6 +266,9 @@ def plan_stage(
             )
         )
     _check_paths(files)
+    if signature is not None and any(f.path == signature.path for f in files):
+        clash = next(f for f in files if f.path == signature.path)
+        raise StageError(f"the {clash.what} would overwrite {signature.path}, the release's signature ([sign])")
     release_manifest = ReleaseManifest(
         repo_id=repo_id,
         repo_type=repo_type,
@@ -254,6 +277,7 @@ def plan_stage(
         datasets=tuple(summaries),
         source=source,
         verify=verify,
+        signature=signature,
     )
     files.append(generated(RELEASE_MANIFEST, release_manifest.to_json(), "release manifest"))
     return StagePlan(dest, tuple(sorted(files, key=lambda f: f.path)), release_manifest)

@@ -143,8 +143,9 @@ def _publish_trees(
     with connect(config, token, read_only=options.dry_run) as (url, run_token):
 
         def staged(tree: StagedTree) -> StagedRepo:
+            sign = config.sign if tree.repo_id == config.repo_id else None  # [sign] signs the model's release
             target = PublishTarget(
-                url, tree.repo_id, tree.repo_type, run_token, private=tree.private, create_pr=create_pr
+                url, tree.repo_id, tree.repo_type, run_token, private=tree.private, create_pr=create_pr, sign=sign
             )
             return StagedRepo(tree.directory, tree.manifest, target)
 
@@ -171,6 +172,9 @@ def _sent(result: PublishResult, tree: StagedTree, endpoint: str) -> RepoOutcome
     published = result.manifest or tree.manifest
     files = len(published.files) + 1  # release-manifest.json, with the dataset commits of this run
     size = published.total_size + (tree.directory / RELEASE_MANIFEST).stat().st_size
+    if published.signature is not None:  # a signed release ships its signature too, which the manifest names
+        files += 1
+        size += (tree.directory / published.signature.path).stat().st_size
     changes = None if result.plan is None else Changes(tuple(e.path for e in result.plan.add), result.plan.delete)
     url = result.url if endpoint != "local" else None
     if result.already_released:
