@@ -31,6 +31,8 @@ from typing import Any, Literal
 
 import yaml
 
+from release.card_rules import CARD_SCHEMAS as RULE_SCHEMAS
+from release.card_rules import EMPTY_METADATA, check_card_data
 from release.errors import CardError, CardProblem, CardValidationError
 from release.resources import resource_dir
 from release.schema import check_document, format_path, load_schema
@@ -40,7 +42,7 @@ log = logging.getLogger(__name__)
 RepoType = Literal["model", "dataset"]
 MODEL_CARD_SCHEMA = "modelcard.schema.json"
 DATASET_CARD_SCHEMA = "datasetcard.schema.json"
-CARD_SCHEMAS: Mapping[str, str] = {"model": MODEL_CARD_SCHEMA, "dataset": DATASET_CARD_SCHEMA}
+CARD_SCHEMAS: Mapping[str, str] = RULE_SCHEMAS
 TEMPLATE_NAME = "README.md.j2"
 DATASET_TEMPLATE_NAME = "dataset-README.md.j2"  # the card of a dataset published beside the model
 EVAL_RESULTS_DIR = ".eval_results"
@@ -295,40 +297,40 @@ def eval_results_files(results: EvalResultsFile) -> dict[str, str]:
 
 
 def check_metadata(metadata: CardMetadata, repo_type: str = "model") -> CardCheck:
-    """Every schema problem (errors) and every soft problem (warnings) of a model or dataset card's metadata."""
-    schema = load_schema(_schema_name(repo_type))
-    errors = []
-    for problem in check_document(dict(metadata.data), schema):
-        line = metadata.line_of(problem.located_at)
-        source = f"{metadata.source}:{line}" if line else metadata.source
-        errors.append(CardProblem(problem.where(), problem.message, source))
-    warnings = []
+    """Every error and warning of a model or dataset card's metadata.
+
+    The errors and the Hub's warnings come from :func:`release.card_rules.check_card_data`, the rules
+    the Hub emulator's validate-yaml applies too; model-release adds its own advice as warnings (no
+    license, an unknown library, no evaluation results, a metric value that is not a number).
+    """
+    _schema_name(repo_type)  # a CardError naming the repo type, before anything else
+    rules = check_card_data(metadata.data, repo_type)
+    errors = tuple(CardProblem(p.where(), p.message, _located(metadata, p.anchor or p.path)) for p in rules.errors)
+    warnings = [f"{_located(metadata, p.anchor or p.path)}: {p}" for p in rules.warnings]
     data = metadata.data
-    known_ids = schema.get("$defs", {})
     if "license" not in data:
         warnings.append(f"{metadata.source}: no license: users cannot know how they may use the {repo_type}")
     if repo_type == "dataset":
-        known = known_ids.get("knownTaskIds", {}).get("enum") or []
-        task_ids = data.get("task_ids")
-        for task_id in task_ids if isinstance(task_ids, list) else []:
-            if isinstance(task_id, str) and task_id not in known:
-                warnings.append(f"{metadata.source}: task_ids: {task_id!r} is not a task id the Hub knows")
-        return CardCheck(tuple(errors), tuple(warnings))
+        return CardCheck(errors, tuple(warnings))
     library = data.get("library_name")
-    known = known_ids.get("knownLibraries", {}).get("enum")
-    if isinstance(library, str) and known and library not in known:
+    known = load_schema(MODEL_CARD_SCHEMA)["$defs"]["knownLibraries"]["enum"]
+    if isinstance(library, str) and library and library not in known:
         warnings.append(f"{metadata.source}: library_name {library!r} is not one the Hub knows")
     if "model-index" not in data:
         warnings.append(f"{metadata.source}: no evaluation results (model-index); set card.eval_results")
     for where, value in _metric_values(data.get("model-index")):
         if isinstance(value, bool) or not isinstance(value, int | float):
-            line = metadata.line_of(where)
-            source = f"{metadata.source}:{line}" if line else metadata.source
             warnings.append(
-                f"{source}: {format_path(where)}: {json.dumps(value, ensure_ascii=False)} is not a number; the Hub "
-                "shows it, but leaderboards and tools that compare results skip it"
+                f"{_located(metadata, where)}: {format_path(where)}: {json.dumps(value, ensure_ascii=False)} is not "
+                "a number; the Hub shows it, but leaderboards and tools that compare results skip it"
             )
-    return CardCheck(tuple(errors), tuple(warnings))
+    return CardCheck(errors, tuple(warnings))
+
+
+def _located(metadata: CardMetadata, path: Sequence[str | int]) -> str:
+    """``source:line`` of the value at ``path`` (the closest parent found), or the source alone."""
+    line = metadata.line_of(path)
+    return f"{metadata.source}:{line}" if line else metadata.source
 
 
 def validate_metadata(metadata: CardMetadata, repo_type: str = "model") -> tuple[str, ...]:
@@ -494,8 +496,8 @@ def check_card_file(path: Path, repo_type: str = "model") -> CardCheck:
     text = _read_text(path, f"{repo_type} card")
     try:
         found = _front_matter(text, str(path))
-        if found is None:
-            return CardCheck((CardProblem("(front matter)", "the card has no YAML metadata block", str(path)),))
+        if found is None:  # the Hub takes a card without metadata, with this warning
+            return CardCheck((), (f"{path}: {EMPTY_METADATA}",))
         data = _parse_yaml_mapping(found.yaml_text, str(path), line_offset=found.line_offset)
     except CardValidationError as exc:
         return CardCheck(exc.problems)

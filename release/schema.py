@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from release.resources import resource_dir
 
@@ -31,13 +31,22 @@ _TYPE_NAMES = {
 }
 
 
+Severity = Literal["error", "warning"]
+
+
 @dataclass(frozen=True)
 class SchemaProblem:
-    """One way a document fails its schema."""
+    """One way a document fails its schema.
+
+    Its ``severity`` is the schema's: a rule is a warning when the failing keyword is named in its
+    node's ``x-warnings`` (keyword -> the fix, appended to the message) or when the rule lies under a
+    node with ``"x-severity": "warning"`` (whose ``x-fix`` is appended); every other rule is an error.
+    """
 
     path: tuple[str | int, ...]  # where, from the document root
     message: str  # what is wrong, what was expected, and a suggestion when there is one
     anchor: tuple[str | int, ...] | None = None  # where to point in the source when ``path`` is not there
+    severity: Severity = "error"
 
     @property
     def located_at(self) -> tuple[str | int, ...]:
@@ -104,6 +113,20 @@ def _type_count(error: ValidationError) -> int:
 
 
 def _explain(error: ValidationError, root: dict[str, Any]) -> Iterable[SchemaProblem]:
+    """The problems of one jsonschema error, worded, each with the severity and fix its rule declares."""
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        branch = _matching_branch(error)
+        if branch is not None:  # the alternative the value was meant for explains it, with its own rules
+            for sub in branch:
+                yield from _explain(sub, root)
+            return
+    severity, fix = _rule_severity(error, root)
+    for problem in _word(error, root):
+        message = f"{problem.message}; {fix}" if fix else problem.message
+        yield SchemaProblem(problem.path, message, problem.anchor, severity)
+
+
+def _word(error: ValidationError, root: dict[str, Any]) -> Iterable[SchemaProblem]:
     path = tuple(error.absolute_path)
     kind = error.validator
     expected: Any = error.validator_value
@@ -123,11 +146,6 @@ def _explain(error: ValidationError, root: dict[str, Any]) -> Iterable[SchemaPro
             yield SchemaProblem((*path, key), f"required key {key!r} is missing{reason}", anchor)
         return
     if kind in ("anyOf", "oneOf") and error.context:
-        branch = _matching_branch(error)
-        if branch is not None:
-            for sub in branch:
-                yield from _explain(sub, root)
-            return
         what = schema.get("description", "").rstrip(".")
         if what:
             what = what[:1].lower() + what[1:]
@@ -166,7 +184,55 @@ def _explain(error: ValidationError, root: dict[str, Any]) -> Iterable[SchemaPro
     if kind == "minimum":
         yield SchemaProblem(path, f"{describe_value(instance)} is below the minimum, {expected}")
         return
+    if kind == "not" and path:
+        yield SchemaProblem(path, f"the key {path[-1]!r} is not allowed")
+        return
     yield SchemaProblem(path, error.message)
+
+
+def _rule_severity(error: ValidationError, root: dict[str, Any]) -> tuple[Severity, str]:
+    """The severity of the rule ``error`` broke and the fix the schema gives for it ("" without one)."""
+    parts = list(error.absolute_schema_path)
+    node: Any = root
+    severity: Severity = "error"
+    fix = ""
+    for part in parts[:-1]:
+        node = _schema_step(node, part, root)
+        if node is None:
+            return severity, fix
+        if isinstance(node, dict) and node.get("x-severity") == "warning":
+            severity, fix = "warning", str(node.get("x-fix", fix))
+    keyword = parts[-1] if parts else ""
+    while isinstance(node, dict) and keyword not in node and "$ref" in node:
+        node = _resolve(root, node["$ref"])
+    if isinstance(node, dict):
+        warnings = node.get("x-warnings", {})
+        if isinstance(warnings, dict) and keyword in warnings:
+            return "warning", str(warnings[keyword])
+        if not fix:
+            fix = str(node.get("x-fix", ""))
+    return severity, fix
+
+
+def _schema_step(node: Any, part: str | int, root: dict[str, Any]) -> Any:
+    """The schema node under ``node`` at ``part`` of a jsonschema schema path (whose ``$ref`` hops are implied)."""
+    while isinstance(node, dict) and part not in node and "$ref" in node:
+        node = _resolve(root, node["$ref"])
+    if isinstance(node, dict):
+        return node.get(str(part))
+    if isinstance(node, list) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return None
+
+
+def _resolve(root: dict[str, Any], ref: object) -> Any:
+    """The node a local ``$ref`` (``#/$defs/name``) points at; None for any other reference."""
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return None
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def _matching_branch(error: ValidationError) -> list[ValidationError] | None:

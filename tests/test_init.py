@@ -366,14 +366,14 @@ def test_a_gguf_card_is_adopted_with_its_license_and_base_model(tmp_path: Path, 
 
 def test_the_card_in_the_model_folder_is_adopted_with_every_invalid_field_named(tmp_path: Path) -> None:
     root = _make_project(tmp_path / "flower-net")
-    (root / "model" / "README.md").write_text("---\nlicense: apache2\nlanguage: english\ntags: [flowers]\n---\n# F\n")
+    (root / "model" / "README.md").write_text("---\nlicense: apache2\nmodel-index: foo\ntags: [flowers]\n---\n# F\n")
     (root / "README.md").write_text("# flower-net\n\nThe project's own README: no front matter, not a card.\n")
     scan = scan_project(root)
     assert scan.card is not None and scan.card.path == "model/README.md"
-    assert scan.card.fields == ("license", "language", "tags") and scan.card.license is None
+    assert scan.card.fields == ("license", "model-index", "tags") and scan.card.license is None
     assert sorted(problem.split(": ")[:2] for problem in scan.card.problems) == [
         ["model/README.md:2", "license"],
-        ["model/README.md:3", "language"],
+        ["model/README.md:3", "model-index"],
     ]
     assert scan.license == "mit"  # the card's license is invalid: the project's declared one stays
     plan = plan_scaffold(scan, spec="model-release", python="3.11")

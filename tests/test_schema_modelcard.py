@@ -28,6 +28,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from release.card_rules import check_card_data
+
 SCHEMAS = Path(__file__).parent.parent / "schemas"
 SCHEMA_PATH = SCHEMAS / "modelcard.schema.json"
 DATASET_SCHEMA_PATH = SCHEMAS / "datasetcard.schema.json"
@@ -135,15 +137,30 @@ def with_model_index(edit: Any) -> dict[str, Any]:
     return data
 
 
-def errors(instance: object) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in VALIDATOR.iter_errors(instance)]
+def _problems(instance: dict[str, Any], kind: str, severity: str) -> list[str]:
+    """The errors (what the Hub refuses) or the warnings of the card rules, as ``path: message``."""
+    check = check_card_data(instance, kind)
+    return [
+        f"{'/'.join(map(str, p.path))}: {p.message}" for p in (check.errors if severity == "error" else check.warnings)
+    ]
 
 
-def assert_valid(instance: object) -> None:
+def errors(instance: dict[str, Any]) -> list[str]:
+    return _problems(instance, "model", "error")
+
+
+def assert_warned(instance: dict[str, Any], where: str, kind: str = "model") -> None:
+    """The Hub takes the card: no error, and a warning at ``where``."""
+    assert _problems(instance, kind, "error") == []
+    found = _problems(instance, kind, "warning")
+    assert any(w.startswith(where) for w in found), found
+
+
+def assert_valid(instance: dict[str, Any]) -> None:
     assert errors(instance) == []
 
 
-def assert_invalid(instance: object, where: str = "") -> None:
+def assert_invalid(instance: dict[str, Any], where: str = "") -> None:
     problems = errors(instance)
     assert problems, "expected the instance to be rejected"
     if where:
@@ -328,14 +345,13 @@ def test_new_version_and_eval_results() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_license_other_requires_license_name() -> None:
+def test_license_other_without_license_name_is_a_warning() -> None:
     data = card(license="other", license_link="LICENSE")
-    assert_invalid(data)
-    assert any("'license_name' is a required property" in e for e in errors(data))
+    assert_warned(data, "license_name: required key 'license_name' is missing")
 
 
-def test_license_other_requires_license_link() -> None:
-    assert_invalid(card(license="other", license_name="my-license"))
+def test_license_other_without_license_link_is_a_warning() -> None:
+    assert_warned(card(license="other", license_name="my-license"), "license_link: required key")
 
 
 @pytest.mark.parametrize("license_id", ["apache2", "Apache-2.0", "MIT", "gpl-4.0", "proprietary", ""])
@@ -343,17 +359,36 @@ def test_unknown_license_is_rejected(license_id: str) -> None:
     assert_invalid(card(license=license_id), "license")
 
 
-def test_license_name_must_be_slug_like() -> None:
-    assert_invalid(card(license="other", license_name="My License!", license_link="LICENSE"), "license_name")
+def test_license_name_that_is_not_a_slug_is_a_warning() -> None:
+    assert_warned(card(license="other", license_name="My License!", license_link="LICENSE"), "license_name")
 
 
 @pytest.mark.parametrize("tag", ["text-clasification", "Text-Classification", "sentiment-analysis", "llm"])
-def test_bad_pipeline_tag_is_rejected(tag: str) -> None:
+def test_pipeline_tag_outside_the_list_is_a_warning(tag: str) -> None:
+    assert_warned(card(pipeline_tag=tag), "pipeline_tag")
+
+
+@pytest.mark.parametrize("tag", [["text-generation"], 3, {"task": "x"}])
+def test_pipeline_tag_that_is_not_text_is_rejected(tag: object) -> None:
     assert_invalid(card(pipeline_tag=tag), "pipeline_tag")
 
 
-@pytest.mark.parametrize("language", ["english", "EN", "e", ["en", "english"], [], 3])
-def test_bad_language_is_rejected(language: object) -> None:
+@pytest.mark.parametrize(
+    ("language", "where"),
+    [("english", "language"), ("EN", "language"), ("e", "language"), (["en", "english"], "language/1")],
+)
+def test_language_that_is_not_a_code_is_a_warning(language: object, where: str) -> None:
+    assert_warned(card(language=language), where)
+
+
+@pytest.mark.parametrize("language", [["en", "is", "multilingual"], ["code"], "multilingual", [], ["en", "kab"]])
+def test_special_language_values_are_valid(language: object) -> None:
+    assert_valid(card(language=language))
+    assert not any(w.startswith("language") for w in _problems(card(language=language), "model", "warning"))
+
+
+@pytest.mark.parametrize("language", [3, {"en": "English"}, [["en"]]])
+def test_language_that_is_not_text_is_rejected(language: object) -> None:
     assert_invalid(card(language=language), "language")
 
 
@@ -364,11 +399,11 @@ def test_result_without_metrics_is_rejected() -> None:
     assert_invalid(with_model_index(edit), "model-index/0/results/0")
 
 
-def test_result_with_empty_metrics_is_rejected() -> None:
+def test_result_with_empty_metrics_is_a_warning() -> None:
     def edit(mi: Any) -> None:
         mi[0]["results"][0]["metrics"] = []
 
-    assert_invalid(with_model_index(edit), "model-index/0/results/0/metrics")
+    assert_warned(with_model_index(edit), "model-index/0/results/0/metrics")
 
 
 def test_metric_without_value_is_rejected() -> None:
@@ -377,15 +412,15 @@ def test_metric_without_value_is_rejected() -> None:
 
     data = with_model_index(edit)
     assert_invalid(data, "model-index/0/results/0/metrics/1")
-    assert any("'value' is a required property" in e for e in errors(data))
+    assert any("required key 'value' is missing" in e for e in errors(data))
 
 
 @pytest.mark.parametrize("value", [None, [1, 2], {"mean": 1}])
-def test_metric_value_must_be_scalar(value: object) -> None:
+def test_metric_value_that_is_not_a_scalar_is_a_warning(value: object) -> None:
     def edit(mi: Any) -> None:
         mi[0]["results"][0]["metrics"][0]["value"] = value
 
-    assert_invalid(with_model_index(edit), "model-index/0/results/0/metrics/0/value")
+    assert_warned(with_model_index(edit), "model-index/0/results/0/metrics/0/value")
 
 
 @pytest.mark.parametrize(
@@ -398,14 +433,14 @@ def test_metric_value_must_be_scalar(value: object) -> None:
         ((0, "task"), "label"),
     ],
 )
-def test_unknown_keys_inside_model_index_are_rejected(path: tuple[object, ...], key: str) -> None:
+def test_unknown_keys_inside_model_index_are_a_warning(path: tuple[object, ...], key: str) -> None:
     def edit(mi: Any) -> None:
         node = mi[0] if not path else mi[0]["results"]
         for part in path:
             node = node[part]
         node[key] = "x"
 
-    assert_invalid(with_model_index(edit), "model-index/0")
+    assert_warned(with_model_index(edit), "model-index/0")
 
 
 @pytest.mark.parametrize(
@@ -430,8 +465,20 @@ def test_required_model_index_keys(remove: tuple[object, ...], where: str) -> No
     assert_invalid(with_model_index(edit), where)
 
 
-def test_empty_model_index_is_rejected() -> None:
-    assert_invalid(card(model_dash_index=[]), "model-index")
+def test_empty_model_index_is_a_warning() -> None:
+    assert_warned(card(model_dash_index=[]), "model-index")
+
+
+@pytest.mark.parametrize("model_index", ["foo", {"name": "m"}, [{"name": "m"}], [{"results": []}]])
+def test_malformed_model_index_is_rejected(model_index: object) -> None:
+    assert_invalid(card(model_dash_index=model_index), "model-index")
+
+
+def test_result_without_a_dataset_is_a_warning() -> None:
+    def edit(mi: Any) -> None:
+        del mi[0]["results"][0]["dataset"]
+
+    assert_warned(with_model_index(edit), "model-index/0/results/0/dataset")
 
 
 def test_metric_verified_must_be_boolean() -> None:
@@ -443,32 +490,53 @@ def test_metric_verified_must_be_boolean() -> None:
 
 @pytest.mark.parametrize(
     "base_model",
-    ["/workspace/merged", "./local-dir", "org/name/extra", "a--b/c", "x.git", [], ["ok/model", "bad path"]],
+    ["/workspace/merged", "./local-dir", "org/name/extra", "a--b/c", "x.git", ["ok/model", "bad path"], 3],
 )
 def test_bad_base_model_is_rejected(base_model: object) -> None:
     assert_invalid(card(base_model=base_model), "base_model")
 
 
-@pytest.mark.parametrize("datasets", ["stanfordnlp/imdb", ["not a dataset"], [3]])
-def test_bad_datasets_are_rejected(datasets: object) -> None:
+@pytest.mark.parametrize("datasets", ["stanfordnlp/imdb", ["glue", "stanfordnlp/imdb"], "glue"])
+def test_datasets_is_an_id_or_a_list(datasets: object) -> None:
+    assert_valid(card(datasets=datasets))
+
+
+def test_datasets_that_are_not_ids_are_a_warning() -> None:
+    assert_warned(card(datasets=["not a dataset"]), "datasets/0")
+
+
+@pytest.mark.parametrize("datasets", [[3], {"imdb": 1}])
+def test_datasets_that_are_not_text_are_rejected(datasets: object) -> None:
     assert_invalid(card(datasets=datasets), "datasets")
 
 
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        ("base_model_relation", "distillation"),
         ("tags", "just-a-string"),
-        ("metrics", [1]),
         ("inference", "yes"),
         ("co2_eq_emissions", "12 g"),
         ("widget", {"text": "not a list"}),
-        ("new_version", "not a repo id"),
-        ("library_name", ""),
+        ("extra_gated_fields", ["Name"]),
+        ("thumbnail", 3),
     ],
 )
 def test_wrong_types_are_rejected(key: str, value: object) -> None:
     assert_invalid(card(**{key: value}), key)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("base_model_relation", "distillation"),
+        ("metrics", [1]),
+        ("new_version", "not a repo id"),
+        ("library_name", ""),
+        ("base_model", []),
+    ],
+)
+def test_values_the_hub_takes_but_ignores_are_warnings(key: str, value: object) -> None:
+    assert_warned(card(**{key: value}), key)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -888,8 +956,8 @@ def dataset_card(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-def dataset_errors(instance: object) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in DATASET_VALIDATOR.iter_errors(instance)]
+def dataset_errors(instance: dict[str, Any]) -> list[str]:
+    return _problems(instance, "dataset", "error")
 
 
 def test_dataset_schema_is_valid_draft_2020_12() -> None:
@@ -922,20 +990,33 @@ def test_dataset_card_variants_written_by_others_are_valid(fields: dict[str, Any
     [
         ({"license": ["mit", "not-a-license"]}, "license"),
         ({"license": []}, "license"),
-        ({"license": "other"}, ""),
-        ({"task_categories": ["not-a-task"]}, "task_categories"),
-        ({"size_categories": ["n<1k"]}, "size_categories"),
-        ({"annotations_creators": ["robots"]}, "annotations_creators/0"),
-        ({"multilinguality": ["bilingual"]}, "multilinguality"),
+        ({"licenses": ["mit"]}, "licenses"),
+        ({"languages": ["en"]}, "languages"),
         ({"configs": [{"data_files": "x"}]}, "configs/0"),
-        ({"configs": [{"config_name": "a", "data_files": [{"split": "train", "path": "x", "extra": 1}]}]}, "configs"),
-        ({"dataset_info": {"download_size": -1}}, "dataset_info"),
         ({"viewer": "no"}, "viewer"),
+        ({"task_categories": [3]}, "task_categories"),
     ],
 )
 def test_bad_dataset_cards_are_rejected(fields: dict[str, Any], where: str) -> None:
     problems = dataset_errors(dataset_card(**fields))
     assert problems and any(p.startswith(where) for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("fields", "where"),
+    [
+        ({"license": "other"}, "license_name"),
+        ({"task_categories": ["not-a-task"]}, "task_categories/0"),
+        ({"size_categories": ["n<1k"]}, "size_categories/0"),
+        ({"annotations_creators": ["robots"]}, "annotations_creators/0"),
+        ({"multilinguality": ["bilingual"]}, "multilinguality/0"),
+        ({"configs": [{"config_name": "a", "data_files": [{"split": "train", "path": "x", "extra": 1}]}]}, "configs"),
+        ({"dataset_info": {"download_size": -1}}, "dataset_info"),
+        ({"language": ["en", "pt-br"]}, "language/1"),
+    ],
+)
+def test_dataset_values_the_hub_takes_are_warnings(fields: dict[str, Any], where: str) -> None:
+    assert_warned(dataset_card(**fields), where, "dataset")
 
 
 def test_dataset_schema_enums_come_from_the_same_sources_as_the_model_schema() -> None:
