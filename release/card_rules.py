@@ -48,7 +48,7 @@ class RuleProblem:
         return format_path(self.path)
 
     def __str__(self) -> str:
-        return f"{self.where()}: {self.message}"
+        return f"{self.where()}: {self.message}" if self.path else self.message
 
 
 @dataclass(frozen=True)
@@ -89,10 +89,10 @@ def _read_yaml_11_booleans(data: dict[str, Any]) -> tuple[dict[str, Any], list[R
     fix = "quote it ('no') so that YAML 1.1 readers such as PyYAML do not read Norwegian as false"
     if language is False:
         return {**data, "language": "no"}, [RuleProblem(("language",), f"read as false; {fix}")]
-    if isinstance(language, list) and False in language:
-        at = [i for i, value in enumerate(language) if value is False]
+    if isinstance(language, list) and any(value is False for value in language):
         fixed = ["no" if value is False else value for value in language]
-        return {**data, "language": fixed}, [RuleProblem(("language", i), f"read as false; {fix}") for i in at]
+        found = [RuleProblem(("language", i), f"read as false; {fix}") for i, v in enumerate(language) if v is False]
+        return {**data, "language": fixed}, found
     return data, []
 
 

@@ -155,7 +155,7 @@ def _word(error: ValidationError, root: dict[str, Any]) -> Iterable[SchemaProble
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         hint = ""
-        if names == ["string"] and isinstance(error.instance, int | float) and path:
+        if names == ["string"] and isinstance(error.instance, int | float) and path and isinstance(path[-1], str):
             hint = f' (quote it: {path[-1]} = "{error.instance}")'
         yield SchemaProblem(path, f"must be {wanted}, got {describe_value(error.instance)}{hint}")
         return

@@ -44,6 +44,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from release.card_rules import CARD_SCHEMAS, EMPTY_METADATA, check_card_data
 from release.hub.auth import Token, bearer_token, may_read, may_write
 from release.hub.limits import (
     BODY_RULES,
@@ -744,22 +745,39 @@ def agent_harnesses(call: Call) -> Response:
 
 
 def validate_yaml(call: Call) -> Response:
-    """Check a README.md's front matter: valid YAML holding a mapping. Always answers JSON."""
-    content = call.json_object().get("content")
+    """Check a README.md's front matter as the Hub does: YAML holding a mapping, then the card rules.
+
+    The rules are model-release's (:func:`release.card_rules.check_card_data`, the same as ``card
+    validate``) for ``repoType`` model (the default) and dataset; other repo types get the YAML check
+    only. 400 with ``errors`` (and ``warnings``) when the Hub would refuse the card, else 200 with the
+    warnings, such as the one for a card without metadata. Always JSON: the client parses the body
+    before it looks at the status.
+    """
+    body = call.json_object()
+    content = body.get("content")
     if not isinstance(content, str):
         return _yaml_errors("The request body needs the README.md text as a string in 'content'")
+    kind = body.get("repoType") or "model"
+    if not isinstance(kind, str):
+        return _yaml_errors("'repoType' must be a string: model, dataset or space")
     match = FRONT_MATTER.search(content)
-    if match is None:
-        return JSONResponse({"errors": [], "warnings": []})
     try:
-        metadata = load_metadata(match.group(2))
+        metadata = load_metadata(match.group(2)) if match is not None else None
     except yaml.YAMLError as exc:
         return _yaml_errors(f"Invalid YAML in the README.md metadata: {exc}")
     except LimitError as exc:
         return _yaml_errors(f"The README.md metadata is refused: {exc.message}")
     if metadata is not None and not isinstance(metadata, dict):
         return _yaml_errors(f"The README.md metadata must be a YAML mapping, not a {type(metadata).__name__}")
-    return JSONResponse({"errors": [], "warnings": []})
+    if kind not in CARD_SCHEMAS:
+        warnings = [] if metadata else [{"message": EMPTY_METADATA}]
+        return JSONResponse({"errors": [], "warnings": warnings})
+    check = check_card_data(metadata, kind)
+    answer = {
+        "errors": [{"message": str(problem)} for problem in check.errors],
+        "warnings": [{"message": str(problem)} for problem in check.warnings],
+    }
+    return JSONResponse(answer, 400 if check.errors else 200)
 
 
 # --------------------------------------------------------------------------------------------------
