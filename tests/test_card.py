@@ -1084,3 +1084,13 @@ def test_a_dataset_card_adopted_from_markdown_keeps_its_text_first() -> None:
     body = text.split("\n---\n", 1)[1]
     assert body.startswith("\n# Flowers\n\nPhotos of flowers.\n\n## Release\n")
     assert "_No description given" not in body and "### Files" in body and "| Files | 1 (3 bytes) |" in body
+
+
+@pytest.mark.parametrize("schema_name", ["modelcard.schema.json", "datasetcard.schema.json"])
+def test_every_card_field_has_its_rule_and_evidence_in_the_docs(schema_name: str) -> None:
+    """docs/card-rules.md sorts every field's rules into error, warning or none, with the evidence."""
+    schema = json.loads((REPO_ROOT / "schemas" / schema_name).read_text(encoding="utf-8"))
+    docs = (REPO_ROOT / "docs" / "card-rules.md").read_text(encoding="utf-8")
+    heading = "## Model cards" if schema_name.startswith("model") else "## Dataset cards"
+    section = docs.split(heading, 1)[1].split("\n## ", 1)[0]
+    assert {name for name in schema["properties"] if f"`{name}`" not in section} == set()

@@ -200,7 +200,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30) ->
 
 def test_every_call_sees_the_data_of_the_calls_before_it_across_restarts(tmp_path: Path) -> None:
     storage = tmp_path / "hub"
-    weights, readme = os.urandom(50_000), b"# durable\n"
+    weights, readme = os.urandom(50_000), b"---\nlicense: mit\n---\n# durable\n"
     steps: list[Callable[[HfApi], object]] = [
         lambda api: api.create_repo(REPO, private=True),
         lambda api: api.create_commit(

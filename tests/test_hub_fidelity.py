@@ -310,7 +310,8 @@ def test_repo_info_at_revisions_with_blobs_and_card_data(api: HfApi, repo: str) 
         commit_message="v1",
     )
     api.create_tag(repo, tag="v1")
-    api.upload_file(path_or_fileobj=b"# No metadata\n", path_in_repo="README.md", repo_id=repo)
+    with pytest.warns(UserWarning, match="empty or missing yaml metadata in repo card"):  # as the Hub warns
+        api.upload_file(path_or_fileobj=b"# No metadata\n", path_in_repo="README.md", repo_id=repo)
 
     info = api.model_info(repo, revision="v1", files_metadata=True)
     assert info.sha == first.oid
