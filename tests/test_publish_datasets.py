@@ -260,23 +260,25 @@ def test_the_dataset_version_defaults_to_the_release_version(tmp_path: Path) -> 
 def test_dataset_card_metadata_failing_the_dataset_schema_names_the_field_and_stages_nothing(
     hub: RunningHub, tmp_path: Path
 ) -> None:
-    config = _config(tmp_path, hub, "alice/ds-bad-card", metadata={"license": "cc-by-4", "size_categories": ["n<1k"]})
+    config = _config(
+        tmp_path, hub, "alice/ds-bad-card", metadata={"license": "cc-by-4", "configs": [{"data_files": "x"}]}
+    )
     with pytest.raises(CardValidationError) as info:
         stage_release(config)
     text = str(info.value)
     assert "release.toml [datasets[0].publish.metadata]" in text and "the dataset card metadata" in text
-    assert "license" in text and "size_categories[0]" in text and "did you mean 'n<1K'?" in text
+    assert "license" in text and "did you mean 'cc-by-4.0'?" in text and "configs[0].config_name" in text
     assert not (tmp_path / "dist").exists() and not (tmp_path / "build" / "README.md").exists()
 
 
 def test_a_dataset_card_from_a_yaml_file_names_file_and_line(hub: RunningHub, tmp_path: Path) -> None:
     card = tmp_path / "data-card.yaml"
     card.parent.mkdir(parents=True, exist_ok=True)
-    card.write_text("pretty_name: Flowers\ntask_categories:\n  - tabular-clasification\n")
+    card.write_text("pretty_name: Flowers\nconfigs:\n  - data_files: data/*.csv\n")
     config = _config(tmp_path, hub, "alice/ds-bad-file", metadata="data-card.yaml")
     with pytest.raises(CardValidationError) as info:
         stage_release(config)
-    assert f"{card}:3: task_categories[0]" in str(info.value)
+    assert f"{card}:3: configs[0].config_name" in str(info.value)
 
 
 def test_the_release_manifest_round_trips_the_dataset_repository(hub: RunningHub, tmp_path: Path) -> None:
@@ -298,13 +300,13 @@ def test_the_card_stage_checks_the_dataset_cards_too(tmp_path: Path) -> None:
     (tmp_path / "data" / "t.csv").write_text("a\n1\n")
     (tmp_path / "release.toml").write_text(
         'repo_id = "alice/m"\nversion = "1"\n\n[[datasets]]\nname = "d"\ndir = "data"\n\n[datasets.publish]\n'
-        'repo_id = "alice/d"\nmetadata = { license = "mit", task_categories = ["tabular-clasification"] }\n'
+        'repo_id = "alice/d"\nmetadata = { license = "mit", licenses = ["mit"] }\n'
     )
     command = [sys.executable, "-m", "release", "card"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert "release.toml [datasets[0].publish.metadata]: task_categories[0]" in result.stderr
-    assert "did you mean 'tabular-classification'?" in result.stderr
+    assert "release.toml [datasets[0].publish.metadata]: licenses" in result.stderr
+    assert "rename it to license" in result.stderr
     assert not (tmp_path / "build" / "README.md").exists()
 
 
