@@ -568,6 +568,37 @@ def test_readme_front_matter_is_validated(api: HfApi, repo: str) -> None:
     assert Path(hf_hub_download(repo, "README.md")).read_bytes().startswith(b"---\nlicense: mit")
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "errors", "warnings"),
+    [
+        ({"content": "---\nlicense: asdf\n---\n"}, 400, ["license: "], []),
+        ({"content": "---\nmodel-index: foo\n---\n", "repoType": "model"}, 400, ["model-index: must be a list"], []),
+        ({"content": "---\nlicenses: [mit]\n---\n", "repoType": "dataset"}, 400, ["licenses: the key"], []),
+        ({"content": "# no metadata\n"}, 200, [], ["empty or missing yaml metadata in repo card"]),
+        ({"content": "---\n---\n# empty\n", "repoType": "dataset"}, 200, [], ["empty or missing yaml metadata"]),
+        ({"content": "---\nlanguage: en-US\n---\n"}, 200, [], ["language: 'en-US' is a BCP-47 tag"]),
+        ({"content": "---\nlicense: asdf\n---\n", "repoType": "space"}, 200, [], []),  # spaces: YAML only
+        ({"content": "# no metadata\n", "repoType": "space"}, 200, [], ["empty or missing yaml metadata"]),
+        ({"content": "---\nlicense: mit\n---\n", "repoType": 3}, 400, ["'repoType' must be a string"], []),
+    ],
+)
+def test_validate_yaml_answers_errors_and_warnings_as_the_hub_does(
+    hub: RunningHub, body: dict[str, object], status: int, errors: list[str], warnings: list[str]
+) -> None:
+    """400 with ``errors`` when the Hub would refuse the card, else 200 with ``warnings``; both lists of
+    ``{"message"}``, each message starting with the field it is about."""
+    answer = raw_request("POST", f"{hub.url}/api/validate-yaml", json.dumps(body).encode())
+    assert answer.status == status
+    document = answer.json()
+    assert isinstance(document, dict) and set(document) == {"errors", "warnings"}
+    got_errors = [e["message"] for e in document["errors"]]
+    got_warnings = [w["message"] for w in document["warnings"]]
+    assert len(got_errors) == len(errors) and all(m.startswith(e) for m, e in zip(got_errors, errors, strict=True))
+    assert all(any(m.startswith(w) for m in got_warnings) for w in warnings)
+    if not warnings:
+        assert got_warnings == []
+
+
 def test_delete_repo(api: HfApi, repo: str) -> None:
     api.delete_repo(repo)
     assert not api.repo_exists(repo)
