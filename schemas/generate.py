@@ -16,7 +16,9 @@ Three more in ``schemas/datasetcard.schema.json`` come from the same sources:
 ``type`` of every ``subtasks`` entry of ``PIPELINE_DATA``, which the package exports as
 ``SUBTASK_TYPES``) and ``$defs/licenseId``.
 
-Everything else in the schemas is hand-written and is left exactly as it is: the script loads
+Everything else in the schemas is hand-written and is left exactly as it is, including the marks that
+make a rule a warning rather than an error (``x-warnings``, ``x-severity``, ``x-fix``; docs/card-rules.md
+gives the evidence for each rule, and release/card_rules.py applies them): the script loads
 each schema, replaces those ``enum`` lists (sorted) and the top-level ``$comment`` (which
 records the package version), and writes it back with 2-space indentation and a trailing
 newline. The same inputs always give the same bytes.
