@@ -41,7 +41,7 @@ import yaml
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from release.card_rules import CARD_SCHEMAS, EMPTY_METADATA, check_card_data
@@ -170,6 +170,7 @@ class Call:
     token: Token | None  # None: anonymous
     base_url: str  # "http://127.0.0.1:PORT", as the client addressed us
     raw_path: str = ""  # the path as sent, still percent-encoded, without the query
+    accept: str = ""  # the Accept header
 
     def flag(self, name: str) -> bool:
         return self.query.get(name, [""])[-1].lower() in ("1", "true")
@@ -274,6 +275,7 @@ class HubApp:
             token=token,
             base_url=str(request.base_url).rstrip("/"),
             raw_path=raw_path.decode("ascii"),
+            accept=request.headers.get("accept", ""),
         )
         return await run_in_threadpool(handler, call)
 
@@ -745,14 +747,10 @@ def agent_harnesses(call: Call) -> Response:
 
 
 def validate_yaml(call: Call) -> Response:
-    """Check a README.md's front matter as the Hub does: YAML holding a mapping, then the card rules.
-
-    The rules are model-release's (:func:`release.card_rules.check_card_data`, the same as ``card
-    validate``) for ``repoType`` model (the default) and dataset; other repo types get the YAML check
-    only. 400 with ``errors`` (and ``warnings``) when the Hub would refuse the card, else 200 with the
-    warnings, such as the one for a card without metadata. Always JSON: the client parses the body
-    before it looks at the status.
-    """
+    """Check a README.md's front matter as the Hub does: a YAML mapping, then for model and dataset cards
+    the card rules (:func:`release.card_rules.check_card_data`, as ``card validate``). 400 with the errors
+    when the Hub would refuse the card, else 200 with the warnings. JSON, but for ``Accept: text/plain``
+    (RepoCard.validate's) the errors come as ``- Error: ...`` lines, as the Hub answers."""
     body = call.json_object()
     content = body.get("content")
     if not isinstance(content, str):
@@ -777,6 +775,8 @@ def validate_yaml(call: Call) -> Response:
         "errors": [{"message": str(problem)} for problem in check.errors],
         "warnings": [{"message": str(problem)} for problem in check.warnings],
     }
+    if check.errors and call.accept.startswith("text/plain"):
+        return PlainTextResponse("".join(f"- Error: {error['message']}\n" for error in answer["errors"]), 400)
     return JSONResponse(answer, 400 if check.errors else 200)
 
 
