@@ -118,15 +118,15 @@ def _language_advice(value: str) -> str:
     if tagged is not None:
         base = tagged["base"].lower()
         return (
-            f"{shown} is a BCP-47 tag: the Hub takes it but files the card under no language; write "
+            f"{shown} is a BCP-47 tag: the Hub takes it, but the languages it lists are ISO 639 codes; write "
             f"language: {base} and put {shown} in language_bcp47"
         )
     if _ISO_639.fullmatch(value.lower()):
         return f"{shown} is not an ISO 639 code as the Hub lists them: write it in lowercase ({value.lower()!r})"
     special = ", ".join(sorted(SPECIAL_LANGUAGES))
     return (
-        f"{shown} is not an ISO 639 code: the Hub takes it but files the card under no language; write the "
-        f"code (e.g. en, fra) or one of {special}"
+        f"{shown} is not an ISO 639 code: the Hub takes it, but the languages it lists are ISO 639 codes; "
+        f"write the code (e.g. en, fra) or one of {special}"
     )
 
 
