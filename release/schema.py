@@ -121,12 +121,12 @@ def _explain(error: ValidationError, root: dict[str, Any]) -> Iterable[SchemaPro
                 yield from _explain(sub, root)
             return
     severity, fix = _rule_severity(error, root)
-    for problem in _word(error, root):
+    for problem in _word(error, root, severity):
         message = f"{problem.message}; {fix}" if fix else problem.message
         yield SchemaProblem(problem.path, message, problem.anchor, severity)
 
 
-def _word(error: ValidationError, root: dict[str, Any]) -> Iterable[SchemaProblem]:
+def _word(error: ValidationError, root: dict[str, Any], severity: Severity = "error") -> Iterable[SchemaProblem]:
     path = tuple(error.absolute_path)
     kind = error.validator
     expected: Any = error.validator_value
@@ -166,7 +166,8 @@ def _word(error: ValidationError, root: dict[str, Any]) -> Iterable[SchemaProble
         options = [str(o) for o in expected]
         hint = _did_you_mean(str(error.instance), options)
         shown = ", ".join(options) if len(options) <= 12 else f"{len(options)} allowed values"
-        yield SchemaProblem(path, f"{describe_value(error.instance)} is not allowed{hint} (expected {shown})")
+        verdict = "is not allowed" if severity == "error" else "is not a known value"
+        yield SchemaProblem(path, f"{describe_value(error.instance)} {verdict}{hint} (expected {shown})")
         return
     if kind == "pattern":
         what = schema.get("description", f"text matching {expected}").rstrip(".")
