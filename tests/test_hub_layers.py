@@ -1,4 +1,4 @@
-"""The Hub emulator's modules import one way only: repo <- storage <- auth <- app, web <- server.
+"""The Hub emulator's modules import one way only: repo <- storage <- auth <- calls <- app, web <- server.
 
 The sources are parsed, not imported: every import statement counts, wherever it stands (inside a
 function, under ``if TYPE_CHECKING:``), so not even a cycle of type annotations can creep back.
@@ -23,10 +23,11 @@ LAYERS: Mapping[str, int] = {
     "limits": 0,  # bounds on what a request may send; imports none of them
     "storage": 1,
     "auth": 2,
-    "app": 3,
-    "web": 3,
-    "server": 4,
-    "__init__": 5,  # the package's public names, from every layer
+    "calls": 3,  # the parsed request and the error answer, shared by every route module
+    "app": 4,
+    "web": 4,
+    "server": 5,
+    "__init__": 6,  # the package's public names, from every layer
 }
 
 

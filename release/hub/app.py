@@ -21,7 +21,6 @@ requests). A merge is a squash merge as atomic and durable as a commit (see :mod
 from __future__ import annotations
 
 import base64
-import binascii
 import bisect
 import hashlib
 import hmac
@@ -31,8 +30,7 @@ import json
 import logging
 import mimetypes
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Final
 from urllib.parse import parse_qs, unquote, urlencode
@@ -45,7 +43,20 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.types import Receive, Scope, Send
 
 from release.card_rules import CARD_SCHEMAS, EMPTY_METADATA, check_card_data
-from release.hub.auth import Token, bearer_token, may_read, may_write
+from release.hub.auth import Token, bearer_token, may_read
+from release.hub.calls import (
+    Call,
+    Handler,
+    HttpError,
+    PageHandler,
+    PageRouter,
+    PageSizes,
+    base64_field,
+    int_field,
+    list_field,
+    require_write,
+    str_field,
+)
 from release.hub.limits import (
     BODY_RULES,
     BODY_TIMEOUT_SECONDS,
@@ -54,7 +65,6 @@ from release.hub.limits import (
     BodyRule,
     LimitError,
     body_chunks,
-    header_text,
     load_metadata,
     parse_json,
     read_body,
@@ -67,22 +77,13 @@ from release.hub.repo import (
     AlreadyExistsError,
     Commit,
     CommitRequest,
-    ContentMismatchError,
     DeleteFile,
     DeleteFolder,
-    DiscussionMissingError,
-    EntryMissingError,
     Folder,
-    InvalidInputError,
-    MergeConflictError,
-    ObjectMissingError,
     Operation,
     PullRequestEvent,
     RepoId,
-    RepoMissingError,
     RepoType,
-    RevisionMissingError,
-    StaleParentError,
     StorageError,
     TreeEntry,
     find_path,
@@ -100,108 +101,6 @@ UPLOAD_LINK_SECONDS: Final = 3600
 LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
 #: The largest README.md whose front matter repo info parses into ``cardData``.
 CARD_MAX_BYTES: Final = 1024 * 1024
-
-#: How each storage error is answered: status and X-Error-Code (docs/hub-api.md, Storage errors).
-_STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
-    StorageError: (400, None),  # fallback; the more specific entries below win
-    InvalidInputError: (400, None),
-    ContentMismatchError: (400, None),
-    ObjectMissingError: (400, None),
-    RepoMissingError: (404, "RepoNotFound"),
-    RevisionMissingError: (404, "RevisionNotFound"),
-    EntryMissingError: (404, "EntryNotFound"),
-    DiscussionMissingError: (404, None),
-    AlreadyExistsError: (409, None),
-    MergeConflictError: (409, None),
-    StaleParentError: (412, None),
-}
-
-
-class HttpError(Exception):
-    """An error answer: status, message, optional X-Error-Code, extra headers and extra body fields."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        code: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.headers = dict(headers or {})
-        self.extra = dict(extra or {})
-
-    @classmethod
-    def from_storage(cls, exc: StorageError, *, extra: Mapping[str, Any] | None = None) -> HttpError:
-        status, code = next(_STORAGE_ERRORS[kind] for kind in type(exc).__mro__ if kind in _STORAGE_ERRORS)
-        return cls(status, str(exc), code=code, extra=extra)
-
-    def to_response(self) -> Response:
-        headers = {"X-Error-Message": header_text(self.message), **self.headers}
-        if self.code:
-            headers["X-Error-Code"] = self.code
-        return JSONResponse({"error": self.message, **self.extra}, self.status, headers)
-
-
-@dataclass(frozen=True)
-class PageSizes:
-    """How many items one page of a listing holds; the next page is announced by a ``Link`` header."""
-
-    tree: int = 1000  # the Hub's page size for tree listings
-    tree_expanded: int = 50  # ... and for tree listings with expand=true
-    commits: int = 50
-
-    def __post_init__(self) -> None:
-        if min(self.tree, self.tree_expanded, self.commits) < 1:
-            raise ValueError(f"Page sizes must be at least 1: {self}")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One parsed request, as the synchronous handlers see it."""
-
-    query: Mapping[str, Sequence[str]]
-    body: bytes
-    token: Token | None  # None: anonymous
-    base_url: str  # "http://127.0.0.1:PORT", as the client addressed us
-    raw_path: str = ""  # the path as sent, still percent-encoded, without the query
-    accept: str = ""  # the Accept header
-
-    def flag(self, name: str) -> bool:
-        return self.query.get(name, [""])[-1].lower() in ("1", "true")
-
-    def next_link(self, name: str, value: str) -> dict[str, str]:
-        """A ``Link`` header to this same URL with query parameter ``name`` set to ``value``."""
-        query = {key: list(values) for key, values in self.query.items() if key != name} | {name: [value]}
-        url = f"{self.base_url}{self.raw_path}?{urlencode(query, doseq=True)}"
-        return {"Link": f'<{url}>; rel="next"'}
-
-    def json_object(self) -> dict[str, Any]:
-        """The JSON object body (an empty body counts as ``{}``); 400 otherwise."""
-        if not self.body.strip():
-            return {}
-        try:
-            value = parse_json(self.body, "The request body")
-        except ValueError as exc:
-            raise HttpError(400, f"The request body is not valid JSON: {exc}") from exc
-        if not isinstance(value, dict):
-            raise HttpError(400, "The request body must be a JSON object")
-        return value
-
-    def repo_url(self, repo_id: RepoId) -> str:
-        return f"{self.base_url}/{URL_PREFIXES[repo_id.type]}{repo_id}"
-
-
-Handler = Callable[[Call], Response]
-#: A page of the web view: the caller's token (None: anonymous) and the query, to an answer.
-PageHandler = Callable[[Token | None, Mapping[str, Sequence[str]]], Response]
-#: The web view's router: a request's method and path segments to its page, or None if it is not one.
-PageRouter = Callable[[str, Sequence[str]], PageHandler | None]
 
 
 def create_app(
@@ -371,14 +270,14 @@ class HubApp:
 
     def _writable_repo(self, call: Call, repo_id: RepoId) -> Token:
         self._visible_repo(call, repo_id)
-        return _require_write(call, repo_id.namespace)
+        return require_write(call, repo_id.namespace)
 
     # -- repos -------------------------------------------------------------------------------------
 
     def create_repo(self, call: Call) -> Response:
         body = call.json_object()
         repo_id = _repo_id_of_body(call, body)
-        token = _require_write(call, repo_id.namespace)
+        token = require_write(call, repo_id.namespace)
         visibility = body.get("visibility", "private" if body.get("private") else "public")
         if visibility not in ("public", "private"):
             raise HttpError(400, f"Unknown visibility {visibility!r}: use 'public' or 'private'")
@@ -567,11 +466,11 @@ class HubApp:
         self._writable_repo(call, repo_id)
         commit = self._storage.resolve(repo_id, revision)
         answers = []
-        for item in _list_field(call.json_object(), "files"):
-            path, size = _str_field(item, "path"), _int_field(item, "size")
+        for item in list_field(call.json_object(), "files"):
+            path, size = str_field(item, "path"), int_field(item, "size")
             answer: dict[str, Any] = {
                 "path": path,
-                "uploadMode": upload_mode(path, size, _base64_field(item, "sample")),
+                "uploadMode": upload_mode(path, size, base64_field(item, "sample")),
                 "shouldIgnore": False,
             }
             if path in commit.files:
@@ -585,7 +484,7 @@ class HubApp:
         if body.get("operation") != "upload":
             raise HttpError(400, "The Hub emulator's LFS batch API only uploads; download files through /resolve")
         verify_href = f"{call.repo_url(repo_id)}.git/info/lfs/objects/verify"
-        objects = [self._batch_object(repo_id, item, call, verify_href) for item in _list_field(body, "objects")]
+        objects = [self._batch_object(repo_id, item, call, verify_href) for item in list_field(body, "objects")]
         answer = {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}
         return JSONResponse(answer, headers={"Content-Type": LFS_CONTENT_TYPE})
 
@@ -641,7 +540,7 @@ class HubApp:
     def lfs_verify(self, repo_id: RepoId, call: Call) -> Response:
         self._writable_repo(call, repo_id)
         body = call.json_object()
-        oid, size = _str_field(body, "oid"), _int_field(body, "size")
+        oid, size = str_field(body, "oid"), int_field(body, "size")
         stored = self._storage.linked_object_size(repo_id, oid)
         if stored is None:
             raise HttpError(404, f"LFS object {oid} was not uploaded to {repo_id}; upload it before verifying")
@@ -654,7 +553,7 @@ class HubApp:
         header, operations = _parse_commit_body(call.body)
         request = CommitRequest(
             revision=revision,
-            title=_str_field(header, "summary"),
+            title=str_field(header, "summary"),
             message=str(header.get("description") or ""),
             author=token.user,
             operations=operations,
@@ -811,20 +710,7 @@ def _repo_id_of_body(call: Call, body: Mapping[str, Any]) -> RepoId:
         if call.token is None:
             raise HttpError(401, "Send a write token in 'Authorization: Bearer <token>' to manage repos")
         namespace = call.token.user
-    return RepoId(kind, str(namespace), _str_field(body, "name"))
-
-
-def _require_write(call: Call, namespace: str) -> Token:
-    token = call.token
-    if token is None:
-        raise HttpError(401, "Writing needs a write token in 'Authorization: Bearer <token>'")
-    if not may_write(token, namespace):
-        raise HttpError(
-            403,
-            f"You don't have the rights to write to namespace '{namespace}': the token of user "
-            f"'{token.user}' is a {token.role} token for '{token.user}'",
-        )
-    return token
+    return RepoId(kind, str(namespace), str_field(body, "name"))
 
 
 def _sibling_json(entry: TreeEntry, with_blobs: bool) -> dict[str, Any]:
@@ -953,48 +839,20 @@ def _parse_operation(number: int, line: Any) -> Operation:
     if not isinstance(line, dict) or not isinstance(line.get("value"), dict):
         raise HttpError(400, f"Line {number} of the commit body must be {{'key': ..., 'value': {{...}}}}")
     value = line["value"]
-    path = _str_field(value, "path")
+    path = str_field(value, "path")
     match line.get("key"):
         case "file":
             if value.get("encoding", "base64") != "base64":
                 raise HttpError(400, f"Line {number}: file content must be base64-encoded")
-            return AddFile(path, _base64_field(value, "content"))
+            return AddFile(path, base64_field(value, "content"))
         case "lfsFile":
             if value.get("algo", "sha256") != "sha256":
                 raise HttpError(400, f"Line {number}: LFS files are identified by sha256")
             size = value.get("size")
-            return AddLfsFile(path, _str_field(value, "oid"), None if size is None else _int_field(value, "size"))
+            return AddLfsFile(path, str_field(value, "oid"), None if size is None else int_field(value, "size"))
         case "deletedFile":
             return DeleteFile(path)
         case "deletedFolder":
             return DeleteFolder(path)
         case other:
             raise HttpError(400, f"Line {number}: unsupported commit operation {other!r}")
-
-
-def _str_field(item: Mapping[str, Any], name: str) -> str:
-    value = item.get(name)
-    if not isinstance(value, str):
-        raise HttpError(400, f"Expected a string in '{name}', got {type(value).__name__}")
-    return value
-
-
-def _int_field(item: Mapping[str, Any], name: str) -> int:
-    value = item.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise HttpError(400, f"Expected a non-negative integer in '{name}', got {value!r}")
-    return value
-
-
-def _list_field(item: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
-    value = item.get(name)
-    if not isinstance(value, list) or not all(isinstance(element, dict) for element in value):
-        raise HttpError(400, f"Expected a list of objects in '{name}'")
-    return value
-
-
-def _base64_field(item: Mapping[str, Any], name: str) -> bytes:
-    try:
-        return base64.b64decode(_str_field(item, name), validate=True)
-    except binascii.Error as exc:
-        raise HttpError(400, f"'{name}' is not valid base64: {exc}") from exc

@@ -28,8 +28,9 @@ from starlette.types import ASGIApp
 
 from release.errors import HubServerError
 from release.hub import web
-from release.hub.app import PageSizes, create_app
+from release.hub.app import create_app
 from release.hub.auth import DEV_TOKEN, Token, accepted_tokens, parse_token_option
+from release.hub.calls import PageSizes
 from release.hub.faults import ADMIN_PATH, FaultInjector, FaultRule, with_faults
 from release.hub.limits import (
     BODY_TIMEOUT_SECONDS,

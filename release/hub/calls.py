@@ -1,0 +1,179 @@
+"""What every route handler of the Hub emulator shares: the parsed request and the error answer.
+
+A :class:`Call` is one request as a synchronous handler sees it (query, body, token, base URL); an
+:class:`HttpError` is an error answer (docs/hub-api.md, Errors), made directly or from a storage error.
+The field readers turn a malformed JSON body into a 400 that names the field. The route modules
+(:mod:`release.hub.app` and the route groups beside it) import this one; it imports none of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlencode
+
+from starlette.responses import JSONResponse, Response
+
+from release.hub.auth import Token, may_write
+from release.hub.limits import header_text, parse_json
+from release.hub.repo import (
+    URL_PREFIXES,
+    AlreadyExistsError,
+    ContentMismatchError,
+    DiscussionMissingError,
+    EntryMissingError,
+    InvalidInputError,
+    MergeConflictError,
+    ObjectMissingError,
+    RepoId,
+    RepoMissingError,
+    RevisionMissingError,
+    StaleParentError,
+    StorageError,
+)
+
+#: How each storage error is answered: status and X-Error-Code (docs/hub-api.md, Storage errors).
+_STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
+    StorageError: (400, None),  # fallback; the more specific entries below win
+    InvalidInputError: (400, None),
+    ContentMismatchError: (400, None),
+    ObjectMissingError: (400, None),
+    RepoMissingError: (404, "RepoNotFound"),
+    RevisionMissingError: (404, "RevisionNotFound"),
+    EntryMissingError: (404, "EntryNotFound"),
+    DiscussionMissingError: (404, None),
+    AlreadyExistsError: (409, None),
+    MergeConflictError: (409, None),
+    StaleParentError: (412, None),
+}
+
+
+class HttpError(Exception):
+    """An error answer: status, message, optional X-Error-Code, extra headers and extra body fields."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+    @classmethod
+    def from_storage(cls, exc: StorageError, *, extra: Mapping[str, Any] | None = None) -> HttpError:
+        status, code = next(_STORAGE_ERRORS[kind] for kind in type(exc).__mro__ if kind in _STORAGE_ERRORS)
+        return cls(status, str(exc), code=code, extra=extra)
+
+    def to_response(self) -> Response:
+        headers = {"X-Error-Message": header_text(self.message), **self.headers}
+        if self.code:
+            headers["X-Error-Code"] = self.code
+        return JSONResponse({"error": self.message, **self.extra}, self.status, headers)
+
+
+@dataclass(frozen=True)
+class PageSizes:
+    """How many items one page of a listing holds; the next page is announced by a ``Link`` header."""
+
+    tree: int = 1000  # the Hub's page size for tree listings
+    tree_expanded: int = 50  # ... and for tree listings with expand=true
+    commits: int = 50
+
+    def __post_init__(self) -> None:
+        if min(self.tree, self.tree_expanded, self.commits) < 1:
+            raise ValueError(f"Page sizes must be at least 1: {self}")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One parsed request, as the synchronous handlers see it."""
+
+    query: Mapping[str, Sequence[str]]
+    body: bytes
+    token: Token | None  # None: anonymous
+    base_url: str  # "http://127.0.0.1:PORT", as the client addressed us
+    raw_path: str = ""  # the path as sent, still percent-encoded, without the query
+    accept: str = ""  # the Accept header
+
+    def flag(self, name: str) -> bool:
+        return self.query.get(name, [""])[-1].lower() in ("1", "true")
+
+    def next_link(self, name: str, value: str) -> dict[str, str]:
+        """A ``Link`` header to this same URL with query parameter ``name`` set to ``value``."""
+        query = {key: list(values) for key, values in self.query.items() if key != name} | {name: [value]}
+        url = f"{self.base_url}{self.raw_path}?{urlencode(query, doseq=True)}"
+        return {"Link": f'<{url}>; rel="next"'}
+
+    def json_object(self) -> dict[str, Any]:
+        """The JSON object body (an empty body counts as ``{}``); 400 otherwise."""
+        if not self.body.strip():
+            return {}
+        try:
+            value = parse_json(self.body, "The request body")
+        except ValueError as exc:
+            raise HttpError(400, f"The request body is not valid JSON: {exc}") from exc
+        if not isinstance(value, dict):
+            raise HttpError(400, "The request body must be a JSON object")
+        return value
+
+    def repo_url(self, repo_id: RepoId) -> str:
+        return f"{self.base_url}/{URL_PREFIXES[repo_id.type]}{repo_id}"
+
+
+Handler = Callable[[Call], Response]
+#: A page of the web view: the caller's token (None: anonymous) and the query, to an answer.
+PageHandler = Callable[[Token | None, Mapping[str, Sequence[str]]], Response]
+#: The web view's router: a request's method and path segments to its page, or None if it is not one.
+PageRouter = Callable[[str, Sequence[str]], PageHandler | None]
+
+
+def require_write(call: Call, namespace: str) -> Token:
+    token = call.token
+    if token is None:
+        raise HttpError(401, "Writing needs a write token in 'Authorization: Bearer <token>'")
+    if not may_write(token, namespace):
+        raise HttpError(
+            403,
+            f"You don't have the rights to write to namespace '{namespace}': the token of user "
+            f"'{token.user}' is a {token.role} token for '{token.user}'",
+        )
+    return token
+
+
+def str_field(item: Mapping[str, Any], name: str) -> str:
+    value = item.get(name)
+    if not isinstance(value, str):
+        raise HttpError(400, f"Expected a string in '{name}', got {type(value).__name__}")
+    return value
+
+
+def int_field(item: Mapping[str, Any], name: str) -> int:
+    value = item.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise HttpError(400, f"Expected a non-negative integer in '{name}', got {value!r}")
+    return value
+
+
+def list_field(item: Mapping[str, Any], name: str) -> list[dict[str, Any]]:
+    value = item.get(name)
+    if not isinstance(value, list) or not all(isinstance(element, dict) for element in value):
+        raise HttpError(400, f"Expected a list of objects in '{name}'")
+    return value
+
+
+def base64_field(item: Mapping[str, Any], name: str) -> bytes:
+    try:
+        return base64.b64decode(str_field(item, name), validate=True)
+    except binascii.Error as exc:
+        raise HttpError(400, f"'{name}' is not valid base64: {exc}") from exc
