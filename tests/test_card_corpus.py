@@ -98,7 +98,7 @@ REFUSED: list[tuple[str, str, tuple[str | int, ...], object, str]] = [
     ("model", "code-model", ("model-index", 0, "results", 1, "dataset", "config"), 3, "dataset.config"),
     ("model", "vision-classifier", ("model-index", 0, "results", 0, "metrics", 0, "value"), DELETE, "metrics[0].value"),
     ("model", "llm-leaderboard", ("model-index", 0, "results", 0, "source", "url"), DELETE, "source.url"),
-    ("model", "peft-adapter", ("base_model",), "/workspace/checkpoints/base", "base_model"),
+    ("model", "peft-adapter", ("base_model",), "/home/me/checkpoints/base", "base_model"),
     ("model", "llm-leaderboard", ("base_model", 1), "quarry ml/Quarry 7B", "base_model[1]"),
     ("model", "legacy-fill-mask", ("widget",), {"text": "Paris is the [MASK] of France."}, "widget"),
     ("model", "llm-chat-widget", ("pipeline_tag",), ["image-text-to-text"], "pipeline_tag"),
