@@ -21,6 +21,7 @@ import yaml
 from conftest import RunningHub
 from huggingface_hub import CommitOperationAdd, HfApi, RepoCard
 
+from release.card import check_card_file
 from release.card_rules import EMPTY_METADATA, check_card_data
 
 CORPUS = Path(__file__).parent / "card_corpus"
@@ -79,10 +80,16 @@ def test_the_corpus_has_many_kinds_of_cards() -> None:
     [(kind, path) for kind in ("model", "dataset") for path in corpus(kind)],
     ids=lambda value: value.stem if isinstance(value, Path) else value,
 )
-def test_every_corpus_card_validates_offline_and_on_the_emulator(endpoint: str, kind: str, path: Path) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+def test_every_corpus_card_validates_offline_and_on_the_emulator(
+    endpoint: str, kind: str, path: Path, tmp_path: Path
+) -> None:
+    text = path.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
     check = check_card_data(data, kind)
     assert check.errors == (), [str(p) for p in check.errors]
+    card = tmp_path / "README.md"
+    card.write_text(f"---\n{text}---\n\n# A card\n", encoding="utf-8")
+    assert check_card_file(card, kind).errors == ()  # what `card validate --repo-type KIND README.md` runs
     RepoCard(readme(data)).validate(repo_type=kind)  # raises ValueError on a 400
 
 
