@@ -300,7 +300,7 @@ def test_super_squash_keeps_the_tree_in_one_commit(api: HfApi, repo: str) -> Non
     assert [c.title for c in api.list_repo_commits(repo, revision="refs/pr/1")] == ["One step"]
     assert api.list_repo_files(repo, revision="refs/pr/1") == [".gitattributes", "a.txt", "b.txt", "f.txt"]
 
-    with pytest.raises(BadRequestError, match="commit to a branch"):
+    with pytest.raises(BadRequestError, match="squash a branch or refs/pr/N"):
         api.super_squash_history(repo, branch="v1")
     with pytest.raises(RevisionNotFoundError):
         api.super_squash_history(repo, branch="no-such-branch")

@@ -34,7 +34,7 @@ from release.hub.calls import (
     visible_repo,
     writable_repo,
 )
-from release.hub.repo import DEFAULT_BRANCH, Commit, RepoId, StorageError, TreeEntry
+from release.hub.repo import DEFAULT_BRANCH, RepoId, StorageError, TreeEntry
 from release.hub.storage import HubStorage
 from release.hub.threads import (
     CommentVersion,
@@ -44,6 +44,7 @@ from release.hub.threads import (
     find_comment,
     is_pull_request,
     matches,
+    merged_event,
     new_event,
     new_record,
     with_comment_edited,
@@ -78,7 +79,7 @@ def list_discussions(storage: HubStorage, page_sizes: PageSizes, repo_id: RepoId
     start = int(page_text) * page_sizes.discussions
     page = found[start : start + page_sizes.discussions]
     items = [_summary_json(repo_id, record) for record in page]
-    return JSONResponse({"discussions": items, "count": len(found), "start": start, "numClosedDiscussions": 0})
+    return JSONResponse({"discussions": items, "count": len(found), "start": start})
 
 
 def discussion_details(storage: HubStorage, repo_id: RepoId, number: str, call: Call) -> Response:
@@ -183,7 +184,7 @@ def merge_pull_request(storage: HubStorage, repo_id: RepoId, number: str, call: 
     comment = _comment(call.json_object())
     commit = storage.merge_pull_request(repo.id, discussion_number(number), token.user, comment)
     log.info("%s: merged pull request #%s as %s", repo.id, number, commit.id[:7])
-    return JSONResponse({"newStatus": _event_json(_merged_event(commit))})
+    return JSONResponse({"newStatus": _event_json(merged_event(commit))})
 
 
 def super_squash(storage: HubStorage, repo_id: RepoId, revision: str, call: Call) -> Response:
@@ -316,10 +317,6 @@ def _event_json(event: DiscussionEvent) -> dict[str, Any]:
             data = {"from": event.old_title, "to": event.text}
     author = _author_json(event.author)
     return {"id": event.id, "type": event.kind, "createdAt": event.date, "author": author, "data": data}
-
-
-def _merged_event(commit: Commit) -> DiscussionEvent:
-    return DiscussionEvent(commit.id[:24], "status-change", commit.author, commit.date, "merged")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -576,7 +576,11 @@ class HubStorage:
         """
         with self._lock(repo_id):
             refs = self.read_refs(repo_id)
-            ref = self._commit_ref(repo_id, refs, revision)
+            ref = refs.find(revision)
+            if ref is None:
+                self.resolve(repo_id, revision)  # raises RevisionMissingError when it names nothing at all
+            if ref is None or not ref.startswith(("refs/heads/", "refs/pr/")):
+                raise InvalidInputError(f"Cannot squash '{revision}': squash a branch or refs/pr/N, not a tag")
             head = self.read_commit(repo_id, refs.targets[ref])
             directory = self._repo_dir(repo_id)
             commit = self._write_commit(directory, None, head.files, title, "", author)

@@ -177,10 +177,7 @@ def discussion_from_record(
     merged it join its timeline, which is sorted by date (events of the same date keep their order)."""
     stored = [event_from_json(item) for item in record["events"]]
     pushed = [DiscussionEvent(c.id[:24], "commit", c.author, c.date, c.title, oid=c.id) for c in commits]
-    merged = []
-    if merge_commit is not None:
-        merge = merge_commit
-        merged = [DiscussionEvent(merge.id[:24], "status-change", merge.author, merge.date, "merged")]
+    merged = [merged_event(merge_commit)] if merge_commit is not None else []
     pull_request = is_pull_request(record)
     return Discussion(
         number=record["number"],
@@ -193,6 +190,11 @@ def discussion_from_record(
         target=record.get("target") if pull_request else None,
         merge_commit=merge_commit.id if merge_commit is not None else None,
     )
+
+
+def merged_event(commit: Commit) -> DiscussionEvent:
+    """The change of status to "merged" that the merge commit of a pull request stands for."""
+    return DiscussionEvent(commit.id[:24], "status-change", commit.author, commit.date, "merged")
 
 
 def find_comment(record: Mapping[str, Any], comment_id: str) -> DiscussionEvent:
