@@ -1,5 +1,5 @@
 """The Hub emulator's discussions and pull requests, and super-squash: the routes of docs/hub-api.md,
-Discussions and pull requests (rows 20-22 and 30-38).
+Discussions and pull requests (rows 20-22 and 30-36).
 
 Each handler takes the storage, what the path names and the :class:`Call`, and answers JSON as the Hub
 does, in the shapes huggingface_hub 2.4.0 reads (``HfApi.get_repo_discussions``,

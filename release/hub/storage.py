@@ -22,12 +22,13 @@ and ``.*.tmp`` beside the JSON files) are deleted when the store is opened. Writ
 serialised by a per-repo lock; reads take no lock because they only ever see whole files.
 
 Discussions and pull requests share one numbering; each keeps a record, which only changes under the
-repo's lock, written whole like every other file (:mod:`release.hub.threads` says what it holds and how
-it changes). A discussion exists once its record does; a pull request once its ref ``refs/pr/N``
-does (its record is written first, so a crash in between leaves a record that is ignored). Merging one is a
-commit like any other and just as durable: the new commit file first, then one rename of ``refs.json``
-that both moves the target branch and adds the ref ``refs/merged-pr/N`` (naming that commit), which is
-what marks the pull request merged, so the branch never moves without the mark or the mark without it.
+repo's lock, written whole like every other file (:mod:`release.hub.threads` says what it holds and
+how it changes). A discussion exists once its record does; a pull request once its ref ``refs/pr/N``
+does (its record is written first, so a crash in between leaves a record that is ignored). Merging
+one is a commit like any other and just as durable: the new commit file first, then one rename of
+``refs.json`` that both moves the target branch and adds the ref ``refs/merged-pr/N`` (naming that
+commit), which is what marks the pull request merged, so the branch never moves without the mark or
+the mark without it.
 A super-squash writes one parentless commit holding the branch's tree, then moves the branch; the old
 commits stay stored for the other refs and pull requests that reach them.
 
