@@ -17,11 +17,11 @@ super-squash.
 from __future__ import annotations
 
 import difflib
-import html
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
+from markdown_it import MarkdownIt
 from starlette.responses import JSONResponse, Response
 
 from release.hub.auth import Token, may_write
@@ -290,8 +290,18 @@ def _discussion_json(repo_id: RepoId, discussion: Discussion) -> dict[str, Any]:
 
 
 def _version_json(version: CommentVersion) -> dict[str, Any]:
-    text = version.text
-    return {"raw": text, "html": html.escape(text), "updatedAt": version.date, "author": _author_json(version.author)}
+    return {
+        "raw": version.text,
+        "html": _render_markdown(version.text),
+        "updatedAt": version.date,
+        "author": _author_json(version.author),
+    }
+
+
+def _render_markdown(text: str) -> str:
+    """A comment's HTML, as the Hub renders it from Markdown; raw HTML in the text stays escaped text."""
+    rendered: str = MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"]).render(text)
+    return rendered
 
 
 def _event_json(event: DiscussionEvent) -> dict[str, Any]:
