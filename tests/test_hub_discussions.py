@@ -14,7 +14,7 @@ rows 20-22 with merges and conflicts):
 36 POST super-squash/{rev} ........ test_super_squash_keeps_the_tree_in_one_commit
 20 GET  discussions/{n}?diff=1 .... test_a_draft_pull_request_is_opened_then_merged_with_its_diff
 Proposals on another user's public repo (preupload, LFS batch and verify, commit): test_anyone_may_propose_changes
-Durability: test_discussions_survive_a_restart.
+Durability: test_discussions_survive_a_restart, test_a_store_from_before_records_and_a_crash_leftover_are_read.
 """
 
 from __future__ import annotations
@@ -349,3 +349,34 @@ def test_discussions_survive_a_restart(tmp_path: Path) -> None:
         after = [api.get_discussion_details("carol/kept", n) for n in (1, 2)]
         assert [(d.title, d.events, d.status) for d in after] == [(d.title, d.events, d.status) for d in before]
         assert api.create_discussion("carol/kept", title="Next").num == 3
+
+
+def test_a_store_from_before_records_and_a_crash_leftover_are_read(tmp_path: Path) -> None:
+    """A pull request whose record is missing (opened before records existed) is still served; a record
+    whose pull request never got its ref (a crash between the two writes) is ignored, its number skipped."""
+    storage = tmp_path / "hub"
+    with HubServer(storage, [Token("carol", "tok-carol")]) as first:
+        api = HfApi(endpoint=first.url, token="tok-carol")
+        api.create_repo("carol/old")
+        api.create_commit("carol/old", [CommitOperationAdd("a.txt", b"a")], commit_message="Old PR", create_pr=True)
+    records = storage / "repos" / "models" / "carol" / "old" / "discussions"
+    (records / "1.json").unlink()
+    leftover = {"number": 2, "title": "Half made", "author": "carol", "createdAt": "2026-01-01T00:00:00.000Z"}
+    leftover |= {"pullRequest": True, "target": "main", "base": None, "status": "draft", "events": []}
+    (records / "2.json").write_text(json.dumps(leftover))
+    with HubServer(storage, [Token("carol", "tok-carol")]) as second:
+        api = HfApi(endpoint=second.url, token="tok-carol")
+        assert numbers(api.get_repo_discussions("carol/old")) == [1]
+        old = api.get_discussion_details("carol/old", 1)
+        assert (old.title, old.status, old.author, [type(e).__name__ for e in old.events]) == (
+            "Old PR",
+            "open",
+            "carol",
+            ["DiscussionComment", "DiscussionCommit"],
+        )
+        api.comment_discussion("carol/old", 1, "Now with a record")
+        assert len(api.get_discussion_details("carol/old", 1).events) == 3
+        with pytest.raises(HfHubHTTPError) as caught:
+            api.get_discussion_details("carol/old", 2)
+        assert status_of(caught.value) == 404
+        assert api.create_discussion("carol/old", title="After the crash").num == 3
