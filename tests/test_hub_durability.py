@@ -218,6 +218,10 @@ def test_every_call_sees_the_data_of_the_calls_before_it_across_restarts(tmp_pat
         lambda api: api.upload_file(path_or_fileobj=b"pr2", path_in_repo="pr2.txt", repo_id=REPO, create_pr=True),
         lambda api: api.merge_pull_request(REPO, 2),
         lambda api: api.change_discussion_status(REPO, 1, "closed"),
+        lambda api: api.create_discussion(REPO, title="Durable question", description="Kept?"),
+        lambda api: api.comment_discussion(REPO, 3, "Yes"),
+        lambda api: api.rename_discussion(REPO, 3, "Durable answer"),
+        lambda api: api.super_squash_history(REPO, branch="refs/pr/1", commit_message="squashed"),
     ]
     for step in steps:
         with HubServer(storage, [Token("alice", TOKEN)]) as server:
@@ -240,6 +244,13 @@ def test_every_call_sees_the_data_of_the_calls_before_it_across_restarts(tmp_pat
         ]
         path = hf_hub_download(REPO, "w.safetensors", revision="v1", endpoint=server.url, token=TOKEN)
         assert Path(path).read_bytes() == weights
+        assert [d.num for d in api.get_repo_discussions(REPO)] == [3, 2, 1]
+        question = api.get_discussion_details(REPO, 3)
+        assert (question.title, [type(e).__name__ for e in question.events]) == (
+            "Durable answer",
+            ["DiscussionComment", "DiscussionComment", "DiscussionTitleChange"],
+        )
+        assert [c.title for c in api.list_repo_commits(REPO, revision="refs/pr/1")] == ["squashed"]
     on_disk = check_store(storage)["models/alice/durable"]
     assert on_disk["refs/tags/v1"] == history(storage, main_head(storage))[1]  # main moved on by the merge
     assert on_disk["refs/merged-pr/2"] == main_head(storage)  # the mark, in the same file as the branch

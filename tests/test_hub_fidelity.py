@@ -36,7 +36,7 @@ some rows too):
 19 HEAD/GET resolve ............... test_download_metadata_and_cache, test_revision_and_file_exists,
                                     test_slash_revisions_work_on_every_endpoint
 
-The pull request routes the client's discussion calls use (docs/hub-api.md, Pull requests):
+The pull request routes (docs/hub-api.md, Discussions and pull requests; test_hub_discussions.py proves the others):
 20 GET  discussions/{n} ........... test_merge_pull_request_squashes_it_onto_its_branch,
                                     test_conflicting_and_closed_pull_requests_are_not_merged
 21 POST discussions/{n}/status .... test_conflicting_and_closed_pull_requests_are_not_merged

@@ -68,6 +68,7 @@ def repo(hub: RunningHub) -> str:
     repo_id = f"alice/properties-{uuid4().hex[:8]}"
     api.create_repo(repo_id)
     api.upload_file(path_or_fileobj=b"hello\n", path_in_repo="data/hello.txt", repo_id=repo_id)
+    api.create_discussion(repo_id, title="A discussion the routes on discussions/1 reach")
     return repo_id
 
 
@@ -92,6 +93,7 @@ body_fields = st.sampled_from(
     [
         *("name", "organization", "type", "private", "visibility", "tag", "startingPoint", "files", "path", "size"),
         *("sample", "operation", "objects", "oid", "status", "comment", "transfers", "paths", "expand"),
+        *("title", "description", "pullRequest", "content", "message"),
     ]
 )
 
@@ -109,6 +111,11 @@ body_fields = st.sampled_from(
             ("POST", "/{repo}.git/info/lfs/objects/verify"),
             ("POST", "/api/models/{repo}/discussions/1/status"),
             ("POST", "/api/models/{repo}/discussions/1/merge"),
+            ("POST", "/api/models/{repo}/discussions"),
+            ("POST", "/api/models/{repo}/discussions/1/comment"),
+            ("POST", "/api/models/{repo}/discussions/1/title"),
+            ("POST", "/api/models/{repo}/discussions/1/comment/0123abcd/edit"),
+            ("POST", "/api/models/{repo}/super-squash/main"),
             ("POST", "/api/validate-yaml"),
         ]
     ),

@@ -13,9 +13,10 @@ Errors are ``{"error": message}`` with the same text in ``X-Error-Message`` and,
 an ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``) that the client needs to
 raise the right exception. Unknown routes answer a fast 404: the client retries 5xx for about 23 s.
 
-Pull requests opened by ``create_commit(create_pr=True)`` can also be read, closed, reopened and merged
-(``get_discussion_details``, ``change_discussion_status``, ``merge_pull_request``; docs/hub-api.md, Pull
-requests). A merge is a squash merge as atomic and durable as a commit (see :mod:`release.hub.storage`).
+Discussions, pull requests and super-squash are routed here and served by :mod:`release.hub.discussions`
+(docs/hub-api.md, Discussions and pull requests). Anyone with a write token may propose changes to a
+repo they may read: preupload and commit accept them for a new pull request (``create_pr``) or their own
+open one (``refs/pr/N``), and the LFS batch and verify accept their uploads.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.types import Receive, Scope, Send
 
 from release.card_rules import CARD_SCHEMAS, EMPTY_METADATA, check_card_data
-from release.hub.auth import Token, bearer_token, may_read
+from release.hub import discussions
+from release.hub.auth import Token, bearer_token, may_read, may_write
 from release.hub.calls import (
     Call,
     Handler,
@@ -55,6 +57,7 @@ from release.hub.calls import (
     int_field,
     list_field,
     require_write,
+    require_write_role,
     str_field,
 )
 from release.hub.limits import (
@@ -81,7 +84,6 @@ from release.hub.repo import (
     DeleteFolder,
     Folder,
     Operation,
-    PullRequestEvent,
     RepoId,
     RepoType,
     StorageError,
@@ -235,12 +237,34 @@ class HubApp:
                 return partial(self.preupload, repo_id, revision)
             case "POST", ["commit", revision]:
                 return partial(self.commit, repo_id, revision)
+            case _, ["discussions", *_] | ["super-squash", _]:
+                return self._route_discussions(method, repo_id, rest)
+        return None
+
+    def _route_discussions(self, method: str, repo_id: RepoId, rest: list[str]) -> Handler | None:
+        """Discussions, pull requests and super-squash (:mod:`release.hub.discussions`)."""
+        storage = self._storage
+        match method, rest:
+            case "GET", ["discussions"]:
+                return partial(discussions.list_discussions, storage, self._page_sizes, repo_id)
+            case "POST", ["discussions"]:
+                return partial(discussions.create_discussion, storage, repo_id)
             case "GET", ["discussions", number]:
-                return partial(self.discussion_details, repo_id, number)
+                return partial(discussions.discussion_details, storage, repo_id, number)
+            case "POST", ["discussions", number, "comment"]:
+                return partial(discussions.comment_discussion, storage, repo_id, number)
+            case "POST", ["discussions", number, "comment", comment_id, "edit"]:
+                return partial(discussions.edit_discussion_comment, storage, repo_id, number, comment_id)
+            case "POST", ["discussions", number, "comment", comment_id, "hide"]:
+                return partial(discussions.hide_discussion_comment, storage, repo_id, number, comment_id)
+            case "POST", ["discussions", number, "title"]:
+                return partial(discussions.rename_discussion, storage, repo_id, number)
             case "POST", ["discussions", number, "status"]:
-                return partial(self.change_discussion_status, repo_id, number)
+                return partial(discussions.change_discussion_status, storage, repo_id, number)
             case "POST", ["discussions", number, "merge"]:
-                return partial(self.merge_pull_request, repo_id, number)
+                return partial(discussions.merge_pull_request, storage, repo_id, number)
+            case "POST", ["super-squash", revision]:
+                return partial(discussions.super_squash, storage, repo_id, revision)
         return None
 
     def _route_lfs(self, repo_id: RepoId, action: str) -> Handler | None:
@@ -271,6 +295,24 @@ class HubApp:
     def _writable_repo(self, call: Call, repo_id: RepoId) -> Token:
         self._visible_repo(call, repo_id)
         return require_write(call, repo_id.namespace)
+
+    def _proposing_repo(self, call: Call, repo_id: RepoId, revision: str) -> Token:
+        """Write access for preupload and commit: a writer of the namespace; or, on a repo the caller may
+        read, any write token opening a pull request (``create_pr``) or committing to its own open one
+        (``refs/pr/N``), since the Hub lets anyone propose changes to a public repo."""
+        self._visible_repo(call, repo_id)
+        token = call.token
+        if token is None or token.role != "write" or may_write(token, repo_id.namespace):
+            return require_write(call, repo_id.namespace)
+        if call.flag("create_pr") or discussions.pull_request_author(self._storage, repo_id, revision) == token.user:
+            return token
+        return require_write(call, repo_id.namespace)
+
+    def _uploading_repo(self, call: Call, repo_id: RepoId) -> Token:
+        """Write access for the LFS batch and verify: any write token on a repo the caller may read (someone
+        proposing a pull request uploads first); the objects only reach a branch through a commit."""
+        self._visible_repo(call, repo_id)
+        return require_write_role(call)
 
     # -- repos -------------------------------------------------------------------------------------
 
@@ -463,7 +505,7 @@ class HubApp:
     # -- uploads and commits -----------------------------------------------------------------------
 
     def preupload(self, repo_id: RepoId, revision: str, call: Call) -> Response:
-        self._writable_repo(call, repo_id)
+        self._proposing_repo(call, repo_id, revision)
         commit = self._storage.resolve(repo_id, revision)
         answers = []
         for item in list_field(call.json_object(), "files"):
@@ -479,7 +521,7 @@ class HubApp:
         return JSONResponse({"files": answers, "commitOid": commit.id})
 
     def lfs_batch(self, repo_id: RepoId, call: Call) -> Response:
-        self._writable_repo(call, repo_id)
+        self._uploading_repo(call, repo_id)
         body = call.json_object()
         if body.get("operation") != "upload":
             raise HttpError(400, "The Hub emulator's LFS batch API only uploads; download files through /resolve")
@@ -538,7 +580,7 @@ class HubApp:
         return Response(status_code=200)
 
     def lfs_verify(self, repo_id: RepoId, call: Call) -> Response:
-        self._writable_repo(call, repo_id)
+        self._uploading_repo(call, repo_id)
         body = call.json_object()
         oid, size = str_field(body, "oid"), int_field(body, "size")
         stored = self._storage.linked_object_size(repo_id, oid)
@@ -549,7 +591,7 @@ class HubApp:
         return JSONResponse({})
 
     def commit(self, repo_id: RepoId, revision: str, call: Call) -> Response:
-        token = self._writable_repo(call, repo_id)
+        token = self._proposing_repo(call, repo_id, revision)
         header, operations = _parse_commit_body(call.body)
         request = CommitRequest(
             revision=revision,
@@ -572,50 +614,6 @@ class HubApp:
         if result.pull_request is not None:
             body["pullRequestUrl"] = f"{call.repo_url(repo_id)}/discussions/{result.pull_request}"
         return JSONResponse(body)
-
-    # -- pull requests -----------------------------------------------------------------------------
-
-    def discussion_details(self, repo_id: RepoId, number: str, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
-        pull = self._storage.get_pull_request(repo_id, _discussion_number(number))
-        changes = {"base": f"refs/heads/{pull.target}"}
-        if pull.merge_commit is not None:
-            changes["mergeCommitId"] = pull.merge_commit
-        return JSONResponse(
-            {
-                "num": pull.number,
-                "title": pull.title,
-                "status": pull.status,
-                "isPullRequest": True,
-                "createdAt": pull.created_at,
-                "author": _author_json(pull.author),
-                "repo": {"name": str(repo_id), "type": repo_id.type},
-                "pinned": False,
-                "locked": False,
-                "events": [_event_json(event) for event in pull.events],
-                "changes": changes,
-                "filesWithConflicts": list(self._storage.pull_request_conflicts(repo_id, pull)),
-            }
-        )
-
-    def change_discussion_status(self, repo_id: RepoId, number: str, call: Call) -> Response:
-        token = self._writable_repo(call, repo_id)
-        body = call.json_object()
-        status = body.get("status")
-        if status not in ("open", "closed"):
-            raise HttpError(400, f"Invalid status {status!r}: use 'open' or 'closed' (merge with /merge)")
-        event = self._storage.set_pull_request_status(
-            repo_id, _discussion_number(number), "open" if status == "open" else "closed", token.user, _comment(body)
-        )
-        log.info("%s: pull request #%s is %s", repo_id, number, status)
-        return JSONResponse({"newStatus": _event_json(event)})
-
-    def merge_pull_request(self, repo_id: RepoId, number: str, call: Call) -> Response:
-        token = self._writable_repo(call, repo_id)
-        comment = _comment(call.json_object())
-        commit, event = self._storage.merge_pull_request(repo_id, _discussion_number(number), token.user, comment)
-        log.info("%s: merged pull request #%s as %s", repo_id, number, commit.id[:7])
-        return JSONResponse({"newStatus": _event_json(event)})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -749,38 +747,6 @@ def _decode_cursor(cursor: str) -> str:
 def _card_tags(card: Mapping[str, Any] | None) -> list[str]:
     tags = (card or {}).get("tags")
     return [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
-
-
-def _discussion_number(text: str) -> int:
-    if not text.isascii() or not text.isdigit() or int(text) < 1:
-        raise HttpError(400, f"Invalid discussion number {text!r}: expected a positive integer")
-    return int(text)
-
-
-def _comment(body: Mapping[str, Any]) -> str | None:
-    comment = body.get("comment")
-    if comment is not None and not isinstance(comment, str):
-        raise HttpError(400, f"Expected a string in 'comment', got {type(comment).__name__}")
-    return (comment or "").strip() or None
-
-
-def _author_json(user: str) -> dict[str, Any]:
-    return {"name": user, "type": "user", "isOwner": False}
-
-
-def _event_json(event: PullRequestEvent) -> dict[str, Any]:
-    """A pull request event as the Hub lists it (huggingface_hub.community.deserialize_event reads it)."""
-    data: dict[str, Any]
-    match event.kind:
-        case "comment":
-            latest = {"raw": event.text, "html": html.escape(event.text), "updatedAt": event.date}
-            data = {"edited": False, "hidden": False, "numEdits": 0, "latest": latest}
-        case "commit":
-            data = {"subject": event.text, "oid": event.oid}
-        case "status-change":
-            data = {"status": event.text}
-    author = _author_json(event.author)
-    return {"id": event.id, "type": event.kind, "createdAt": event.date, "author": author, "data": data}
 
 
 def _ref_json(name: str, ref: str, sha: str) -> dict[str, str]:

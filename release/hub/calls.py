@@ -2,8 +2,10 @@
 
 A :class:`Call` is one request as a synchronous handler sees it (query, body, token, base URL); an
 :class:`HttpError` is an error answer (docs/hub-api.md, Errors), made directly or from a storage error.
-The field readers turn a malformed JSON body into a 400 that names the field. The route modules
-(:mod:`release.hub.app` and the route groups beside it) import this one; it imports none of them.
+The field readers turn a malformed JSON body into a 400 that names the field; the access helpers
+(:func:`visible_repo`, :func:`writable_repo`, :func:`require_write_role`) apply docs/hub-api.md's Access
+rules. The route modules (:mod:`release.hub.app` and the route groups beside it) import this one; it
+imports none of them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from urllib.parse import urlencode
 
 from starlette.responses import JSONResponse, Response
 
-from release.hub.auth import Token, may_write
+from release.hub.auth import Token, may_read, may_write
 from release.hub.limits import header_text, parse_json
 from release.hub.repo import (
     URL_PREFIXES,
@@ -28,12 +30,14 @@ from release.hub.repo import (
     InvalidInputError,
     MergeConflictError,
     ObjectMissingError,
+    Repo,
     RepoId,
     RepoMissingError,
     RevisionMissingError,
     StaleParentError,
     StorageError,
 )
+from release.hub.storage import HubStorage
 
 #: How each storage error is answered: status and X-Error-Code (docs/hub-api.md, Storage errors).
 _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
@@ -89,9 +93,10 @@ class PageSizes:
     tree: int = 1000  # the Hub's page size for tree listings
     tree_expanded: int = 50  # ... and for tree listings with expand=true
     commits: int = 50
+    discussions: int = 50  # the Hub's page of a repo's discussions
 
     def __post_init__(self) -> None:
-        if min(self.tree, self.tree_expanded, self.commits) < 1:
+        if min(self.tree, self.tree_expanded, self.commits, self.discussions) < 1:
             raise ValueError(f"Page sizes must be at least 1: {self}")
 
 
@@ -177,3 +182,31 @@ def base64_field(item: Mapping[str, Any], name: str) -> bytes:
         return base64.b64decode(str_field(item, name), validate=True)
     except binascii.Error as exc:
         raise HttpError(400, f"'{name}' is not valid base64: {exc}") from exc
+
+
+def visible_repo(storage: HubStorage, call: Call, repo_id: RepoId) -> Repo:
+    """The repo if it exists and the caller may read it; 404 RepoNotFound otherwise."""
+    try:
+        repo = storage.get_repo(repo_id)
+    except RepoMissingError:
+        raise HttpError(404, "Repository not found", code="RepoNotFound") from None
+    if not may_read(call.token, repo):
+        raise HttpError(404, "Repository not found", code="RepoNotFound")
+    return repo
+
+
+def writable_repo(storage: HubStorage, call: Call, repo_id: RepoId) -> tuple[Repo, Token]:
+    """The repo and the caller's token when the caller may write to it (404, 401 or 403 otherwise)."""
+    repo = visible_repo(storage, call, repo_id)
+    return repo, require_write(call, repo.id.namespace)
+
+
+def require_write_role(call: Call) -> Token:
+    """The caller's token if it is a write token, of any namespace: what taking part in a public repo's
+    discussions and pull requests needs (401 without a token, 403 with a read token)."""
+    token = call.token
+    if token is None:
+        raise HttpError(401, "Writing needs a write token in 'Authorization: Bearer <token>'")
+    if token.role != "write":
+        raise HttpError(403, f"The token of user '{token.user}' is a read token: this needs a write token")
+    return token

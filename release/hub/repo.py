@@ -1,6 +1,7 @@
-"""What the local Hub emulator's repositories are made of: ids, trees, commits, refs, pull requests and
-commit operations as frozen values; the pure functions over them (git ids, upload modes, name checks,
-tree listings, three-way merges); and the errors the storage raises.
+"""What the local Hub emulator's repositories are made of: ids, trees, commits, refs and commit operations
+as frozen values (discussions and pull requests are :mod:`release.hub.threads`); the pure functions over
+them (git ids, upload modes, name checks, tree listings, three-way merges); and the errors the storage
+raises.
 
 Nothing here touches the disk or knows about HTTP: :mod:`release.hub.storage` keeps these values, and
 the app answers each :class:`StorageError` subclass with its own status (docs/hub-api.md, Errors).
@@ -83,7 +84,7 @@ class ContentMismatchError(StorageError):
 
 
 class DiscussionMissingError(StorageError):
-    """No pull request has that number."""
+    """No discussion or pull request has that number, or no comment of it that id."""
 
 
 class MergeConflictError(StorageError):
@@ -183,9 +184,6 @@ class Refs:
         found = [(name.removeprefix(prefix), sha) for name, sha in self.targets.items() if name.startswith(prefix)]
         return sorted(found, key=lambda item: int(item[0]) if prefix == "refs/pr/" else item[0])
 
-    def next_pull_request(self) -> int:
-        return 1 + max((int(number) for number, _ in self.named("refs/pr/")), default=0)
-
     def with_ref(self, name: str, commit_id: str) -> Refs:
         return replace(self, targets={**self.targets, name: commit_id})
 
@@ -232,38 +230,6 @@ class CommitRequest:
     operations: Sequence[Operation]
     parent: str | None = None  # full id or >=5-char prefix the branch head must match
     create_pr: bool = False
-
-
-PullRequestStatus = Literal["open", "closed", "merged"]
-
-
-@dataclass(frozen=True)
-class PullRequestEvent:
-    """One entry of a pull request's timeline."""
-
-    id: str
-    kind: Literal["comment", "commit", "status-change"]
-    author: str
-    date: str  # "YYYY-MM-DDTHH:MM:SS.mmmZ"
-    text: str  # the comment, the commit's title, or the new status
-    oid: str | None = None  # the commit, for kind "commit"
-
-
-@dataclass(frozen=True)
-class PullRequest:
-    """Pull request ``number``: the ref ``refs/pr/<number>`` and its record."""
-
-    number: int
-    title: str
-    author: str
-    created_at: str
-    target: str  # the branch it merges into
-    base: str | None  # the commit it started from (None: no common history with the target)
-    head: str  # its newest commit
-    status: PullRequestStatus
-    merge_commit: str | None  # the commit that merged it into the target
-    description: str
-    events: tuple[PullRequestEvent, ...]  # oldest first: comments, its commits, changes of status
 
 
 @dataclass(frozen=True)

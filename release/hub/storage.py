@@ -11,7 +11,7 @@ Layout under the storage root::
         repo.json               type, namespace, name, private, createdAt
         refs.json               full ref name ("refs/heads/main", "refs/tags/v1", "refs/pr/1") -> commit id
         commits/{id}.json       one immutable file per commit, holding its full tree
-        discussions/{n}.json    pull request n: title, author, target branch, base commit, open/closed, comments
+        discussions/{n}.json    discussion or pull request n: title, author, status, events (release.hub.threads)
         lfs/ab/cdef...          empty markers: the LFS objects uploaded to this repo, which its commits may use
 
 Every file is written to a temporary name, flushed and moved into place with ``os.replace``, and its
@@ -21,10 +21,16 @@ the store reopens with every ref at a complete commit. Temporary files a crash l
 and ``.*.tmp`` beside the JSON files) are deleted when the store is opened. Writes to one repo are
 serialised by a per-repo lock; reads take no lock because they only ever see whole files.
 
-A pull request exists once its ref ``refs/pr/N`` does (its record is written first). Merging one is a
-commit like any other and just as durable: the new commit file first, then one rename of ``refs.json``
-that both moves the target branch and adds the ref ``refs/merged-pr/N`` (naming that commit), which is
-what marks the pull request merged, so the branch never moves without the mark or the mark without it.
+Discussions and pull requests share one numbering; each keeps a record, which only changes under the
+repo's lock, written whole like every other file (:mod:`release.hub.threads` says what it holds and
+how it changes). A discussion exists once its record does; a pull request once its ref ``refs/pr/N``
+does (its record is written first, so a crash in between leaves a record that is ignored). Merging
+one is a commit like any other and just as durable: the new commit file first, then one rename of
+``refs.json`` that both moves the target branch and adds the ref ``refs/merged-pr/N`` (naming that
+commit), which is what marks the pull request merged, so the branch never moves without the mark or
+the mark without it.
+A super-squash writes one parentless commit holding the branch's tree, then moves the branch; the old
+commits stay stored for the other refs and pull requests that reach them.
 
 The object store is shared, but an LFS object belongs to a repo only once someone uploaded its bytes to
 that repo (or its tree already holds it): knowing a sha256 from another, private repo is not enough to
@@ -42,10 +48,10 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Final, Literal
+from typing import Any, BinaryIO, Final, TypeVar
 
 from release.atomic import write_atomic
 from release.errors import HubServerError
@@ -67,8 +73,6 @@ from release.hub.repo import (
     MergeConflictError,
     ObjectMissingError,
     Operation,
-    PullRequest,
-    PullRequestEvent,
     Refs,
     Repo,
     RepoId,
@@ -91,6 +95,7 @@ from release.hub.repo import (
 
 STORAGE_FORMAT: Final = 1
 
+_T = TypeVar("_T")
 _SHA_PREFIX_RE: Final = re.compile(r"[0-9a-f]{5,40}")
 _TYPE_DIRS: Final[Mapping[RepoType, str]] = {"model": "models", "dataset": "datasets"}
 
@@ -412,7 +417,7 @@ class HubStorage:
                     raise InvalidInputError(f"Open a pull request against a branch, not '{request.revision}'")
                 target = ref.removeprefix("refs/heads/")
                 base = self.resolve(repo_id, request.parent) if request.parent else head
-                pull_request: int | None = refs.next_pull_request()
+                pull_request: int | None = self._next_discussion_number(repo_id, refs)
                 ref = f"refs/pr/{pull_request}"
             else:
                 base, pull_request = head, None
@@ -422,18 +427,18 @@ class HubStorage:
             directory = self._repo_dir(repo_id)
             commit = self._write_commit(directory, base.id, files, request.title, request.message, request.author)
             if pull_request is not None:  # its record first: the ref written next is what makes it exist
-                opening = _new_event("comment", request.author, commit.date, request.message)
                 record = {
                     "number": pull_request,
                     "title": request.title,
                     "author": request.author,
                     "createdAt": commit.date,
+                    "pullRequest": True,
                     "target": target,
                     "base": base.id,
                     "status": "open",
-                    "events": [_event_to_json(opening)],
+                    "events": [_comment_json(request.author, commit.date, request.message)],
                 }
-                self._write_pull_request_record(repo_id, record)
+                self._write_discussion_record(repo_id, record)
             _write_json(directory / "refs.json", dict(refs.with_ref(ref, commit.id).targets))
         return CommitResult(commit, pull_request)
 
@@ -463,106 +468,153 @@ class HubStorage:
             raise InvalidInputError(f"The default branch '{DEFAULT_BRANCH}' cannot be deleted")
         self._delete_ref(repo_id, f"refs/heads/{branch}", f"Branch {branch} not found")
 
-    # -- pull requests -----------------------------------------------------------------------------
+    # -- discussions and pull requests ------------------------------------------------------------
 
-    def get_pull_request(self, repo_id: RepoId, number: int) -> PullRequest:
-        return self._pull_request(repo_id, self.read_refs(repo_id), number)
+    def open_discussion(self, repo_id: RepoId, record: Mapping[str, Any]) -> int:
+        """Store a new discussion's record (see :mod:`release.hub.threads`) under the next number; return it.
 
-    def pull_request_conflicts(self, repo_id: RepoId, pull: PullRequest) -> tuple[str, ...]:
+        A pull request starts empty at the head of its target branch, which becomes its base: its record
+        is written first, then its ref ``refs/pr/N``, which is what makes it exist.
+        """
+        with self._lock(repo_id):
+            refs = self.read_refs(repo_id)
+            number = self._next_discussion_number(repo_id, refs)
+            stored = {**record, "number": number}
+            if not _is_pull_request(record):
+                self._write_discussion_record(repo_id, stored)
+                return number
+            head = refs.targets.get(f"refs/heads/{record['target']}")
+            if head is None:
+                raise RevisionMissingError(f"Invalid rev id: {record['target']} (a pull request targets a branch)")
+            self._write_discussion_record(repo_id, {**stored, "base": head})
+            _write_json(self._repo_dir(repo_id) / "refs.json", dict(refs.with_ref(f"refs/pr/{number}", head).targets))
+        return number
+
+    def discussion_record(self, repo_id: RepoId, number: int) -> dict[str, Any]:
+        """The record of discussion ``number``; a merged pull request's status reads ``merged``."""
+        return self._discussion_record(repo_id, self.read_refs(repo_id), number)
+
+    def discussion_records(self, repo_id: RepoId) -> list[dict[str, Any]]:
+        """The records of every discussion of the repo, newest first."""
+        refs = self.read_refs(repo_id)
+        records = []
+        for number in sorted(self._discussion_numbers(repo_id, refs), reverse=True):
+            with contextlib.suppress(DiscussionMissingError):  # a record whose pull request never got its ref
+                records.append(self._discussion_record(repo_id, refs, number))
+        return records
+
+    def read_discussion(self, repo_id: RepoId, number: int) -> tuple[dict[str, Any], list[Commit], Commit | None]:
+        """A discussion's record and, for a pull request, its own commits (oldest first) and its merge commit."""
+        refs = self.read_refs(repo_id)
+        record = self._discussion_record(repo_id, refs, number)
+        if not _is_pull_request(record):
+            return record, [], None
+        commits = []
+        for commit in self.history(repo_id, self.read_commit(repo_id, refs.targets[f"refs/pr/{number}"])):
+            if commit.id == record["base"]:
+                break
+            commits.append(commit)
+        merge_commit = refs.targets.get(_merged_ref(number))
+        return record, commits[::-1], self.read_commit(repo_id, merge_commit) if merge_commit else None
+
+    def update_discussion(
+        self, repo_id: RepoId, number: int, change: Callable[[dict[str, Any]], tuple[dict[str, Any], _T]]
+    ) -> _T:
+        """Replace a discussion's record by the one ``change(record)`` makes, under the repo's lock.
+
+        ``change`` returns the new record and a result, which this returns; if it raises, nothing changes.
+        """
+        with self._lock(repo_id):
+            record, result = change(self._discussion_record(repo_id, self.read_refs(repo_id), number))
+            self._write_discussion_record(repo_id, record)
+        return result
+
+    def pull_request_conflicts(self, repo_id: RepoId, record: Mapping[str, Any]) -> tuple[str, ...]:
         """The paths that keep an open pull request from merging now (empty when it would merge)."""
-        if pull.status != "open":
+        if record["status"] not in ("open", "draft"):
             return ()
         try:
-            self._merged_files(repo_id, self.read_refs(repo_id), pull)
+            self._merged_files(repo_id, self.read_refs(repo_id), record)
         except MergeConflictError as exc:
             return exc.paths
         except RevisionMissingError:  # its target branch was deleted: nothing to conflict with
             return ()
         return ()
 
-    def set_pull_request_status(
-        self, repo_id: RepoId, number: int, status: Literal["open", "closed"], author: str, comment: str | None
-    ) -> PullRequestEvent:
-        """Close or reopen a pull request (not a merged one); ``comment`` is posted with the change."""
-        with self._lock(repo_id):
-            refs = self.read_refs(repo_id)
-            pull = self._pull_request(repo_id, refs, number)
-            if pull.status == "merged":
-                raise InvalidInputError(f"Pull request #{number} is merged: it can no longer be closed or reopened")
-            record = self._pull_request_record(repo_id, refs, number)
-            date = utc_timestamp()
-            event = _new_event("status-change", author, date, status)
-            added = [_new_event("comment", author, date, comment)] if comment else []
-            record["events"] = [*record["events"], *(_event_to_json(e) for e in [*added, event])]
-            record["status"] = status
-            self._write_pull_request_record(repo_id, record)
-        return event
-
-    def merge_pull_request(
-        self, repo_id: RepoId, number: int, author: str, comment: str | None = None
-    ) -> tuple[Commit, PullRequestEvent]:
+    def merge_pull_request(self, repo_id: RepoId, number: int, author: str, comment: str | None = None) -> Commit:
         """Merge an open pull request into its target branch as one new commit (a squash merge).
 
         The commit's parent is the branch head and its tree the three-way merge of the pull request's
         base, the branch and the pull request (:func:`merge_trees`): exactly the pull request's tree
         when the branch has not moved since it began. Conflicts raise :class:`MergeConflictError` and
-        change nothing. Returns the commit and the pull request's "merged" event.
+        change nothing. A draft must be opened first. Returns the merge commit.
         """
         with self._lock(repo_id):
             refs = self.read_refs(repo_id)
-            pull = self._pull_request(repo_id, refs, number)
-            if pull.status != "open":
-                raise InvalidInputError(f"Pull request #{number} is {pull.status}: only an open one can be merged")
-            head, files = self._merged_files(repo_id, refs, pull)
+            record = self._discussion_record(repo_id, refs, number)
+            if not _is_pull_request(record):
+                raise InvalidInputError(f"Discussion #{number} is not a pull request: there is nothing to merge")
+            if record["status"] == "draft":
+                raise InvalidInputError(f"Pull request #{number} is a draft: change its status to open first")
+            if record["status"] != "open":
+                raise InvalidInputError(f"Pull request #{number} is {record['status']}: only an open one can be merged")
+            head, files = self._merged_files(repo_id, refs, record)
             if comment:  # before the merge, so that a crash in between never leaves a merge without it
-                record = self._pull_request_record(repo_id, refs, number)
-                record["events"] = [*record["events"], _event_to_json(_new_event("comment", author, None, comment))]
-                self._write_pull_request_record(repo_id, record)
+                events = [*record["events"], _comment_json(author, utc_timestamp(), comment)]
+                self._write_discussion_record(repo_id, {**record, "events": events})
             directory = self._repo_dir(repo_id)
-            title = f"{pull.title} (#{number})"
-            commit = self._write_commit(directory, head.id, files, title, pull.description, author)
-            merged = refs.with_ref(f"refs/heads/{pull.target}", commit.id).with_ref(_merged_ref(number), commit.id)
+            title = f"{record['title']} (#{number})"
+            description = next((e["text"] for e in record["events"] if e["kind"] == "comment"), "")
+            commit = self._write_commit(directory, head.id, files, title, description, author)
+            merged = refs.with_ref(f"refs/heads/{record['target']}", commit.id).with_ref(_merged_ref(number), commit.id)
             _write_json(directory / "refs.json", dict(merged.targets))  # the branch and the mark, in one rename
-        return commit, _merged_event(commit)
+        return commit
 
-    def _pull_request(self, repo_id: RepoId, refs: Refs, number: int) -> PullRequest:
-        record = self._pull_request_record(repo_id, refs, number)
-        head = refs.targets[f"refs/pr/{number}"]
-        stored = [_event_from_json(item) for item in record["events"]]
-        commits = []
-        for commit in self.history(repo_id, self.read_commit(repo_id, head)):
-            if commit.id == record["base"]:
-                break
-            event = PullRequestEvent(commit.id[:24], "commit", commit.author, commit.date, commit.title, commit.id)
-            commits.append(event)
-        merge_commit = refs.targets.get(_merged_ref(number))
-        merged = [_merged_event(self.read_commit(repo_id, merge_commit))] if merge_commit else []
-        events = sorted([*stored, *reversed(commits), *merged], key=lambda event: event.date)  # stable: ties keep order
-        return PullRequest(
-            number=number,
-            title=record["title"],
-            author=record["author"],
-            created_at=record["createdAt"],
-            target=record["target"],
-            base=record["base"],
-            head=head,
-            status="merged" if merge_commit else record["status"],
-            merge_commit=merge_commit,
-            description=next((e.text for e in stored if e.kind == "comment"), ""),
-            events=tuple(events),
-        )
+    def super_squash(self, repo_id: RepoId, revision: str, title: str, author: str) -> Commit:
+        """Replace the history of a branch (or ``refs/pr/N``) by one commit with the same tree, and no parent.
 
-    def _pull_request_record(self, repo_id: RepoId, refs: Refs, number: int) -> dict[str, Any]:
-        """The stored record of a pull request whose ref exists; one made up for refs older than records."""
+        The old commits stay stored (other refs and pull requests may still reach them); only the ref moves.
+        """
+        with self._lock(repo_id):
+            refs = self.read_refs(repo_id)
+            ref = refs.find(revision)
+            if ref is None:
+                self.resolve(repo_id, revision)  # raises RevisionMissingError when it names nothing at all
+            if ref is None or not ref.startswith(("refs/heads/", "refs/pr/")):
+                raise InvalidInputError(f"Cannot squash '{revision}': squash a branch or refs/pr/N, not a tag")
+            head = self.read_commit(repo_id, refs.targets[ref])
+            directory = self._repo_dir(repo_id)
+            commit = self._write_commit(directory, None, head.files, title, "", author)
+            _write_json(directory / "refs.json", dict(refs.with_ref(ref, commit.id).targets))
+        return commit
+
+    def _discussion_numbers(self, repo_id: RepoId, refs: Refs) -> set[int]:
+        records = (self._repo_dir(repo_id) / "discussions").glob("*.json")
+        stored = {int(path.stem) for path in records if path.stem.isascii() and path.stem.isdigit()}
+        return stored | {int(number) for number, _ in refs.named("refs/pr/")}
+
+    def _next_discussion_number(self, repo_id: RepoId, refs: Refs) -> int:
+        return 1 + max(self._discussion_numbers(repo_id, refs), default=0)
+
+    def _discussion_record(self, repo_id: RepoId, refs: Refs, number: int) -> dict[str, Any]:
+        """The stored record of a discussion (a pull request's only once its ref exists); one made up for
+        pull requests older than records."""
         head = refs.targets.get(f"refs/pr/{number}")
-        if head is None:
-            raise DiscussionMissingError(f"Discussion #{number} not found in {repo_id}")
         try:
             record: dict[str, Any] = _read_json(self._repo_dir(repo_id) / "discussions" / f"{number}.json")
-            return record
         except FileNotFoundError:
-            pass
-        # Opened before pull requests had records: it targets main and began where it left main's history.
+            if head is None:
+                raise DiscussionMissingError(f"Discussion #{number} not found in {repo_id}") from None
+            record = self._legacy_pull_request_record(repo_id, refs, number, head)
+        if _is_pull_request(record) and head is None:
+            raise DiscussionMissingError(f"Discussion #{number} not found in {repo_id}")
+        if _merged_ref(number) in refs.targets:
+            record["status"] = "merged"
+        return record
+
+    def _legacy_pull_request_record(self, repo_id: RepoId, refs: Refs, number: int, head: str) -> dict[str, Any]:
+        """The record of a pull request opened before pull requests had records: it targets main and began
+        where it left main's history."""
         main = refs.targets.get(f"refs/heads/{DEFAULT_BRANCH}")
         on_main = {c.id for c in self.history(repo_id, self.read_commit(repo_id, main))} if main else set()
         own = [c for c in self.history(repo_id, self.read_commit(repo_id, head)) if c.id not in on_main]
@@ -572,27 +624,34 @@ class HubStorage:
             "title": first.title,
             "author": first.author,
             "createdAt": first.date,
+            "pullRequest": True,
             "target": DEFAULT_BRANCH,
             "base": first.parent if own else head,
             "status": "open",
-            "events": [_event_to_json(PullRequestEvent(first.id[16:], "comment", first.author, first.date, ""))],
+            "events": [
+                {"id": first.id[16:], "kind": "comment", "author": first.author, "date": first.date, "text": ""}
+            ],
         }
 
-    def _write_pull_request_record(self, repo_id: RepoId, record: Mapping[str, Any]) -> None:
+    def _write_discussion_record(self, repo_id: RepoId, record: Mapping[str, Any]) -> None:
         folder = self._repo_dir(repo_id) / "discussions"
         if not folder.is_dir():
             folder.mkdir(exist_ok=True)
             _sync_dir(folder.parent)
         _write_json(folder / f"{record['number']}.json", record)
 
-    def _merged_files(self, repo_id: RepoId, refs: Refs, pull: PullRequest) -> tuple[Commit, dict[str, TreeEntry]]:
+    def _merged_files(
+        self, repo_id: RepoId, refs: Refs, record: Mapping[str, Any]
+    ) -> tuple[Commit, dict[str, TreeEntry]]:
         """The head of the pull request's target branch, and the tree merging the pull request into it gives."""
-        target = refs.targets.get(f"refs/heads/{pull.target}")
-        if target is None:
-            raise RevisionMissingError(f"Invalid rev id: {pull.target} (pull request #{pull.number} targets it)")
-        head = self.read_commit(repo_id, target)
-        base = self.read_commit(repo_id, pull.base).files if pull.base else {}
-        return head, merge_trees(base, head.files, self.read_commit(repo_id, pull.head).files)
+        number, target = record["number"], record["target"]
+        head_id = refs.targets.get(f"refs/heads/{target}")
+        if head_id is None:
+            raise RevisionMissingError(f"Invalid rev id: {target} (pull request #{number} targets it)")
+        head = self.read_commit(repo_id, head_id)
+        base = self.read_commit(repo_id, record["base"]).files if record["base"] else {}
+        theirs = self.read_commit(repo_id, refs.targets[f"refs/pr/{number}"]).files
+        return head, merge_trees(base, head.files, theirs)
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -685,20 +744,13 @@ def _merged_ref(number: int) -> str:
     return f"refs/merged-pr/{number}"
 
 
-def _new_event(kind: Literal["comment", "status-change"], author: str, date: str | None, text: str) -> PullRequestEvent:
-    return PullRequestEvent(secrets.token_hex(12), kind, author, date or utc_timestamp(), text)
+def _is_pull_request(record: Mapping[str, Any]) -> bool:
+    return bool(record.get("pullRequest", True))  # records older than discussions were all pull requests
 
 
-def _merged_event(commit: Commit) -> PullRequestEvent:
-    return PullRequestEvent(commit.id[:24], "status-change", commit.author, commit.date, "merged")
-
-
-def _event_to_json(event: PullRequestEvent) -> dict[str, Any]:
-    return {"id": event.id, "kind": event.kind, "author": event.author, "date": event.date, "text": event.text}
-
-
-def _event_from_json(data: Mapping[str, Any]) -> PullRequestEvent:
-    return PullRequestEvent(data["id"], data["kind"], data["author"], data["date"], data["text"])
+def _comment_json(author: str, date: str, text: str) -> dict[str, Any]:
+    """A new comment as a discussion record stores it (see :mod:`release.hub.threads`)."""
+    return {"id": secrets.token_hex(12), "kind": "comment", "author": author, "date": date, "text": text}
 
 
 def _is_prefix_of(prefix: str, commit_id: str) -> bool:
