@@ -19,8 +19,8 @@ PACKAGE = ("release", "hub")
 #: A module may import only modules of a lower layer. faults wraps any ASGI app and imports none of them.
 LAYERS: Mapping[str, int] = {
     "repo": 0,
-    "faults": 0,
     "limits": 0,  # bounds on what a request may send; imports none of them
+    "faults": 1,  # escapes its answers' X-Error-Message with limits.header_text
     "storage": 1,
     "auth": 2,
     "app": 3,
