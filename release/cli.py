@@ -189,7 +189,16 @@ def _hub_serve(args: argparse.Namespace) -> Report:
 
     tokens, faults = tuple(args.token), tuple(args.fault)
     return serve_hub(
-        ServeOptions(args.host, args.port, Path(args.storage), tokens, faults, args.admin_token, args.fault_admin)
+        ServeOptions(
+            args.host,
+            args.port,
+            Path(args.storage),
+            tokens,
+            faults,
+            args.admin_token,
+            args.fault_admin,
+            **{name: value for name in ("max_connections", "backlog") if (value := getattr(args, name)) is not None},
+        )
     )
 
 
@@ -471,6 +480,19 @@ def _hub_options(hub: argparse.ArgumentParser, common: argparse.ArgumentParser) 
         "(generated and shown at start unless --admin-token is given)",
     )
     serve.add_argument("--admin-token", metavar="TOKEN", help="the token of /admin/faults (implies --fault-admin)")
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="serve at most N client connections at once, idle ones included; a request on one more is "
+        "answered 503 (default 256)",
+    )
+    serve.add_argument(
+        "--backlog",
+        type=int,
+        metavar="N",
+        help="connections the kernel queues before they are accepted (default 128)",
+    )
 
 
 def _no_options(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
