@@ -181,7 +181,8 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)."""
+    """Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run), and the
+    hostile-input probes (each of issue 17's findings, held or not, with what was measured)."""
     _sync(session, "test")  # the lock benchmark builds the tests' conda channel
     session.run("python", "benchmarks/bench_checksum.py", *session.posargs)
     session.run("python", "benchmarks/bench_many_files.py")  # 10k and 100k small files: checksum, cache, gate
@@ -191,6 +192,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_publish.py")  # a 1 GiB release: publish vs upload_folder, re-run
     session.run("python", "benchmarks/bench_lock.py")  # pip-tools vs uv (needs the index), conda
     session.run("python", "benchmarks/bench_reproduce.py")  # reproduce's venv step vs bare uv and pip (the index)
+    session.run("python", "benchmarks/probe_hostile.py")  # issue 17's findings against a fresh emulator and the CLI
 
 
 @nox.session(python=False)
