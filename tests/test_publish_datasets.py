@@ -359,28 +359,41 @@ def test_eval_results_on_the_published_dataset_name_its_repository(tmp_path: Pat
     assert "alice/ds-scores-data" in scores.read_text()
 
 
-def _loopback_host_name() -> str:
-    """A host name, not ``localhost``, that resolves to a loopback address here: the emulator addressed
-    by it counts as a Hub on another machine (release.upload_checks.is_remote_hub decides by the host)."""
-    for name in (socket.gethostname(), "localhost.localdomain", "ip6-localhost"):
+def _name_of_this_machine() -> str:
+    """A host name, not ``localhost``, naming this machine: the emulator addressed by it counts as a Hub
+    on another machine (release.upload_checks.is_remote_hub decides by the host name).
+
+    The machine's name resolving to a loopback address (as /etc/hosts often has it) is best; else one
+    resolving to an address of this machine that a server can bind (the emulator listens there for the
+    test, behind its token and Host checks).
+    """
+    candidates = [socket.gethostname(), socket.getfqdn(), "localhost.localdomain"]
+    bindable: list[str] = []
+    for name in dict.fromkeys(candidates):
         try:
-            found = socket.getaddrinfo(name, None, family=socket.AF_INET, type=socket.SOCK_STREAM)
+            found = {info[4][0] for info in socket.getaddrinfo(name, None, family=socket.AF_INET)}
         except OSError:
             continue
-        if (
-            found
-            and all(ipaddress.ip_address(info[4][0]).is_loopback for info in found)
-            and is_remote_hub(f"http://{name}:1")
-        ):
+        if not found or not is_remote_hub(f"http://{name}:1"):
+            continue
+        if all(ipaddress.ip_address(address).is_loopback for address in found):
             return name
-    pytest.skip("no host name other than localhost resolves to a loopback address on this machine")
+        with socket.socket() as probe:
+            try:
+                probe.bind((next(iter(found)), 0))
+            except OSError:
+                continue
+        bindable.append(name)
+    if bindable:
+        return bindable[0]
+    pytest.skip("no host name other than localhost names this machine")
 
 
 def test_a_model_card_the_hub_refuses_stops_the_release_before_any_repository_is_touched(tmp_path: Path) -> None:
     """The online card checks of all repositories run before the first upload: the dataset is not published."""
     from release.hub.server import HubServer, Token
 
-    name = _loopback_host_name()
+    name = _name_of_this_machine()
     with HubServer(tmp_path / "hub", [Token("alice", "hf_remote_alice")], host=name) as server:
         endpoint = f"http://{name}:{server.url.rsplit(':', 1)[1]}"
         remote = RunningHub(endpoint, tmp_path / "hub", "hf_remote_alice", "unused", "unused")
