@@ -202,13 +202,14 @@ def _publish_checked(staged_dir: Path, manifest: ReleaseManifest, target: Publis
         return _tag(api, target, staged_dir, release, committed)
 
 
-def check_before_upload(repos: Sequence[StagedRepo]) -> None:
+def check_before_upload(repos: Sequence[StagedRepo], *, writing: bool = True) -> None:
     """Every check the Hub would make on the release, over all of ``repos``, before any is created or changed.
 
     For each repository: its staged tree is complete (:func:`_release_entries`), every file has a name
     the Hub takes (:mod:`release.repo_paths`), and a Hub on another machine accepts its card's
-    metadata (``/api/validate-yaml``). Then the Hub is asked once per token
-    whether the token may write. The first failure raises; nothing has been uploaded then.
+    metadata (``/api/validate-yaml``). Then, when ``writing`` (not for ``--dry-run``, which a read
+    token may run), the Hub is asked once per token whether the token may write. The first failure
+    raises; nothing has been uploaded then.
     """
     for repo in repos:
         entries = _release_entries(repo.staged_dir, repo.manifest)
@@ -218,7 +219,8 @@ def check_before_upload(repos: Sequence[StagedRepo]) -> None:
         card = repo.staged_dir / CARD_PATH
         if is_remote_hub(repo.target.endpoint) and card.is_file():  # its warnings are logged
             validate_card_online(repo.target, card.read_text(encoding="utf-8"), repo.target.repo_type)
-    check_token_writes([repo.target for repo in repos])
+    if writing:
+        check_token_writes([repo.target for repo in repos])
 
 
 def _commit_release(

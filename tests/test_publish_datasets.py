@@ -389,9 +389,12 @@ def _name_of_this_machine() -> str:
     pytest.skip("no host name other than localhost names this machine")
 
 
-def test_a_model_card_the_hub_refuses_stops_the_release_before_any_repository_is_touched(tmp_path: Path) -> None:
+def test_a_model_card_the_hub_refuses_stops_the_release_before_any_repository_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The online card checks of all repositories run before the first upload: the dataset is not published."""
     from release.hub.server import HubServer, Token
+    from release.workflow.publish import PublishOptions, publish
 
     name = _name_of_this_machine()
     with HubServer(tmp_path / "hub", [Token("alice", "hf_remote_alice")], host=name) as server:
@@ -410,6 +413,10 @@ def test_a_model_card_the_hub_refuses_stops_the_release_before_any_repository_is
         assert card.stat().st_size == len(text.encode())
         with pytest.raises(CardValidationError, match="refused the card's metadata; nothing was uploaded"):
             publish_with_datasets(datasets, model)
+        # publish --dry-run asks the Hub the same (with a token that may only read, too)
+        monkeypatch.setenv("HF_TOKEN", remote.token)
+        with pytest.raises(CardValidationError, match="refused the card's metadata"):
+            publish(config, PublishOptions(dry_run=True))
         api = HfApi(endpoint=endpoint, token=remote.token)
         assert not api.repo_exists("alice/remote-card-data", repo_type="dataset")
         assert not api.repo_exists("alice/remote-card")
