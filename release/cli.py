@@ -188,18 +188,12 @@ def _hub_serve(args: argparse.Namespace) -> Report:
     from release.workflow.serve import ServeOptions, serve_hub
 
     tokens, faults = tuple(args.token), tuple(args.fault)
-    return serve_hub(
-        ServeOptions(
-            args.host,
-            args.port,
-            Path(args.storage),
-            tokens,
-            faults,
-            args.admin_token,
-            args.fault_admin,
-            **{name: value for name in ("max_connections", "backlog") if (value := getattr(args, name)) is not None},
-        )
-    )
+    options = ServeOptions(args.host, args.port, Path(args.storage), tokens, faults, args.admin_token, args.fault_admin)
+    if args.max_connections is not None:  # the defaults live in release.hub.limits, imported only to serve
+        options = replace(options, max_connections=args.max_connections)
+    if args.backlog is not None:
+        options = replace(options, backlog=args.backlog)
+    return serve_hub(options)
 
 
 def _config(args: argparse.Namespace) -> Config:
