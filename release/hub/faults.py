@@ -52,6 +52,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from release.errors import HubServerError
+from release.hub.limits import header_text
 
 log = logging.getLogger(__name__)
 
@@ -532,7 +533,7 @@ def _status_response(fault: _Fault) -> Response:
 
 
 def _error(status: int, message: str) -> Response:
-    headers = {"X-Error-Message": " ".join(message.encode("ascii", "backslashreplace").decode().split())}
+    headers = {"X-Error-Message": header_text(message)}
     return JSONResponse({"error": message}, status, headers)
 
 

@@ -47,6 +47,13 @@ JSON_BODY_MAX_BYTES: Final = 1 * _MiB
 README_BODY_MAX_BYTES: Final = 4 * _MiB  # validate-yaml: a README.md as JSON
 LISTING_BODY_MAX_BYTES: Final = 32 * _MiB  # preupload, LFS batch, paths-info: one item per file
 COMMIT_BODY_MAX_BYTES: Final = 512 * _MiB  # regular files travel inside the commit, base64-encoded
+#: The most client connections served at once, idle keep-alive ones included: a request arriving on
+#: one more is answered 503 (uvicorn's ``limit_concurrency``, set one above it: uvicorn counts the
+#: request's own connection). ``hub serve --max-connections``.
+MAX_CONNECTIONS: Final = 256
+#: How many connections the kernel queues before the server accepts them (``listen``'s backlog;
+#: Linux caps it at ``net.core.somaxconn``). ``hub serve --backlog``.
+BACKLOG: Final = 128
 #: Host names every server accepts, as well as the one it was bound to.
 LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "[::1]"})
 #: Files served by /resolve are the users' own: never run as a page of the emulator's origin.

@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -33,8 +34,10 @@ from release.hub.auth import DEV_TOKEN, Token, accepted_tokens, parse_token_opti
 from release.hub.calls import PageSizes
 from release.hub.faults import ADMIN_PATH, FaultInjector, FaultRule, with_faults
 from release.hub.limits import (
+    BACKLOG,
     BODY_TIMEOUT_SECONDS,
     HEADER_TIMEOUT_SECONDS,
+    MAX_CONNECTIONS,
     MAX_HEADER_BYTES,
     CloseUnreadBodies,
     HeaderCheck,
@@ -44,12 +47,27 @@ from release.hub.limits import (
 from release.hub.storage import HubStorage
 
 # The tokens HubServer and serve take are defined in release.hub.auth and exported here with them.
-__all__ = ["DEV_TOKEN", "HubServer", "Token", "parse_token_option", "serve"]
+__all__ = ["DEV_TOKEN", "Connections", "HubServer", "Token", "parse_token_option", "serve"]
 
 log = logging.getLogger(__name__)
 
 _STARTUP_TIMEOUT_SECONDS: Final = 10.0
 _STOP_TIMEOUT_SECONDS: Final = 10.0
+
+
+@dataclass(frozen=True)
+class Connections:
+    """How many client connections the emulator serves at once (a request on one more is answered 503),
+    and how many the kernel queues before they are accepted."""
+
+    most: int = MAX_CONNECTIONS
+    backlog: int = BACKLOG
+
+    def __post_init__(self) -> None:
+        if self.most < 1 or self.backlog < 1:
+            raise HubServerError(
+                f"--max-connections and --backlog must be at least 1 (got {self.most} and {self.backlog})"
+            )
 
 
 class HubServer:
@@ -68,8 +86,10 @@ class HubServer:
         admin_token: str | None = None,
         header_timeout: float = HEADER_TIMEOUT_SECONDS,
         body_timeout: float = BODY_TIMEOUT_SECONDS,
+        connections: Connections | None = None,
     ) -> None:
         self._timeouts = (header_timeout, body_timeout)  # docs/hub-api.md, Limits
+        self._connections = connections or Connections()
         self._storage_dir = storage
         self._faults = tuple(faults)  # injected from the start; more through the admin endpoint
         self._admin_token = admin_token  # None: no admin endpoint
@@ -103,7 +123,7 @@ class HubServer:
         if self._sock is None:
             self._sock = _bind(self._host, self._port)
             self._url = _url_of(self._sock)
-        server = _uvicorn_server(_host_checked(served, self._host, self._sock), header_timeout)
+        server = _uvicorn_server(_host_checked(served, self._host, self._sock), header_timeout, self._connections)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [self._sock]}, name=f"hub-emulator {self.url}", daemon=True
         )
@@ -146,6 +166,7 @@ def serve(
     faults: Sequence[FaultRule] = (),
     admin_token: str | None = None,
     fault_admin: bool = False,
+    connections: Connections | None = None,
 ) -> None:
     """Serve in the foreground (for ``model-release hub serve``).
 
@@ -162,6 +183,7 @@ def serve(
         admin_token = secrets.token_urlsafe(24)
     _check_admin_token(admin_token, accepted)
     app = _compose(storage, accepted, None, faults, admin_token, BODY_TIMEOUT_SECONDS)
+    connections = connections or Connections()
     sock = _bind(host, port)
     url = _url_of(sock)
     log.info("Hub emulator serving %s (storage %s)", url, storage)
@@ -178,7 +200,7 @@ def serve(
         log.info("Fault admin token: %s", shown)
     # On Ctrl-C uvicorn shuts down gracefully, then re-raises the signal only to report it.
     with contextlib.suppress(KeyboardInterrupt):
-        _uvicorn_server(_host_checked(app, host, sock), HEADER_TIMEOUT_SECONDS).run(sockets=[sock])
+        _uvicorn_server(_host_checked(app, host, sock), HEADER_TIMEOUT_SECONDS, connections).run(sockets=[sock])
     log.info("Hub emulator on %s stopped", url)
 
 
@@ -226,9 +248,12 @@ def _check_admin_token(admin_token: str | None, tokens: Sequence[Token]) -> None
         raise HubServerError("The admin token is also a user token: choose one that is not")
 
 
-def _uvicorn_server(app: ASGIApp, header_timeout: float) -> uvicorn.Server:
+def _uvicorn_server(app: ASGIApp, header_timeout: float, connections: Connections) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
+        # uvicorn answers 503 once this many connections are open, the request's own included.
+        limit_concurrency=connections.most + 1,
+        backlog=connections.backlog,  # the listen() of the socket, however it was bound
         http=timed_h11(header_timeout),  # a request's headers must arrive within header_timeout
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,  # larger request line and headers: 400
         lifespan="off",

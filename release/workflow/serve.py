@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from release.hub.faults import FaultRule
-from release.hub.server import parse_token_option, serve
+from release.hub.limits import BACKLOG, MAX_CONNECTIONS
+from release.hub.server import Connections, parse_token_option, serve
 from release.workflow.report import JsonObject, text_of
 
 
@@ -20,6 +21,8 @@ class ServeOptions:
     faults: tuple[str, ...] = ()  # fault specs, injected from the start
     admin_token: str | None = None
     fault_admin: bool = False
+    max_connections: int = MAX_CONNECTIONS  # a request on one more connection is answered 503
+    backlog: int = BACKLOG  # connections the kernel queues before they are accepted
 
 
 @dataclass(frozen=True)
@@ -47,5 +50,6 @@ def serve_hub(options: ServeOptions) -> HubStopped:
         faults=faults,
         admin_token=options.admin_token,
         fault_admin=options.fault_admin,
+        connections=Connections(options.max_connections, options.backlog),
     )
     return HubStopped()
