@@ -1,4 +1,4 @@
-"""The Hub emulator's modules import one way only: repo <- storage <- auth <- calls <- app, web <- server.
+"""The Hub emulator's modules import one way only: repo <- storage <- auth <- calls <- lfs <- app, web <- server.
 
 The sources are parsed, not imported: every import statement counts, wherever it stands (inside a
 function, under ``if TYPE_CHECKING:``), so not even a cycle of type annotations can creep back.
@@ -22,12 +22,14 @@ LAYERS: Mapping[str, int] = {
     "faults": 0,
     "limits": 0,  # bounds on what a request may send; imports none of them
     "storage": 1,
+    "parts": 1,  # the parts of multipart LFS uploads on disk
     "auth": 2,
     "calls": 3,  # the parsed request and the error answer, shared by every route module
-    "app": 4,
-    "web": 4,
-    "server": 5,
-    "__init__": 6,  # the package's public names, from every layer
+    "lfs": 4,  # the LFS batch API, uploads (basic and in parts) and signed downloads
+    "app": 5,
+    "web": 5,
+    "server": 6,
+    "__init__": 7,  # the package's public names, from every layer
 }
 
 

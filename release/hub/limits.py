@@ -81,6 +81,7 @@ BODY_RULES: Final[Mapping[str, BodyRule]] = {
     "lfs_batch": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
     "lfs_verify": _WRITE_JSON,
     "commit": BodyRule(COMMIT_BODY_MAX_BYTES, needs_token=True),
+    "complete_multipart": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=False),  # authorised by its signed link
     "change_discussion_status": _WRITE_JSON,
     "merge_pull_request": _WRITE_JSON,
 }
