@@ -110,13 +110,24 @@ class HubServer:
         if self._thread is not None:
             raise HubServerError(f"The Hub emulator on {self.url} is already running")
         header_timeout, body_timeout = self._timeouts
+        bound = []  # the sockets bound here, closed again if the storage cannot be opened
         if self._sock is None:
             self._sock = _bind(self._host, self._port)
             self._url = _url_of(self._sock)
+            bound.append(self._sock)
         if self._storage_sock is None:
             self._storage_sock = _bind(self._host, 0)
+            bound.append(self._storage_sock)
         options = _Options(self._page_sizes, self._faults, self._admin_token, body_timeout, self._multipart)
-        served = _compose(self._storage_dir, self._tokens, options, _port_of(self._storage_sock))
+        try:
+            served = _compose(self._storage_dir, self._tokens, options, _port_of(self._storage_sock))
+        except BaseException:
+            for sock in bound:
+                sock.close()
+            if self._sock in bound:
+                self._sock = self._url = None
+            self._storage_sock = None if self._storage_sock in bound else self._storage_sock
+            raise
         self._injector = served if isinstance(served, FaultInjector) else None
         sockets = [self._sock, self._storage_sock]
         server = _uvicorn_server(_host_checked(served, self._host, sockets), header_timeout)
@@ -188,14 +199,14 @@ def serve(
     app = _compose(storage, accepted, options, _port_of(storage_sock))
     url = _url_of(sock)
     log.info("Hub emulator serving %s (storage %s)", url, storage)
-    log.info("LFS downloads are redirected to the storage origin %s", _url_of(storage_sock))
-    in_parts = multipart or Multipart()
-    log.info("LFS uploads over %d bytes go in parts of %d bytes", in_parts.threshold, in_parts.chunk_size)
     if tokens:
         log.info("Accepting %d token(s) for: %s", len(accepted), ", ".join(sorted({t.user for t in accepted})))
     else:
         log.info("No tokens given: accepting the development token %s (user 'dev', writes anywhere)", DEV_TOKEN)
     log.info("Point clients at it with HF_ENDPOINT=%s HF_HUB_DISABLE_XET=1", url)
+    log.info("LFS downloads are redirected to the storage origin %s", _url_of(storage_sock))
+    in_parts = multipart or Multipart()
+    log.info("LFS uploads over %d bytes go in parts of %d bytes", in_parts.threshold, in_parts.chunk_size)
     for rule in faults:
         log.warning("Injecting faults: %s", rule.to_spec())
     if admin_token is not None:
