@@ -188,9 +188,9 @@ def _hub_serve(args: argparse.Namespace) -> Report:
     from release.workflow.serve import ServeOptions, serve_hub
 
     tokens, faults = tuple(args.token), tuple(args.fault)
-    return serve_hub(
-        ServeOptions(args.host, args.port, Path(args.storage), tokens, faults, args.admin_token, args.fault_admin)
-    )
+    options = ServeOptions(args.host, args.port, Path(args.storage), tokens, faults, args.admin_token, args.fault_admin)
+    parts = {"multipart_threshold": args.multipart_threshold, "multipart_chunk_size": args.multipart_chunk_size}
+    return serve_hub(replace(options, storage_port=args.storage_port, **parts))
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -471,6 +471,21 @@ def _hub_options(hub: argparse.ArgumentParser, common: argparse.ArgumentParser) 
         "(generated and shown at start unless --admin-token is given)",
     )
     serve.add_argument("--admin-token", metavar="TOKEN", help="the token of /admin/faults (implies --fault-admin)")
+    serve.add_argument(
+        "--storage-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="the port of the storage origin LFS downloads are redirected to (default: any free port)",
+    )
+    serve.add_argument(
+        "--multipart-threshold",
+        metavar="BYTES",
+        help="ask for LFS uploads larger than this in parts, e.g. 8MiB (default: as the Hub, 5GiB)",
+    )
+    serve.add_argument(
+        "--multipart-chunk-size", metavar="BYTES", help="the size of those parts, e.g. 4MiB (default: as the Hub, 5GiB)"
+    )
 
 
 def _no_options(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
