@@ -368,6 +368,7 @@ class LfsRoutes:
         except FileNotFoundError:
             raise HttpError(404, f"Object {oid} is no longer stored") from None
         headers = {"ETag": f'"{oid}"', **USER_FILE_HEADERS}
+        log.debug("serving LFS object %s through a signed link", oid)
         return FileResponse(path, headers=headers, media_type="application/octet-stream", stat_result=stat)
 
 
