@@ -360,3 +360,12 @@ def test_the_storage_origin_keeps_the_host_the_client_used() -> None:
     assert storage_base_url("http://127.0.0.1:8000", 9000) == "http://127.0.0.1:9000"
     assert storage_base_url("http://localhost:8000", 9000) == "http://localhost:9000"
     assert storage_base_url("http://[::1]:8000", 9000) == "http://[::1]:9000"
+
+
+def test_hub_serve_names_a_bad_multipart_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from release.cli import main
+
+    storage = tmp_path / "never"
+    assert main(["hub", "serve", "--port", "0", "--storage", str(storage), "--multipart-threshold", "8MB"]) != 0
+    assert "--multipart-threshold: '8MB' is not a size" in capsys.readouterr().err
+    assert not storage.exists()
