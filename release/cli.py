@@ -193,7 +193,8 @@ def _hub_serve(args: argparse.Namespace) -> Report:
         options = replace(options, max_connections=args.max_connections)
     if args.backlog is not None:
         options = replace(options, backlog=args.backlog)
-    return serve_hub(options)
+    parts = {"multipart_threshold": args.multipart_threshold, "multipart_chunk_size": args.multipart_chunk_size}
+    return serve_hub(replace(options, storage_port=args.storage_port, **parts))
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -528,6 +529,21 @@ def _hub_options(hub: argparse.ArgumentParser, common: argparse.ArgumentParser) 
         type=int,
         metavar="N",
         help="connections the kernel queues before they are accepted (default 128)",
+    )
+    serve.add_argument(
+        "--storage-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="the port of the storage origin LFS downloads are redirected to (default: any free port)",
+    )
+    serve.add_argument(
+        "--multipart-threshold",
+        metavar="BYTES",
+        help="ask for LFS uploads larger than this in parts, e.g. 8MiB (default: as the Hub, 5GiB)",
+    )
+    serve.add_argument(
+        "--multipart-chunk-size", metavar="BYTES", help="the size of those parts, e.g. 4MiB (default: as the Hub, 5GiB)"
     )
 
 

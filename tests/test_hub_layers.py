@@ -1,5 +1,5 @@
-"""The Hub emulator's modules import one way only: repo <- storage, threads <- auth <- calls <- discussions
-<- app, web <- server.
+"""The Hub emulator's modules import one way only: repo <- storage, threads, parts <- auth <- calls <-
+discussions, lfs <- app, web <- server.
 
 The sources are parsed, not imported: every import statement counts, wherever it stands (inside a
 function, under ``if TYPE_CHECKING:``), so not even a cycle of type annotations can creep back.
@@ -24,9 +24,11 @@ LAYERS: Mapping[str, int] = {
     "faults": 1,  # escapes its answers' X-Error-Message with limits.header_text
     "storage": 1,
     "threads": 1,  # discussion records and how they change; pure, for the discussions routes
+    "parts": 1,  # the parts of multipart LFS uploads on disk
     "auth": 2,
     "calls": 3,  # the parsed request, the error answer and the access helpers, shared by every route module
     "discussions": 4,
+    "lfs": 4,  # the LFS batch API, uploads (basic and in parts) and signed downloads
     "app": 5,
     "web": 5,
     "server": 6,

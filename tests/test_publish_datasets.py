@@ -399,7 +399,7 @@ def test_a_model_card_the_hub_refuses_stops_the_release_before_any_repository_is
     name = _name_of_this_machine()
     with HubServer(tmp_path / "hub", [Token("alice", "hf_remote_alice")], host=name) as server:
         endpoint = f"http://{name}:{server.url.rsplit(':', 1)[1]}"
-        remote = RunningHub(endpoint, tmp_path / "hub", "hf_remote_alice", "unused", "unused")
+        remote = RunningHub(endpoint, tmp_path / "hub", "hf_remote_alice", "unused", "unused", server.storage_url)
         config = _config(tmp_path / "project", remote, "alice/remote-card")
         staged = stage_release(config)
         datasets, model = _repos(staged, config, remote)

@@ -7,7 +7,8 @@ answered (Errors); this module is that API and nothing else. Paths the API does 
 Routing works on the raw path (``scope["raw_path"]``): it is split on ``/`` first and each segment is
 percent-decoded afterwards, so ``refs%2Fpr%2F1`` or a ``path_in_repo`` of ``a%2Fb`` stays one segment.
 Handlers are plain synchronous functions of a :class:`Call` and run in a worker thread, so storage I/O
-never blocks the event loop; only the LFS upload streams its body on the loop, chunk by chunk.
+never blocks the event loop; only the LFS uploads (:mod:`release.hub.lfs`) stream their bodies on the loop,
+chunk by chunk.
 
 Errors are ``{"error": message}`` with the same text in ``X-Error-Message`` and, for not-found errors,
 an ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``) that the client needs to
@@ -24,17 +25,15 @@ from __future__ import annotations
 import base64
 import bisect
 import hashlib
-import hmac
 import html
 import itertools
 import json
 import logging
 import mimetypes
-import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Final
-from urllib.parse import parse_qs, unquote, urlencode
+from urllib.parse import parse_qs, unquote
 
 import yaml
 from starlette.concurrency import run_in_threadpool
@@ -59,6 +58,7 @@ from release.hub.calls import (
     require_write_role,
     str_field,
 )
+from release.hub.lfs import LfsRoutes, Multipart
 from release.hub.limits import (
     BODY_RULES,
     BODY_TIMEOUT_SECONDS,
@@ -66,14 +66,12 @@ from release.hub.limits import (
     USER_FILE_HEADERS,
     BodyRule,
     LimitError,
-    body_chunks,
     load_metadata,
     parse_json,
     read_body,
 )
 from release.hub.repo import (
     FRONT_MATTER,
-    URL_PREFIXES,
     AddFile,
     AddLfsFile,
     AlreadyExistsError,
@@ -88,7 +86,6 @@ from release.hub.repo import (
     StorageError,
     TreeEntry,
     find_path,
-    is_sha256,
     list_folder,
     upload_mode,
 )
@@ -98,8 +95,6 @@ log = logging.getLogger(__name__)
 
 API_TYPES: Final[Mapping[str, RepoType]] = {"models": "model", "datasets": "dataset"}
 INVALID_CREDENTIALS: Final = "Invalid credentials in Authorization header"
-UPLOAD_LINK_SECONDS: Final = 3600
-LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
 #: The largest README.md whose front matter repo info parses into ``cardData``.
 CARD_MAX_BYTES: Final = 1024 * 1024
 
@@ -111,13 +106,26 @@ def create_app(
     page_sizes: PageSizes | None = None,
     pages: PageRouter | None = None,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
+    multipart: Multipart | None = None,
+    storage_port: int | None = None,
 ) -> HubApp:
     """The emulator's ASGI app over ``storage``, accepting exactly ``tokens``.
 
     ``pages`` serves the paths no API route claims (the server passes the web view's router); without
     it those paths answer 404. A request body that stalls for ``body_timeout`` seconds answers 408.
+    ``multipart`` says which LFS uploads go in parts (default: the Hub's threshold and part size).
+    ``storage_port`` is the port of the storage origin /resolve redirects LFS downloads to (the
+    server's second socket); without it LFS files are served in place.
     """
-    return HubApp(storage, tokens, page_sizes=page_sizes, pages=pages, body_timeout=body_timeout)
+    return HubApp(
+        storage,
+        tokens,
+        page_sizes=page_sizes,
+        pages=pages,
+        body_timeout=body_timeout,
+        multipart=multipart,
+        storage_port=storage_port,
+    )
 
 
 class HubApp:
@@ -131,12 +139,17 @@ class HubApp:
         page_sizes: PageSizes | None = None,
         pages: PageRouter | None = None,
         body_timeout: float = BODY_TIMEOUT_SECONDS,
+        multipart: Multipart | None = None,
+        storage_port: int | None = None,
     ) -> None:
         self._storage = storage
         self._tokens = tuple(tokens)
         self._page_sizes = page_sizes or PageSizes()
         self._pages = pages
         self._body_timeout = body_timeout
+        self._lfs = LfsRoutes(
+            storage, multipart=multipart or Multipart(), storage_port=storage_port, body_timeout=body_timeout
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -160,8 +173,12 @@ class HubApp:
     async def _respond(self, request: Request) -> Response:
         raw_path: bytes = (request.scope.get("raw_path") or request.scope["path"].encode()).partition(b"?")[0]
         parts = _split_path(raw_path)
-        if request.method == "PUT" and len(parts) == 3 and parts[:2] == ["api", "lfs-upload"]:
-            return await self._receive_upload(request, parts[2])
+        if request.method == "PUT" and parts[:2] == ["api", "lfs-upload"]:  # streamed: signed links, no token
+            match parts[2:]:
+                case [oid]:
+                    return await self._lfs.receive_upload(request, oid)
+                case [oid, number]:
+                    return await self._lfs.receive_part(request, oid, number)
         handler = self._route(request.method, parts) or self._page(request.method, parts)
         if handler is None:
             raise HttpError(404, f"The Hub emulator has no route for {request.method} /{'/'.join(parts)}")
@@ -192,6 +209,10 @@ class HubApp:
                 return self.create_repo
             case "DELETE", ["api", "repos", "delete"]:
                 return self.delete_repo
+            case "POST", ["api", "complete_multipart"]:
+                return self._lfs.complete_multipart
+            case "GET" | "HEAD", ["lfs-storage", oid]:  # lfs.STORAGE_PATH
+                return partial(self._lfs.download, oid)
             case _, ["api", kind, namespace, name, *rest] if kind in API_TYPES:
                 return self._route_repo_api(method, RepoId(API_TYPES[kind], namespace, name), rest)
             case "POST", ["datasets", namespace, git_name, "info", "lfs", "objects", action]:
@@ -268,9 +289,9 @@ class HubApp:
     def _route_lfs(self, repo_id: RepoId, action: str) -> Handler | None:
         match action:
             case "batch":
-                return partial(self.lfs_batch, repo_id)
+                return partial(self._lfs.lfs_batch, repo_id)
             case "verify":
-                return partial(self.lfs_verify, repo_id)
+                return partial(self._lfs.lfs_verify, repo_id)
         return None
 
     # -- access ------------------------------------------------------------------------------------
@@ -467,6 +488,9 @@ class HubApp:
         # As on the Hub: ETag is the git oid (of the pointer, for LFS files); the client caches LFS blobs by
         # the sha256 in X-Linked-Etag, which it prefers. Each id names one content, so caches stay right.
         headers = {"X-Repo-Commit": commit.id, "ETag": f'"{entry.git_oid}"'}
+        redirect = self._lfs.redirect(commit, entry, call)
+        if redirect is not None:  # an LFS file, from the storage origin
+            return redirect
         if entry.lfs:
             headers |= {"X-Linked-Etag": f'"{entry.sha256}"', "X-Linked-Size": str(entry.size)}
         object_path = self._storage.object_path(entry.sha256)
@@ -517,76 +541,6 @@ class HubApp:
                 answer["oid"] = commit.files[path].content_id
             answers.append(answer)
         return JSONResponse({"files": answers, "commitOid": commit.id})
-
-    def lfs_batch(self, repo_id: RepoId, call: Call) -> Response:
-        self._uploading_repo(call, repo_id)
-        body = call.json_object()
-        if body.get("operation") != "upload":
-            raise HttpError(400, "The Hub emulator's LFS batch API only uploads; download files through /resolve")
-        verify_href = f"{call.repo_url(repo_id)}.git/info/lfs/objects/verify"
-        objects = [self._batch_object(repo_id, item, call, verify_href) for item in list_field(body, "objects")]
-        answer = {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}
-        return JSONResponse(answer, headers={"Content-Type": LFS_CONTENT_TYPE})
-
-    def _batch_object(self, repo_id: RepoId, item: Mapping[str, Any], call: Call, verify_href: str) -> dict[str, Any]:
-        """One object of a batch answer: no actions if this repo has it, else a signed upload link and a verify link.
-
-        Objects other repos uploaded are not "already stored" here: the uploader must send the bytes once, so
-        that knowing a sha256 never gives access to content (nor reveals that some repo holds it).
-        """
-        oid, size = item.get("oid"), item.get("size")
-        if not isinstance(oid, str) or not is_sha256(oid) or not isinstance(size, int) or size < 0:
-            message = "Each object needs a sha256 'oid' (64 lowercase hex digits) and a non-negative 'size'"
-            return {
-                "oid": str(oid),
-                "size": size if isinstance(size, int) else 0,
-                "error": _lfs_error(message),
-            }
-        stored = self._storage.linked_object_size(repo_id, oid)
-        if stored == size:
-            return {"oid": oid, "size": size}
-        if stored is not None:
-            return {
-                "oid": oid,
-                "size": size,
-                "error": _lfs_error(f"Object {oid} is stored with size {stored}"),
-            }
-        expires = int(time.time()) + UPLOAD_LINK_SECONDS
-        repo = _signed_repo_name(repo_id)
-        signature = _upload_signature(self._storage.secret, repo, oid, size, expires)
-        query = urlencode({"repo": repo, "size": size, "expires": expires, "signature": signature})
-        upload_href = f"{call.base_url}/api/lfs-upload/{oid}?{query}"
-        actions = {"upload": {"href": upload_href}, "verify": {"href": verify_href}}
-        return {"oid": oid, "size": size, "actions": actions}
-
-    async def _receive_upload(self, request: Request, oid: str) -> Response:
-        """The basic LFS PUT: authorised by its signed link, streamed to a temp file, stored if it matches.
-
-        The link names repo, oid, size and expiry under one signature, so it can store nothing but those
-        exact bytes for that repo. The body is always hashed, even when the object store already has it.
-        """
-        repo_id, size = _signed_upload(self._storage.secret, oid, request.query_params)
-        announced = request.headers.get("content-length")
-        if announced is not None and announced != str(size):
-            raise HttpError(400, f"Content-Length {announced} differs from the {size} bytes the upload link is for")
-        with self._storage.begin_upload(oid, size) as upload:
-            async for chunk in body_chunks(request.receive, self._body_timeout):  # memory stays flat
-                upload.write(chunk)
-            await run_in_threadpool(upload.finish)
-        await run_in_threadpool(self._storage.link_object, repo_id, oid)
-        log.info("%s: stored LFS object %s (%d bytes)", repo_id, oid, size)
-        return Response(status_code=200)
-
-    def lfs_verify(self, repo_id: RepoId, call: Call) -> Response:
-        self._uploading_repo(call, repo_id)
-        body = call.json_object()
-        oid, size = str_field(body, "oid"), int_field(body, "size")
-        stored = self._storage.linked_object_size(repo_id, oid)
-        if stored is None:
-            raise HttpError(404, f"LFS object {oid} was not uploaded to {repo_id}; upload it before verifying")
-        if stored != size:
-            raise HttpError(422, f"LFS object {oid} has {stored} bytes, not {size}")
-        return JSONResponse({})
 
     def commit(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         token = self._proposing_repo(call, repo_id, revision)
@@ -738,36 +692,6 @@ def _ref_json(name: str, ref: str, sha: str) -> dict[str, str]:
 
 def _yaml_errors(message: str) -> Response:
     return JSONResponse({"errors": [{"message": message}], "warnings": []}, 400)
-
-
-def _lfs_error(message: str) -> dict[str, Any]:
-    return {"code": 422, "message": message}
-
-
-def _signed_repo_name(repo_id: RepoId) -> str:
-    return f"{repo_id.type}:{repo_id}"
-
-
-def _upload_signature(secret: bytes, repo: str, oid: str, size: int, expires: int) -> str:
-    message = f"lfs-upload\n{repo}\n{oid}\n{size}\n{expires}"
-    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
-
-
-def _signed_upload(secret: bytes, oid: str, query: Mapping[str, str]) -> tuple[RepoId, int]:
-    """The repo and size an upload link was signed for; 403 when the link is forged, altered or expired."""
-    try:
-        repo, size, expires, signature = query["repo"], int(query["size"]), int(query["expires"]), query["signature"]
-    except (KeyError, ValueError) as exc:
-        raise HttpError(400, "Malformed upload link: ask the LFS batch endpoint for a new one") from exc
-    expected = _upload_signature(secret, repo, oid, size, expires)
-    if not hmac.compare_digest(expected, signature) or expires < time.time():
-        raise HttpError(403, "Upload link is invalid or expired: ask the LFS batch endpoint for a new one")
-    kind, _, repo_name = repo.partition(":")
-    namespace, _, name = repo_name.partition("/")
-    repo_type = next((known for known in URL_PREFIXES if known == kind), None)
-    if repo_type is None:  # signed by us, so only a change of format could get here
-        raise HttpError(400, f"Upload link names an unknown repo type {kind!r}")
-    return RepoId(repo_type, namespace, name), size
 
 
 def _parse_commit_body(body: bytes) -> tuple[dict[str, Any], list[Operation]]:

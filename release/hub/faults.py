@@ -458,10 +458,14 @@ class _ConnectionDropper:
     def __init__(self, receive: Receive, after: int) -> None:
         self._receive = receive
         self._left = after
+        self._handed_over = False  # the bytes allowed were handed over: the next read drops
         self._dropped = False
 
     async def receive(self) -> Message:
         if self._dropped:
+            return {"type": "http.disconnect"}
+        if self._handed_over:  # even when the rest of the body already came in the same message
+            await self.drop()
             return {"type": "http.disconnect"}
         message = await self._receive()
         if message["type"] != "http.request":
@@ -471,7 +475,7 @@ class _ConnectionDropper:
             self._left -= len(body)
             return message
         if self._left > 0:  # hand over the last bytes allowed; the next receive drops
-            allowed, self._left = body[: self._left], 0
+            allowed, self._left, self._handed_over = body[: self._left], 0, True
             return {"type": "http.request", "body": allowed, "more_body": True}
         await self.drop()
         return {"type": "http.disconnect"}

@@ -79,6 +79,7 @@ BODY_RULES: Final[Mapping[str, BodyRule]] = {
     "change_discussion_status": _WRITE_JSON,
     "comment_discussion": _WRITE_JSON,
     "commit": BodyRule(COMMIT_BODY_MAX_BYTES, needs_token=True),
+    "complete_multipart": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=False),  # authorised by its signed link
     "create_branch": _WRITE_JSON,
     "create_discussion": _WRITE_JSON,
     "create_repo": _WRITE_JSON,

@@ -6,7 +6,8 @@ Layout under the storage root::
     format.json                 {"format": 1}
     secret                      HMAC key for signed LFS upload links (mode 0600)
     objects/ab/cdef...          every file content (regular and LFS alike), named by its sha256
-    tmp/                        partial uploads, repos being created or deleted; emptied on open
+    tmp/                        partial uploads, parts of multipart uploads (tmp/parts/, see parts.py),
+                                repos being created or deleted; emptied on open
     repos/{models|datasets}/{namespace}/{name}/
         repo.json               type, namespace, name, private, createdAt
         refs.json               full ref name ("refs/heads/main", "refs/tags/v1", "refs/pr/1") -> commit id
