@@ -1,4 +1,5 @@
-"""The Hub emulator's modules import one way only: repo <- storage <- auth <- calls <- app, web <- server.
+"""The Hub emulator's modules import one way only: repo <- storage, gating <- auth <- calls <- admin, listing
+<- app, web <- server.
 
 The sources are parsed, not imported: every import statement counts, wherever it stands (inside a
 function, under ``if TYPE_CHECKING:``), so not even a cycle of type annotations can creep back.
@@ -22,12 +23,15 @@ LAYERS: Mapping[str, int] = {
     "faults": 0,
     "limits": 0,  # bounds on what a request may send; imports none of them
     "storage": 1,
+    "gating": 1,  # the access request records of gated repos, which the storage keeps; imports only repo
     "auth": 2,
     "calls": 3,  # the parsed request and the error answer, shared by every route module
-    "app": 4,
-    "web": 4,
-    "server": 5,
-    "__init__": 6,  # the package's public names, from every layer
+    "admin": 4,  # settings, moves, gating and access requests
+    "listing": 4,  # repo listings, LFS file listings, the access check
+    "app": 5,
+    "web": 5,
+    "server": 6,
+    "__init__": 7,  # the package's public names, from every layer
 }
 
 

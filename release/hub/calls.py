@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 
 from starlette.responses import JSONResponse, Response
 
-from release.hub.auth import Token, may_write
+from release.hub.auth import Token, may_read, may_write
+from release.hub.gating import has_access
 from release.hub.limits import header_text, parse_json
 from release.hub.repo import (
     URL_PREFIXES,
@@ -26,19 +27,23 @@ from release.hub.repo import (
     DiscussionMissingError,
     EntryMissingError,
     InvalidInputError,
+    InvalidPathError,
     MergeConflictError,
     ObjectMissingError,
+    Repo,
     RepoId,
     RepoMissingError,
     RevisionMissingError,
     StaleParentError,
     StorageError,
 )
+from release.hub.storage import HubStorage
 
 #: How each storage error is answered: status and X-Error-Code (docs/hub-api.md, Storage errors).
 _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
     StorageError: (400, None),  # fallback; the more specific entries below win
     InvalidInputError: (400, None),
+    InvalidPathError: (422, None),
     ContentMismatchError: (400, None),
     ObjectMissingError: (400, None),
     RepoMissingError: (404, "RepoNotFound"),
@@ -89,9 +94,10 @@ class PageSizes:
     tree: int = 1000  # the Hub's page size for tree listings
     tree_expanded: int = 50  # ... and for tree listings with expand=true
     commits: int = 50
+    repos: int = 1000  # the Hub's most repos in one page of /api/models and /api/datasets
 
     def __post_init__(self) -> None:
-        if min(self.tree, self.tree_expanded, self.commits) < 1:
+        if min(self.tree, self.tree_expanded, self.commits, self.repos) < 1:
             raise ValueError(f"Page sizes must be at least 1: {self}")
 
 
@@ -176,3 +182,53 @@ def base64_field(item: Mapping[str, Any], name: str) -> bytes:
         return base64.b64decode(str_field(item, name), validate=True)
     except binascii.Error as exc:
         raise HttpError(400, f"'{name}' is not valid base64: {exc}") from exc
+
+
+def visible_repo(storage: HubStorage, call: Call, repo_id: RepoId, *, follow_moves: bool = False) -> Repo:
+    """The repo if it exists and the caller may read it; 404 RepoNotFound otherwise.
+
+    With ``follow_moves`` (the routes that only read), a name a repo was moved away from answers 307 to
+    the same path under the repo's new name, as the Hub redirects renamed repos.
+    """
+    try:
+        repo = storage.get_repo(repo_id)
+    except RepoMissingError:
+        moved = storage.redirect(repo_id) if follow_moves else None
+        if moved is not None and may_read(call.token, storage.get_repo(moved)):
+            location = call.raw_path.replace(f"/{repo_id}/", f"/{moved}/", 1)
+            raise HttpError(307, f"The repo moved to {moved}", headers={"Location": location}) from None
+        raise HttpError(404, "Repository not found", code="RepoNotFound") from None
+    if not may_read(call.token, repo):
+        raise HttpError(404, "Repository not found", code="RepoNotFound")
+    return repo
+
+
+def writable_repo(storage: HubStorage, call: Call, repo_id: RepoId) -> tuple[Repo, Token]:
+    """The repo and the caller's token when the caller may write to it (404, 401 or 403 otherwise)."""
+    repo = visible_repo(storage, call, repo_id)
+    return repo, require_write(call, repo.id.namespace)
+
+
+def check_download(storage: HubStorage, token: Token | None, repo: Repo, base_url: str) -> None:
+    """Refuse a file of a gated repo to all but its namespace's members and users with an accepted request.
+
+    Anonymous callers get 401, others 403, both with ``X-Error-Code: GatedRepo`` (the client's
+    ``GatedRepoError``) and the Hub's text.
+    """
+    if repo.gated is None or (token is not None and token.acts_for(repo.id.namespace)):
+        return
+    if token is not None and has_access(storage.read_record(repo.id, "access"), token.user):
+        return
+    kind = repo.id.type
+    if token is None:
+        message = (
+            f"Access to {kind} {repo.id} is restricted. You must have access to it and be authenticated to "
+            "access it. Please log in."
+        )
+        raise HttpError(401, message, code="GatedRepo")
+    url = f"{base_url}/{URL_PREFIXES[kind]}{repo.id}"
+    message = (
+        f"Access to {kind} {repo.id} is restricted and you are not in the authorized list. "
+        f"Visit {url} to ask for access."
+    )
+    raise HttpError(403, message, code="GatedRepo")
