@@ -325,6 +325,19 @@ class HubApp:
     def _writable_repo(self, call: Call, repo_id: RepoId) -> Token:
         return writable_repo(self._storage, call, repo_id)[1]
 
+    def _contributor(self, call: Call, repo_id: RepoId) -> Token:
+        """A write token of anyone who may read the repo: as on the Hub, anyone may open a pull request on a
+        repo they can read, so anyone may upload its files (the commit itself is checked by :meth:`_committer`)."""
+        self._visible_repo(call, repo_id)
+        token = call.token
+        if token is None or token.role != "write":
+            raise HttpError(401 if token is None else 403, "Uploading needs a write token")
+        return token
+
+    def _committer(self, call: Call, repo_id: RepoId) -> Token:
+        """Who may commit: the repo's writers; with ``create_pr=1``, any contributor (:meth:`_contributor`)."""
+        return self._contributor(call, repo_id) if call.flag("create_pr") else self._writable_repo(call, repo_id)
+
     # -- repos -------------------------------------------------------------------------------------
 
     def create_repo(self, call: Call) -> Response:
@@ -522,7 +535,7 @@ class HubApp:
     # -- uploads and commits -----------------------------------------------------------------------
 
     def preupload(self, repo_id: RepoId, revision: str, call: Call) -> Response:
-        self._writable_repo(call, repo_id)
+        self._committer(call, repo_id)
         commit = self._storage.resolve(repo_id, revision)
         body = call.json_object()
         gitattributes = self._text_file(commit, ".gitattributes")
@@ -550,7 +563,7 @@ class HubApp:
         return self._storage.object_path(entry.sha256).read_bytes().decode("utf-8", errors="replace")
 
     def lfs_batch(self, repo_id: RepoId, call: Call) -> Response:
-        self._writable_repo(call, repo_id)
+        self._contributor(call, repo_id)
         body = call.json_object()
         if body.get("operation") != "upload":
             raise HttpError(400, "The Hub emulator's LFS batch API only uploads; download files through /resolve")
@@ -609,7 +622,7 @@ class HubApp:
         return Response(status_code=200)
 
     def lfs_verify(self, repo_id: RepoId, call: Call) -> Response:
-        self._writable_repo(call, repo_id)
+        self._contributor(call, repo_id)
         body = call.json_object()
         oid, size = str_field(body, "oid"), int_field(body, "size")
         stored = self._storage.linked_object_size(repo_id, oid)
@@ -620,7 +633,7 @@ class HubApp:
         return JSONResponse({})
 
     def commit(self, repo_id: RepoId, revision: str, call: Call) -> Response:
-        token = self._writable_repo(call, repo_id)
+        token = self._committer(call, repo_id)
         header, operations = _parse_commit_body(call.body)
         request = CommitRequest(
             revision=revision,

@@ -406,8 +406,8 @@ def check_repo_path(path: str) -> str:
         raise InvalidPathError(
             f"Invalid path in repo: {path!r} (use a relative POSIX path without empty, '.' or '..' parts)"
         )
-    if any(part == ".." for part in path.replace("\\", "/").split("/")):
-        raise InvalidPathError(f"Invalid path in repo: {path!r} climbs out of the repo with '..' between backslashes")
+    if path.startswith("..\\"):  # as the Hub: refused only at the start ("a/..\\..\\b" is a valid file name)
+        raise InvalidPathError(f"Invalid path in repo: {path!r} starts with '..\\'")
     if any(ord(char) < 0x20 for char in path):
         raise InvalidPathError(f"Invalid path in repo: {path!r} contains a control character")
     return path
