@@ -218,7 +218,7 @@ class HubApp:
                 return partial(self._listings.list_repos, API_TYPES[kind])
             case _, ["api", kind, namespace, name, *rest] if kind in API_TYPES:
                 repo_id = RepoId(API_TYPES[kind], namespace, name)
-                return self._route_repo_api(method, repo_id, rest) or _no_namespace
+                return self._route_repo_api(method, repo_id, rest) or partial(self._unrouted, repo_id, method, parts)
             case _, ["api", kind, _name] if kind in API_TYPES:
                 return _no_namespace
             case "POST", ["datasets", namespace, git_name, "info", "lfs", "objects", action]:
@@ -294,6 +294,12 @@ class HubApp:
             case "GET", ["user-access-request", status]:
                 return partial(self._admin.list_access_requests, repo_id, status)
         return None
+
+    def _unrouted(self, repo_id: RepoId, method: str, parts: list[str], call: Call) -> Response:
+        """A repo API path no route claims: 404 RepoNotFound unless it names a repo (``gpt2/revision/main``
+        is the repo ``gpt2``, which has no namespace, so no such repo), else 404 without a code."""
+        self._visible_repo(call, repo_id)
+        raise HttpError(404, f"The Hub emulator has no route for {method} /{'/'.join(parts)}")
 
     def _route_lfs(self, repo_id: RepoId, action: str) -> Handler | None:
         match action:

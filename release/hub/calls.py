@@ -195,12 +195,22 @@ def visible_repo(storage: HubStorage, call: Call, repo_id: RepoId, *, follow_mov
     except RepoMissingError:
         moved = storage.redirect(repo_id) if follow_moves else None
         if moved is not None and may_read(call.token, storage.get_repo(moved)):
-            location = call.raw_path.replace(f"/{repo_id}/", f"/{moved}/", 1)
+            location = _moved_path(call.raw_path, repo_id, moved)
             raise HttpError(307, f"The repo moved to {moved}", headers={"Location": location}) from None
         raise HttpError(404, "Repository not found", code="RepoNotFound") from None
     if not may_read(call.token, repo):
         raise HttpError(404, "Repository not found", code="RepoNotFound")
     return repo
+
+
+def _moved_path(raw_path: str, old: RepoId, new: RepoId) -> str:
+    """``raw_path`` with the segments ``old`` (its namespace and name) replaced by ``new``."""
+    parts = raw_path.split("/")
+    for index in range(len(parts) - 1):
+        if parts[index].casefold() == old.namespace.casefold() and parts[index + 1].casefold() == old.name.casefold():
+            parts[index : index + 2] = [new.namespace, new.name]
+            break
+    return "/".join(parts)
 
 
 def writable_repo(storage: HubStorage, call: Call, repo_id: RepoId) -> tuple[Repo, Token]:

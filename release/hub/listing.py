@@ -53,8 +53,9 @@ class Listings:
         self._page_sizes = page_sizes
 
     def list_repos(self, repo_type: RepoType, call: Call) -> Response:
-        """The repos of one type the caller may read: ``search`` (in the id), ``author``, ``gated``, sorted
-        by ``sort`` (``direction=-1``: descending), at most ``limit``, in pages linked by ``Link``."""
+        """The repos of one type the caller may read: ``search`` (in the id), ``author``, ``gated``; sorted
+        by ``sort`` (descending unless ``direction=1``; by id without it); at most ``limit``; in pages
+        linked by ``Link``."""
         unknown = sorted(set(call.query) - _FILTER_PARAMS - _DETAIL_PARAMS)
         if unknown:
             raise HttpError(400, f"The Hub emulator does not filter repo listings by {unknown[0]!r}")
@@ -73,7 +74,7 @@ class Listings:
         sort = _last(call, "sort") or "id"
         if sort not in SORT_KEYS:
             raise HttpError(400, f"Invalid sort {sort!r}: use one of {', '.join(sorted(SORT_KEYS))}")
-        descending = _last(call, "direction") == "-1"
+        descending = _last(call, "direction") != "1" if "sort" in call.query else False  # the Hub's default
         items.sort(key=lambda item: (item[SORT_KEYS[sort]], item["id"]), reverse=descending)
         limit = _non_negative(call, "limit", len(items))
         start = _non_negative(call, "cursor", 0)
