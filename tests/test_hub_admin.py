@@ -20,6 +20,7 @@ from huggingface_hub.errors import (
     GatedRepoError,
     HfHubHTTPError,
     RepositoryNotFoundError,
+    RevisionNotFoundError,
 )
 from test_hub import new_repo, raw_request, status_of
 
@@ -212,8 +213,10 @@ def test_auth_check(alice: HfApi, bob: HfApi) -> None:
 
 def test_list_and_permanently_delete_lfs_files(alice: HfApi, bob: HfApi) -> None:
     repo = new_repo(alice)
-    for name, content in [("a.bin", b"A"), ("b.bin", b"B"), ("notes.txt", b"text")]:
-        alice.upload_file(path_or_fileobj=content, path_in_repo=name, repo_id=repo)
+    added = [
+        alice.upload_file(path_or_fileobj=content, path_in_repo=name, repo_id=repo).oid
+        for name, content in [("a.bin", b"A"), ("b.bin", b"B"), ("notes.txt", b"text")]
+    ]
     alice.create_branch(repo, branch="dev")
     alice.upload_file(path_or_fileobj=b"D", path_in_repo="dev.bin", repo_id=repo, revision="dev")
     commits_before = len(alice.list_repo_commits(repo))
@@ -236,6 +239,8 @@ def test_list_and_permanently_delete_lfs_files(alice: HfApi, bob: HfApi) -> None
     assert len(alice.list_repo_commits(repo)) == commits_before  # rewritten, not shortened
     with pytest.raises(EntryNotFoundError):
         alice.hf_hub_download(repo, "a.bin")
+    with pytest.raises(RevisionNotFoundError):  # the old commits are gone: no revision reaches the files
+        alice.hf_hub_download(repo, "a.bin", revision=added[0])
 
 
 # --------------------------------------------------------------------------------------------------

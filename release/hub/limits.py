@@ -69,20 +69,25 @@ _WRITE_JSON: Final = BodyRule(JSON_BODY_MAX_BYTES, needs_token=True)
 #: The rule of each API route that takes a body or a token, by the name of the app's handler for it;
 #: every other route (the web view's included) has NO_BODY.
 BODY_RULES: Final[Mapping[str, BodyRule]] = {
-    "validate_yaml": BodyRule(README_BODY_MAX_BYTES, needs_token=False),
-    "paths_info": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=False),
-    "create_repo": _WRITE_JSON,
-    "delete_repo": _WRITE_JSON,
-    "create_tag": _WRITE_JSON,
-    "delete_tag": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
+    "change_discussion_status": _WRITE_JSON,
+    "commit": BodyRule(COMMIT_BODY_MAX_BYTES, needs_token=True),
     "create_branch": _WRITE_JSON,
+    "create_repo": _WRITE_JSON,
+    "create_tag": _WRITE_JSON,
     "delete_branch": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
-    "preupload": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
+    "delete_repo": _WRITE_JSON,
+    "delete_tag": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
+    "grant_access": _WRITE_JSON,
+    "handle_access_request": _WRITE_JSON,
     "lfs_batch": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
     "lfs_verify": _WRITE_JSON,
-    "commit": BodyRule(COMMIT_BODY_MAX_BYTES, needs_token=True),
-    "change_discussion_status": _WRITE_JSON,
     "merge_pull_request": _WRITE_JSON,
+    "move_repo": _WRITE_JSON,
+    "paths_info": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=False),
+    "preupload": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
+    "purge_lfs_files": _WRITE_JSON,
+    "update_settings": _WRITE_JSON,
+    "validate_yaml": BodyRule(README_BODY_MAX_BYTES, needs_token=False),
 }
 
 

@@ -564,8 +564,10 @@ class HubStorage:
         """Delete LFS objects from a repo for good, rewriting the history of every ref without the files using them.
 
         Each commit holding one is written again without it (same title, author and date, a new id); the
-        refs move to the rewritten commits in one rename. The bytes stay in the shared object store, where
-        other repos may use them; this repo can no longer commit them without uploading them again.
+        refs move to the rewritten commits in one rename, pull requests' base commits follow, and the old
+        commits are deleted, so no revision reaches the files any more. The bytes stay in the shared object
+        store, where other repos may use them; this repo can no longer commit them without uploading them
+        again. A crash midway leaves old commits behind that no ref names, never a ref without its commit.
         """
         doomed = set(sha256s)
         with self._lock(repo_id):
@@ -589,6 +591,13 @@ class HubStorage:
                     rewritten[commit.id] = new.id
                 targets[ref] = rewritten[head]
             _write_json(directory / "refs.json", targets)
+            replaced = {old: new for old, new in rewritten.items() if old != new}
+            for record_path in sorted((directory / "discussions").glob("*.json")):  # pull requests' base commits
+                record = _read_json(record_path)
+                if record.get("base") in replaced:
+                    _write_json(record_path, {**record, "base": replaced[record["base"]]})
+            for old in replaced:  # no revision may reach the deleted files any more
+                (directory / "commits" / f"{old}.json").unlink(missing_ok=True)
             for sha256 in doomed:
                 if is_sha256(sha256):
                     (directory / "lfs" / sha256[:2] / sha256[2:]).unlink(missing_ok=True)
