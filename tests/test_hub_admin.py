@@ -1,6 +1,6 @@
 """Repository administration and listings on the Hub emulator, driven by the real huggingface_hub client.
 
-docs/hub-api.md, Repository administration (rows 50-57) and Listings (rows 60-63): settings (visibility
+docs/hub-api.md, Repository administration (rows 50-54) and Listings (rows 60-63): settings (visibility
 and gating), gated downloads and access requests, moves and the old name's redirect, the access check,
 LFS file listings and their permanent deletion, repo listings, and users with full names and orgs.
 """
@@ -62,7 +62,7 @@ def _download(api: HfApi, repo_id: str, filename: str, cache: Path, token: str |
 
 
 # --------------------------------------------------------------------------------------------------
-# Settings and gating (rows 50-53)
+# Settings, gating and access requests (rows 50-53)
 
 
 def test_settings_change_visibility_and_gating(alice: HfApi, bob: HfApi) -> None:
@@ -166,7 +166,7 @@ def test_access_requests_move_between_lists(alice: HfApi, bob: HfApi) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Moves (row 54) and the access check (row 55)
+# Moves (row 54) and the access check (row 63)
 
 
 def test_move_repo_and_follow_the_old_name(alice: HfApi, tmp_path: Path) -> None:
@@ -208,7 +208,7 @@ def test_auth_check(alice: HfApi, bob: HfApi) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# LFS files (rows 56, 57)
+# LFS files (rows 61, 62)
 
 
 def test_list_and_permanently_delete_lfs_files(alice: HfApi, bob: HfApi) -> None:
@@ -244,7 +244,7 @@ def test_list_and_permanently_delete_lfs_files(alice: HfApi, bob: HfApi) -> None
 
 
 # --------------------------------------------------------------------------------------------------
-# Repo listings (rows 60, 61)
+# Repo listings (row 60)
 
 
 def test_list_models_filters_sorts_and_pages(alice: HfApi, bob: HfApi) -> None:

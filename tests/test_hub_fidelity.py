@@ -46,7 +46,9 @@ The pull request routes the client's discussion calls use (docs/hub-api.md, Pull
 What the client relies on: 1 HEAD sizes: test_download_metadata_and_cache; 4 X-Error-Code, 5 dates, 6 Xet: every
 test (the ``wire`` fixture); 7 the 409 ``url``: test_create_repo_exist_ok_without_write_access; 8 ``%2F``:
 test_slash_revisions_work_on_every_endpoint; 9 ``deletedFolder`` with ``/``: test_upload_folder_*; 10 ``converts``:
-test_pull_request_from_a_parent_commit; 12 no-op commits: test_noop_commit_answers_from_the_revision.
+test_pull_request_from_a_parent_commit; 12 no-op commits: test_noop_commit_answers_from_the_revision; 13 request
+ids: test_every_answer_carries_a_request_id. The rows of Repository administration and Listings are proven in
+test_hub_admin.py.
 """
 
 from __future__ import annotations
