@@ -190,6 +190,10 @@ def test_move_repo_and_follow_the_old_name(alice: HfApi, tmp_path: Path) -> None
     alice.move_repo(new, old)  # back: the old name is a repo again, the other name now redirects
     assert alice.model_info(old).id == old
     assert alice.model_info(new).id == old
+    shouting = old.replace("/r-", "/R-")
+    alice.move_repo(old, shouting)  # a change of case only: the same repo, renamed
+    assert alice.model_info(old).id == shouting
+    assert alice.model_info(new).id == shouting  # the redirect follows the repo's renames
     alice.create_repo(new)  # a repo created at a redirected name wins over the redirect
     assert alice.model_info(new).id == new
     assert alice.list_repo_files(new) == [".gitattributes"]

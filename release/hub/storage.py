@@ -342,12 +342,13 @@ class HubStorage:
             shutil.rmtree(trash, ignore_errors=True)
 
     def get_repo(self, repo_id: RepoId) -> Repo:
-        """The repo, under the id it was created with (``repo_id`` may differ from it in case)."""
+        """The repo, under the id it was created or moved with (``repo_id`` may differ from it in case)."""
+        directory = self._repo_dir(repo_id)
         try:
-            data = _read_json(self._repo_dir(repo_id) / "repo.json")
+            data = _read_json(directory / "repo.json")
         except FileNotFoundError:
             raise RepoMissingError("Repository not found") from None
-        stored = RepoId(repo_id.type, data["namespace"], data["name"])
+        stored = RepoId(repo_id.type, directory.parent.name, directory.name)
         return Repo(stored, data["private"], data["createdAt"], data.get("gated"))
 
     def update_repo_settings(
@@ -366,18 +367,23 @@ class HubStorage:
     def move_repo(self, source: RepoId, target: RepoId) -> Repo:
         """Rename a repo (within its type). The old name redirects to the new one until a repo takes it."""
         check_new_namespace(target.namespace)
-        first, second = sorted((source, target), key=lambda repo_id: str(repo_id).casefold())
-        with self._lock(first), self._lock(second), self._redirects_lock:
+        locks = {id(lock): lock for lock in (self._lock(source), self._lock(target))}  # one, for a change of case
+        ordered = [locks[key] for key in sorted(locks)]  # always taken in the same order: no deadlock
+        with contextlib.ExitStack() as held:
+            for lock in [*ordered, self._redirects_lock]:
+                held.enter_context(lock)
             repo = self.get_repo(source)
             final = self.root / "repos" / _TYPE_DIRS[target.type] / target.namespace / target.name
             same_repo = self._repo_dir(target) == self._repo_dir(source)  # a change of case only
             if (self._repo_dir(target) / "repo.json").exists() and not same_repo:
                 raise AlreadyExistsError(f"A {target.type} repository called {target} already exists")
             moved = replace(repo, id=target)
-            _write_json(self._repo_dir(source) / "repo.json", _repo_to_json(moved))
             final.parent.mkdir(parents=True, exist_ok=True)
-            self._repo_dir(source).rename(final)
+            self._repo_dir(source).rename(final)  # the move: the folder's names are the repo's id
             _sync_dir(final.parent)
+            _write_json(final / "repo.json", _repo_to_json(moved))
+            if same_repo:
+                return moved
             redirects = {
                 old: str(target) if new.casefold() == str(repo.id).casefold() else new
                 for old, new in self._read_redirects().items()
