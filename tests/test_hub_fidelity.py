@@ -97,6 +97,7 @@ from huggingface_hub.utils._http import default_client_factory  # what set_clien
 from test_hub import new_repo, raw_request, status_of
 
 from release.hub import HubServer, PageSizes, Token
+from release.hub.repo import is_ignored, upload_mode
 
 # --------------------------------------------------------------------------------------------------
 # What the client saw on the wire
@@ -937,3 +938,38 @@ def test_the_hub_ci_user_namespace_is_served(tmp_path: Path) -> None:
         assert url.repo_id == "__DUMMY_HUB_USER__/repo-ci"
         ci.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=url.repo_id)
         assert ci.list_repo_files(url.repo_id) == [".gitattributes", "x.txt"]
+
+
+@pytest.mark.parametrize(
+    ("path", "gitignore", "ignored"),
+    [
+        ("nested/file.bin", "nested/*\n", True),
+        ("a/nested/file.bin", "nested/*\n", False),  # a pattern with a "/" is anchored at the root
+        ("a/b/debug.log", "*.log\n", True),  # one without matches at any depth
+        ("a/b.log", "*.log\n!b.log\n", False),  # "!" re-includes
+        ("build/x/y.o", "build/\n", True),  # a folder pattern ignores everything below it
+        ("build", "build/\n", False),  # ... but not a file of that name
+        ("logs/2024/a.log", "logs/**/*.log\n", True),
+        ("a.txt", "# comment\n\n[!b].txt\n", True),
+        ("b.txt", "[!b].txt\n", False),
+        ("src/main.py", "/main.py\n", False),
+    ],
+)
+def test_gitignore_rules(path: str, gitignore: str, ignored: bool) -> None:
+    assert is_ignored(path, gitignore) is ignored
+
+
+@pytest.mark.parametrize(
+    ("path", "sample", "mode"),
+    [
+        ("img/a.png", b"text", "lfs"),  # filter=lfs on *.png
+        ("a.bin", b"text", "regular"),  # no longer in this repo's .gitattributes
+        ("docs/big.md", b"text", "regular"),
+        ("docs/raw.md", b"\0binary", "lfs"),  # a binary sample goes to LFS whatever the attributes
+        ("data/x.csv", b"text", "lfs"),  # a path pattern
+        ("data/keep.csv", b"text", "regular"),  # a later line unsets it
+    ],
+)
+def test_upload_modes_follow_gitattributes(path: str, sample: bytes, mode: str) -> None:
+    attributes = "*.png filter=lfs diff=lfs merge=lfs -text\ndata/*.csv filter=lfs\ndata/keep.csv -filter\n"
+    assert upload_mode(path, 10, sample, attributes) == mode

@@ -391,7 +391,8 @@ def _glob_regex(pattern: str) -> str:
             continue
         if char == "[" and "]" in pattern[index + 2 :]:
             end = pattern.index("]", index + 2)
-            out.append("[" + pattern[index + 1 : end].replace("\\", "\\\\").replace("!", "^", 1) + "]")
+            members = pattern[index + 1 : end].replace("\\", "\\\\")
+            out.append("[" + ("^" + members[1:] if members.startswith("!") else members) + "]")
             index = end + 1
             continue
         out.append("[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char))
