@@ -928,6 +928,8 @@ def test_every_answer_carries_a_request_id(hub: RunningHub, repo: str) -> None:
     assert all(len(value) == 36 for value in fresh) and fresh[0] != fresh[1]  # UUIDs, also on pages and 404s
     odd = raw_request("GET", f"{hub.url}/api/models/{repo}", headers={"X-Request-Id": "a b\tc"})
     assert len(odd.headers["x-request-id"]) == 36  # not echoed: only plain tokens are
+    rebound = raw_request("GET", f"{hub.url}/api/whoami-v2", headers={"Host": "evil.example", "X-Request-Id": "r-1"})
+    assert (rebound.status, rebound.headers["x-request-id"]) == (421, "r-1")  # refusals in front of the API too
 
 
 def test_the_hub_ci_user_namespace_is_served(tmp_path: Path) -> None:

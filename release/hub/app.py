@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from release.hub.admin import RepoAdmin
 from release.hub.auth import Token, bearer_token
@@ -129,6 +129,30 @@ def create_app(
     return HubApp(storage, tokens, page_sizes=page_sizes, pages=pages, body_timeout=body_timeout)
 
 
+class RequestIds:
+    """ASGI wrapper giving every answer an ``X-Request-Id``: the request's own (``X-Request-Id``, else the
+    ``X-Amzn-Trace-Id`` the client sets) when it is a plain token, else a new UUID, as the Hub does. The
+    server puts it outside everything else, so refusals of the Host check and injected faults carry one too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request_id = _request_id(Headers(scope=scope)).encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-request-id", request_id)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, send_with_id)
+
+
 class HubApp:
     """ASGI entry point: parse the raw path, authenticate, dispatch, and turn errors into answers."""
 
@@ -153,14 +177,6 @@ class HubApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-        request_id = _request_id(request.headers)
-
-        async def send_with_id(message: Message) -> None:
-            """Every answer names its request: ``X-Request-Id``, the client's own or a new UUID (as the Hub)."""
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
-                message = {**message, "headers": headers}
-            await send(message)
 
         try:
             response = await self._respond(request)
@@ -175,7 +191,7 @@ class HubApp:
         except Exception:
             log.exception("Hub emulator failed on %s %s", request.method, request.url.path)
             response = HttpError(500, "Internal error in the Hub emulator; see its log").to_response()
-        await response(scope, receive, send_with_id)
+        await response(scope, receive, send)
 
     async def _respond(self, request: Request) -> Response:
         raw_path: bytes = (request.scope.get("raw_path") or request.scope["path"].encode()).partition(b"?")[0]

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp
 
 from release.errors import HubServerError
 from release.hub import web
-from release.hub.app import create_app
+from release.hub.app import RequestIds, create_app
 from release.hub.auth import DEV_TOKEN, Token, accepted_tokens, parse_token_option
 from release.hub.calls import PageSizes
 from release.hub.faults import ADMIN_PATH, FaultInjector, FaultRule, with_faults
@@ -199,9 +199,9 @@ def _compose(
 
 def _host_checked(app: ASGIApp, host: str, sock: socket.socket) -> ASGIApp:
     """``app`` answering only requests whose Host names the loopback names or ``host``, at the bound port;
-    a refusal given before a request's body was read closes its connection."""
+    a refusal given before a request's body was read closes its connection. Every answer has a request id."""
     bound, port = sock.getsockname()[:2]
-    return CloseUnreadBodies(HeaderCheck(app, host_names(host, bound), port))
+    return RequestIds(CloseUnreadBodies(HeaderCheck(app, host_names(host, bound), port)))
 
 
 def _bind(host: str, port: int) -> socket.socket:
