@@ -9,6 +9,7 @@ objects and delete some for good (``list_lfs_files``, ``permanently_delete_lfs_f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from release.hub.calls import (
     visible_repo,
     writable_repo,
 )
-from release.hub.repo import DEFAULT_BRANCH, Repo, RepoId, RepoType, is_sha256
+from release.hub.repo import DEFAULT_BRANCH, Repo, RepoId, RepoMissingError, RepoType, is_sha256
 from release.hub.storage import HubStorage
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class Listings:
                 continue
             if gated in ("true", "false") and (repo.gated is not None) != (gated == "true"):
                 continue
-            items.append(self._repo_json(repo))
+            with contextlib.suppress(RepoMissingError):  # deleted since the listing began
+                items.append(self._repo_json(repo))
         sort = _last(call, "sort") or "id"
         if sort not in SORT_KEYS:
             raise HttpError(400, f"Invalid sort {sort!r}: use one of {', '.join(sorted(SORT_KEYS))}")
