@@ -177,7 +177,6 @@ class HubApp:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)
-
         try:
             response = await self._respond(request)
         except ClientDisconnect:

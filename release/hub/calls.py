@@ -2,8 +2,10 @@
 
 A :class:`Call` is one request as a synchronous handler sees it (query, body, token, base URL); an
 :class:`HttpError` is an error answer (docs/hub-api.md, Errors), made directly or from a storage error.
-The field readers turn a malformed JSON body into a 400 that names the field. The route modules
-(:mod:`release.hub.app` and the route groups beside it) import this one; it imports none of them.
+The field readers turn a malformed JSON body into a 400 that names the field. :func:`visible_repo`,
+:func:`writable_repo` and :func:`check_download` apply the access rules of docs/hub-api.md (Access) to
+a repo of the storage. The route modules (:mod:`release.hub.app` and the route groups beside it) import
+this one; it imports none of them.
 """
 
 from __future__ import annotations
