@@ -287,7 +287,7 @@ def test_stale_parent_commit_is_refused_with_412(api: HfApi, repo: str) -> None:
     with pytest.raises(HfHubHTTPError) as caught:
         api.create_commit(repo, add(), commit_message="stale", parent_commit=base)
     assert status_of(caught.value) == 412
-    assert "A commit has happened since. Please refresh and try again." in str(caught.value)
+    assert "The branch was updated since you opened this page. Please refresh and try again." in str(caught.value)
 
 
 def test_concurrent_commits_on_one_parent_let_exactly_one_win(api: HfApi, repo: str) -> None:

@@ -30,6 +30,8 @@ import itertools
 import json
 import logging
 import mimetypes
+import re
+import uuid
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Final
@@ -40,10 +42,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from release.hub import discussions
-from release.hub.auth import Token, bearer_token, may_read, may_write
+from release.hub.admin import RepoAdmin
+from release.hub.auth import Token, bearer_token, may_write
 from release.hub.calls import (
     Call,
     Handler,
@@ -52,11 +55,14 @@ from release.hub.calls import (
     PageRouter,
     PageSizes,
     base64_field,
+    check_download,
     int_field,
     list_field,
     require_write,
     require_write_role,
     str_field,
+    visible_repo,
+    writable_repo,
 )
 from release.hub.lfs import LfsRoutes, Multipart
 from release.hub.limits import (
@@ -70,6 +76,7 @@ from release.hub.limits import (
     parse_json,
     read_body,
 )
+from release.hub.listing import Listings
 from release.hub.repo import (
     FRONT_MATTER,
     AddFile,
@@ -81,11 +88,13 @@ from release.hub.repo import (
     DeleteFolder,
     Folder,
     Operation,
+    Repo,
     RepoId,
     RepoType,
     StorageError,
     TreeEntry,
     find_path,
+    is_ignored,
     list_folder,
     upload_mode,
 )
@@ -97,6 +106,8 @@ API_TYPES: Final[Mapping[str, RepoType]] = {"models": "model", "datasets": "data
 INVALID_CREDENTIALS: Final = "Invalid credentials in Authorization header"
 #: The largest README.md whose front matter repo info parses into ``cardData``.
 CARD_MAX_BYTES: Final = 1024 * 1024
+#: A request id the client may choose (its ``X-Request-Id`` or ``X-Amzn-Trace-Id``), echoed in the answer.
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:;=/+-]{1,200}")
 
 
 def create_app(
@@ -128,6 +139,30 @@ def create_app(
     )
 
 
+class RequestIds:
+    """ASGI wrapper giving every answer an ``X-Request-Id``: the request's own (``X-Request-Id``, else the
+    ``X-Amzn-Trace-Id`` the client sets) when it is a plain token, else a new UUID, as the Hub does. The
+    server puts it outside everything else, so refusals of the Host check and injected faults carry one too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request_id = _request_id(Headers(scope=scope)).encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-request-id", request_id)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, send_with_id)
+
+
 class HubApp:
     """ASGI entry point: parse the raw path, authenticate, dispatch, and turn errors into answers."""
 
@@ -150,6 +185,8 @@ class HubApp:
         self._lfs = LfsRoutes(
             storage, multipart=multipart or Multipart(), storage_port=storage_port, body_timeout=body_timeout
         )
+        self._admin = RepoAdmin(storage, [token.user for token in self._tokens])
+        self._listings = Listings(storage, self._page_sizes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -213,8 +250,15 @@ class HubApp:
                 return self._lfs.complete_multipart
             case "GET" | "HEAD", ["lfs-storage", oid]:  # lfs.STORAGE_PATH
                 return partial(self._lfs.download, oid)
+            case "POST", ["api", "repos", "move"]:
+                return self._admin.move_repo
+            case "GET", ["api", kind] if kind in API_TYPES:
+                return partial(self._listings.list_repos, API_TYPES[kind])
             case _, ["api", kind, namespace, name, *rest] if kind in API_TYPES:
-                return self._route_repo_api(method, RepoId(API_TYPES[kind], namespace, name), rest)
+                repo_id = RepoId(API_TYPES[kind], namespace, name)
+                return self._route_repo_api(method, repo_id, rest) or partial(self._unrouted, repo_id, method, parts)
+            case _, ["api", kind, _name] if kind in API_TYPES:
+                return _no_namespace
             case "POST", ["datasets", namespace, git_name, "info", "lfs", "objects", action]:
                 return self._route_lfs(RepoId("dataset", namespace, git_name.removesuffix(".git")), action)
             case "POST", [namespace, git_name, "info", "lfs", "objects", action] if git_name.endswith(".git"):
@@ -223,6 +267,10 @@ class HubApp:
                 return partial(self.resolve_file, RepoId("dataset", namespace, name), revision, "/".join(path))
             case "GET" | "HEAD", [namespace, name, "resolve", revision, *path] if path:
                 return partial(self.resolve_file, RepoId("model", namespace, name), revision, "/".join(path))
+            case "GET" | "HEAD", ["datasets", _name, "resolve", _revision, *path] if path:
+                return _no_namespace
+            case "GET" | "HEAD", [_name, "resolve", _revision, *path] if path:
+                return _no_namespace
         return None
 
     def _page(self, method: str, parts: list[str]) -> Handler | None:
@@ -258,7 +306,7 @@ class HubApp:
                 return partial(self.commit, repo_id, revision)
             case _, ["discussions", *_] | ["super-squash", _]:
                 return self._route_discussions(method, repo_id, rest)
-        return None
+        return self._route_admin(method, repo_id, rest)
 
     def _route_discussions(self, method: str, repo_id: RepoId, rest: list[str]) -> Handler | None:
         """Discussions, pull requests and super-squash (:mod:`release.hub.discussions`)."""
@@ -286,6 +334,33 @@ class HubApp:
                 return partial(discussions.super_squash, storage, repo_id, revision)
         return None
 
+    def _route_admin(self, method: str, repo_id: RepoId, rest: list[str]) -> Handler | None:
+        """The administration and listing routes of one repo (release.hub.admin, release.hub.listing)."""
+        match method, rest:
+            case "PUT", ["settings"]:
+                return partial(self._admin.update_settings, repo_id)
+            case "GET", ["auth-check"]:
+                return partial(self._listings.auth_check, repo_id, False)
+            case "GET", ["auth-check", "write"]:
+                return partial(self._listings.auth_check, repo_id, True)
+            case "GET", ["lfs-files"]:
+                return partial(self._listings.list_lfs_files, repo_id)
+            case "POST", ["lfs-files", "batch"]:
+                return partial(self._listings.purge_lfs_files, repo_id)
+            case "POST", ["user-access-request", "handle"]:
+                return partial(self._admin.handle_access_request, repo_id)
+            case "POST", ["user-access-request", "grant"]:
+                return partial(self._admin.grant_access, repo_id)
+            case "GET", ["user-access-request", status]:
+                return partial(self._admin.list_access_requests, repo_id, status)
+        return None
+
+    def _unrouted(self, repo_id: RepoId, method: str, parts: list[str], call: Call) -> Response:
+        """A repo API path no route claims: 404 RepoNotFound unless it names a repo (``gpt2/revision/main``
+        is the repo ``gpt2``, which has no namespace, so no such repo), else 404 without a code."""
+        self._visible_repo(call, repo_id)
+        raise HttpError(404, f"The Hub emulator has no route for {method} /{'/'.join(parts)}")
+
     def _route_lfs(self, repo_id: RepoId, action: str) -> Handler | None:
         match action:
             case "batch":
@@ -306,14 +381,15 @@ class HubApp:
             raise HttpError(401, INVALID_CREDENTIALS)
         return token
 
-    def _visible_repo(self, call: Call, repo_id: RepoId) -> None:
-        """404 RepoNotFound unless the repo exists and is public or in the caller's namespace."""
-        if not may_read(call.token, self._storage.get_repo(repo_id)):
-            raise HttpError(404, "Repository not found", code="RepoNotFound")
+    def _visible_repo(self, call: Call, repo_id: RepoId, *, follow_moves: bool = False) -> Repo:
+        """404 RepoNotFound unless the repo exists and is public or in the caller's namespace (or orgs).
+
+        ``follow_moves``: a read of a repo by a name it was moved away from answers 307 to its new name.
+        """
+        return visible_repo(self._storage, call, repo_id, follow_moves=follow_moves)
 
     def _writable_repo(self, call: Call, repo_id: RepoId) -> Token:
-        self._visible_repo(call, repo_id)
-        return require_write(call, repo_id.namespace)
+        return writable_repo(self._storage, call, repo_id)[1]
 
     def _proposing_repo(self, call: Call, repo_id: RepoId, revision: str) -> Token:
         """Write access for preupload and commit: a writer of the namespace; or, on a repo the caller may
@@ -339,7 +415,12 @@ class HubApp:
         body = call.json_object()
         repo_id = _repo_id_of_body(call, body)
         token = require_write(call, repo_id.namespace)
-        visibility = body.get("visibility", "private" if body.get("private") else "public")
+        visibility = body.get("visibility")
+        if visibility is None and body.get("private") is not None:
+            visibility = "private" if body["private"] else "public"
+        if visibility is None:  # an org of an Enterprise Hub can make its repos private by default
+            org = next((org for org in token.orgs if org.name.casefold() == repo_id.namespace.casefold()), None)
+            visibility = "private" if org is not None and org.private_by_default else "public"
         if visibility not in ("public", "private"):
             raise HttpError(400, f"Unknown visibility {visibility!r}: use 'public' or 'private'")
         url = call.repo_url(repo_id)
@@ -358,8 +439,8 @@ class HubApp:
         return JSONResponse({})
 
     def repo_info(self, repo_id: RepoId, revision: str | None, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
-        repo = self._storage.get_repo(repo_id)
+        repo = self._visible_repo(call, repo_id, follow_moves=True)
+        repo_id = repo.id
         commit = self._storage.resolve(repo_id, revision or "main")
         with_blobs = call.flag("blobs")
         card = self._card_data(commit)
@@ -369,7 +450,7 @@ class HubApp:
             "author": repo_id.namespace,
             "sha": commit.id,
             "private": repo.private,
-            "gated": False,
+            "gated": repo.gated or False,
             "disabled": False,
             "downloads": 0,
             "likes": 0,
@@ -411,7 +492,7 @@ class HubApp:
     # -- reading trees and history -----------------------------------------------------------------
 
     def list_tree(self, repo_id: RepoId, revision: str, path: str, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
+        self._visible_repo(call, repo_id, follow_moves=True)
         commit = self._storage.resolve(repo_id, revision)
         entries = list_folder(commit, path, recursive=call.flag("recursive"))
         expand = call.flag("expand")
@@ -443,7 +524,7 @@ class HubApp:
         return [_entry_json(entry) | {"lastCommit": _last_commit_json(last[entry.path])} for entry in entries]
 
     def list_refs(self, repo_id: RepoId, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
+        self._visible_repo(call, repo_id, follow_moves=True)
         refs = self._storage.read_refs(repo_id)
         body: dict[str, Any] = {
             "branches": [_ref_json(name, f"refs/heads/{name}", sha) for name, sha in refs.named("refs/heads/")],
@@ -456,7 +537,7 @@ class HubApp:
         return JSONResponse(body)
 
     def list_commits(self, repo_id: RepoId, revision: str, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
+        self._visible_repo(call, repo_id, follow_moves=True)
         formatted = "formatted" in [*call.query.get("expand[]", []), *call.query.get("expand", [])]
         page_text = call.query.get("p", ["0"])[-1]
         if not page_text.isdigit():
@@ -480,7 +561,8 @@ class HubApp:
         return JSONResponse(items, headers=headers)
 
     def resolve_file(self, repo_id: RepoId, revision: str, path: str, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
+        repo = self._visible_repo(call, repo_id, follow_moves=True)
+        check_download(self._storage, call.token, repo, call.base_url)
         commit = self._storage.resolve(repo_id, revision)
         entry = commit.files.get(path)
         if entry is None:
@@ -529,18 +611,30 @@ class HubApp:
     def preupload(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         self._proposing_repo(call, repo_id, revision)
         commit = self._storage.resolve(repo_id, revision)
+        body = call.json_object()
+        gitattributes = self._text_file(commit, ".gitattributes")
+        gitignore = body.get("gitIgnore")  # the .gitignore of the same commit, if it adds one
+        if not isinstance(gitignore, str):
+            gitignore = self._text_file(commit, ".gitignore") or ""
         answers = []
-        for item in list_field(call.json_object(), "files"):
+        for item in list_field(body, "files"):
             path, size = str_field(item, "path"), int_field(item, "size")
             answer: dict[str, Any] = {
                 "path": path,
-                "uploadMode": upload_mode(path, size, base64_field(item, "sample")),
-                "shouldIgnore": False,
+                "uploadMode": upload_mode(path, size, base64_field(item, "sample"), gitattributes),
+                "shouldIgnore": is_ignored(path, gitignore),
             }
             if path in commit.files:
                 answer["oid"] = commit.files[path].content_id
             answers.append(answer)
         return JSONResponse({"files": answers, "commitOid": commit.id})
+
+    def _text_file(self, commit: Commit, path: str) -> str | None:
+        """A small text file of the commit (``.gitattributes``, ``.gitignore``); None when absent or too big."""
+        entry = commit.files.get(path)
+        if entry is None or entry.size > CARD_MAX_BYTES:
+            return None
+        return self._storage.object_path(entry.sha256).read_bytes().decode("utf-8", errors="replace")
 
     def commit(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         token = self._proposing_repo(call, repo_id, revision)
@@ -576,16 +670,20 @@ def whoami(call: Call) -> Response:
     token = call.token
     if token is None:
         raise HttpError(401, "Send a token in 'Authorization: Bearer <token>' to learn who you are")
+    orgs = [
+        {"type": "org", "name": org.name, "fullname": org.fullname or org.name, "roleInOrg": "admin"}
+        for org in token.orgs
+    ]
     return JSONResponse(
         {
             "type": "user",
             "id": token.user,
             "name": token.user,
-            "fullname": token.user,
+            "fullname": token.fullname or token.user,
             "email": None,
             "emailVerified": False,
             "isPro": False,
-            "orgs": [],
+            "orgs": orgs,
             "auth": {"type": "access_token", "accessToken": {"displayName": "local", "role": token.role}},
         }
     )
@@ -616,6 +714,20 @@ def validate_yaml(call: Call) -> Response:
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _no_namespace(call: Call) -> Response:
+    """A repo route whose repo id has no namespace (``gpt2``): no such repo, as the Hub answers."""
+    raise HttpError(404, "Repository not found", code="RepoNotFound")
+
+
+def _request_id(headers: Headers) -> str:
+    """The client's request id (``X-Request-Id``, else ``X-Amzn-Trace-Id``) if it is a plain token; else a new one."""
+    for name in ("x-request-id", "x-amzn-trace-id"):
+        value = headers.get(name)
+        if value is not None and _REQUEST_ID.fullmatch(value):
+            return value
+    return str(uuid.uuid4())
 
 
 def _serve_page(page: PageHandler, call: Call) -> Response:

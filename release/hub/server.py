@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from release.errors import HubServerError
 from release.hub import web
-from release.hub.app import create_app
+from release.hub.app import RequestIds, create_app
 from release.hub.auth import DEV_TOKEN, Token, accepted_tokens, parse_token_option
 from release.hub.calls import PageSizes
 from release.hub.faults import ADMIN_PATH, FaultInjector, FaultRule, with_faults
@@ -271,11 +271,12 @@ def _compose(storage_dir: Path, tokens: Sequence[Token], options: _Options, stor
 
 def _host_checked(app: ASGIApp, host: str, sockets: Sequence[socket.socket]) -> ASGIApp:
     """``app`` answering only requests whose Host names the loopback names or ``host``, at the port of the
-    socket they came in on; a refusal given before a request's body was read closes its connection."""
+    socket they came in on; a refusal given before a request's body was read closes its connection. Every
+    answer has a request id."""
     checks = {}
     for sock in sockets:
         bound, port = sock.getsockname()[:2]
-        checks[port] = CloseUnreadBodies(HeaderCheck(app, host_names(host, bound), port))
+        checks[port] = RequestIds(CloseUnreadBodies(HeaderCheck(app, host_names(host, bound), port)))
     return _ByPort(checks)
 
 
