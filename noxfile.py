@@ -24,6 +24,8 @@ PYTHON = "3.11"
 
 
 TOOLS_LOCK = ".ci/tools.txt"  # what .ci/run installs first (nox, uv), exported from uv.lock's "tools" group
+#: The same file, as `model-release init` writes it into a project for its workflows.
+SCAFFOLD_TOOLS = "templates/project/github/release-tools.txt"
 _EXPORT_TOOLS = ("uv", "export", "--quiet", "--locked", "--only-group=tools", "--no-emit-project", "--no-header")
 
 
@@ -166,6 +168,8 @@ def lint(session: nox.Session) -> None:
     exported = session.run(*_EXPORT_TOOLS, silent=True, external=True)
     if exported != Path(TOOLS_LOCK).read_text():
         session.error(f"{TOOLS_LOCK} is stale against uv.lock: run `{' '.join(_EXPORT_TOOLS)} -o {TOOLS_LOCK}`")
+    if Path(SCAFFOLD_TOOLS).read_text() != Path(TOOLS_LOCK).read_text():
+        session.error(f"{SCAFFOLD_TOOLS} differs from {TOOLS_LOCK}: copy {TOOLS_LOCK} over it")
 
 
 @nox.session(python=PYTHON)
@@ -177,7 +181,8 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run)."""
+    """Run the benchmarks under benchmarks/ (ratios against a baseline measured in the same run), and the
+    hostile-input probes (each of issue 17's findings, held or not, with what was measured)."""
     _sync(session, "test")  # the lock benchmark builds the tests' conda channel
     session.run("python", "benchmarks/bench_checksum.py", *session.posargs)
     session.run("python", "benchmarks/bench_many_files.py")  # 10k and 100k small files: checksum, cache, gate
@@ -185,8 +190,10 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_release_reads.py")  # how often a release reads the weights
     session.run("python", "benchmarks/bench_hub.py")  # 1 GiB up and down through the Hub emulator
     session.run("python", "benchmarks/bench_publish.py")  # a 1 GiB release: publish vs upload_folder, re-run
+    session.run("python", "benchmarks/bench_multipart.py")  # 6 GiB published in parts vs one PUT of upload_folder
     session.run("python", "benchmarks/bench_lock.py")  # pip-tools vs uv (needs the index), conda
     session.run("python", "benchmarks/bench_reproduce.py")  # reproduce's venv step vs bare uv and pip (the index)
+    session.run("python", "benchmarks/probe_hostile.py")  # issue 17's findings against a fresh emulator and the CLI
 
 
 @nox.session(python=False)
@@ -194,12 +201,13 @@ def upgrade(session: nox.Session) -> None:
     """Re-resolve uv.lock to the newest versions pyproject.toml allows, show what moved, run the tests.
 
     ``nox -s upgrade -- numpy`` upgrades only the packages named. Review the change and commit
-    pyproject.toml, uv.lock and .ci/tools.txt together.
+    pyproject.toml, uv.lock, .ci/tools.txt and its copy for `init` (SCAFFOLD_TOOLS) together.
     """
     before = _locked_versions()
     upgrade = [f"--upgrade-package={name}" for name in session.posargs] or ["--upgrade"]
     session.run("uv", "lock", *upgrade, external=True)
     session.run(*_EXPORT_TOOLS, f"--output-file={TOOLS_LOCK}", external=True)
+    shutil.copyfile(TOOLS_LOCK, SCAFFOLD_TOOLS)  # what `init` writes for the projects' workflows
     after = _locked_versions()
     names = sorted(before.keys() | after.keys())
     moved = [f"  {n}: {before.get(n, '-')} -> {after.get(n, '-')}" for n in names if before.get(n) != after.get(n)]

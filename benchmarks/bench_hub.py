@@ -95,8 +95,10 @@ def timed(action: Callable[[], object]) -> float:
 
 
 @contextmanager
-def hub_server(storage: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def hub_server(storage: Path, port: int, *options: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``hub serve`` on ``port`` with ``options`` (e.g. ``--multipart-threshold 8MiB``), until the block ends."""
     command = [sys.executable, "-m", "release", "hub", "serve", "--port", str(port), "--storage", str(storage)]
+    command += options
     process = subprocess.Popen([*command, "--token", f"bench:{TOKEN}", "--quiet"], stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

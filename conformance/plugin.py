@@ -28,8 +28,8 @@ from conformance.sdist import ConformanceError
 from conformance.skips import SkipList, load_skips
 
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
-#: Names the emulator takes for suite users whose name it refuses (the Hub's CI user starts with "__").
-_STAND_IN_USERS: Final = {"__DUMMY_HUB_USER__": "dummy-hub-user"}
+#: The organisation the suite's whoami test expects its user in, as on the Hub's CI (name, full name).
+_USER_ORG: Final = ("valid_org_hub", "Dummy Hub Org")
 
 _skips_key = pytest.StashKey[SkipList]()
 _outcomes_key = pytest.StashKey[dict[str, Outcome]]()
@@ -100,14 +100,16 @@ def _start_emulator(config: pytest.Config) -> None:
     constants = _patch_suite_constants(url)
     from huggingface_hub import constants as client_constants
 
+    from release.hub.auth import Org
     from release.hub.server import HubServer, Token
 
     if url != client_constants.ENDPOINT:
         raise pytest.UsageError(f"huggingface_hub's ENDPOINT is {client_constants.ENDPOINT}, not the emulator {url}")
+    enterprise = Org(constants.ENTERPRISE_ORG, private_by_default=True)  # an Enterprise Hub org
     tokens = [
-        Token(user=constants.USER, value=constants.TOKEN),
+        Token(user=constants.USER, value=constants.TOKEN, fullname=constants.FULL_NAME, orgs=(Org(*_USER_ORG),)),
         Token(user=constants.OTHER_USER, value=constants.OTHER_TOKEN),
-        Token(user=constants.ENTERPRISE_USER, value=constants.ENTERPRISE_TOKEN),
+        Token(user=constants.ENTERPRISE_USER, value=constants.ENTERPRISE_TOKEN, orgs=(enterprise,)),
     ]
     server = HubServer(scratch / "hub", tokens, sock=sock).start()
     config.stash[_cleanup_key].append(server.stop)
@@ -129,18 +131,9 @@ def _set_client_environment(url: str, scratch: Path) -> None:
 
 
 def _patch_suite_constants(url: str) -> Any:
-    """The suite's ``tests.testing_constants``, its staging endpoint set to ``url``, its users made acceptable."""
-    from release.hub.repo import RepoId, StorageError
-
+    """The suite's ``tests.testing_constants``, its staging endpoint set to ``url``."""
     constants: Any = importlib.import_module("tests.testing_constants")  # the suite's, from config.rootpath
-
     constants.ENDPOINT_STAGING = url
-    for name in ("USER", "OTHER_USER", "ENTERPRISE_USER"):
-        user = getattr(constants, name)
-        try:
-            RepoId("model", user, "x")
-        except StorageError:
-            setattr(constants, name, _STAND_IN_USERS.get(user, user))
     return constants
 
 

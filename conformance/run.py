@@ -28,15 +28,19 @@ SKIPS: Final = HERE / "skips.toml"
 RESULTS: Final = HERE / "results.md"
 
 #: The suite's files run by ``--ci``: they pass against the emulator (repos, commits, LFS, downloads,
-#: HfFileSystem, the hub mixin, login) and take about 20 s together on two workers.
+#: gated and moved repos, snapshots, HfFileSystem, the hub mixin, login, request ids) and take about
+#: 60 s together on two workers.
 CI_FILES: Final[tuple[str, ...]] = (
     "tests/test_auth.py",
     "tests/test_cache_layout.py",
     "tests/test_commit_api.py",
+    "tests/test_file_download.py",
     "tests/test_hf_file_system.py",
     "tests/test_hub_mixin.py",
     "tests/test_lfs.py",
+    "tests/test_snapshot_download.py",
     "tests/test_tree_cache.py",
+    "tests/test_utils_http.py",
 )
 
 

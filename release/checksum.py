@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from release.errors import ChecksumError
+from release.errors import ChecksumError, FileNameError
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,13 @@ class Manifest:
     def from_sha256sum(cls, text: str, source: str) -> Manifest:
         """Read a file made by ``sha256sum`` (text, ``*`` binary or ``--tag`` lines).
 
-        Such files carry no sizes; entries get size -1, which :func:`verify_manifest` ignores.
+        Lines end at LF only (and a CR before it, as Windows writes them): any other character
+        ``str.splitlines`` would split at (VT, FF, FS, U+2028 ...) may be part of a file name. Such
+        files carry no sizes; entries get size -1, which :func:`verify_manifest` ignores.
         """
         entries = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(text.split("\n"), start=1):
+            line = line.removesuffix("\r")
             if not line.strip() or line.startswith("#"):
                 continue
             parsed = _parse_sha256sum_line(line)
@@ -119,9 +122,13 @@ class Manifest:
     @classmethod
     def read(cls, path: Path) -> Manifest:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8")  # bytes: text mode would turn a CR in a name into LF
         except OSError as exc:
             raise ChecksumError(f"cannot read manifest {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ChecksumError(
+                f"{path}: the manifest is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+            ) from None
         if text.lstrip().startswith("{"):
             return cls.from_json(text, str(path))
         return cls.from_sha256sum(text, str(path))
@@ -163,6 +170,23 @@ def check_relative_path(path: str) -> None:
     """Refuse absolute paths and paths that climb out of their root."""
     if _BAD_PATH.search(path) is not None:
         raise ChecksumError(f"path {path!r} is not a plain relative path inside its root")
+
+
+def check_text_names(paths: Iterable[str]) -> None:
+    """Raise :class:`FileNameError` naming the first path whose bytes on disk are not UTF-8 text.
+
+    On Linux such a name reaches Python with surrogate escapes (byte 0xff as U+DCFF): it cannot be
+    written to a manifest, a cache or a terminal, and no Hub takes it.
+    """
+    for path in paths:
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+            raise FileNameError(
+                f"{shown}: the file name is not UTF-8 text, so it cannot go into a manifest: "
+                "rename the file (e.g. with convmv) or move it out of the folder"
+            ) from None
 
 
 def collect_files(
@@ -478,6 +502,7 @@ def manifest_of_paths(
         else:
             raise ChecksumError(f"{given}: no such file or folder")
     unique = sorted(dict(files).items())
+    check_text_names(relative for relative, _ in unique)
     digests = hash_files([p for _, p in unique], workers=workers, progress=progress, cache=cache)
     return Manifest(tuple(ManifestEntry(rel, s, d) for (rel, _), (s, d) in zip(unique, digests, strict=True)))
 
@@ -492,6 +517,7 @@ def verify_manifest(
 ) -> VerifyReport:
     """Re-read every byte under ``root`` and compare with ``manifest``. Never trusts a cache."""
     present = {rel: path for rel, path in _walk(root)} if root.is_dir() else {}
+    check_text_names(present)
     missing = tuple(e.path for e in manifest.entries if e.path not in present)
     extra = tuple(sorted(set(present) - set(manifest.by_path))) if check_extra else ()
     to_check = [e for e in manifest.entries if e.path in present]

@@ -188,9 +188,13 @@ def _hub_serve(args: argparse.Namespace) -> Report:
     from release.workflow.serve import ServeOptions, serve_hub
 
     tokens, faults = tuple(args.token), tuple(args.fault)
-    return serve_hub(
-        ServeOptions(args.host, args.port, Path(args.storage), tokens, faults, args.admin_token, args.fault_admin)
-    )
+    options = ServeOptions(args.host, args.port, Path(args.storage), tokens, faults, args.admin_token, args.fault_admin)
+    if args.max_connections is not None:  # the defaults live in release.hub.limits, imported only to serve
+        options = replace(options, max_connections=args.max_connections)
+    if args.backlog is not None:
+        options = replace(options, backlog=args.backlog)
+    parts = {"multipart_threshold": args.multipart_threshold, "multipart_chunk_size": args.multipart_chunk_size}
+    return serve_hub(replace(options, storage_port=args.storage_port, **parts))
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -198,7 +202,32 @@ def _config(args: argparse.Namespace) -> Config:
     the card's links and everything else then name the Hub the release goes to."""
     config = load_config(Path(args.config) if args.config else None)
     endpoint = getattr(args, "endpoint", None)
-    return replace(config, endpoint=endpoint.rstrip("/")) if endpoint else config
+    config = replace(config, endpoint=endpoint.rstrip("/")) if endpoint else config
+    return _with_signing(args, config)
+
+
+def _with_signing(args: argparse.Namespace, config: Config) -> Config:
+    """``--sign-key``/``--sign-sigstore`` (stage, publish, release) over the configuration's ``[sign]``.
+
+    ``--sign-key`` gives the private key: of a ``[sign]`` table with a certificate, the key it goes with;
+    otherwise the release is signed with the key alone. ``--sign-sigstore`` signs keyless, with the CI's
+    OIDC identity (and ``[sign] oidc_issuer`` when the table names one).
+    """
+    from release.signing import SignSpec
+
+    key, sigstore = getattr(args, "sign_key", None), getattr(args, "sign_sigstore", False)
+    configured = config.sign
+    if key is not None:
+        path = Path(key).absolute()
+        if not path.is_file():
+            raise UsageError(f"--sign-key: {key} is not a file: give the private key (PEM) to sign with")
+        if configured is not None and configured.method == "certificate":
+            return replace(config, sign=replace(configured, key=path, key_env=None))
+        return replace(config, sign=SignSpec("key", key=path))
+    if sigstore:
+        issuer = configured.oidc_issuer if configured is not None and configured.method == "sigstore" else None
+        return replace(config, sign=SignSpec("sigstore", oidc_issuer=issuer))
+    return config
 
 
 def _project_config(args: argparse.Namespace) -> Config | None:
@@ -346,7 +375,23 @@ def _check_options(check: argparse.ArgumentParser, common: argparse.ArgumentPars
     check.add_argument("paths", nargs="+", metavar="PATH", help="files or folders to check (no config needed)")
 
 
+def _sign_options(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    """``--sign-key`` or ``--sign-sigstore``: sign the release without editing [sign] (README: Signed releases)."""
+    sign = parser.add_mutually_exclusive_group()
+    sign.add_argument(
+        "--sign-key",
+        metavar="PRIVATE.pem",
+        help="sign the release with this private key (overrides [sign]; with a [sign] certificate, its key)",
+    )
+    sign.add_argument(
+        "--sign-sigstore",
+        action="store_true",
+        help="sign keyless with Sigstore and the CI job's OIDC identity (GitHub Actions: id-token: write)",
+    )
+
+
 def _publish_options(publish: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    _sign_options(publish, common)
     publish.add_argument("--endpoint", help='the Hub URL, or "local" (overrides the config)')
     publish.add_argument(
         "--dry-run", action="store_true", help="print the plan (files to add, change, delete, keep) and change nothing"
@@ -360,6 +405,7 @@ def _publish_options(publish: argparse.ArgumentParser, common: argparse.Argument
 
 
 def _release_options(release: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    _sign_options(release, common)
     release.add_argument("--endpoint", help='the Hub URL, or "local" (overrides the config)')
     release.add_argument(
         "--dry-run",
@@ -471,10 +517,34 @@ def _hub_options(hub: argparse.ArgumentParser, common: argparse.ArgumentParser) 
         "(generated and shown at start unless --admin-token is given)",
     )
     serve.add_argument("--admin-token", metavar="TOKEN", help="the token of /admin/faults (implies --fault-admin)")
-
-
-def _no_options(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
-    """``stage`` has only the global options."""
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="serve at most N client connections at once, idle ones included; a request on one more is "
+        "answered 503 (default 256)",
+    )
+    serve.add_argument(
+        "--backlog",
+        type=int,
+        metavar="N",
+        help="connections the kernel queues before they are accepted (default 128)",
+    )
+    serve.add_argument(
+        "--storage-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="the port of the storage origin LFS downloads are redirected to (default: any free port)",
+    )
+    serve.add_argument(
+        "--multipart-threshold",
+        metavar="BYTES",
+        help="ask for LFS uploads larger than this in parts, e.g. 8MiB (default: as the Hub, 5GiB)",
+    )
+    serve.add_argument(
+        "--multipart-chunk-size", metavar="BYTES", help="the size of those parts, e.g. 4MiB (default: as the Hub, 5GiB)"
+    )
 
 
 _Options = Callable[[argparse.ArgumentParser, argparse.ArgumentParser], None]
@@ -485,7 +555,7 @@ _COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], Report], str, _Options
     "checksum": (_checksum, "SHA-256 manifests of the datasets and weights, or of PATHs", _checksum_options),
     "card": (_card, "render README.md from the template, its metadata validated first", _card_options),
     "check": (_check, "the safety gate: safetensors, shard indexes, pickles, secrets, sizes", _check_options),
-    "stage": (_stage, "assemble the exact release tree and its manifest under dist/", _no_options),
+    "stage": (_stage, "assemble the exact release tree and its manifest under dist/", _sign_options),
     "publish": (_publish, "upload the staged release as one commit, verify it, tag v<version>", _publish_options),
     "release": (_release, "check the locks, then checksum, card, stage and publish", _release_options),
     "reproduce": (_reproduce, "rebuild a published release's environment from its locks", _reproduce_options),

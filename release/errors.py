@@ -46,6 +46,12 @@ class ChecksumError(ReleaseError):
     """A file could not be hashed, or a path is not allowed in a manifest."""
 
 
+class FileNameError(ChecksumError):
+    """A file's name cannot go into a manifest: its bytes are not UTF-8 text. Rename the file."""
+
+    exit_code = 2
+
+
 @dataclass(frozen=True)
 class CardProblem:
     """One problem found in model-card metadata."""

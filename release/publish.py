@@ -9,19 +9,17 @@ once more if another commit lands first), verify the commit's tree, then tag it.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
 
 from release.atomic import write_atomic
 from release.checksum import ManifestEntry, git_blob_id, hash_file
-from release.errors import CardProblem, CardValidationError, PublishError, StageError
-from release.hub_client import connect, http_status, hub_errors, post_json, server_words, whoami
+from release.errors import PublishError, StageError
+from release.hub_client import connect, http_status, hub_errors, whoami
 from release.notes import (
     NOTES_PATH,
     ReleaseSnapshot,
@@ -31,8 +29,10 @@ from release.notes import (
     previous_version,
     render_notes,
 )
+from release.repo_paths import check_repo_paths
 from release.signing import SIGNATURE_PATH, SignSpec
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
+from release.upload_checks import check_token_writes, is_remote_hub, validate_card_online
 
 if TYPE_CHECKING:
     from huggingface_hub import CommitOperationAdd, HfApi
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: Files the Hub manages itself; a release neither deletes nor verifies them.
 HUB_MANAGED = frozenset({".gitattributes"})
+#: How to go on when a staged file has a name the Hub refuses.
+_RENAME_FIX = "Rename or leave out these files, stage the release again, then publish."
 
 
 @dataclass(frozen=True)
@@ -166,15 +168,19 @@ class _Committed:
 def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: PublishTarget) -> PublishResult:
     """Upload ``staged_dir`` as one commit on ``target.branch``, verify it, then tag it.
 
-    The commit's parent is the head seen when planning. When another commit lands in between
-    (HTTP 412) the tag is checked again and the release planned once more against the new head;
-    the blobs already sent are not sent again. A second 412 stops with :class:`PublishError`.
+    :func:`check_before_upload` runs first. The commit's parent is the head seen when planning. When
+    another commit lands in between (HTTP 412) the tag is checked again and the release planned once
+    more against the new head; the blobs already sent are not sent again. A second 412 stops with :class:`PublishError`.
     """
-    _release_entries(staged_dir, manifest)  # the staged tree is complete before anything is sent
+    check_before_upload([StagedRepo(staged_dir, manifest, target)])
+    return _publish_checked(staged_dir, manifest, target)
+
+
+def _publish_checked(staged_dir: Path, manifest: ReleaseManifest, target: PublishTarget) -> PublishResult:
+    """:func:`publish_release` once :func:`check_before_upload` has passed."""
     with hub_errors(target.endpoint, target.repo_id):
         api = connect(target.endpoint, target.token, uploads=True)
         log.info("publishing %s as %s to %s", target.repo_id, whoami(api, target.endpoint), target.endpoint)
-        _check_card_online(target, staged_dir)
         api.create_repo(target.repo_id, repo_type=target.repo_type, private=target.private, exist_ok=True)
         # The notes join the release before anything is compared or sent. They are written into the
         # staged tree only once a commit (or the tag) holds them: a refused or failed publish leaves
@@ -196,12 +202,25 @@ def publish_release(staged_dir: Path, manifest: ReleaseManifest, target: Publish
         return _tag(api, target, staged_dir, release, committed)
 
 
-def _check_card_online(target: PublishTarget, staged_dir: Path) -> None:
-    """A Hub on another machine checks the card's metadata before anything is sent; its warnings are logged."""
-    card = staged_dir / CARD_PATH
-    if is_remote_hub(target.endpoint) and card.is_file():
-        for warning in validate_card_online(target, card.read_text(encoding="utf-8"), target.repo_type):
-            log.warning("the Hub says about the card: %s", warning)
+def check_before_upload(repos: Sequence[StagedRepo], *, writing: bool = True) -> None:
+    """Every check the Hub would make on the release, over all of ``repos``, before any is created or changed.
+
+    For each repository: its staged tree is complete (:func:`_release_entries`), every file has a name
+    the Hub takes (:mod:`release.repo_paths`), and a Hub on another machine accepts its card's
+    metadata (``/api/validate-yaml``). Then, when ``writing`` (not for ``--dry-run``, which a read
+    token may run), the Hub is asked once per token whether the token may write. The first failure
+    raises; nothing has been uploaded then.
+    """
+    for repo in repos:
+        entries = _release_entries(repo.staged_dir, repo.manifest)
+        where = f"the {repo.target.repo_type} repository {repo.target.repo_id}"
+        check_repo_paths(((path, f"file of {where}") for path in entries), _RENAME_FIX)
+    for repo in repos:
+        card = repo.staged_dir / CARD_PATH
+        if is_remote_hub(repo.target.endpoint) and card.is_file():  # its warnings are logged
+            validate_card_online(repo.target, card.read_text(encoding="utf-8"), repo.target.repo_type)
+    if writing:
+        check_token_writes([repo.target for repo in repos])
 
 
 def _commit_release(
@@ -345,12 +364,14 @@ def publish_with_datasets(
 ) -> tuple[tuple[PublishResult, ...], PublishResult | None]:
     """Each dataset's repository, then the model's: each one verified commit, tagged ``v<version>``.
 
-    Nothing is published unless every tag is absent or identical to its release: with datasets, every
-    repository is previewed first and one refusal stops the run before any upload. A dataset refused
+    :func:`check_before_upload` runs over every repository first. Nothing is published unless every
+    tag is absent or identical to its release: with datasets, every repository is previewed first
+    and one refusal stops the run before any upload. A dataset refused
     later (another publisher tagged it meanwhile) raises before the model is touched. The model's
     ``release-manifest.json`` records the tagged commit of each dataset. With ``create_pr`` the
     datasets go to pull requests and the model waits (None): merge them, then publish again.
     """
+    check_before_upload([*datasets, model])
     if datasets:
         previews, model_preview = preview_with_datasets(datasets, model)
         refused = [p for p in (*previews, model_preview) if p.outcome == "refuse"]
@@ -361,12 +382,12 @@ def publish_with_datasets(
             )
     results: list[PublishResult] = []
     for dataset in datasets:
-        results.append(publish_release(dataset.staged_dir, dataset.manifest, dataset.target))
+        results.append(_publish_checked(dataset.staged_dir, dataset.manifest, dataset.target))
     if any(r.pr_url is not None for r in results):
         log.info("the datasets are in pull requests: merge them, then publish again to tag them and publish the model")
         return tuple(results), None
     manifest = model.manifest.with_dataset_commits({r.repo_id: r.commit for r in results})
-    return tuple(results), publish_release(model.staged_dir, manifest, model.target)
+    return tuple(results), _publish_checked(model.staged_dir, manifest, model.target)
 
 
 def released_tag(target: PublishTarget, tag: str) -> bool:
@@ -601,66 +622,6 @@ def _local_blob_ids(
         for path, entry in entries.items()
         if (there := remote.get(path)) is not None and there.sha256 is None and there.size == entry.size
     }
-
-
-def is_remote_hub(endpoint: str) -> bool:
-    """Whether ``endpoint`` is a Hub on another machine: not ``local``, not loopback (127.0.0.0/8, ::1, localhost).
-
-    The online card check runs only against such a Hub: the local emulator checks only that the
-    metadata is YAML, which the offline schema check already covers.
-    """
-    if endpoint == "local":
-        return False
-    host = urlsplit(endpoint).hostname
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return False
-    try:
-        return not ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name
-        return True
-
-
-def validate_card_online(target: PublishTarget, card_text: str, repo_type: str | None = None) -> tuple[str, ...]:
-    """Ask the Hub's ``POST /api/validate-yaml`` whether it accepts the card's metadata; before any upload.
-
-    The same check ``huggingface_hub`` makes when a commit adds a README.md, made up front so a
-    card the Hub would refuse stops the release before anything is hashed or sent. Raises
-    :class:`CardValidationError` with the Hub's messages when it refuses the card; returns its
-    warnings otherwise. Transport and HTTP failures become :class:`PublishError`.
-    """
-    kind = repo_type or target.repo_type
-    url = f"{target.endpoint}/api/validate-yaml"
-    with hub_errors(target.endpoint, target.repo_id):
-        response = post_json(
-            target.endpoint, target.token, "/api/validate-yaml", {"content": card_text, "repoType": kind}
-        )
-        body = _json_object(response)
-        if response.status_code == 400:
-            messages = [server_words(str(e.get("message", e))) for e in body.get("errors", []) if isinstance(e, dict)]
-            said = messages or [server_words(response.text) or "refused"]
-            problems = [CardProblem("README.md", m, url) for m in said]
-            raise CardValidationError(
-                problems,
-                hint=f"The Hub at {target.endpoint} refused the card's metadata; nothing was uploaded.",
-                what=f"the {kind} card, as the Hub sees it",
-            )
-        from huggingface_hub import hf_raise_for_status
-
-        hf_raise_for_status(response)
-    warnings = tuple(server_words(str(w.get("message", w))) for w in body.get("warnings", []) if isinstance(w, dict))
-    for warning in warnings:
-        log.warning("the Hub at %s about the card: %s", target.endpoint, warning)
-    return warnings
-
-
-def _json_object(response: Any) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def check_access(target: PublishTarget) -> str:

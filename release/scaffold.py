@@ -41,9 +41,6 @@ from release.schema import load_schema
 from release.sizes import format_size
 from release.stage import CARD_PATH
 
-#: What the scaffolded workflows install (the versions model-release's own CI uses).
-NOX_VERSION = "2026.10.20"
-UV_VERSION = "0.13.9"
 DEFAULT_VERSION = "0.1.0"
 PLACEHOLDER_NAMESPACE = "your-username"
 CARD_OUTPUT = "MODEL_CARD.md"
@@ -156,7 +153,9 @@ class ScaffoldOutcome:
     kept: tuple[str, ...]  # existed already: left exactly as they were
 
 
-# Paths init writes, and the template each comes from (None: a copy of the bundled card template).
+# Paths init writes, and the template each comes from (None: a copy of the bundled card template; not
+# ending in .j2: copied as it is). release-tools.txt is model-release's own .ci/tools.txt: what the
+# workflows install, nox and uv, pinned with their hashes.
 _FILES: tuple[tuple[str, str | None], ...] = (
     ("release.toml", "release.toml.j2"),
     ("requirements.in", "requirements.in.j2"),
@@ -164,6 +163,7 @@ _FILES: tuple[tuple[str, str | None], ...] = (
     ("templates/README.md.j2", None),
     (".github/workflows/release.yml", "github/workflows/release.yml.j2"),
     (".github/workflows/release-checks.yml", "github/workflows/release-checks.yml.j2"),
+    (".github/release-tools.txt", "github/release-tools.txt"),
     (".gitignore", "gitignore.j2"),
 )
 
@@ -289,8 +289,6 @@ def plan_scaffold(scan: ProjectScan, *, spec: str, python: str, repo_id: str | N
         "source": scan.requirements_source,
         "python": python,
         "spec": spec,
-        "nox_version": NOX_VERSION,
-        "uv_version": UV_VERSION,
     }
     files = []
     for path, template in _FILES:
@@ -298,6 +296,8 @@ def plan_scaffold(scan: ProjectScan, *, spec: str, python: str, repo_id: str | N
             continue  # the configuration is pyproject.toml's [tool.release]: a release.toml would shadow it
         if template is None:
             text = (resource_dir("templates") / "README.md.j2").read_text(encoding="utf-8")
+        elif not template.endswith(".j2"):
+            text = (resource_dir("templates") / "project" / template).read_text(encoding="utf-8")
         else:
             text = _render(template, context)
         files.append(ScaffoldFile(path, text))

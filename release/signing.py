@@ -168,8 +168,9 @@ def _ambient_identity_token() -> str:
     token = detect_credential("sigstore")  # model-signing's client id for Sigstore's issuer
     if not token:
         raise ConfigError(
-            '[sign] method = "sigstore" needs an OIDC identity from CI (on GitHub Actions: permissions '
-            '`id-token: write`); none was found. Sign locally with method = "key"'
+            'keyless signing (--sign-sigstore, or [sign] method = "sigstore") needs an OIDC identity from CI '
+            "(on GitHub Actions: permissions `id-token: write`); none was found. Sign locally with a key "
+            '(--sign-key PRIVATE.pem, or [sign] method = "key")'
         )
     return token
 

@@ -64,6 +64,7 @@ class RunningHub:
     token: str  # write access to namespace "alice"
     other_token: str  # write access to namespace "bob"
     read_token: str  # read-only access for user "alice"
+    storage_url: str  # the storage origin LFS downloads are redirected to
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +78,8 @@ def hub() -> Iterator[RunningHub]:
         Token(user="bob", value=OTHER_WRITE_TOKEN, role="write"),
         Token(user="alice", value=READ_TOKEN, role="read"),
     ]
-    with HubServer(storage, tokens, sock=_HUB_SOCKET):
-        yield RunningHub(HUB_URL, storage, WRITE_TOKEN, OTHER_WRITE_TOKEN, READ_TOKEN)
+    with HubServer(storage, tokens, sock=_HUB_SOCKET) as server:
+        yield RunningHub(HUB_URL, storage, WRITE_TOKEN, OTHER_WRITE_TOKEN, READ_TOKEN, server.storage_url)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -346,3 +346,47 @@ def test_a_damaged_cache_counts_as_empty_and_is_started_again(tmp_path: Path) ->
     assert hash_files([path], cache=cache) == [(3, hashlib.sha256(b"abc").hexdigest())]
     cache.save()
     assert hash_files([path], cache=_poisoned_cache(path, cache_file)) == [(3, POISON)]
+
+
+def test_checksum_of_a_file_named_with_a_non_utf8_byte_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "ok.bin").write_bytes(b"x")
+    with open(os.fsencode(tmp_path / "d") + b"/bad\xff.bin", "wb") as handle:
+        handle.write(b"y")
+    done = run_cli("checksum", "d", "--manifest", "m.sha256", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "FileNameError: d/bad\\xff.bin: the file name is not UTF-8 text" in done.stderr
+    assert "rename the file" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "m.sha256").exists()
+
+
+#: Names with each character GNU sha256sum escapes (backslash, LF, CR), and with characters that
+#: str.splitlines would split a line at (VT, FF, FS, GS, RS, NEL, U+2028, U+2029), which it does not.
+HOSTILE_NAMES = [
+    "back\\slash",
+    "new\nline",
+    "carriage\rreturn",
+    *(f"split{c}here" for c in "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+]
+
+
+def test_hostile_names_written_by_checksum_are_verified_by_gnu_sha256sum_and_by_us(tmp_path: Path) -> None:
+    root = tmp_path / "d"
+    root.mkdir()
+    for number, name in enumerate(HOSTILE_NAMES):
+        (root / name).write_bytes(str(number).encode())
+    done = run_cli("checksum", "d", "--manifest", "sums.sha256", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    checked = subprocess.run(["sha256sum", "-c", "sums.sha256"], cwd=tmp_path, capture_output=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count(b": OK\n") == len(HOSTILE_NAMES)
+    ours = run_cli("checksum", "--verify", "sums.sha256", cwd=tmp_path)
+    assert ours.returncode == 0, ours.stdout + ours.stderr
+    read = Manifest.read(tmp_path / "sums.sha256")
+    assert sorted(e.path for e in read.entries) == sorted(f"d/{name}" for name in HOSTILE_NAMES)
+
+
+def test_a_manifest_is_split_at_lf_only() -> None:
+    digest = "0" * 64
+    text = f"{digest}  a\x0bb\r\n{digest}  c\u2028d\n\n"
+    assert [e.path for e in Manifest.from_sha256sum(text, "m").entries] == ["a\x0bb", "c\u2028d"]

@@ -287,7 +287,7 @@ def test_stale_parent_commit_is_refused_with_412(api: HfApi, repo: str) -> None:
     with pytest.raises(HfHubHTTPError) as caught:
         api.create_commit(repo, add(), commit_message="stale", parent_commit=base)
     assert status_of(caught.value) == 412
-    assert "A commit has happened since. Please refresh and try again." in str(caught.value)
+    assert "The branch was updated since you opened this page. Please refresh and try again." in str(caught.value)
 
 
 def test_concurrent_commits_on_one_parent_let_exactly_one_win(api: HfApi, repo: str) -> None:
@@ -541,8 +541,14 @@ def test_resolve_answers_head_and_range_requests(hub: RunningHub, api: HfApi, re
     pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize 5000\n".encode()
     pointer_oid = hashlib.sha1(b"blob %d\0" % len(pointer) + pointer, usedforsecurity=False).hexdigest()
     assert (lfs_head.headers["x-linked-etag"], lfs_head.headers["etag"]) == (f'"{sha256}"', f'"{pointer_oid}"')
-    assert lfs_head.headers["x-linked-size"] == lfs_head.headers["content-length"] == "5000"
+    assert (lfs_head.status, lfs_head.headers["x-linked-size"]) == (302, "5000")  # to the storage origin
+    assert (lfs_head.headers["x-repo-commit"], lfs_head.headers["location"].split("?")[0]) == (
+        commit.oid,
+        f"{hub.storage_url}/lfs-storage/{sha256}",
+    )
     assert not any(name.startswith("x-xet") or name == "link" for name in lfs_head.headers)
+    stored = raw_request("GET", lfs_head.headers["location"], headers={"Range": "bytes=4990-"})
+    assert (stored.status, stored.headers["content-range"], stored.body) == (206, "bytes 4990-4999/5000", weights[-10:])
     missing = raw_request("HEAD", f"{hub.url}/{repo}/resolve/main/nope.txt")
     assert (missing.status, missing.headers["x-error-code"]) == (404, "EntryNotFound")
     assert missing.headers["x-repo-commit"] == commit.oid

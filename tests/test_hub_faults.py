@@ -451,3 +451,18 @@ def wait_for_log(path: Path, text: str, timeout: float = 60) -> str:
             return content
         time.sleep(0.05)
     raise AssertionError(f"{text!r} not logged within {timeout} s:\n{path.read_text()}")
+
+
+def test_an_injected_answer_whose_message_holds_a_control_character_still_reaches_the_client(
+    tmp_path: Path,
+) -> None:
+    """The fault's message names its route; a control character in it is escaped in X-Error-Message
+    (h11 refuses to send it raw, and the client would see the connection drop instead of the answer)."""
+    server = start_hub(tmp_path / "hub", "status=418,route=re:GET /api/whoami-v2\x01?")
+    try:
+        response = httpx2.get(f"{server.url}/api/whoami-v2", headers={"Authorization": f"Bearer {TOKEN}"})
+    finally:
+        server.stop()
+    assert response.status_code == 418
+    assert "\\x01" in response.headers["X-Error-Message"]
+    assert response.json()["error"].startswith("Injected fault: HTTP 418")

@@ -46,7 +46,9 @@ The pull request routes (docs/hub-api.md, Discussions and pull requests; test_hu
 What the client relies on: 1 HEAD sizes: test_download_metadata_and_cache; 4 X-Error-Code, 5 dates, 6 Xet: every
 test (the ``wire`` fixture); 7 the 409 ``url``: test_create_repo_exist_ok_without_write_access; 8 ``%2F``:
 test_slash_revisions_work_on_every_endpoint; 9 ``deletedFolder`` with ``/``: test_upload_folder_*; 10 ``converts``:
-test_pull_request_from_a_parent_commit; 12 no-op commits: test_noop_commit_answers_from_the_revision.
+test_pull_request_from_a_parent_commit; 12 no-op commits: test_noop_commit_answers_from_the_revision; 13 request
+ids: test_every_answer_carries_a_request_id. The rows of Repository administration and Listings are proven in
+test_hub_admin.py.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ from huggingface_hub.utils._http import default_client_factory  # what set_clien
 from test_hub import new_repo, raw_request, status_of
 
 from release.hub import HubServer, PageSizes, Token
+from release.hub.repo import is_ignored, upload_mode
 
 # --------------------------------------------------------------------------------------------------
 # What the client saw on the wire
@@ -829,3 +832,147 @@ def test_download_metadata_and_cache(hub: RunningHub, api: HfApi, repo: str, wir
         assert wire.since(mark) == []  # a 40-hex revision whose file is cached: no request at all
     blobs = sorted(p.name for p in (cache / f"models--{repo.replace('/', '--')}" / "blobs").iterdir())
     assert blobs == sorted([git_oid(text), sha256(weights)])  # cached by X-Linked-Etag, else ETag
+
+
+# --------------------------------------------------------------------------------------------------
+# Where the emulator once differed from the Hub (issue 18): ids, upload rules, statuses, request ids
+
+
+def test_repo_ids_without_a_namespace_are_missing_repos(api: HfApi, wire: Wire) -> None:
+    assert not api.repo_exists("gpt2")
+    assert not api.repo_exists("gpt2", repo_type="dataset")
+    assert not api.file_exists("gpt2", "config.json")
+    assert not api.revision_exists("gpt2", "main")
+    with pytest.raises(RepositoryNotFoundError):
+        api.list_repo_commits("gpt2")
+    with pytest.raises(RepositoryNotFoundError, match=r"\(Request ID: .+\)"):
+        api.delete_repo("repo-that-does-not-exist")
+
+
+def test_repo_ids_are_case_insensitive(api: HfApi) -> None:
+    repo = f"alice/CaSe-{uuid4().hex[:8]}"
+    api.create_repo(repo)
+    api.create_commit(repo.lower(), [add("file.txt", b"c"), add("lfs.bin", b"L")], commit_message="lower")
+    assert set(api.list_repo_files(repo)) == {".gitattributes", "file.txt", "lfs.bin"}
+    assert api.model_info(repo.upper()).id == repo  # the name it was created with
+    with pytest.raises(HfHubHTTPError) as caught:
+        api.create_repo(repo.lower())
+    assert status_of(caught.value) == 409
+
+
+def test_preupload_follows_the_repos_gitattributes_and_gitignore(api: HfApi, repo: str, tmp_path: Path) -> None:
+    api.upload_file(
+        path_or_fileobj=b"*.png filter=lfs diff=lfs merge=lfs -text\n", path_in_repo=".gitattributes", repo_id=repo
+    )
+    api.upload_file(path_or_fileobj=b"image", path_in_repo="image.png", repo_id=repo)
+    api.upload_file(path_or_fileobj=b"binary-named", path_in_repo="model.bin", repo_id=repo)  # no longer an LFS name
+    entries = {e.path: e for e in api.get_paths_info(repo, ["image.png", "model.bin"])}
+    assert isinstance(entries["image.png"], RepoFile) and entries["image.png"].lfs is not None
+    assert isinstance(entries["model.bin"], RepoFile) and entries["model.bin"].lfs is None
+
+    folder = tmp_path / "upload"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "nested" / "file.bin").write_bytes(b"ignored")
+    (folder / "kept.txt").write_bytes(b"kept")
+    (folder / "debug.log").write_bytes(b"log")
+    api.upload_file(path_or_fileobj=b"nested/*\n", path_in_repo=".gitignore", repo_id=repo)  # already in the repo
+    api.upload_folder(folder_path=folder, repo_id=repo)
+    assert not api.file_exists(repo, "nested/file.bin")
+    assert api.file_exists(repo, "kept.txt") and api.file_exists(repo, "debug.log")
+    (folder / ".gitignore").write_text("*.log\n")  # a .gitignore in the same commit wins
+    (folder / "new.log").write_bytes(b"new log")
+    api.upload_folder(folder_path=folder, repo_id=repo)
+    assert not api.file_exists(repo, "new.log")
+
+
+def test_paths_and_folders_as_the_hub_takes_them(api: HfApi, repo: str) -> None:
+    api.create_commit(repo, [add("1/a.txt", b"a"), add("1/2/b.txt", b"b")], commit_message="folders")
+    api.create_commit(repo, [CommitOperationDelete(path_in_repo="1")], commit_message="no trailing slash")
+    assert api.list_repo_files(repo) == [".gitattributes"]
+    with pytest.raises(HfHubHTTPError) as caught:
+        api.upload_file(path_or_fileobj=b"x", path_in_repo="..\\ddd", repo_id=repo)
+    assert status_of(caught.value) == 422
+    commit = api.upload_file(path_or_fileobj=b"x", path_in_repo="folder/..\\..\\file", repo_id=repo)
+    assert commit.oid  # a backslash later in the name is a file name like any other, as on the Hub
+
+
+def test_statuses_and_texts_the_client_matches(api: HfApi, repo: str) -> None:
+    head = api.list_repo_refs(repo).branches[0].target_commit
+    with pytest.raises(RevisionNotFoundError):
+        api.create_commit(repo, [add("f.txt", b"x")], commit_message="PR on a commit", revision=head, create_pr=True)
+    with pytest.raises(RevisionNotFoundError):
+        api.create_tag(repo, tag="invalid tag", revision="foobar")  # the missing revision first
+    with pytest.raises(HfHubHTTPError, match="Invalid rev id"):
+        api.delete_branch(repo, branch="cool-branch")
+    with pytest.raises(HfHubHTTPError, match="Cannot delete refs/heads/main"):
+        api.delete_branch(repo, branch="main")
+
+
+def test_a_pull_request_on_a_public_repo_of_another_user(hub: RunningHub, api: HfApi, repo: str) -> None:
+    bob = HfApi(token=hub.other_token)
+    operations = [add("regular.txt", b"from bob"), add("lfs.pkl", b"pickled by bob")]
+    commit = bob.create_commit(repo, operations, commit_message="bob's PR", create_pr=True)
+    assert commit.pr_num == 1
+    assert api.list_repo_files(repo) == [".gitattributes"]  # main is untouched
+    assert set(api.list_repo_files(repo, revision="refs/pr/1")) == {".gitattributes", "regular.txt", "lfs.pkl"}
+    with pytest.raises(HfHubHTTPError) as caught:
+        bob.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo)  # straight to main: no
+    assert status_of(caught.value) == 403
+
+
+def test_every_answer_carries_a_request_id(hub: RunningHub, repo: str) -> None:
+    mine = raw_request("GET", f"{hub.url}/api/models/{repo}", headers={"X-Request-Id": "custom-id"})
+    assert mine.headers["x-request-id"] == "custom-id"
+    traced = raw_request("GET", f"{hub.url}/api/whoami-v2", headers={"X-Amzn-Trace-Id": "trace-1"})
+    assert (traced.status, traced.headers["x-request-id"]) == (401, "trace-1")
+    fresh = [raw_request("GET", f"{hub.url}/{path}").headers["x-request-id"] for path in ("", "api/nothing")]
+    assert all(len(value) == 36 for value in fresh) and fresh[0] != fresh[1]  # UUIDs, also on pages and 404s
+    odd = raw_request("GET", f"{hub.url}/api/models/{repo}", headers={"X-Request-Id": "a b\tc"})
+    assert len(odd.headers["x-request-id"]) == 36  # not echoed: only plain tokens are
+    rebound = raw_request("GET", f"{hub.url}/api/whoami-v2", headers={"Host": "evil.example", "X-Request-Id": "r-1"})
+    assert (rebound.status, rebound.headers["x-request-id"]) == (421, "r-1")  # refusals in front of the API too
+
+
+def test_the_hub_ci_user_namespace_is_served(tmp_path: Path) -> None:
+    token = Token("__DUMMY_HUB_USER__", "hf_ci_token")
+    with HubServer(tmp_path / "hub", [token]) as server:
+        ci = HfApi(endpoint=server.url, token="hf_ci_token")
+        url = ci.create_repo("repo-ci")
+        assert url.repo_id == "__DUMMY_HUB_USER__/repo-ci"
+        ci.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=url.repo_id)
+        assert ci.list_repo_files(url.repo_id) == [".gitattributes", "x.txt"]
+
+
+@pytest.mark.parametrize(
+    ("path", "gitignore", "ignored"),
+    [
+        ("nested/file.bin", "nested/*\n", True),
+        ("a/nested/file.bin", "nested/*\n", False),  # a pattern with a "/" is anchored at the root
+        ("a/b/debug.log", "*.log\n", True),  # one without matches at any depth
+        ("a/b.log", "*.log\n!b.log\n", False),  # "!" re-includes
+        ("build/x/y.o", "build/\n", True),  # a folder pattern ignores everything below it
+        ("build", "build/\n", False),  # ... but not a file of that name
+        ("logs/2024/a.log", "logs/**/*.log\n", True),
+        ("a.txt", "# comment\n\n[!b].txt\n", True),
+        ("b.txt", "[!b].txt\n", False),
+        ("src/main.py", "/main.py\n", False),
+    ],
+)
+def test_gitignore_rules(path: str, gitignore: str, ignored: bool) -> None:
+    assert is_ignored(path, gitignore) is ignored
+
+
+@pytest.mark.parametrize(
+    ("path", "sample", "mode"),
+    [
+        ("img/a.png", b"text", "lfs"),  # filter=lfs on *.png
+        ("a.bin", b"text", "regular"),  # no longer in this repo's .gitattributes
+        ("docs/big.md", b"text", "regular"),
+        ("docs/raw.md", b"\0binary", "lfs"),  # a binary sample goes to LFS whatever the attributes
+        ("data/x.csv", b"text", "lfs"),  # a path pattern
+        ("data/keep.csv", b"text", "regular"),  # a later line unsets it
+    ],
+)
+def test_upload_modes_follow_gitattributes(path: str, sample: bytes, mode: str) -> None:
+    attributes = "*.png filter=lfs diff=lfs merge=lfs -text\ndata/*.csv filter=lfs\ndata/keep.csv -filter\n"
+    assert upload_mode(path, 10, sample, attributes) == mode

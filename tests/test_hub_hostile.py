@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from uuid import uuid4
@@ -322,3 +323,58 @@ def test_headers_over_the_limits_are_refused(impatient_hub: str, headers: str, s
     request = f"GET / HTTP/1.1\r\nHost: {host_port}\r\nConnection: close\r\n{headers}".encode()
     assert raw_exchange(impatient_hub, request).startswith(b"HTTP/1.1 " + status + b" ")
     assert_still_serving(impatient_hub)
+
+
+# --------------------------------------------------------------------------------------------------
+# Connections
+
+
+def test_a_request_beyond_the_connection_limit_is_answered_503_and_the_held_ones_finish(tmp_path: Path) -> None:
+    """Two connections are served at once; a request on a third gets 503 at once, while the other two
+    wait at the server (held by a fault, released by the test)."""
+    from release.hub.faults import ADMIN_PATH, FaultRule
+    from release.hub.server import Connections, Token
+
+    admin = "hf_hostile_admin"
+    held = FaultRule("hold", route="GET /api/whoami-v2", count=1)
+    server = HubServer(
+        tmp_path / "hub",
+        [Token("alice", "hf_hostile_alice")],
+        faults=[held],
+        admin_token=admin,
+        connections=Connections(most=2, backlog=4),
+    ).start()
+    try:
+        port = int(server.url.rsplit(":", 1)[1])
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}) as control:
+            assert control.get(ADMIN_PATH).status_code == 200  # connection 1: kept alive, watches the rule
+            waiting = socket.create_connection(("127.0.0.1", port))  # connection 2: held at the server
+            waiting.settimeout(DEADLINE_SECONDS)
+            waiting.sendall(
+                b"GET /api/whoami-v2 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+                b"Authorization: Bearer hf_hostile_alice\r\n\r\n" % port
+            )
+            deadline = time.monotonic() + DEADLINE_SECONDS
+            while control.get(ADMIN_PATH).json()["faults"][0]["held"] != 1:
+                assert time.monotonic() < deadline, "the request was never held"
+                time.sleep(0.01)
+            beyond = httpx.get(f"{server.url}/api/whoami-v2")  # connection 3
+            assert beyond.status_code == 503
+            assert control.post(f"{ADMIN_PATH}/release").json() == {"released": 1}
+            answer = b""
+            while chunk := waiting.recv(65536):
+                answer += chunk
+            waiting.close()
+        assert answer.startswith(b"HTTP/1.1 200") and b'"name":"alice"' in answer.replace(b" ", b"")
+    finally:
+        server.stop()
+
+
+def test_hub_serve_names_its_connection_defaults() -> None:
+    from release.cli import build_parser
+    from release.hub.limits import BACKLOG, MAX_CONNECTIONS
+    from release.workflow.serve import ServeOptions
+
+    assert (ServeOptions().max_connections, ServeOptions().backlog) == (MAX_CONNECTIONS, BACKLOG)
+    usage = build_parser().parse_args(["hub", "serve", "--max-connections", "3", "--backlog", "9"])
+    assert (usage.max_connections, usage.backlog) == (3, 9)

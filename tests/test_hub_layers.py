@@ -1,5 +1,5 @@
-"""The Hub emulator's modules import one way only: repo <- storage, threads <- auth <- calls <- discussions
-<- app, web <- server.
+"""The Hub emulator's modules import one way only: repo <- storage, threads, parts, gating <- auth <- calls
+<- discussions, lfs, admin, listing <- app, web <- server.
 
 The sources are parsed, not imported: every import statement counts, wherever it stands (inside a
 function, under ``if TYPE_CHECKING:``), so not even a cycle of type annotations can creep back.
@@ -17,16 +17,21 @@ import pytest
 HUB = Path(__file__).resolve().parents[1] / "release" / "hub"
 PACKAGE = ("release", "hub")
 
-#: A module may import only modules of a lower layer. faults wraps any ASGI app and imports none of them.
+#: A module may import only modules of a lower layer. faults wraps any ASGI app and imports only limits.
 LAYERS: Mapping[str, int] = {
     "repo": 0,
-    "faults": 0,
     "limits": 0,  # bounds on what a request may send; imports none of them
+    "faults": 1,  # escapes its answers' X-Error-Message with limits.header_text
     "storage": 1,
     "threads": 1,  # discussion records and how they change; pure, for the discussions routes
+    "parts": 1,  # the parts of multipart LFS uploads on disk
+    "gating": 1,  # the access request records of gated repos, which the storage keeps; imports only repo
     "auth": 2,
     "calls": 3,  # the parsed request, the error answer and the access helpers, shared by every route module
     "discussions": 4,
+    "lfs": 4,  # the LFS batch API, uploads (basic and in parts) and signed downloads
+    "admin": 4,  # settings, moves, gating and access requests
+    "listing": 4,  # repo listings, LFS file listings, the access check
     "app": 5,
     "web": 5,
     "server": 6,

@@ -263,8 +263,9 @@ def test_repo_page_shows_files_history_refs_and_readme_at_a_revision(hub: Runnin
     _, at_commit = get_page(f"{hub.url}/{repo}?rev={first.oid[:8]}")
     assert at_commit.links.keys() >= {"README.md", "model.safetensors"}
     assert "nested/config.json" not in at_commit.links
-    download = fetch("GET", hub.url + page.links["model.safetensors"])
-    assert download.body == weights
+    redirect = fetch("GET", hub.url + page.links["model.safetensors"])  # an LFS file: to the storage origin
+    assert redirect.status == 302
+    assert fetch("GET", redirect.headers["location"]).body == weights
 
 
 def test_web_routes_leave_the_api_alone(hub: RunningHub, api: HfApi) -> None:

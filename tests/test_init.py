@@ -44,6 +44,7 @@ SCAFFOLD = [
     "templates/README.md.j2",
     ".github/workflows/release.yml",
     ".github/workflows/release-checks.yml",
+    ".github/release-tools.txt",
     ".gitignore",
 ]
 

@@ -16,12 +16,11 @@ from release.publish import (
     PublishTarget,
     RemoteFile,
     check_access,
-    is_remote_hub,
     plan_publish,
     publish_release,
-    validate_card_online,
 )
 from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage
+from release.upload_checks import is_remote_hub, validate_card_online
 
 
 def _stage(root: Path, version: str, files: dict[str, bytes], repo_id: str, repo_type: str = "model") -> StagePlan:
@@ -111,8 +110,9 @@ def test_writing_into_another_namespace_is_refused_and_creates_nothing(hub: Runn
 def test_a_read_only_token_cannot_publish(hub: RunningHub, tmp_path: Path) -> None:
     repo = "alice/pub-readonly"
     plan = _stage(tmp_path, "1.0", {"w.bin": b"x"}, repo)
-    with pytest.raises(PublishError, match="403"):
+    with pytest.raises(PublishError, match=r"may only read .* its role is 'read'.*nothing was uploaded"):
         publish_release(plan.dest, plan.manifest, _target(hub, repo, token=hub.read_token, repo_type="model"))
+    assert not HfApi(endpoint=hub.url, token=hub.token).repo_exists(repo)
 
 
 def test_a_staged_file_rewritten_in_place_is_caught_before_upload(hub: RunningHub, tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +27,7 @@ from release.publish import (
     publish_with_datasets,
 )
 from release.stage import read_release_manifest
+from release.upload_checks import is_remote_hub
 
 DATASET_METADATA = {"pretty_name": "Flowers", "license": "cc-by-4.0", "size_categories": ["n<1K"]}
 
@@ -356,3 +359,66 @@ def test_eval_results_on_the_published_dataset_name_its_repository(tmp_path: Pat
     assert linked["dataset"] == {"type": "alice/ds-scores-data", "name": "flowers", "split": "test", "revision": "v1.0"}
     [scores] = (staged.plan.dest / ".eval_results").iterdir()  # the Hub's per-benchmark file names it too
     assert "alice/ds-scores-data" in scores.read_text()
+
+
+def _name_of_this_machine() -> str:
+    """A host name, not ``localhost``, naming this machine: the emulator addressed by it counts as a Hub
+    on another machine (release.upload_checks.is_remote_hub decides by the host name).
+
+    The machine's name resolving to a loopback address (as /etc/hosts often has it) is best; else one
+    resolving to an address of this machine that a server can bind (the emulator listens there for the
+    test, behind its token and Host checks).
+    """
+    candidates = [socket.gethostname(), socket.getfqdn(), "localhost.localdomain"]
+    bindable: list[str] = []
+    for name in dict.fromkeys(candidates):
+        try:
+            found = {info[4][0] for info in socket.getaddrinfo(name, None, family=socket.AF_INET)}
+        except OSError:
+            continue
+        if not found or not is_remote_hub(f"http://{name}:1"):
+            continue
+        if all(ipaddress.ip_address(address).is_loopback for address in found):
+            return name
+        with socket.socket() as probe:
+            try:
+                probe.bind((next(iter(found)), 0))
+            except OSError:
+                continue
+        bindable.append(name)
+    if bindable:
+        return bindable[0]
+    pytest.skip("no host name other than localhost names this machine")
+
+
+def test_a_model_card_the_hub_refuses_stops_the_release_before_any_repository_is_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The online card checks of all repositories run before the first upload: the dataset is not published."""
+    from release.hub.server import HubServer, Token
+    from release.workflow.publish import PublishOptions, publish
+
+    name = _name_of_this_machine()
+    with HubServer(tmp_path / "hub", [Token("alice", "hf_remote_alice")], host=name) as server:
+        endpoint = f"http://{name}:{server.url.rsplit(':', 1)[1]}"
+        remote = RunningHub(endpoint, tmp_path / "hub", "hf_remote_alice", "unused", "unused", server.storage_url)
+        config = _config(tmp_path / "project", remote, "alice/remote-card")
+        staged = stage_release(config)
+        datasets, model = _repos(staged, config, remote)
+        # The model card, as staged, with front matter the Hub's YAML parser refuses (same size: the
+        # staged tree still looks complete, so only the Hub's check can stop it).
+        card = model.staged_dir / "README.md"
+        text = card.read_text()
+        front = text.split("---\n")[1]
+        broken = "license: [" + "x" * (len(front) - len("license: [") - 1) + "\n"
+        card.write_text(text.replace(front, broken, 1))
+        assert card.stat().st_size == len(text.encode())
+        with pytest.raises(CardValidationError, match="refused the card's metadata; nothing was uploaded"):
+            publish_with_datasets(datasets, model)
+        # publish --dry-run asks the Hub the same (with a token that may only read, too)
+        monkeypatch.setenv("HF_TOKEN", remote.token)
+        with pytest.raises(CardValidationError, match="refused the card's metadata"):
+            publish(config, PublishOptions(dry_run=True))
+        api = HfApi(endpoint=endpoint, token=remote.token)
+        assert not api.repo_exists("alice/remote-card-data", repo_type="dataset")
+        assert not api.repo_exists("alice/remote-card")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -19,6 +20,7 @@ from wheelhouse import Wheelhouse
 from release.checksum import build_manifest
 from release.cli import main
 from release.errors import ReproduceError
+from release.hub.server import HubServer, Multipart, Token
 from release.lock.conda import CondaLockOptions, lock_conda
 from release.lock.pip import PipIndex, lock_requirements, read_pins
 from release.lock.snapshot import marker_environment
@@ -171,6 +173,30 @@ def test_with_weights_byte_compares_with_the_staged_files(
     }
     got = {p.relative_to(result.dest / "files").as_posix(): p.read_bytes() for p in (result.dest / "files").rglob("*")}
     assert got == staged and set(result.weights) == set(staged)
+
+
+def test_weights_published_in_parts_are_reproduced_through_the_signed_redirect(
+    tmp_path: Path, wheelhouse: Wheelhouse, caplog: pytest.LogCaptureFixture
+) -> None:
+    """model-release's own publish sends the weights in parts; reproduce downloads them from the storage origin."""
+    caplog.set_level(logging.DEBUG, logger="release.hub.lfs")
+    storage, token = tmp_path / "parts-hub", "hf_parts_alice"
+    with HubServer(storage, [Token("alice", token)], multipart=Multipart(threshold=1024, chunk_size=1000)) as server:
+        hub = RunningHub(server.url, storage, token, token, token, server.storage_url)
+        repo = "alice/repro-in-parts"
+        plan = _release(hub, tmp_path, wheelhouse, repo)  # model.safetensors: 3000 bytes, so 3 parts
+        weights = next(e for e in plan.manifest.files if e.path == "model.safetensors")
+        lines = [record.getMessage() for record in caplog.records if record.name == "release.hub.lfs"]
+        assert sum(f"part {n} of LFS object {weights.sha256}" in line for line in lines for n in (1, 2, 3)) == 3
+        assert any(f"{weights.sha256} (3000 bytes, 3 parts)" in line for line in lines)
+        caplog.clear()
+        target = ReproduceTarget(hub.url, repo, "model", "v1.0")
+        result = reproduce_release(target, _offline(wheelhouse, tmp_path / "env", with_weights=True))
+        assert "model.safetensors" in result.weights  # downloaded and checked against the manifest
+        staged = (plan.dest / "model.safetensors").read_bytes()
+        assert (result.dest / "files" / "model.safetensors").read_bytes() == staged
+        served = [r.getMessage() for r in caplog.records if r.name == "release.hub.lfs"]
+        assert f"serving LFS object {weights.sha256} through a signed link" in served
 
 
 def test_a_tampered_object_on_the_hub_is_refused_naming_the_file(

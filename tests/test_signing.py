@@ -442,3 +442,31 @@ def test_the_example_released_with_a_key_reproduces_and_verifies_with_it(
     again = run_cli("release", "--json", cwd=project, env={"TEST_SIGNING_KEY": str(private)})
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["already_released"] is True  # a new signature is not a new release
+
+
+def test_sign_options_override_the_sign_table(
+    tmp_path: Path, keys: dict[str, tuple[Path, Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--sign-key and --sign-sigstore on stage, publish and release; the [sign] table stays as written."""
+    from release.cli import _config, build_parser
+
+    private = keys["publisher"][0]
+    base = 'repo_id = "alice/x"\nversion = "1.0"\n'
+    (tmp_path / "release.toml").write_text(base, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for command in ("stage", "publish", "release"):
+        args = build_parser().parse_args([command, "--sign-key", str(private)])
+        assert _config(args).sign == SignSpec("key", key=private)
+        assert _config(build_parser().parse_args([command, "--sign-sigstore"])).sign == SignSpec("sigstore")
+        assert _config(build_parser().parse_args([command])).sign is None
+    table = '[sign]\nmethod = "certificate"\nkey = "old.pem"\ncertificate = "cert.pem"\n'
+    (tmp_path / "release.toml").write_text(base + table, encoding="utf-8")
+    certified = _config(build_parser().parse_args(["stage", "--sign-key", str(private)])).sign
+    assert certified == SignSpec("certificate", key=private, certificate=tmp_path / "cert.pem")
+    issuer = '[sign]\nmethod = "sigstore"\noidc_issuer = "https://issuer.example"\n'
+    (tmp_path / "release.toml").write_text(base + issuer, encoding="utf-8")
+    keyless = _config(build_parser().parse_args(["release", "--sign-sigstore"])).sign
+    assert keyless == SignSpec("sigstore", oidc_issuer="https://issuer.example")
+    assert main(["stage", "--sign-key", "missing.pem"]) == 2
+    with pytest.raises(SystemExit):  # one or the other
+        build_parser().parse_args(["stage", "--sign-key", str(private), "--sign-sigstore"])

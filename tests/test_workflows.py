@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from release.scaffold import NOX_VERSION, UV_VERSION, plan_scaffold, scan_project
+from release.scaffold import plan_scaffold, scan_project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
@@ -140,22 +140,36 @@ def test_the_release_workflow_runs_nox_on_version_tags_with_the_token_in_one_ste
     assert document["on"] == {"push": {"tags": ["v*"]}}
     assert document["permissions"] == {}  # none by default: the job says what it needs
     (job,) = document["jobs"].values()
-    assert job["permissions"] == {"contents": "read"}  # id-token: write only for trusted publishing
+    # id-token: write on the release job alone: Sigstore keyless signing with the job's identity
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
     steps = job["steps"]
     assert [s["uses"] for s in steps if "uses" in s] == [CHECKOUT, SETUP_PYTHON]
     assert job["environment"] == "release"  # where a repository protects the release and keeps its token
     assert steps[1]["with"]["python-version"] == "3.11"
     if where == "repository":  # this repository's tools, from their lock
         assert steps[2]["run"] == "python -m pip install --require-hashes -r .ci/tools.txt"
-    else:
-        assert f'"nox=={NOX_VERSION}" "uv=={UV_VERSION}"' in steps[2]["run"]
+    else:  # the same lock, as init writes it into the project
+        assert steps[2]["run"] == "python -m pip install --require-hashes -r .github/release-tools.txt"
     release = steps[-1]
-    assert release["run"] == "nox -s release"
+    assert release["run"] == "nox -s release -- --sign-sigstore"
     assert release["env"]["HF_TOKEN"] == "${{ secrets.HF_TOKEN }}"
     assert release["env"]["HF_OIDC_RESOURCE"] == "${{ vars.HF_OIDC_RESOURCE }}"
     text = yaml.safe_dump(document)
     assert text.count("secrets.") == 1  # the token reaches the release step alone
-    assert "id-token: write" in ((WORKFLOWS if where == "repository" else scaffolded) / "release.yml").read_text()
+
+
+def test_init_writes_the_tools_lock_and_its_workflows_install_from_it_with_hashes(scaffolded: Path) -> None:
+    """nox and uv, pinned with their hashes: the same file as this repository's .ci/tools.txt."""
+    tools = (scaffolded.parent / "release-tools.txt").read_text()
+    assert tools == (REPO_ROOT / ".ci" / "tools.txt").read_text()
+    pins = re.findall(r"^([a-z0-9-]+)==\S+ .*\\$", tools, flags=re.MULTILINE)
+    assert {"nox", "uv"} <= set(pins)
+    blocks = tools.split("\n\n") if "\n\n" in tools else re.split(r"\n(?=[a-z])", tools)
+    assert all("--hash=sha256:" in block for block in blocks if re.match(r"[a-z]", block))
+    for name in ("release.yml", "release-checks.yml"):
+        runs = [s.get("run", "") for job in _load(scaffolded / name)["jobs"].values() for s in job["steps"]]
+        installs = [run for run in runs if "pip install" in run]
+        assert installs == ["python -m pip install --require-hashes -r .github/release-tools.txt"], name
 
 
 def test_the_pull_request_workflows_run_the_tests_and_the_checks(scaffolded: Path) -> None:

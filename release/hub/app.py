@@ -7,7 +7,8 @@ answered (Errors); this module is that API and nothing else. Paths the API does 
 Routing works on the raw path (``scope["raw_path"]``): it is split on ``/`` first and each segment is
 percent-decoded afterwards, so ``refs%2Fpr%2F1`` or a ``path_in_repo`` of ``a%2Fb`` stays one segment.
 Handlers are plain synchronous functions of a :class:`Call` and run in a worker thread, so storage I/O
-never blocks the event loop; only the LFS upload streams its body on the loop, chunk by chunk.
+never blocks the event loop; only the LFS uploads (:mod:`release.hub.lfs`) stream their bodies on the loop,
+chunk by chunk.
 
 Errors are ``{"error": message}`` with the same text in ``X-Error-Message`` and, for not-found errors,
 an ``X-Error-Code`` (``RepoNotFound``, ``RevisionNotFound``, ``EntryNotFound``) that the client needs to
@@ -24,28 +25,29 @@ from __future__ import annotations
 import base64
 import bisect
 import hashlib
-import hmac
 import html
 import itertools
 import json
 import logging
 import mimetypes
-import time
+import re
+import uuid
 from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, Final
-from urllib.parse import parse_qs, unquote, urlencode
+from urllib.parse import parse_qs, unquote
 
 import yaml
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from release.card_rules import CARD_SCHEMAS, EMPTY_METADATA, check_card_data
 from release.hub import discussions
-from release.hub.auth import Token, bearer_token, may_read, may_write
+from release.hub.admin import RepoAdmin
+from release.hub.auth import Token, bearer_token, may_write
 from release.hub.calls import (
     Call,
     Handler,
@@ -54,12 +56,16 @@ from release.hub.calls import (
     PageRouter,
     PageSizes,
     base64_field,
+    check_download,
     int_field,
     list_field,
     require_write,
     require_write_role,
     str_field,
+    visible_repo,
+    writable_repo,
 )
+from release.hub.lfs import LfsRoutes, Multipart
 from release.hub.limits import (
     BODY_RULES,
     BODY_TIMEOUT_SECONDS,
@@ -67,14 +73,13 @@ from release.hub.limits import (
     USER_FILE_HEADERS,
     BodyRule,
     LimitError,
-    body_chunks,
     load_metadata,
     parse_json,
     read_body,
 )
+from release.hub.listing import Listings
 from release.hub.repo import (
     FRONT_MATTER,
-    URL_PREFIXES,
     AddFile,
     AddLfsFile,
     AlreadyExistsError,
@@ -84,12 +89,13 @@ from release.hub.repo import (
     DeleteFolder,
     Folder,
     Operation,
+    Repo,
     RepoId,
     RepoType,
     StorageError,
     TreeEntry,
     find_path,
-    is_sha256,
+    is_ignored,
     list_folder,
     upload_mode,
 )
@@ -99,10 +105,10 @@ log = logging.getLogger(__name__)
 
 API_TYPES: Final[Mapping[str, RepoType]] = {"models": "model", "datasets": "dataset"}
 INVALID_CREDENTIALS: Final = "Invalid credentials in Authorization header"
-UPLOAD_LINK_SECONDS: Final = 3600
-LFS_CONTENT_TYPE: Final = "application/vnd.git-lfs+json"
 #: The largest README.md whose front matter repo info parses into ``cardData``.
 CARD_MAX_BYTES: Final = 1024 * 1024
+#: A request id the client may choose (its ``X-Request-Id`` or ``X-Amzn-Trace-Id``), echoed in the answer.
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:;=/+-]{1,200}")
 
 
 def create_app(
@@ -112,13 +118,50 @@ def create_app(
     page_sizes: PageSizes | None = None,
     pages: PageRouter | None = None,
     body_timeout: float = BODY_TIMEOUT_SECONDS,
+    multipart: Multipart | None = None,
+    storage_port: int | None = None,
 ) -> HubApp:
     """The emulator's ASGI app over ``storage``, accepting exactly ``tokens``.
 
     ``pages`` serves the paths no API route claims (the server passes the web view's router); without
     it those paths answer 404. A request body that stalls for ``body_timeout`` seconds answers 408.
+    ``multipart`` says which LFS uploads go in parts (default: the Hub's threshold and part size).
+    ``storage_port`` is the port of the storage origin /resolve redirects LFS downloads to (the
+    server's second socket); without it LFS files are served in place.
     """
-    return HubApp(storage, tokens, page_sizes=page_sizes, pages=pages, body_timeout=body_timeout)
+    return HubApp(
+        storage,
+        tokens,
+        page_sizes=page_sizes,
+        pages=pages,
+        body_timeout=body_timeout,
+        multipart=multipart,
+        storage_port=storage_port,
+    )
+
+
+class RequestIds:
+    """ASGI wrapper giving every answer an ``X-Request-Id``: the request's own (``X-Request-Id``, else the
+    ``X-Amzn-Trace-Id`` the client sets) when it is a plain token, else a new UUID, as the Hub does. The
+    server puts it outside everything else, so refusals of the Host check and injected faults carry one too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        request_id = _request_id(Headers(scope=scope)).encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-request-id", request_id)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self._app(scope, receive, send_with_id)
 
 
 class HubApp:
@@ -132,12 +175,19 @@ class HubApp:
         page_sizes: PageSizes | None = None,
         pages: PageRouter | None = None,
         body_timeout: float = BODY_TIMEOUT_SECONDS,
+        multipart: Multipart | None = None,
+        storage_port: int | None = None,
     ) -> None:
         self._storage = storage
         self._tokens = tuple(tokens)
         self._page_sizes = page_sizes or PageSizes()
         self._pages = pages
         self._body_timeout = body_timeout
+        self._lfs = LfsRoutes(
+            storage, multipart=multipart or Multipart(), storage_port=storage_port, body_timeout=body_timeout
+        )
+        self._admin = RepoAdmin(storage, [token.user for token in self._tokens])
+        self._listings = Listings(storage, self._page_sizes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -161,8 +211,12 @@ class HubApp:
     async def _respond(self, request: Request) -> Response:
         raw_path: bytes = (request.scope.get("raw_path") or request.scope["path"].encode()).partition(b"?")[0]
         parts = _split_path(raw_path)
-        if request.method == "PUT" and len(parts) == 3 and parts[:2] == ["api", "lfs-upload"]:
-            return await self._receive_upload(request, parts[2])
+        if request.method == "PUT" and parts[:2] == ["api", "lfs-upload"]:  # streamed: signed links, no token
+            match parts[2:]:
+                case [oid]:
+                    return await self._lfs.receive_upload(request, oid)
+                case [oid, number]:
+                    return await self._lfs.receive_part(request, oid, number)
         handler = self._route(request.method, parts) or self._page(request.method, parts)
         if handler is None:
             raise HttpError(404, f"The Hub emulator has no route for {request.method} /{'/'.join(parts)}")
@@ -194,8 +248,19 @@ class HubApp:
                 return self.create_repo
             case "DELETE", ["api", "repos", "delete"]:
                 return self.delete_repo
+            case "POST", ["api", "complete_multipart"]:
+                return self._lfs.complete_multipart
+            case "GET" | "HEAD", ["lfs-storage", oid]:  # lfs.STORAGE_PATH
+                return partial(self._lfs.download, oid)
+            case "POST", ["api", "repos", "move"]:
+                return self._admin.move_repo
+            case "GET", ["api", kind] if kind in API_TYPES:
+                return partial(self._listings.list_repos, API_TYPES[kind])
             case _, ["api", kind, namespace, name, *rest] if kind in API_TYPES:
-                return self._route_repo_api(method, RepoId(API_TYPES[kind], namespace, name), rest)
+                repo_id = RepoId(API_TYPES[kind], namespace, name)
+                return self._route_repo_api(method, repo_id, rest) or partial(self._unrouted, repo_id, method, parts)
+            case _, ["api", kind, _name] if kind in API_TYPES:
+                return _no_namespace
             case "POST", ["datasets", namespace, git_name, "info", "lfs", "objects", action]:
                 return self._route_lfs(RepoId("dataset", namespace, git_name.removesuffix(".git")), action)
             case "POST", [namespace, git_name, "info", "lfs", "objects", action] if git_name.endswith(".git"):
@@ -204,6 +269,10 @@ class HubApp:
                 return partial(self.resolve_file, RepoId("dataset", namespace, name), revision, "/".join(path))
             case "GET" | "HEAD", [namespace, name, "resolve", revision, *path] if path:
                 return partial(self.resolve_file, RepoId("model", namespace, name), revision, "/".join(path))
+            case "GET" | "HEAD", ["datasets", _name, "resolve", _revision, *path] if path:
+                return _no_namespace
+            case "GET" | "HEAD", [_name, "resolve", _revision, *path] if path:
+                return _no_namespace
         return None
 
     def _page(self, method: str, parts: list[str]) -> Handler | None:
@@ -239,7 +308,7 @@ class HubApp:
                 return partial(self.commit, repo_id, revision)
             case _, ["discussions", *_] | ["super-squash", _]:
                 return self._route_discussions(method, repo_id, rest)
-        return None
+        return self._route_admin(method, repo_id, rest)
 
     def _route_discussions(self, method: str, repo_id: RepoId, rest: list[str]) -> Handler | None:
         """Discussions, pull requests and super-squash (:mod:`release.hub.discussions`)."""
@@ -267,12 +336,39 @@ class HubApp:
                 return partial(discussions.super_squash, storage, repo_id, revision)
         return None
 
+    def _route_admin(self, method: str, repo_id: RepoId, rest: list[str]) -> Handler | None:
+        """The administration and listing routes of one repo (release.hub.admin, release.hub.listing)."""
+        match method, rest:
+            case "PUT", ["settings"]:
+                return partial(self._admin.update_settings, repo_id)
+            case "GET", ["auth-check"]:
+                return partial(self._listings.auth_check, repo_id, False)
+            case "GET", ["auth-check", "write"]:
+                return partial(self._listings.auth_check, repo_id, True)
+            case "GET", ["lfs-files"]:
+                return partial(self._listings.list_lfs_files, repo_id)
+            case "POST", ["lfs-files", "batch"]:
+                return partial(self._listings.purge_lfs_files, repo_id)
+            case "POST", ["user-access-request", "handle"]:
+                return partial(self._admin.handle_access_request, repo_id)
+            case "POST", ["user-access-request", "grant"]:
+                return partial(self._admin.grant_access, repo_id)
+            case "GET", ["user-access-request", status]:
+                return partial(self._admin.list_access_requests, repo_id, status)
+        return None
+
+    def _unrouted(self, repo_id: RepoId, method: str, parts: list[str], call: Call) -> Response:
+        """A repo API path no route claims: 404 RepoNotFound unless it names a repo (``gpt2/revision/main``
+        is the repo ``gpt2``, which has no namespace, so no such repo), else 404 without a code."""
+        self._visible_repo(call, repo_id)
+        raise HttpError(404, f"The Hub emulator has no route for {method} /{'/'.join(parts)}")
+
     def _route_lfs(self, repo_id: RepoId, action: str) -> Handler | None:
         match action:
             case "batch":
-                return partial(self.lfs_batch, repo_id)
+                return partial(self._lfs.lfs_batch, repo_id)
             case "verify":
-                return partial(self.lfs_verify, repo_id)
+                return partial(self._lfs.lfs_verify, repo_id)
         return None
 
     # -- access ------------------------------------------------------------------------------------
@@ -287,14 +383,15 @@ class HubApp:
             raise HttpError(401, INVALID_CREDENTIALS)
         return token
 
-    def _visible_repo(self, call: Call, repo_id: RepoId) -> None:
-        """404 RepoNotFound unless the repo exists and is public or in the caller's namespace."""
-        if not may_read(call.token, self._storage.get_repo(repo_id)):
-            raise HttpError(404, "Repository not found", code="RepoNotFound")
+    def _visible_repo(self, call: Call, repo_id: RepoId, *, follow_moves: bool = False) -> Repo:
+        """404 RepoNotFound unless the repo exists and is public or in the caller's namespace (or orgs).
+
+        ``follow_moves``: a read of a repo by a name it was moved away from answers 307 to its new name.
+        """
+        return visible_repo(self._storage, call, repo_id, follow_moves=follow_moves)
 
     def _writable_repo(self, call: Call, repo_id: RepoId) -> Token:
-        self._visible_repo(call, repo_id)
-        return require_write(call, repo_id.namespace)
+        return writable_repo(self._storage, call, repo_id)[1]
 
     def _proposing_repo(self, call: Call, repo_id: RepoId, revision: str) -> Token:
         """Write access for preupload and commit: a writer of the namespace; or, on a repo the caller may
@@ -320,7 +417,12 @@ class HubApp:
         body = call.json_object()
         repo_id = _repo_id_of_body(call, body)
         token = require_write(call, repo_id.namespace)
-        visibility = body.get("visibility", "private" if body.get("private") else "public")
+        visibility = body.get("visibility")
+        if visibility is None and body.get("private") is not None:
+            visibility = "private" if body["private"] else "public"
+        if visibility is None:  # an org of an Enterprise Hub can make its repos private by default
+            org = next((org for org in token.orgs if org.name.casefold() == repo_id.namespace.casefold()), None)
+            visibility = "private" if org is not None and org.private_by_default else "public"
         if visibility not in ("public", "private"):
             raise HttpError(400, f"Unknown visibility {visibility!r}: use 'public' or 'private'")
         url = call.repo_url(repo_id)
@@ -339,8 +441,8 @@ class HubApp:
         return JSONResponse({})
 
     def repo_info(self, repo_id: RepoId, revision: str | None, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
-        repo = self._storage.get_repo(repo_id)
+        repo = self._visible_repo(call, repo_id, follow_moves=True)
+        repo_id = repo.id
         commit = self._storage.resolve(repo_id, revision or "main")
         with_blobs = call.flag("blobs")
         card = self._card_data(commit)
@@ -350,7 +452,7 @@ class HubApp:
             "author": repo_id.namespace,
             "sha": commit.id,
             "private": repo.private,
-            "gated": False,
+            "gated": repo.gated or False,
             "disabled": False,
             "downloads": 0,
             "likes": 0,
@@ -392,7 +494,7 @@ class HubApp:
     # -- reading trees and history -----------------------------------------------------------------
 
     def list_tree(self, repo_id: RepoId, revision: str, path: str, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
+        self._visible_repo(call, repo_id, follow_moves=True)
         commit = self._storage.resolve(repo_id, revision)
         entries = list_folder(commit, path, recursive=call.flag("recursive"))
         expand = call.flag("expand")
@@ -424,7 +526,7 @@ class HubApp:
         return [_entry_json(entry) | {"lastCommit": _last_commit_json(last[entry.path])} for entry in entries]
 
     def list_refs(self, repo_id: RepoId, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
+        self._visible_repo(call, repo_id, follow_moves=True)
         refs = self._storage.read_refs(repo_id)
         body: dict[str, Any] = {
             "branches": [_ref_json(name, f"refs/heads/{name}", sha) for name, sha in refs.named("refs/heads/")],
@@ -437,7 +539,7 @@ class HubApp:
         return JSONResponse(body)
 
     def list_commits(self, repo_id: RepoId, revision: str, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
+        self._visible_repo(call, repo_id, follow_moves=True)
         formatted = "formatted" in [*call.query.get("expand[]", []), *call.query.get("expand", [])]
         page_text = call.query.get("p", ["0"])[-1]
         if not page_text.isdigit():
@@ -461,7 +563,8 @@ class HubApp:
         return JSONResponse(items, headers=headers)
 
     def resolve_file(self, repo_id: RepoId, revision: str, path: str, call: Call) -> Response:
-        self._visible_repo(call, repo_id)
+        repo = self._visible_repo(call, repo_id, follow_moves=True)
+        check_download(self._storage, call.token, repo, call.base_url)
         commit = self._storage.resolve(repo_id, revision)
         entry = commit.files.get(path)
         if entry is None:
@@ -469,6 +572,9 @@ class HubApp:
         # As on the Hub: ETag is the git oid (of the pointer, for LFS files); the client caches LFS blobs by
         # the sha256 in X-Linked-Etag, which it prefers. Each id names one content, so caches stay right.
         headers = {"X-Repo-Commit": commit.id, "ETag": f'"{entry.git_oid}"'}
+        redirect = self._lfs.redirect(commit, entry, call)
+        if redirect is not None:  # an LFS file, from the storage origin
+            return redirect
         if entry.lfs:
             headers |= {"X-Linked-Etag": f'"{entry.sha256}"', "X-Linked-Size": str(entry.size)}
         object_path = self._storage.object_path(entry.sha256)
@@ -507,88 +613,30 @@ class HubApp:
     def preupload(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         self._proposing_repo(call, repo_id, revision)
         commit = self._storage.resolve(repo_id, revision)
+        body = call.json_object()
+        gitattributes = self._text_file(commit, ".gitattributes")
+        gitignore = body.get("gitIgnore")  # the .gitignore of the same commit, if it adds one
+        if not isinstance(gitignore, str):
+            gitignore = self._text_file(commit, ".gitignore") or ""
         answers = []
-        for item in list_field(call.json_object(), "files"):
+        for item in list_field(body, "files"):
             path, size = str_field(item, "path"), int_field(item, "size")
             answer: dict[str, Any] = {
                 "path": path,
-                "uploadMode": upload_mode(path, size, base64_field(item, "sample")),
-                "shouldIgnore": False,
+                "uploadMode": upload_mode(path, size, base64_field(item, "sample"), gitattributes),
+                "shouldIgnore": is_ignored(path, gitignore),
             }
             if path in commit.files:
                 answer["oid"] = commit.files[path].content_id
             answers.append(answer)
         return JSONResponse({"files": answers, "commitOid": commit.id})
 
-    def lfs_batch(self, repo_id: RepoId, call: Call) -> Response:
-        self._uploading_repo(call, repo_id)
-        body = call.json_object()
-        if body.get("operation") != "upload":
-            raise HttpError(400, "The Hub emulator's LFS batch API only uploads; download files through /resolve")
-        verify_href = f"{call.repo_url(repo_id)}.git/info/lfs/objects/verify"
-        objects = [self._batch_object(repo_id, item, call, verify_href) for item in list_field(body, "objects")]
-        answer = {"transfer": "basic", "objects": objects, "hash_algo": "sha256"}
-        return JSONResponse(answer, headers={"Content-Type": LFS_CONTENT_TYPE})
-
-    def _batch_object(self, repo_id: RepoId, item: Mapping[str, Any], call: Call, verify_href: str) -> dict[str, Any]:
-        """One object of a batch answer: no actions if this repo has it, else a signed upload link and a verify link.
-
-        Objects other repos uploaded are not "already stored" here: the uploader must send the bytes once, so
-        that knowing a sha256 never gives access to content (nor reveals that some repo holds it).
-        """
-        oid, size = item.get("oid"), item.get("size")
-        if not isinstance(oid, str) or not is_sha256(oid) or not isinstance(size, int) or size < 0:
-            message = "Each object needs a sha256 'oid' (64 lowercase hex digits) and a non-negative 'size'"
-            return {
-                "oid": str(oid),
-                "size": size if isinstance(size, int) else 0,
-                "error": _lfs_error(message),
-            }
-        stored = self._storage.linked_object_size(repo_id, oid)
-        if stored == size:
-            return {"oid": oid, "size": size}
-        if stored is not None:
-            return {
-                "oid": oid,
-                "size": size,
-                "error": _lfs_error(f"Object {oid} is stored with size {stored}"),
-            }
-        expires = int(time.time()) + UPLOAD_LINK_SECONDS
-        repo = _signed_repo_name(repo_id)
-        signature = _upload_signature(self._storage.secret, repo, oid, size, expires)
-        query = urlencode({"repo": repo, "size": size, "expires": expires, "signature": signature})
-        upload_href = f"{call.base_url}/api/lfs-upload/{oid}?{query}"
-        actions = {"upload": {"href": upload_href}, "verify": {"href": verify_href}}
-        return {"oid": oid, "size": size, "actions": actions}
-
-    async def _receive_upload(self, request: Request, oid: str) -> Response:
-        """The basic LFS PUT: authorised by its signed link, streamed to a temp file, stored if it matches.
-
-        The link names repo, oid, size and expiry under one signature, so it can store nothing but those
-        exact bytes for that repo. The body is always hashed, even when the object store already has it.
-        """
-        repo_id, size = _signed_upload(self._storage.secret, oid, request.query_params)
-        announced = request.headers.get("content-length")
-        if announced is not None and announced != str(size):
-            raise HttpError(400, f"Content-Length {announced} differs from the {size} bytes the upload link is for")
-        with self._storage.begin_upload(oid, size) as upload:
-            async for chunk in body_chunks(request.receive, self._body_timeout):  # memory stays flat
-                upload.write(chunk)
-            await run_in_threadpool(upload.finish)
-        await run_in_threadpool(self._storage.link_object, repo_id, oid)
-        log.info("%s: stored LFS object %s (%d bytes)", repo_id, oid, size)
-        return Response(status_code=200)
-
-    def lfs_verify(self, repo_id: RepoId, call: Call) -> Response:
-        self._uploading_repo(call, repo_id)
-        body = call.json_object()
-        oid, size = str_field(body, "oid"), int_field(body, "size")
-        stored = self._storage.linked_object_size(repo_id, oid)
-        if stored is None:
-            raise HttpError(404, f"LFS object {oid} was not uploaded to {repo_id}; upload it before verifying")
-        if stored != size:
-            raise HttpError(422, f"LFS object {oid} has {stored} bytes, not {size}")
-        return JSONResponse({})
+    def _text_file(self, commit: Commit, path: str) -> str | None:
+        """A small text file of the commit (``.gitattributes``, ``.gitignore``); None when absent or too big."""
+        entry = commit.files.get(path)
+        if entry is None or entry.size > CARD_MAX_BYTES:
+            return None
+        return self._storage.object_path(entry.sha256).read_bytes().decode("utf-8", errors="replace")
 
     def commit(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         token = self._proposing_repo(call, repo_id, revision)
@@ -624,16 +672,20 @@ def whoami(call: Call) -> Response:
     token = call.token
     if token is None:
         raise HttpError(401, "Send a token in 'Authorization: Bearer <token>' to learn who you are")
+    orgs = [
+        {"type": "org", "name": org.name, "fullname": org.fullname or org.name, "roleInOrg": "admin"}
+        for org in token.orgs
+    ]
     return JSONResponse(
         {
             "type": "user",
             "id": token.user,
             "name": token.user,
-            "fullname": token.user,
+            "fullname": token.fullname or token.user,
             "email": None,
             "emailVerified": False,
             "isPro": False,
-            "orgs": [],
+            "orgs": orgs,
             "auth": {"type": "access_token", "accessToken": {"displayName": "local", "role": token.role}},
         }
     )
@@ -679,6 +731,20 @@ def validate_yaml(call: Call) -> Response:
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _no_namespace(call: Call) -> Response:
+    """A repo route whose repo id has no namespace (``gpt2``): no such repo, as the Hub answers."""
+    raise HttpError(404, "Repository not found", code="RepoNotFound")
+
+
+def _request_id(headers: Headers) -> str:
+    """The client's request id (``X-Request-Id``, else ``X-Amzn-Trace-Id``) if it is a plain token; else a new one."""
+    for name in ("x-request-id", "x-amzn-trace-id"):
+        value = headers.get(name)
+        if value is not None and _REQUEST_ID.fullmatch(value):
+            return value
+    return str(uuid.uuid4())
 
 
 def _serve_page(page: PageHandler, call: Call) -> Response:
@@ -755,36 +821,6 @@ def _ref_json(name: str, ref: str, sha: str) -> dict[str, str]:
 
 def _yaml_errors(message: str) -> Response:
     return JSONResponse({"errors": [{"message": message}], "warnings": []}, 400)
-
-
-def _lfs_error(message: str) -> dict[str, Any]:
-    return {"code": 422, "message": message}
-
-
-def _signed_repo_name(repo_id: RepoId) -> str:
-    return f"{repo_id.type}:{repo_id}"
-
-
-def _upload_signature(secret: bytes, repo: str, oid: str, size: int, expires: int) -> str:
-    message = f"lfs-upload\n{repo}\n{oid}\n{size}\n{expires}"
-    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
-
-
-def _signed_upload(secret: bytes, oid: str, query: Mapping[str, str]) -> tuple[RepoId, int]:
-    """The repo and size an upload link was signed for; 403 when the link is forged, altered or expired."""
-    try:
-        repo, size, expires, signature = query["repo"], int(query["size"]), int(query["expires"]), query["signature"]
-    except (KeyError, ValueError) as exc:
-        raise HttpError(400, "Malformed upload link: ask the LFS batch endpoint for a new one") from exc
-    expected = _upload_signature(secret, repo, oid, size, expires)
-    if not hmac.compare_digest(expected, signature) or expires < time.time():
-        raise HttpError(403, "Upload link is invalid or expired: ask the LFS batch endpoint for a new one")
-    kind, _, repo_name = repo.partition(":")
-    namespace, _, name = repo_name.partition("/")
-    repo_type = next((known for known in URL_PREFIXES if known == kind), None)
-    if repo_type is None:  # signed by us, so only a change of format could get here
-        raise HttpError(400, f"Upload link names an unknown repo type {kind!r}")
-    return RepoId(repo_type, namespace, name), size
 
 
 def _parse_commit_body(body: bytes) -> tuple[dict[str, Any], list[Operation]]:

@@ -22,13 +22,36 @@ DEV_TOKEN: Final[str] = "hf_local_dev_token"  # noqa: S105 (public by design)
 
 
 @dataclass(frozen=True)
+class Org:
+    """An organisation: a namespace its members may read privately and write, as their own.
+
+    ``private_by_default`` makes the repos created in it private unless the request says otherwise (an
+    Enterprise Hub setting).
+    """
+
+    name: str
+    fullname: str = ""
+    private_by_default: bool = False
+
+
+@dataclass(frozen=True)
 class Token:
-    """A token the emulator accepts. It grants ``role`` over the namespace ``user`` (or every namespace)."""
+    """A token the emulator accepts. It grants ``role`` over the namespace ``user`` and those of its ``orgs``
+    (or every namespace)."""
 
     user: str  # the whoami name, and the namespace the token may read privately and write
     value: str = field(repr=False)
     role: Literal["read", "write"] = "write"
     any_namespace: bool = False  # the dev token may write every namespace
+    fullname: str = ""  # whoami's "fullname" (the user name when empty)
+    orgs: tuple[Org, ...] = ()  # the organisations the user belongs to
+
+    def acts_for(self, namespace: str) -> bool:
+        """Whether the token speaks for ``namespace``: its user's, one of its orgs', or any (the dev token)."""
+        folded = namespace.casefold()
+        return (
+            self.any_namespace or folded == self.user.casefold() or any(folded == o.name.casefold() for o in self.orgs)
+        )
 
 
 def parse_token_option(text: str) -> Token:
@@ -80,10 +103,10 @@ def bearer_token(authorization: str, tokens: Sequence[Token]) -> Token | None:
 
 def may_read(token: Token | None, repo: Repo) -> bool:
     """The one read rule: anyone may read a public repo; a private one needs a token of its namespace
-    (or of every namespace). ``None`` is an anonymous caller."""
-    return not repo.private or (token is not None and (token.any_namespace or token.user == repo.id.namespace))
+    (its user's or one of its orgs', or every namespace). ``None`` is an anonymous caller."""
+    return not repo.private or (token is not None and token.acts_for(repo.id.namespace))
 
 
 def may_write(token: Token, namespace: str) -> bool:
-    """The write rule: a write token of ``namespace`` (or of every namespace)."""
-    return token.role == "write" and (token.any_namespace or token.user == namespace)
+    """The write rule: a write token of ``namespace`` (its user's or one of its orgs', or every namespace)."""
+    return token.role == "write" and token.acts_for(namespace)

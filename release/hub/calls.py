@@ -3,9 +3,9 @@
 A :class:`Call` is one request as a synchronous handler sees it (query, body, token, base URL); an
 :class:`HttpError` is an error answer (docs/hub-api.md, Errors), made directly or from a storage error.
 The field readers turn a malformed JSON body into a 400 that names the field; the access helpers
-(:func:`visible_repo`, :func:`writable_repo`, :func:`require_write_role`) apply docs/hub-api.md's Access
-rules. The route modules (:mod:`release.hub.app` and the route groups beside it) import this one; it
-imports none of them.
+(:func:`visible_repo`, :func:`writable_repo`, :func:`require_write_role`, :func:`check_download`) apply
+docs/hub-api.md's Access rules to a repo of the storage. The route modules (:mod:`release.hub.app` and
+the route groups beside it) import this one; it imports none of them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from starlette.responses import JSONResponse, Response
 
 from release.hub.auth import Token, may_read, may_write
+from release.hub.gating import has_access
 from release.hub.limits import header_text, parse_json
 from release.hub.repo import (
     URL_PREFIXES,
@@ -28,6 +29,7 @@ from release.hub.repo import (
     DiscussionMissingError,
     EntryMissingError,
     InvalidInputError,
+    InvalidPathError,
     MergeConflictError,
     ObjectMissingError,
     Repo,
@@ -43,6 +45,7 @@ from release.hub.storage import HubStorage
 _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
     StorageError: (400, None),  # fallback; the more specific entries below win
     InvalidInputError: (400, None),
+    InvalidPathError: (422, None),
     ContentMismatchError: (400, None),
     ObjectMissingError: (400, None),
     RepoMissingError: (404, "RepoNotFound"),
@@ -94,9 +97,10 @@ class PageSizes:
     tree_expanded: int = 50  # ... and for tree listings with expand=true
     commits: int = 50
     discussions: int = 50  # the Hub's page of a repo's discussions
+    repos: int = 1000  # the Hub's most repos in one page of /api/models and /api/datasets
 
     def __post_init__(self) -> None:
-        if min(self.tree, self.tree_expanded, self.commits, self.discussions) < 1:
+        if min(self.tree, self.tree_expanded, self.commits, self.discussions, self.repos) < 1:
             raise ValueError(f"Page sizes must be at least 1: {self}")
 
 
@@ -184,15 +188,33 @@ def base64_field(item: Mapping[str, Any], name: str) -> bytes:
         raise HttpError(400, f"'{name}' is not valid base64: {exc}") from exc
 
 
-def visible_repo(storage: HubStorage, call: Call, repo_id: RepoId) -> Repo:
-    """The repo if it exists and the caller may read it; 404 RepoNotFound otherwise."""
+def visible_repo(storage: HubStorage, call: Call, repo_id: RepoId, *, follow_moves: bool = False) -> Repo:
+    """The repo if it exists and the caller may read it; 404 RepoNotFound otherwise.
+
+    With ``follow_moves`` (the routes that only read), a name a repo was moved away from answers 307 to
+    the same path under the repo's new name, as the Hub redirects renamed repos.
+    """
     try:
         repo = storage.get_repo(repo_id)
     except RepoMissingError:
+        moved = storage.redirect(repo_id) if follow_moves else None
+        if moved is not None and may_read(call.token, storage.get_repo(moved)):
+            location = _moved_path(call.raw_path, repo_id, moved)
+            raise HttpError(307, f"The repo moved to {moved}", headers={"Location": location}) from None
         raise HttpError(404, "Repository not found", code="RepoNotFound") from None
     if not may_read(call.token, repo):
         raise HttpError(404, "Repository not found", code="RepoNotFound")
     return repo
+
+
+def _moved_path(raw_path: str, old: RepoId, new: RepoId) -> str:
+    """``raw_path`` with the segments ``old`` (its namespace and name) replaced by ``new``."""
+    parts = raw_path.split("/")
+    for index in range(len(parts) - 1):
+        if parts[index].casefold() == old.namespace.casefold() and parts[index + 1].casefold() == old.name.casefold():
+            parts[index : index + 2] = [new.namespace, new.name]
+            break
+    return "/".join(parts)
 
 
 def writable_repo(storage: HubStorage, call: Call, repo_id: RepoId) -> tuple[Repo, Token]:
@@ -210,3 +232,28 @@ def require_write_role(call: Call) -> Token:
     if token.role != "write":
         raise HttpError(403, f"The token of user '{token.user}' is a read token: this needs a write token")
     return token
+
+
+def check_download(storage: HubStorage, token: Token | None, repo: Repo, base_url: str) -> None:
+    """Refuse a file of a gated repo to all but its namespace's members and users with an accepted request.
+
+    Anonymous callers get 401, others 403, both with ``X-Error-Code: GatedRepo`` (the client's
+    ``GatedRepoError``) and the Hub's text.
+    """
+    if repo.gated is None or (token is not None and token.acts_for(repo.id.namespace)):
+        return
+    if token is not None and has_access(storage.read_record(repo.id, "access"), token.user):
+        return
+    kind = repo.id.type
+    if token is None:
+        message = (
+            f"Access to {kind} {repo.id} is restricted. You must have access to it and be authenticated to "
+            "access it. Please log in."
+        )
+        raise HttpError(401, message, code="GatedRepo")
+    url = f"{base_url}/{URL_PREFIXES[kind]}{repo.id}"
+    message = (
+        f"Access to {kind} {repo.id} is restricted and you are not in the authorized list. "
+        f"Visit {url} to ask for access."
+    )
+    raise HttpError(403, message, code="GatedRepo")

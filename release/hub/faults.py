@@ -52,6 +52,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from release.errors import HubServerError
+from release.hub.limits import header_text
 
 log = logging.getLogger(__name__)
 
@@ -457,10 +458,14 @@ class _ConnectionDropper:
     def __init__(self, receive: Receive, after: int) -> None:
         self._receive = receive
         self._left = after
+        self._handed_over = False  # the bytes allowed were handed over: the next read drops
         self._dropped = False
 
     async def receive(self) -> Message:
         if self._dropped:
+            return {"type": "http.disconnect"}
+        if self._handed_over:  # even when the rest of the body already came in the same message
+            await self.drop()
             return {"type": "http.disconnect"}
         message = await self._receive()
         if message["type"] != "http.request":
@@ -470,7 +475,7 @@ class _ConnectionDropper:
             self._left -= len(body)
             return message
         if self._left > 0:  # hand over the last bytes allowed; the next receive drops
-            allowed, self._left = body[: self._left], 0
+            allowed, self._left, self._handed_over = body[: self._left], 0, True
             return {"type": "http.request", "body": allowed, "more_body": True}
         await self.drop()
         return {"type": "http.disconnect"}
@@ -532,7 +537,7 @@ def _status_response(fault: _Fault) -> Response:
 
 
 def _error(status: int, message: str) -> Response:
-    headers = {"X-Error-Message": " ".join(message.encode("ascii", "backslashreplace").decode().split())}
+    headers = {"X-Error-Message": header_text(message)}
     return JSONResponse({"error": message}, status, headers)
 
 

@@ -47,6 +47,13 @@ JSON_BODY_MAX_BYTES: Final = 1 * _MiB
 README_BODY_MAX_BYTES: Final = 4 * _MiB  # validate-yaml: a README.md as JSON
 LISTING_BODY_MAX_BYTES: Final = 32 * _MiB  # preupload, LFS batch, paths-info: one item per file
 COMMIT_BODY_MAX_BYTES: Final = 512 * _MiB  # regular files travel inside the commit, base64-encoded
+#: The most client connections served at once, idle keep-alive ones included: a request arriving on
+#: one more is answered 503 (uvicorn's ``limit_concurrency``, set one above it: uvicorn counts the
+#: request's own connection). ``hub serve --max-connections``.
+MAX_CONNECTIONS: Final = 256
+#: How many connections the kernel queues before the server accepts them (``listen``'s backlog;
+#: Linux caps it at ``net.core.somaxconn``). ``hub serve --backlog``.
+BACKLOG: Final = 128
 #: Host names every server accepts, as well as the one it was bound to.
 LOOPBACK_NAMES: Final = frozenset({"127.0.0.1", "localhost", "[::1]"})
 #: Files served by /resolve are the users' own: never run as a page of the emulator's origin.
@@ -72,6 +79,7 @@ BODY_RULES: Final[Mapping[str, BodyRule]] = {
     "change_discussion_status": _WRITE_JSON,
     "comment_discussion": _WRITE_JSON,
     "commit": BodyRule(COMMIT_BODY_MAX_BYTES, needs_token=True),
+    "complete_multipart": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=False),  # authorised by its signed link
     "create_branch": _WRITE_JSON,
     "create_discussion": _WRITE_JSON,
     "create_repo": _WRITE_JSON,
@@ -80,14 +88,19 @@ BODY_RULES: Final[Mapping[str, BodyRule]] = {
     "delete_repo": _WRITE_JSON,
     "delete_tag": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
     "edit_discussion_comment": _WRITE_JSON,
+    "grant_access": _WRITE_JSON,
+    "handle_access_request": _WRITE_JSON,
     "hide_discussion_comment": BodyRule(NO_BODY_MAX_BYTES, needs_token=True),
     "lfs_batch": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
     "lfs_verify": _WRITE_JSON,
     "merge_pull_request": _WRITE_JSON,
+    "move_repo": _WRITE_JSON,
     "paths_info": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=False),
     "preupload": BodyRule(LISTING_BODY_MAX_BYTES, needs_token=True),
+    "purge_lfs_files": _WRITE_JSON,
     "rename_discussion": _WRITE_JSON,
     "super_squash": _WRITE_JSON,
+    "update_settings": _WRITE_JSON,
     "validate_yaml": BodyRule(README_BODY_MAX_BYTES, needs_token=False),
 }
 

@@ -14,11 +14,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from fnmatch import fnmatchcase
 from typing import Final, Literal
 
 RepoType = Literal["model", "dataset"]
 UploadMode = Literal["regular", "lfs"]
+#: How a gated repo approves access requests (the Hub's ``gated`` setting; not gated: None).
+GatedMode = Literal["auto", "manual"]
 
 DEFAULT_BRANCH: Final = "main"
 #: Files at least this large go to LFS whatever their name (the Hub's threshold).
@@ -37,7 +38,9 @@ URL_PREFIXES: Final[Mapping[RepoType, str]] = {"model": "", "dataset": "datasets
 #: The YAML front matter of a README.md (group 2), by the client's own pattern (huggingface_hub.repocard).
 FRONT_MATTER: Final = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
-_NAME_RE: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
+#: A namespace or repo name: what the client's own check allows (``\\b[\\w\\-.]{1,96}\\b``, ASCII), so that the
+#: Hub CI's user ``__DUMMY_HUB_USER__`` is served as it is.
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?")
 _SHA256_RE: Final = re.compile(r"[0-9a-f]{64}")
 _BAD_REF_CHARS: Final = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 _RESERVED_NAMESPACES: Final = frozenset({"api", "datasets", "spaces", "kernels", "models", "docs"})
@@ -53,6 +56,10 @@ class StorageError(Exception):
 
 class InvalidInputError(StorageError):
     """A name, path or operation is malformed, or not allowed where it was used."""
+
+
+class InvalidPathError(InvalidInputError):
+    """A path in a commit that the Hub refuses as unprocessable (422), such as ``..\\ddd``."""
 
 
 class RepoMissingError(StorageError):
@@ -112,7 +119,7 @@ class RepoId:
             if not _NAME_RE.fullmatch(part) or ".." in part or "--" in part or part.endswith(".git"):
                 raise InvalidInputError(
                     f"Invalid repo id '{self.namespace}/{self.name}': namespace and name must be 1-96 "
-                    "letters, digits, '.', '_' or '-', start and end with a letter or digit, "
+                    "letters, digits, '.', '_' or '-', start and end with a letter, digit or '_', "
                     "and not contain '..' or '--'"
                 )
 
@@ -125,6 +132,7 @@ class Repo:
     id: RepoId
     private: bool
     created_at: str  # "YYYY-MM-DDTHH:MM:SS.mmmZ"
+    gated: GatedMode | None = None  # None: anyone who may read the repo may download its files
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,18 @@ class CommitRequest:
 
 
 @dataclass(frozen=True)
+class LfsFile:
+    """An LFS object a repo's refs use: where it was first found (``ref``, ``path``) and when it was committed."""
+
+    sha256: str
+    size: int
+    path: str
+    ref: str  # a full ref name, "refs/heads/main" first
+    pushed_at: str  # the date of the newest commit of that ref's history holding it, oldest such commit
+    pointer_oid: str  # the git blob sha1 of its LFS pointer
+
+
+@dataclass(frozen=True)
 class CommitResult:
     commit: Commit
     pull_request: int | None  # the number of the pull request created, with create_pr
@@ -260,23 +280,103 @@ def is_sha256(text: str) -> bool:
     return _SHA256_RE.fullmatch(text) is not None
 
 
-def upload_mode(path: str, size: int, sample: bytes) -> UploadMode:
-    """Where the Hub would store a file: LFS for big files, LFS-pattern names and binary samples."""
-    name = path.rsplit("/", 1)[-1]
-    if size >= LFS_SIZE_THRESHOLD or b"\0" in sample or any(fnmatchcase(name, p) for p in LFS_PATTERNS):
+def upload_mode(path: str, size: int, sample: bytes, gitattributes: str | None = GITATTRIBUTES) -> UploadMode:
+    """Where the Hub would store a file: LFS for big files, binary samples and the paths the repo's own
+    ``.gitattributes`` (its text; None when the repo has none) sends to LFS with ``filter=lfs``."""
+    if size >= LFS_SIZE_THRESHOLD or b"\0" in sample:
         return "lfs"
-    return "regular"
+    lfs = False
+    for pattern, value in _attribute_rules(gitattributes or ""):
+        if _path_matches(pattern, path, directory=False):
+            lfs = value
+    return "lfs" if lfs else "regular"
+
+
+def _attribute_rules(gitattributes: str) -> list[tuple[str, bool]]:
+    """``(pattern, LFS or not)`` for each line of a ``.gitattributes`` that sets or unsets ``filter``."""
+    rules = []
+    for line in gitattributes.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        pattern, *attributes = line.split()
+        for attribute in attributes:
+            if attribute.startswith("filter="):
+                rules.append((pattern, attribute == "filter=lfs"))
+            elif attribute in ("-filter", "!filter"):
+                rules.append((pattern, False))
+    return rules
+
+
+def is_ignored(path: str, gitignore: str) -> bool:
+    """Whether a ``.gitignore`` (its text) ignores the file ``path``: the file or a folder above it matches.
+
+    The common rules of git: ``#`` comments, ``!`` re-includes, a trailing ``/`` matches folders only, a
+    pattern with a ``/`` is anchored at the root (others match at any depth), ``*``, ``?``, ``[...]`` and ``**``.
+    """
+    rules = []
+    for line in gitignore.splitlines():
+        text = line.rstrip()
+        if not text or text.startswith("#"):
+            continue
+        negated = text.startswith("!")
+        rules.append((text[1:] if negated else text, not negated))
+    parts = path.split("/")
+    for depth in range(1, len(parts) + 1):
+        candidate, directory = "/".join(parts[:depth]), depth < len(parts)
+        ignored = False
+        for pattern, value in rules:
+            if _path_matches(pattern, candidate, directory=directory):
+                ignored = value
+        if ignored:
+            return True
+    return False
+
+
+def _path_matches(pattern: str, path: str, *, directory: bool) -> bool:
+    """git's matching of one ``.gitignore``/``.gitattributes`` pattern against a path (a folder if ``directory``)."""
+    if pattern.endswith("/"):
+        if not directory:
+            return False
+        pattern = pattern.rstrip("/")
+    anchored = "/" in pattern
+    regex = _glob_regex(pattern.lstrip("/"))
+    return re.fullmatch(regex if anchored else f"(?:.*/)?{regex}", path) is not None
+
+
+def _glob_regex(pattern: str) -> str:
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+            continue
+        if pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+            continue
+        if char == "[" and "]" in pattern[index + 2 :]:
+            end = pattern.index("]", index + 2)
+            members = pattern[index + 1 : end].replace("\\", "\\\\")
+            out.append("[" + ("^" + members[1:] if members.startswith("!") else members) + "]")
+            index = end + 1
+            continue
+        out.append("[^/]*" if char == "*" else "[^/]" if char == "?" else re.escape(char))
+        index += 1
+    return "".join(out)
 
 
 def check_repo_path(path: str) -> str:
-    """Return ``path`` if it is a valid file path inside a repo, else raise InvalidInputError."""
+    """Return ``path`` if it is a valid file path inside a repo, else raise InvalidPathError (the Hub's 422)."""
     parts = path.split("/")
     if not path or any(part in ("", ".", "..") for part in parts) or parts[0] == ".git":
-        raise InvalidInputError(
+        raise InvalidPathError(
             f"Invalid path in repo: {path!r} (use a relative POSIX path without empty, '.' or '..' parts)"
         )
+    if path.startswith("..\\"):  # as the Hub: refused only at the start ("a/..\\..\\b" is a valid file name)
+        raise InvalidPathError(f"Invalid path in repo: {path!r} starts with '..\\'")
     if any(ord(char) < 0x20 for char in path):
-        raise InvalidInputError(f"Invalid path in repo: {path!r} contains a control character")
+        raise InvalidPathError(f"Invalid path in repo: {path!r} contains a control character")
     return path
 
 

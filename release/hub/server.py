@@ -17,24 +17,28 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Final
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from release.errors import HubServerError
 from release.hub import web
-from release.hub.app import create_app
+from release.hub.app import RequestIds, create_app
 from release.hub.auth import DEV_TOKEN, Token, accepted_tokens, parse_token_option
 from release.hub.calls import PageSizes
 from release.hub.faults import ADMIN_PATH, FaultInjector, FaultRule, with_faults
+from release.hub.lfs import Multipart
 from release.hub.limits import (
+    BACKLOG,
     BODY_TIMEOUT_SECONDS,
     HEADER_TIMEOUT_SECONDS,
+    MAX_CONNECTIONS,
     MAX_HEADER_BYTES,
     CloseUnreadBodies,
     HeaderCheck,
@@ -43,13 +47,29 @@ from release.hub.limits import (
 )
 from release.hub.storage import HubStorage
 
-# The tokens HubServer and serve take are defined in release.hub.auth and exported here with them.
-__all__ = ["DEV_TOKEN", "HubServer", "Token", "parse_token_option", "serve"]
+# The tokens, connection bounds and multipart settings HubServer and serve take are defined in
+# release.hub.auth, here and in release.hub.lfs, and exported here with them.
+__all__ = ["DEV_TOKEN", "Connections", "HubServer", "Multipart", "Token", "parse_token_option", "serve"]
 
 log = logging.getLogger(__name__)
 
 _STARTUP_TIMEOUT_SECONDS: Final = 10.0
 _STOP_TIMEOUT_SECONDS: Final = 10.0
+
+
+@dataclass(frozen=True)
+class Connections:
+    """How many client connections the emulator serves at once (a request on one more is answered 503),
+    and how many the kernel queues before they are accepted."""
+
+    most: int = MAX_CONNECTIONS
+    backlog: int = BACKLOG
+
+    def __post_init__(self) -> None:
+        if self.most < 1 or self.backlog < 1:
+            raise HubServerError(
+                f"--max-connections and --backlog must be at least 1 (got {self.most} and {self.backlog})"
+            )
 
 
 class HubServer:
@@ -68,8 +88,14 @@ class HubServer:
         admin_token: str | None = None,
         header_timeout: float = HEADER_TIMEOUT_SECONDS,
         body_timeout: float = BODY_TIMEOUT_SECONDS,
+        connections: Connections | None = None,
+        multipart: Multipart | None = None,
+        storage_sock: socket.socket | None = None,
     ) -> None:
         self._timeouts = (header_timeout, body_timeout)  # docs/hub-api.md, Limits
+        self._connections = connections or Connections()
+        self._multipart = multipart  # None: the Hub's threshold and part size
+        self._storage_sock = storage_sock  # the storage origin's socket; None: bound at start
         self._storage_dir = storage
         self._faults = tuple(faults)  # injected from the start; more through the admin endpoint
         self._admin_token = admin_token  # None: no admin endpoint
@@ -91,21 +117,41 @@ class HubServer:
             raise HubServerError("The Hub emulator has no socket yet: call start() first")
         return self._url
 
+    @property
+    def storage_url(self) -> str:
+        """The storage origin LFS downloads are redirected to, ``http://HOST:PORT`` (known once started)."""
+        if self._storage_sock is None:
+            raise HubServerError("The Hub emulator has no storage socket yet: call start() first")
+        return _url_of(self._storage_sock)
+
     def start(self) -> HubServer:
         """Serve in a daemon thread; return once the socket accepts connections."""
         if self._thread is not None:
             raise HubServerError(f"The Hub emulator on {self.url} is already running")
         header_timeout, body_timeout = self._timeouts
-        served = _compose(
-            self._storage_dir, self._tokens, self._page_sizes, self._faults, self._admin_token, body_timeout
-        )
-        self._injector = served if isinstance(served, FaultInjector) else None
+        bound = []  # the sockets bound here, closed again if the storage cannot be opened
         if self._sock is None:
             self._sock = _bind(self._host, self._port)
             self._url = _url_of(self._sock)
-        server = _uvicorn_server(_host_checked(served, self._host, self._sock), header_timeout)
+            bound.append(self._sock)
+        if self._storage_sock is None:
+            self._storage_sock = _bind(self._host, 0)
+            bound.append(self._storage_sock)
+        options = _Options(self._page_sizes, self._faults, self._admin_token, body_timeout, self._multipart)
+        try:
+            served = _compose(self._storage_dir, self._tokens, options, _port_of(self._storage_sock))
+        except BaseException:
+            for sock in bound:
+                sock.close()
+            if self._sock in bound:
+                self._sock = self._url = None
+            self._storage_sock = None if self._storage_sock in bound else self._storage_sock
+            raise
+        self._injector = served if isinstance(served, FaultInjector) else None
+        sockets = [self._sock, self._storage_sock]
+        server = _uvicorn_server(_host_checked(served, self._host, sockets), header_timeout, self._connections)
         thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [self._sock]}, name=f"hub-emulator {self.url}", daemon=True
+            target=server.run, kwargs={"sockets": sockets}, name=f"hub-emulator {self.url}", daemon=True
         )
         thread.start()
         deadline = time.monotonic() + _STARTUP_TIMEOUT_SECONDS
@@ -146,8 +192,14 @@ def serve(
     faults: Sequence[FaultRule] = (),
     admin_token: str | None = None,
     fault_admin: bool = False,
+    connections: Connections | None = None,
+    multipart: Multipart | None = None,
+    storage_port: int = 0,
 ) -> None:
     """Serve in the foreground (for ``model-release hub serve``).
+
+    LFS downloads are redirected to the storage origin, a second socket on ``host`` at ``storage_port``
+    (0: any free port). ``multipart`` says which LFS uploads go in parts (default: as the Hub).
 
     ``faults`` are injected from the start (see :mod:`release.hub.faults`). With ``fault_admin`` or an
     ``admin_token``, loopback clients holding the admin token may manage faults at ``/admin/faults``; a
@@ -161,8 +213,11 @@ def serve(
     if generated:
         admin_token = secrets.token_urlsafe(24)
     _check_admin_token(admin_token, accepted)
-    app = _compose(storage, accepted, None, faults, admin_token, BODY_TIMEOUT_SECONDS)
+    connections = connections or Connections()
     sock = _bind(host, port)
+    storage_sock = _bind(host, storage_port)
+    options = _Options(None, faults, admin_token, BODY_TIMEOUT_SECONDS, multipart)
+    app = _compose(storage, accepted, options, _port_of(storage_sock))
     url = _url_of(sock)
     log.info("Hub emulator serving %s (storage %s)", url, storage)
     if tokens:
@@ -170,6 +225,9 @@ def serve(
     else:
         log.info("No tokens given: accepting the development token %s (user 'dev', writes anywhere)", DEV_TOKEN)
     log.info("Point clients at it with HF_ENDPOINT=%s HF_HUB_DISABLE_XET=1", url)
+    log.info("LFS downloads are redirected to the storage origin %s", _url_of(storage_sock))
+    in_parts = multipart or Multipart()
+    log.info("LFS uploads over %d bytes go in parts of %d bytes", in_parts.threshold, in_parts.chunk_size)
     for rule in faults:
         log.warning("Injecting faults: %s", rule.to_spec())
     if admin_token is not None:
@@ -178,30 +236,66 @@ def serve(
         log.info("Fault admin token: %s", shown)
     # On Ctrl-C uvicorn shuts down gracefully, then re-raises the signal only to report it.
     with contextlib.suppress(KeyboardInterrupt):
-        _uvicorn_server(_host_checked(app, host, sock), HEADER_TIMEOUT_SECONDS).run(sockets=[sock])
+        sockets = [sock, storage_sock]
+        server = _uvicorn_server(_host_checked(app, host, sockets), HEADER_TIMEOUT_SECONDS, connections)
+        server.run(sockets=sockets)
     log.info("Hub emulator on %s stopped", url)
 
 
-def _compose(
-    storage_dir: Path,
-    tokens: Sequence[Token],
-    page_sizes: PageSizes | None,
-    faults: Sequence[FaultRule],
-    admin_token: str | None,
-    body_timeout: float,
-) -> ASGIApp:
+@dataclass(frozen=True)
+class _Options:
+    """How the emulator is put together, beyond its storage and tokens."""
+
+    page_sizes: PageSizes | None
+    faults: Sequence[FaultRule]
+    admin_token: str | None
+    body_timeout: float
+    multipart: Multipart | None
+
+
+def _compose(storage_dir: Path, tokens: Sequence[Token], options: _Options, storage_port: int) -> ASGIApp:
     """The emulator as served: the API and the web view over one storage, inside fault injection if asked."""
     storage = HubStorage.open(storage_dir)
     pages = partial(web.route, storage)
-    app = create_app(storage, tokens, page_sizes=page_sizes, pages=pages, body_timeout=body_timeout)
-    return with_faults(app, faults, admin_token=admin_token)
+    app = create_app(
+        storage,
+        tokens,
+        page_sizes=options.page_sizes,
+        pages=pages,
+        body_timeout=options.body_timeout,
+        multipart=options.multipart,
+        storage_port=storage_port,
+    )
+    return with_faults(app, options.faults, admin_token=options.admin_token)
 
 
-def _host_checked(app: ASGIApp, host: str, sock: socket.socket) -> ASGIApp:
-    """``app`` answering only requests whose Host names the loopback names or ``host``, at the bound port;
-    a refusal given before a request's body was read closes its connection."""
-    bound, port = sock.getsockname()[:2]
-    return CloseUnreadBodies(HeaderCheck(app, host_names(host, bound), port))
+def _host_checked(app: ASGIApp, host: str, sockets: Sequence[socket.socket]) -> ASGIApp:
+    """``app`` answering only requests whose Host names the loopback names or ``host``, at the port of the
+    socket they came in on; a refusal given before a request's body was read closes its connection. Every
+    answer has a request id."""
+    checks = {}
+    for sock in sockets:
+        bound, port = sock.getsockname()[:2]
+        checks[port] = RequestIds(CloseUnreadBodies(HeaderCheck(app, host_names(host, bound), port)))
+    return _ByPort(checks)
+
+
+class _ByPort:
+    """ASGI: each request to the app of the local port it came in on (the API's or the storage origin's)."""
+
+    def __init__(self, apps: Mapping[int, ASGIApp]) -> None:
+        self._apps = dict(apps)
+        self._first = next(iter(self._apps.values()))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        app = self._apps.get(server[1], self._first) if server else self._first
+        await app(scope, receive, send)
+
+
+def _port_of(sock: socket.socket) -> int:
+    port: int = sock.getsockname()[1]
+    return port
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -226,9 +320,12 @@ def _check_admin_token(admin_token: str | None, tokens: Sequence[Token]) -> None
         raise HubServerError("The admin token is also a user token: choose one that is not")
 
 
-def _uvicorn_server(app: ASGIApp, header_timeout: float) -> uvicorn.Server:
+def _uvicorn_server(app: ASGIApp, header_timeout: float, connections: Connections) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
+        # uvicorn answers 503 once this many connections are open, the request's own included.
+        limit_concurrency=connections.most + 1,
+        backlog=connections.backlog,  # the listen() of the socket, however it was bound
         http=timed_h11(header_timeout),  # a request's headers must arrive within header_timeout
         h11_max_incomplete_event_size=MAX_HEADER_BYTES,  # larger request line and headers: 400
         lifespan="off",

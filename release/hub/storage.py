@@ -5,10 +5,13 @@ Layout under the storage root::
 
     format.json                 {"format": 1}
     secret                      HMAC key for signed LFS upload links (mode 0600)
+    redirects.json              "{type}:{old id}" -> new id, for repos moved away from a name
     objects/ab/cdef...          every file content (regular and LFS alike), named by its sha256
-    tmp/                        partial uploads, repos being created or deleted; emptied on open
+    tmp/                        partial uploads, parts of multipart uploads (tmp/parts/, see parts.py),
+                                repos being created or deleted; emptied on open
     repos/{models|datasets}/{namespace}/{name}/
-        repo.json               type, namespace, name, private, createdAt
+        repo.json               type, namespace, name, private, gated, createdAt
+        access.json             the access requests of a gated repo (records kept for release.hub.gating)
         refs.json               full ref name ("refs/heads/main", "refs/tags/v1", "refs/pr/1") -> commit id
         commits/{id}.json       one immutable file per commit, holding its full tree
         discussions/{n}.json    discussion or pull request n: title, author, status, events (release.hub.threads)
@@ -49,9 +52,10 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Final, TypeVar
+from typing import Any, BinaryIO, Final, Literal, TypeVar
 
 from release.atomic import write_atomic
 from release.errors import HubServerError
@@ -69,7 +73,9 @@ from release.hub.repo import (
     DeleteFolder,
     DiscussionMissingError,
     EntryMissingError,
+    GatedMode,
     InvalidInputError,
+    LfsFile,
     MergeConflictError,
     ObjectMissingError,
     Operation,
@@ -227,8 +233,9 @@ class HubStorage:
     def __init__(self, root: Path, secret: bytes) -> None:
         self.root = root
         self.secret = secret
-        self._locks: dict[RepoId, threading.Lock] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._redirects_lock = threading.Lock()
 
     @classmethod
     def open(cls, root: Path) -> HubStorage:
@@ -341,11 +348,87 @@ class HubStorage:
             shutil.rmtree(trash, ignore_errors=True)
 
     def get_repo(self, repo_id: RepoId) -> Repo:
+        """The repo, under the id it was created or moved with (``repo_id`` may differ from it in case)."""
+        directory = self._repo_dir(repo_id)
         try:
-            data = _read_json(self._repo_dir(repo_id) / "repo.json")
+            data = _read_json(directory / "repo.json")
         except FileNotFoundError:
             raise RepoMissingError("Repository not found") from None
-        return Repo(repo_id, data["private"], data["createdAt"])
+        stored = RepoId(repo_id.type, directory.parent.name, directory.name)
+        return Repo(stored, data["private"], data["createdAt"], data.get("gated"))
+
+    def update_repo_settings(
+        self, repo_id: RepoId, *, private: bool | None = None, gated: GatedMode | Literal[False] | None = None
+    ) -> Repo:
+        """Change a repo's visibility and gating; None leaves a setting as it is, ``gated=False`` ungates."""
+        with self._lock(repo_id):
+            repo = self.get_repo(repo_id)
+            if private is not None:
+                repo = replace(repo, private=private)
+            if gated is not None:
+                repo = replace(repo, gated=gated or None)
+            _write_json(self._repo_dir(repo_id) / "repo.json", _repo_to_json(repo))
+        return repo
+
+    def move_repo(self, source: RepoId, target: RepoId) -> Repo:
+        """Rename a repo (within its type). The old name redirects to the new one until a repo takes it."""
+        check_new_namespace(target.namespace)
+        locks = {id(lock): lock for lock in (self._lock(source), self._lock(target))}  # one, for a change of case
+        ordered = [locks[key] for key in sorted(locks)]  # always taken in the same order: no deadlock
+        with contextlib.ExitStack() as held:
+            for lock in [*ordered, self._redirects_lock]:
+                held.enter_context(lock)
+            repo = self.get_repo(source)
+            final = self.root / "repos" / _TYPE_DIRS[target.type] / target.namespace / target.name
+            same_repo = self._repo_dir(target) == self._repo_dir(source)  # a change of case only
+            if (self._repo_dir(target) / "repo.json").exists() and not same_repo:
+                raise AlreadyExistsError(f"A {target.type} repository called {target} already exists")
+            moved = replace(repo, id=target)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._repo_dir(source).rename(final)  # the move: the folder's names are the repo's id
+            _sync_dir(final.parent)
+            _write_json(final / "repo.json", _repo_to_json(moved))
+            if same_repo:
+                return moved
+            redirects = {
+                old: str(target) if new.casefold() == str(repo.id).casefold() else new
+                for old, new in self._read_redirects().items()
+                if old.casefold() != _redirect_key(target).casefold()
+            }
+            redirects[_redirect_key(repo.id)] = str(target)
+            _write_json(self.root / "redirects.json", redirects)
+        return moved
+
+    def redirect(self, repo_id: RepoId) -> RepoId | None:
+        """Where a repo moved to, if ``repo_id`` names no repo but named one that was moved."""
+        key = _redirect_key(repo_id).casefold()
+        target = next((new for old, new in self._read_redirects().items() if old.casefold() == key), None)
+        if target is None:
+            return None
+        namespace, _, name = target.partition("/")
+        return RepoId(repo_id.type, namespace, name)
+
+    def _read_redirects(self) -> dict[str, str]:
+        try:
+            redirects: dict[str, str] = _read_json(self.root / "redirects.json")
+        except FileNotFoundError:
+            return {}
+        return redirects
+
+    def read_record(self, repo_id: RepoId, name: Literal["access"]) -> Any:
+        """A JSON record kept beside the repo (None when there is none yet)."""
+        self.get_repo(repo_id)
+        try:
+            return _read_json(self._repo_dir(repo_id) / f"{name}.json")
+        except FileNotFoundError:
+            return None
+
+    def update_record(self, repo_id: RepoId, name: Literal["access"], change: Callable[[Any], Any]) -> Any:
+        """Replace a record with ``change(record)`` under the repo's lock; returns the new record."""
+        with self._lock(repo_id):
+            new = change(self.read_record(repo_id, name))
+            _write_json(self._repo_dir(repo_id) / f"{name}.json", new)
+        return new
 
     def list_repos(self) -> list[Repo]:
         """Every repo, models first, then datasets, each sorted by namespace and name."""
@@ -410,11 +493,11 @@ class HubStorage:
         """Apply the operations on top of the branch (or a new pull request) and advance that ref."""
         with self._lock(repo_id):
             refs = self.read_refs(repo_id)
+            if request.create_pr and not (refs.find(request.revision) or "").startswith("refs/heads/"):
+                raise RevisionMissingError(f"Invalid rev id: {request.revision} (open a pull request against a branch)")
             ref = self._commit_ref(repo_id, refs, request.revision)
             head = self.read_commit(repo_id, refs.targets[ref])
             if request.create_pr:
-                if not ref.startswith("refs/heads/"):
-                    raise InvalidInputError(f"Open a pull request against a branch, not '{request.revision}'")
                 target = ref.removeprefix("refs/heads/")
                 base = self.resolve(repo_id, request.parent) if request.parent else head
                 pull_request: int | None = self._next_discussion_number(repo_id, refs)
@@ -422,7 +505,9 @@ class HubStorage:
             else:
                 base, pull_request = head, None
                 if request.parent is not None and not _is_prefix_of(request.parent, head.id):
-                    raise StaleParentError("A commit has happened since. Please refresh and try again.")
+                    raise StaleParentError(
+                        "The branch was updated since you opened this page. Please refresh and try again."
+                    )
             files = self._apply(repo_id, base.files, request.operations)
             directory = self._repo_dir(repo_id)
             commit = self._write_commit(directory, base.id, files, request.title, request.message, request.author)
@@ -443,6 +528,7 @@ class HubStorage:
         return CommitResult(commit, pull_request)
 
     def create_tag(self, repo_id: RepoId, tag: str, revision: str) -> None:
+        self.resolve(repo_id, revision)  # as on the Hub: a missing revision is reported before a bad name
         name = f"refs/tags/{check_ref_name('tag', tag)}"
         with self._lock(repo_id):
             refs = self.read_refs(repo_id)
@@ -465,8 +551,68 @@ class HubStorage:
 
     def delete_branch(self, repo_id: RepoId, branch: str) -> None:
         if branch == DEFAULT_BRANCH:
-            raise InvalidInputError(f"The default branch '{DEFAULT_BRANCH}' cannot be deleted")
-        self._delete_ref(repo_id, f"refs/heads/{branch}", f"Branch {branch} not found")
+            raise InvalidInputError(f"Cannot delete refs/heads/{DEFAULT_BRANCH}: it is the default branch")
+        self._delete_ref(repo_id, f"refs/heads/{branch}", f"Invalid rev id: {branch} is not a branch")
+
+    # -- LFS files ---------------------------------------------------------------------------------
+
+    def lfs_files(self, repo_id: RepoId) -> list[LfsFile]:
+        """Every LFS object the history of any ref uses, each once: found first on main, then other refs by name."""
+        refs = self.read_refs(repo_id)
+        order = sorted(refs.targets, key=lambda ref: (ref != f"refs/heads/{DEFAULT_BRANCH}", ref))
+        found: dict[str, LfsFile] = {}
+        for ref in order:
+            if ref.startswith("refs/merged-pr/"):
+                continue
+            for commit in self.history(repo_id, self.read_commit(repo_id, refs.targets[ref])):  # newest first
+                for entry in commit.files.values():
+                    if entry.lfs and (entry.sha256 not in found or found[entry.sha256].ref == ref):
+                        found[entry.sha256] = LfsFile(
+                            entry.sha256, entry.size, entry.path, ref, commit.date, entry.git_oid
+                        )
+        return sorted(found.values(), key=lambda item: (item.ref, item.path))
+
+    def purge_lfs_files(self, repo_id: RepoId, sha256s: Sequence[str]) -> None:
+        """Delete LFS objects from a repo for good, rewriting the history of every ref without the files using them.
+
+        Each commit holding one is written again without it (same title, author and date, a new id); the
+        refs move to the rewritten commits in one rename, pull requests' base commits follow, and the old
+        commits are deleted, so no revision reaches the files any more. The bytes stay in the shared object
+        store, where other repos may use them; this repo can no longer commit them without uploading them
+        again. A crash midway leaves old commits behind that no ref names, never a ref without its commit.
+        """
+        doomed = set(sha256s)
+        with self._lock(repo_id):
+            refs = self.read_refs(repo_id)
+            directory = self._repo_dir(repo_id)
+            rewritten: dict[str, str] = {}
+            targets = dict(refs.targets)
+            for ref, head in refs.targets.items():
+                chain = list(self.history(repo_id, self.read_commit(repo_id, head)))
+                for commit in reversed(chain):  # oldest first, so that parents are rewritten before children
+                    if commit.id in rewritten:
+                        continue
+                    parent = rewritten.get(commit.parent, commit.parent) if commit.parent else None
+                    files = {p: e for p, e in commit.files.items() if not (e.lfs and e.sha256 in doomed)}
+                    if parent == commit.parent and len(files) == len(commit.files):
+                        rewritten[commit.id] = commit.id
+                        continue
+                    new = self._write_commit(
+                        directory, parent, files, commit.title, commit.message, commit.author, commit.date
+                    )
+                    rewritten[commit.id] = new.id
+                targets[ref] = rewritten[head]
+            _write_json(directory / "refs.json", targets)
+            replaced = {old: new for old, new in rewritten.items() if old != new}
+            for record_path in sorted((directory / "discussions").glob("*.json")):  # pull requests' base commits
+                record = _read_json(record_path)
+                if record.get("base") in replaced:
+                    _write_json(record_path, {**record, "base": replaced[record["base"]]})
+            for old in replaced:  # no revision may reach the deleted files any more
+                (directory / "commits" / f"{old}.json").unlink(missing_ok=True)
+            for sha256 in doomed:
+                if is_sha256(sha256):
+                    (directory / "lfs" / sha256[:2] / sha256[2:]).unlink(missing_ok=True)
 
     # -- discussions and pull requests ------------------------------------------------------------
 
@@ -656,11 +802,21 @@ class HubStorage:
     # -- internals ---------------------------------------------------------------------------------
 
     def _lock(self, repo_id: RepoId) -> threading.Lock:
+        """The lock of a repo; ids that differ only in case name the same repo, so they share one."""
         with self._locks_guard:
-            return self._locks.setdefault(repo_id, threading.Lock())
+            return self._locks.setdefault(f"{repo_id.type}:{repo_id}".casefold(), threading.Lock())
 
     def _repo_dir(self, repo_id: RepoId) -> Path:
-        return self.root / "repos" / _TYPE_DIRS[repo_id.type] / repo_id.namespace / repo_id.name
+        """The repo's folder. Repo ids are case-insensitive, as on the Hub: when no folder has exactly this
+        name, the one whose namespace and name differ only in case is used (if there is one)."""
+        type_dir = self.root / "repos" / _TYPE_DIRS[repo_id.type]
+        exact = type_dir / repo_id.namespace / repo_id.name
+        if exact.is_dir():
+            return exact
+        for namespace in _folded_children(type_dir, repo_id.namespace):
+            for name in _folded_children(namespace, repo_id.name):
+                return name
+        return exact
 
     def _find_commit_id(self, repo_id: RepoId, revision: str) -> str | None:
         if not _SHA_PREFIX_RE.fullmatch(revision):
@@ -710,13 +866,13 @@ class HubStorage:
                     result[path] = self._file_entry(path, content)
                 case AddLfsFile(sha256=sha256, size=size):
                     result[path] = self._lfs_entry(repo_id, files, path, sha256, size)
-                case DeleteFile():
-                    if result.pop(path, None) is None:
-                        raise EntryMissingError(f"Cannot delete '{path}': A file with this name doesn't exist")
-                case DeleteFolder():
+                case DeleteFile() if path in result:
+                    del result[path]
+                case DeleteFile() | DeleteFolder():  # as on the Hub, a folder's path needs no trailing "/"
                     inside = [p for p in result if p.startswith(f"{path}/")]
                     if not inside:
-                        raise EntryMissingError(f"Cannot delete '{path}/': A folder with this name doesn't exist")
+                        what = "file" if isinstance(operation, DeleteFile) else "folder"
+                        raise EntryMissingError(f"Cannot delete '{path}': A {what} with this name doesn't exist")
                     for p in inside:
                         del result[p]
         check_tree(result)
@@ -730,13 +886,22 @@ class HubStorage:
         title: str,
         message: str,
         author: str,
+        date: str | None = None,
     ) -> Commit:
-        date = utc_timestamp()
+        date = date or utc_timestamp()
         seed = json.dumps([parent, folder_oids(files)[""], date, secrets.token_hex(16)])
         commit_id = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
         commit = Commit(commit_id, parent, title, message, date, author, files)
         _write_json(repo_dir / "commits" / f"{commit_id}.json", _commit_to_json(commit))
         return commit
+
+
+def _folded_children(folder: Path, name: str) -> list[Path]:
+    """The subfolders of ``folder`` named ``name`` up to case."""
+    try:
+        return sorted(child for child in folder.iterdir() if child.name.casefold() == name.casefold())
+    except FileNotFoundError:
+        return []
 
 
 def _merged_ref(number: int) -> str:
@@ -753,6 +918,10 @@ def _comment_json(author: str, date: str, text: str) -> dict[str, Any]:
     return {"id": secrets.token_hex(12), "kind": "comment", "author": author, "date": date, "text": text}
 
 
+def _redirect_key(repo_id: RepoId) -> str:
+    return f"{repo_id.type}:{repo_id}"
+
+
 def _is_prefix_of(prefix: str, commit_id: str) -> bool:
     prefix = prefix.lower()
     if not _SHA_PREFIX_RE.fullmatch(prefix):
@@ -766,6 +935,7 @@ def _repo_to_json(repo: Repo) -> dict[str, Any]:
         "namespace": repo.id.namespace,
         "name": repo.id.name,
         "private": repo.private,
+        "gated": repo.gated,
         "createdAt": repo.created_at,
     }
 

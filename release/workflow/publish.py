@@ -32,6 +32,7 @@ from release.publish import (
     StagedRepo,
     already_released_message,
     check_access,
+    check_before_upload,
     preview_with_datasets,
     publish_with_datasets,
     released_tag,
@@ -150,6 +151,7 @@ def _publish_trees(
             return StagedRepo(tree.directory, tree.manifest, target)
 
         if options.dry_run:
+            check_before_upload([staged(d) for d in (*datasets, model)], writing=False)
             previews, preview = preview_with_datasets([staged(d) for d in datasets], staged(model))
             # release --dry-run staged into a throwaway folder: it names no staged tree
             shown = command == "publish"
