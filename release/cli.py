@@ -185,11 +185,15 @@ def _init(args: argparse.Namespace) -> Report:
 
 
 def _hub_serve(args: argparse.Namespace) -> Report:
+    from release.hub.repo import CommitLimits
     from release.workflow.serve import ServeOptions, serve_hub
 
     tokens, faults = tuple(args.token), tuple(args.fault)
+    limits = CommitLimits(args.max_commit_operations, args.max_folder_entries)
     return serve_hub(
-        ServeOptions(args.host, args.port, Path(args.storage), tokens, faults, args.admin_token, args.fault_admin)
+        ServeOptions(
+            args.host, args.port, Path(args.storage), tokens, faults, args.admin_token, args.fault_admin, limits
+        )
     )
 
 
@@ -471,6 +475,30 @@ def _hub_options(hub: argparse.ArgumentParser, common: argparse.ArgumentParser) 
         "(generated and shown at start unless --admin-token is given)",
     )
     serve.add_argument("--admin-token", metavar="TOKEN", help="the token of /admin/faults (implies --fault-admin)")
+    serve.add_argument(
+        "--max-commit-operations",
+        type=_at_least_one,
+        default=100,
+        metavar="N",
+        help="refuse commits of more than N operations (default 100, the Hub's guidance)",
+    )
+    serve.add_argument(
+        "--max-folder-entries",
+        type=_at_least_one,
+        default=10_000,
+        metavar="N",
+        help="refuse commits that leave more than N entries in one folder (default 10000, the Hub's limit)",
+    )
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _no_options(parser: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:

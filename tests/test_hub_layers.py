@@ -19,14 +19,15 @@ PACKAGE = ("release", "hub")
 #: A module may import only modules of a lower layer. faults wraps any ASGI app and imports none of them.
 LAYERS: Mapping[str, int] = {
     "repo": 0,
+    "commits": 1,  # commit files: snapshots and deltas, and the caches of built trees
     "faults": 0,
     "limits": 0,  # bounds on what a request may send; imports none of them
-    "storage": 1,
-    "auth": 2,
-    "app": 3,
-    "web": 3,
-    "server": 4,
-    "__init__": 5,  # the package's public names, from every layer
+    "storage": 2,
+    "auth": 3,
+    "app": 4,
+    "web": 4,
+    "server": 5,
+    "__init__": 6,  # the package's public names, from every layer
 }
 
 

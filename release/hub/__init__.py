@@ -6,6 +6,7 @@ point the client at it with ``HF_ENDPOINT`` and ``HF_HUB_DISABLE_XET=1``.
 
 from release.hub.app import PageSizes
 from release.hub.auth import DEV_TOKEN, Token, parse_token_option
+from release.hub.repo import CommitLimits
 from release.hub.server import HubServer, serve
 
-__all__ = ["DEV_TOKEN", "HubServer", "PageSizes", "Token", "parse_token_option", "serve"]
+__all__ = ["DEV_TOKEN", "CommitLimits", "HubServer", "PageSizes", "Token", "parse_token_option", "serve"]

@@ -65,6 +65,7 @@ from release.hub.repo import (
     AddLfsFile,
     AlreadyExistsError,
     Commit,
+    CommitLimitError,
     CommitRequest,
     ContentMismatchError,
     DeleteFile,
@@ -105,6 +106,7 @@ _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
     StorageError: (400, None),  # fallback; the more specific entries below win
     InvalidInputError: (400, None),
     ContentMismatchError: (400, None),
+    CommitLimitError: (400, None),  # the Hub's status for a push with too many files in a folder
     ObjectMissingError: (400, None),
     RepoMissingError: (404, "RepoNotFound"),
     RevisionMissingError: (404, "RevisionNotFound"),

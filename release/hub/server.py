@@ -40,6 +40,7 @@ from release.hub.limits import (
     host_names,
     timed_h11,
 )
+from release.hub.repo import CommitLimits
 from release.hub.storage import HubStorage
 
 # The tokens HubServer and serve take are defined in release.hub.auth and exported here with them.
@@ -67,8 +68,10 @@ class HubServer:
         admin_token: str | None = None,
         header_timeout: float = HEADER_TIMEOUT_SECONDS,
         body_timeout: float = BODY_TIMEOUT_SECONDS,
+        limits: CommitLimits | None = None,
     ) -> None:
         self._timeouts = (header_timeout, body_timeout)  # docs/hub-api.md, Limits
+        self._limits = limits  # None: the Hub's (CommitLimits())
         self._storage_dir = storage
         self._faults = tuple(faults)  # injected from the start; more through the admin endpoint
         self._admin_token = admin_token  # None: no admin endpoint
@@ -96,7 +99,13 @@ class HubServer:
             raise HubServerError(f"The Hub emulator on {self.url} is already running")
         header_timeout, body_timeout = self._timeouts
         served = _compose(
-            self._storage_dir, self._tokens, self._page_sizes, self._faults, self._admin_token, body_timeout
+            self._storage_dir,
+            self._tokens,
+            self._page_sizes,
+            self._faults,
+            self._admin_token,
+            body_timeout,
+            self._limits,
         )
         self._injector = served if isinstance(served, FaultInjector) else None
         if self._sock is None:
@@ -145,8 +154,9 @@ def serve(
     faults: Sequence[FaultRule] = (),
     admin_token: str | None = None,
     fault_admin: bool = False,
+    limits: CommitLimits | None = None,
 ) -> None:
-    """Serve in the foreground (for ``model-release hub serve``).
+    """Serve in the foreground (for ``model-release hub serve``); ``limits`` bound each commit (None: the Hub's).
 
     ``faults`` are injected from the start (see :mod:`release.hub.faults`). With ``fault_admin`` or an
     ``admin_token``, loopback clients holding the admin token may manage faults at ``/admin/faults``; a
@@ -160,7 +170,7 @@ def serve(
     if generated:
         admin_token = secrets.token_urlsafe(24)
     _check_admin_token(admin_token, accepted)
-    app = _compose(storage, accepted, None, faults, admin_token, BODY_TIMEOUT_SECONDS)
+    app = _compose(storage, accepted, None, faults, admin_token, BODY_TIMEOUT_SECONDS, limits)
     sock = _bind(host, port)
     url = _url_of(sock)
     log.info("Hub emulator serving %s (storage %s)", url, storage)
@@ -188,9 +198,10 @@ def _compose(
     faults: Sequence[FaultRule],
     admin_token: str | None,
     body_timeout: float,
+    limits: CommitLimits | None = None,
 ) -> ASGIApp:
     """The emulator as served: the API and the web view over one storage, inside fault injection if asked."""
-    storage = HubStorage.open(storage_dir)
+    storage = HubStorage.open(storage_dir, limits)
     pages = partial(web.route, storage)
     app = create_app(storage, tokens, page_sizes=page_sizes, pages=pages, body_timeout=body_timeout)
     return with_faults(app, faults, admin_token=admin_token)

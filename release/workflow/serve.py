@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from release.hub.faults import FaultRule
+from release.hub.repo import CommitLimits
 from release.hub.server import parse_token_option, serve
 from release.workflow.report import JsonObject, text_of
 
@@ -20,6 +21,7 @@ class ServeOptions:
     faults: tuple[str, ...] = ()  # fault specs, injected from the start
     admin_token: str | None = None
     fault_admin: bool = False
+    limits: CommitLimits = field(default_factory=CommitLimits)  # the Hub's: 100 operations a commit, 10,000 a folder
 
 
 @dataclass(frozen=True)
@@ -47,5 +49,6 @@ def serve_hub(options: ServeOptions) -> HubStopped:
         faults=faults,
         admin_token=options.admin_token,
         fault_admin=options.fault_admin,
+        limits=options.limits,
     )
     return HubStopped()
