@@ -457,19 +457,24 @@ def check_new_namespace(namespace: str) -> None:
         raise InvalidInputError(f"The namespace '{namespace}' is reserved by the Hub; choose another one")
 
 
-def find_path(commit: Commit, path: str) -> TreeEntry | Folder | None:
-    """The file or folder at ``path`` in the commit, or None."""
+def find_path(commit: Commit, path: str, oids: Mapping[str, str] | None = None) -> TreeEntry | Folder | None:
+    """The file or folder at ``path`` in the commit, or None; ``oids``: the tree's :func:`folder_oids`, if known."""
     path = path.strip("/")
     if path in commit.files:
         return commit.files[path]
-    oids = folder_oids(commit.files)
+    oids = folder_oids(commit.files) if oids is None else oids
     return Folder(path, oids[path]) if path in oids else None
 
 
-def list_folder(commit: Commit, path: str, *, recursive: bool) -> list[TreeEntry | Folder]:
-    """The entries under folder ``path`` ("" for the root): its children, or everything below it."""
+def list_folder(
+    commit: Commit, path: str, *, recursive: bool, oids: Mapping[str, str] | None = None
+) -> list[TreeEntry | Folder]:
+    """The entries under folder ``path`` ("" for the root): its children, or everything below it.
+
+    ``oids``: the tree's :func:`folder_oids`, when the caller has them already.
+    """
     path = path.strip("/")
-    oids = folder_oids(commit.files)
+    oids = folder_oids(commit.files) if oids is None else oids
     if path not in oids:
         what = "is a file, not a folder" if path in commit.files else "does not exist"
         raise EntryMissingError(f"Entry not found: '{path}' {what} at revision {commit.id}")
