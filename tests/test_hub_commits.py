@@ -71,7 +71,10 @@ def test_a_folder_over_the_entry_limit_is_refused_in_the_hubs_words(small_limits
         "repo can only contain up to 4 files. Offending reference: refs/heads/main Offending directories: /data/"
     )
     assert api.repo_info(REPO).sha == head
-    replaced = [CommitOperationDelete(path_in_repo="data/1.txt"), *_adds("data/5.txt")]
+    replaced: list[CommitOperationAdd | CommitOperationDelete] = [
+        CommitOperationDelete(path_in_repo="data/1.txt"),
+        *_adds("data/5.txt"),
+    ]
     api.create_commit(REPO, replaced, commit_message="one out, one in")  # still four entries: accepted
     listed = [i.path for i in api.list_repo_tree(REPO, "data")]
     assert listed == ["data/2.txt", "data/4.txt", "data/5.txt", "data/sub"]
