@@ -34,6 +34,9 @@ MR401 secret                     error    a token, key, password or private key 
                                           (UTF-8 or UTF-16) or in a safetensors ``__metadata__``
 MR501 file-too-large             error    above the Hub's per-file limit (``max_file_size``)
 MR502 file-large                 warning  above ``warn_size``: shard it
+MR503 repo-many-files            warning  a repository of more than 100,000 files (the Hub's advice)
+MR504 folder-many-entries        warning  a folder of more than 10,000 entries, files and folders
+                                          (the Hub's advice; it rejects such a commit)
 MR601 gguf-header                error    no GGUF magic, a version llama.cpp does not read, a
                                           header or tensor table cut short or malformed
 MR602 gguf-tensor                error    a tensor of unknown type, misaligned, named twice, or
@@ -133,10 +136,17 @@ log = logging.getLogger(__name__)
 HUB_MAX_FILE_SIZE = 50 * 10**9
 #: The same page recommends "splitting them into chunks of around 5GB each".
 DEFAULT_WARN_SIZE = 5 * 10**9
+#: The same page's table: "Files per repo <100k: merge data into fewer files" and "Entries per folder
+#: <10k: use subdirectories in repo". The Hub rejects a commit that leaves more than 10,000 files in a
+#: directory ("Your push was rejected because it contains too many files per directory").
+HUB_MAX_REPO_FILES = 100_000
+HUB_MAX_FOLDER_ENTRIES = 10_000
 
 __all__ = [
     "DEFAULT_WARN_SIZE",
     "HUB_MAX_FILE_SIZE",
+    "HUB_MAX_FOLDER_ENTRIES",
+    "HUB_MAX_REPO_FILES",
     "Finding",
     "GateConfig",
     "Severity",
@@ -156,6 +166,8 @@ class GateConfig:
     max_file_size: int = HUB_MAX_FILE_SIZE  # above this, the file is refused
     # Release paths not secret-scanned: fnmatch patterns, where "*" also crosses folders ("data/*").
     secret_exclude: tuple[str, ...] = ()
+    max_repo_files: int = HUB_MAX_REPO_FILES  # above this, a warning recommends fewer, larger files
+    max_folder_entries: int = HUB_MAX_FOLDER_ENTRIES  # above this, a warning recommends subfolders
 
     def __post_init__(self) -> None:
         for path, reason in self.allow_pickles.items():
@@ -181,6 +193,7 @@ def run_gate(files: Sequence[tuple[str, Path]], config: GateConfig) -> list[Find
     scan.check_onnx(dict(ordered))
     present = {release_path for release_path, _ in ordered}
     findings = scan.findings + _unused_allowances(config, scan.allowed_used, present)
+    findings += check_hub_layout(present, config.max_repo_files, config.max_folder_entries)
     result = _limit(sorted(findings, key=_sort_key))
     errors = sum(1 for f in result if f.severity == "error")
     log.info(
@@ -305,6 +318,56 @@ def _unused_allowances(config: GateConfig, used: set[str], present: set[str]) ->
         for release_path, reason in config.allow_pickles.items()
         if release_path not in used
     ]
+
+
+def check_hub_layout(
+    paths: Iterable[str], max_files: int = HUB_MAX_REPO_FILES, max_entries: int = HUB_MAX_FOLDER_ENTRIES
+) -> list[Finding]:
+    """Warnings for a repository tree (its release paths) past the Hub's advice on file and folder counts. Pure.
+
+    One MR503 for the tree when it holds more than ``max_files`` files; one MR504 for each folder
+    holding more than ``max_entries`` entries (its files and subfolders; the root is ``/``).
+    """
+    entries: dict[str, set[str]] = {}
+    count = 0
+    for path in paths:
+        count += 1
+        folder, _, name = path.rpartition("/")
+        while True:
+            known = folder in entries
+            entries.setdefault(folder, set()).add(name)
+            if known or not folder:
+                break
+            folder, _, name = folder.rpartition("/")
+    findings = []
+    if count > max_files:
+        findings.append(
+            Finding(
+                "MR503 repo-many-files",
+                "warning",
+                "/",
+                f"{count:,} files",
+                f"the release holds {count:,} files; the Hub recommends fewer than {max_files:,} per repository "
+                "(listings, downloads and the web view slow down with every file)",
+                "merge the data into fewer, larger files: Parquet files, or WebDataset .tar shards of many samples",
+            )
+        )
+    for folder, names in sorted(entries.items()):
+        if len(names) > max_entries:
+            where = f"{folder}/" if folder else "/"
+            findings.append(
+                Finding(
+                    "MR504 folder-many-entries",
+                    "warning",
+                    where,
+                    f"{len(names):,} entries",
+                    f"the folder {where} holds {len(names):,} entries; the Hub rejects a commit that leaves "
+                    f"more than {max_entries:,} in one folder",
+                    "spread its files over subfolders of fewer entries each (e.g. data/0000/ ... data/0099/), "
+                    "or shard them into fewer files (Parquet, WebDataset .tar)",
+                )
+            )
+    return findings
 
 
 def check_gate(findings: Iterable[Finding]) -> None:
