@@ -689,3 +689,32 @@ def test_stage_json_carries_the_gates_warnings_for_a_crowded_folder(tmp_path: Pa
         "(e.g. data/0000/ ... data/0099/), or shard them into fewer files (Parquet, WebDataset .tar)",
     ]
     assert "MR504 folder-many-entries" in result.stderr  # the text output logs them too
+
+
+def test_small_text_files_scanned_together_find_exactly_what_each_scanned_alone_finds(tmp_path: Path) -> None:
+    """The batched scan of many small files against the scan of each file on its own, over random files."""
+    from release.gate import _SecretScanner  # the reference: one file at a time, as large files are scanned
+
+    chooser = random.Random(20261205)
+    pieces = [
+        "plain words\n",
+        f'token = "{HF_TOKEN}"\n',
+        f"AWS_ACCESS_KEY_ID={AWS_KEY_ID}\n",
+        f"password = '{AWS_SECRET}'",  # no newline: the file's last line
+        "-----BEGIN RSA PRIVATE KEY-----\n" + KEY_BODY[0] + "\n",
+        "export HF_TOKEN=",  # a trigger cut at the end of one file ...
+        f"{HF_TOKEN}\n",  # ... and a value at the start of the next
+        "ß and ǅ fold differently\n",
+        "",
+    ]
+    files = {
+        f"d/{n:03}.{chooser.choice(['txt', 'env', 'py', 'sh'])}": "".join(
+            chooser.choice(pieces) for _ in range(chooser.randrange(0, 5))
+        )
+        for n in range(300)
+    }
+    pairs = release_tree(tmp_path, dict(files))
+    scanner = _SecretScanner.create()
+    alone = {(path, f"line {line}") for path, file in pairs for line in scanner.scan_file(path, file) or {}}
+    together = {(f.path, f.where) for f in run_gate(pairs, GateConfig()) if f.code == "MR401 secret"}
+    assert together == alone and len(alone) > 50  # the same findings, and plenty of them
