@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from release import __version__
-from release.ci import ActionsRun, append_summary, in_github_actions, render_summary
-from release.config import Config, load_config
 from release.errors import ReleaseError, UsageError
-from release.progress import Bars, LogLines, progress_for
+from release.progress import Bars, LogLines, in_github_actions, progress_for
 from release.redaction import RedactingFilter, redact, secrets_of
 from release.workflow.report import Report
 
 if TYPE_CHECKING:
+    from release.config import Config
     from release.signing import TrustPolicy
 
 
@@ -200,6 +199,8 @@ def _hub_serve(args: argparse.Namespace) -> Report:
 def _config(args: argparse.Namespace) -> Config:
     """The configuration, with ``--endpoint`` (publish, release, reproduce) in place of its endpoint:
     the card's links and everything else then name the Hub the release goes to."""
+    from release.config import load_config  # not for `checksum PATH`: tomllib, packaging, the schema
+
     config = load_config(Path(args.config) if args.config else None)
     endpoint = getattr(args, "endpoint", None)
     return replace(config, endpoint=endpoint.rstrip("/")) if endpoint else config
@@ -228,6 +229,10 @@ def _report_error(args: argparse.Namespace, kind: str, message: str, code: int) 
 
 def _summarise_for_ci(args: argparse.Namespace, report: Report | None, error: tuple[str, str] | None) -> None:
     """Under GitHub Actions, append what the command did to $GITHUB_STEP_SUMMARY (never a token)."""
+    if not in_github_actions(os.environ):
+        return
+    from release.ci import ActionsRun, append_summary, render_summary  # only under GitHub Actions
+
     run = ActionsRun.from_env(os.environ)
     if run is None or run.summary_path is None or args.command == "hub":
         return
