@@ -30,12 +30,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_hub import TOKEN, describe_machine, free_port
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 
 def make_dataset(root: Path, count: int) -> Path:
@@ -72,6 +77,23 @@ def hub_serve(storage: Path, port: int, extra: Sequence[str] = ()) -> Iterator[d
         process.terminate()
         _, _, usage = os.wait4(process.pid, 0)
         peak["rss_mb"] = usage.ru_maxrss // 1024
+
+
+def time_reads(api: HfApi, endpoint: str) -> dict[str, float]:
+    """Seconds for what readers of the released repository ask the server: listings and the web view."""
+    reads: dict[str, float] = {}
+    start = time.perf_counter()
+    listed = sum(1 for _ in api.list_repo_tree("bench/dataset", repo_type="dataset", recursive=True))
+    reads[f"list_repo_tree, recursive ({listed:,} entries, pages of 1,000)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    api.list_repo_tree("bench/dataset", path_in_repo="data/0000", repo_type="dataset")
+    reads["list_repo_tree of one folder (1,000 files)"] = time.perf_counter() - start
+    for page in ("1", "50"):
+        start = time.perf_counter()
+        with urllib.request.urlopen(f"{endpoint}/datasets/bench/dataset?files={page}", timeout=300) as answer:
+            answer.read()
+        reads[f"web view, page {page} of the file list"] = time.perf_counter() - start
+    return reads
 
 
 def rss_mb() -> int:
@@ -139,6 +161,7 @@ def main() -> int:
             pulls = api.list_repo_refs(**repo, include_pull_requests=True).pull_requests
             pull = [c.commit_id for c in api.list_repo_commits(**repo, revision="refs/pr/1")]
             main_commits = len(api.list_repo_commits(**repo))
+            reads = time_reads(api, target.endpoint)
         assert again.already_released and published.tag == "v1.0"
 
         port = free_port()
@@ -164,6 +187,9 @@ def main() -> int:
         )
     print(f"  release, all stages: {total:8.2f} s  {total / baseline:.2f}x the baseline")
     print(f"  release server peak RSS {release_server['rss_mb']} MB")
+    print("  reads of the released repository (the emulator):")
+    for name, seconds in reads.items():
+        print(f"    {name}: {seconds:.2f} s")
     return 0
 
 
