@@ -107,7 +107,7 @@ class CommitStore:
     """Reads and writes the commit files of every repo under one storage root, with the caches above."""
 
     def __init__(self) -> None:
-        self._headers = _Lru(4096)  # (commits dir, id) -> the parsed file of a delta (small)
+        self._headers = _Lru(1024)  # (commits dir, id) -> a commit file without a snapshot's files (small)
         self._trees = _Lru(CACHED_TREES)  # (commits dir, id) -> its tree, sorted by path
         self._derived = _Lru(CACHED_TREES * 2)  # (kind, commits dir, id, ...) -> index, folder oids, listing
 
