@@ -12,8 +12,8 @@ Generates ``--files`` text files of about 500 bytes in folders of 1,000 (the Hub
 The baseline is ``HfApi.upload_folder`` of the same staged tree to a fresh ``hub serve`` subprocess (the
 client hashes every file, then one commit; that server's commit limit is raised so it accepts the one
 commit, as the Hub does when the upload does not time out). Each stage is reported as a ratio of the
-baseline; so is the whole release. Peak resident memory: this process after each stage (``ru_maxrss``),
-and each server's (``wait4``).
+baseline; so is the whole release. Peak resident memory (VmHWM): this process's during each stage (reset
+before it), and each server's.
 
     python benchmarks/bench_large_release.py [--files 10000]      # nox -s bench runs the default
     python benchmarks/bench_large_release.py --files 100000        # the issue's scale: 20+ minutes
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import resource
 import socket
 import subprocess
 import sys
@@ -74,9 +73,9 @@ def hub_serve(storage: Path, port: int, extra: Sequence[str] = ()) -> Iterator[d
                 time.sleep(0.05)
         yield peak
     finally:
+        peak["rss_mb"] = peak_mb(process.pid)  # VmHWM: wait4's ru_maxrss would count this process's, from fork
         process.terminate()
-        _, _, usage = os.wait4(process.pid, 0)
-        peak["rss_mb"] = usage.ru_maxrss // 1024
+        process.wait(timeout=60)
 
 
 def time_reads(api: HfApi, endpoint: str) -> dict[str, float]:
@@ -113,8 +112,18 @@ def upload_folder(storage: Path, folder: Path, files: int) -> tuple[float, int]:
     return seconds, server["rss_mb"]
 
 
-def rss_mb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+def peak_mb(pid: int | str = "self") -> int:
+    """The peak resident memory (VmHWM) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def reset_peak() -> None:
+    """Start this process's VmHWM again from its current size (Linux: ``clear_refs`` 5), so each stage has its own."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def main() -> int:
@@ -141,14 +150,17 @@ def main() -> int:
         times: dict[str, float] = {}
         peaks: dict[str, int] = {}
 
+        reset_peak()
         start = time.perf_counter()
         manifest = build_manifest(data)
-        times["checksum"], peaks["checksum"] = time.perf_counter() - start, rss_mb()
+        times["checksum"], peaks["checksum"] = time.perf_counter() - start, peak_mb()
 
+        reset_peak()
         start = time.perf_counter()
         check_gate(run_gate([(e.path, data / e.path) for e in manifest.entries], GateConfig()))
-        times["gate"], peaks["gate"] = time.perf_counter() - start, rss_mb()
+        times["gate"], peaks["gate"] = time.perf_counter() - start, peak_mb()
 
+        reset_peak()
         start = time.perf_counter()
         plan = plan_stage(
             dest=root / "dist" / "bench-1.0",
@@ -162,7 +174,7 @@ def main() -> int:
             source=SourceInfo(None, None),
         )
         apply_stages([plan])
-        times["stage"], peaks["stage"] = time.perf_counter() - start, rss_mb()
+        times["stage"], peaks["stage"] = time.perf_counter() - start, peak_mb()
         # The baseline runs before and after the release: on a shared machine the disk's fsync latency,
         # which dominates both, drifts; the ratios are against the mean of the two.
         staged_files = sum(1 for p in plan.dest.rglob("*") if p.is_file())
@@ -171,12 +183,14 @@ def main() -> int:
         port = free_port()
         with hub_serve(root / "hub-release", port) as release_server:
             target = PublishTarget(f"http://127.0.0.1:{port}", "bench/dataset", "dataset", TOKEN)
+            reset_peak()
             start = time.perf_counter()
             published = publish_release(plan.dest, plan.manifest, target)
-            times["publish"], peaks["publish"] = time.perf_counter() - start, rss_mb()
+            times["publish"], peaks["publish"] = time.perf_counter() - start, peak_mb()
+            reset_peak()
             start = time.perf_counter()
             again = publish_release(plan.dest, plan.manifest, target)
-            times["verify"], peaks["verify"] = time.perf_counter() - start, rss_mb()
+            times["verify"], peaks["verify"] = time.perf_counter() - start, peak_mb()
             api = HfApi(endpoint=target.endpoint, token=TOKEN)
             repo: dict[str, str] = {"repo_id": "bench/dataset", "repo_type": "dataset"}
             pulls = api.list_repo_refs(**repo, include_pull_requests=True).pull_requests
@@ -202,7 +216,7 @@ def main() -> int:
         per_file = seconds / args.files * 1e6
         print(
             f"  {name:<8} {seconds:8.2f} s  {seconds / baseline:5.2f}x the baseline  {per_file:7.1f} us/file"
-            f"  peak RSS so far {peaks[name]} MB"
+            f"  peak RSS {peaks[name]} MB"
         )
     print(f"  release, all stages: {total:8.2f} s  {total / baseline:.2f}x the baseline")
     print(f"  release server peak RSS {release_server['rss_mb']} MB")
