@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from release.progress import in_github_actions
 from release.redaction import redact
 from release.workflow.outcomes import (
     AlreadyReleased,
@@ -80,11 +81,6 @@ class Summarised(Protocol):
 
     @property
     def exit_code(self) -> int: ...
-
-
-def in_github_actions(env: Mapping[str, str]) -> bool:
-    """GitHub sets ``GITHUB_ACTIONS=true`` in every step: its log is not a terminal, so no progress bars."""
-    return env.get("GITHUB_ACTIONS") == "true"
 
 
 def render_summary(

@@ -26,14 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from release import __version__
-from release.ci import ActionsRun, append_summary, in_github_actions, render_summary
-from release.config import Config, load_config
 from release.errors import ReleaseError, UsageError
-from release.progress import Bars, LogLines, progress_for
+from release.progress import Bars, LogLines, in_github_actions, progress_for
 from release.redaction import RedactingFilter, redact, secrets_of
 from release.workflow.report import Report
 
 if TYPE_CHECKING:
+    from release.config import Config
     from release.signing import TrustPolicy
 
 
@@ -185,6 +184,7 @@ def _init(args: argparse.Namespace) -> Report:
 
 
 def _hub_serve(args: argparse.Namespace) -> Report:
+    from release.hub.repo import CommitLimits
     from release.workflow.serve import ServeOptions, serve_hub
 
     tokens, faults = tuple(args.token), tuple(args.fault)
@@ -194,12 +194,15 @@ def _hub_serve(args: argparse.Namespace) -> Report:
     if args.backlog is not None:
         options = replace(options, backlog=args.backlog)
     parts = {"multipart_threshold": args.multipart_threshold, "multipart_chunk_size": args.multipart_chunk_size}
-    return serve_hub(replace(options, storage_port=args.storage_port, **parts))
+    limits = CommitLimits(args.max_commit_operations, args.max_folder_entries)
+    return serve_hub(replace(options, storage_port=args.storage_port, limits=limits, **parts))
 
 
 def _config(args: argparse.Namespace) -> Config:
     """The configuration, with ``--endpoint`` (publish, release, reproduce) in place of its endpoint:
     the card's links and everything else then name the Hub the release goes to."""
+    from release.config import load_config  # not for `checksum PATH`: tomllib, packaging, the schema
+
     config = load_config(Path(args.config) if args.config else None)
     endpoint = getattr(args, "endpoint", None)
     config = replace(config, endpoint=endpoint.rstrip("/")) if endpoint else config
@@ -253,6 +256,10 @@ def _report_error(args: argparse.Namespace, kind: str, message: str, code: int) 
 
 def _summarise_for_ci(args: argparse.Namespace, report: Report | None, error: tuple[str, str] | None) -> None:
     """Under GitHub Actions, append what the command did to $GITHUB_STEP_SUMMARY (never a token)."""
+    if not in_github_actions(os.environ):
+        return
+    from release.ci import ActionsRun, append_summary, render_summary  # only under GitHub Actions
+
     run = ActionsRun.from_env(os.environ)
     if run is None or run.summary_path is None or args.command == "hub":
         return
@@ -545,6 +552,30 @@ def _hub_options(hub: argparse.ArgumentParser, common: argparse.ArgumentParser) 
     serve.add_argument(
         "--multipart-chunk-size", metavar="BYTES", help="the size of those parts, e.g. 4MiB (default: as the Hub, 5GiB)"
     )
+    serve.add_argument(
+        "--max-commit-operations",
+        type=_at_least_one,
+        default=100,
+        metavar="N",
+        help="refuse commits of more than N operations (default 100, the Hub's guidance)",
+    )
+    serve.add_argument(
+        "--max-folder-entries",
+        type=_at_least_one,
+        default=10_000,
+        metavar="N",
+        help="refuse commits that leave more than N entries in one folder (default 10000, the Hub's limit)",
+    )
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 _Options = Callable[[argparse.ArgumentParser, argparse.ArgumentParser], None]

@@ -150,6 +150,7 @@ class Config:
     card: CardConfig
     gate: GateSettings = GateSettings()
     create_pr: bool = False  # [publish] create_pr: the release goes to a pull request, not the branch
+    max_commit_operations: int = 100  # [publish]: larger releases commit in chunks to a pull request, then merge
     verify: VerifyConfig | None = None
     sign: SignSpec | None = None  # [sign]: stage signs the release (release.signing)
     trust: TrustPolicy = field(default_factory=TrustPolicy)  # [trust]: what reproduce and verify require of a signature
@@ -270,6 +271,7 @@ def parse_config(
         card=_card_config(data, build_dir, resolve, path),
         gate=_gate_settings(data.get("gate", {})),
         create_pr=data.get("publish", {}).get("create_pr", False),
+        max_commit_operations=data.get("publish", {}).get("max_commit_operations", 100),
         verify=_verify_config(data.get("verify"), path),
         sign=_sign_spec(data.get("sign"), resolve),
         trust=_trust_policy(data.get("trust", {}), resolve),

@@ -34,6 +34,9 @@ MR401 secret                     error    a token, key, password or private key 
                                           (UTF-8 or UTF-16) or in a safetensors ``__metadata__``
 MR501 file-too-large             error    above the Hub's per-file limit (``max_file_size``)
 MR502 file-large                 warning  above ``warn_size``: shard it
+MR503 repo-many-files            warning  a repository of more than 100,000 files (the Hub's advice)
+MR504 folder-many-entries        warning  a folder of more than 10,000 entries, files and folders
+                                          (the Hub's advice; it rejects such a commit)
 MR601 gguf-header                error    no GGUF magic, a version llama.cpp does not read, a
                                           header or tensor table cut short or malformed
 MR602 gguf-tensor                error    a tensor of unknown type, misaligned, named twice, or
@@ -75,10 +78,12 @@ a trigger.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import fnmatch
 import importlib.metadata
 import logging
+import os
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -118,7 +123,7 @@ from release.errors import ConfigError, Finding, Severity, UnsafeArtifactError, 
 from release.formats.gguf import check_gguf
 from release.formats.keras import check_keras_h5, check_keras_zip
 from release.formats.onnx import check_onnx
-from release.formats.sniff import FileKind, sniff
+from release.formats.sniff import FileKind, sniff, sniff_bytes
 from release.formats.text import blank_controls, text_encoding
 from release.sizes import format_size
 
@@ -133,10 +138,17 @@ log = logging.getLogger(__name__)
 HUB_MAX_FILE_SIZE = 50 * 10**9
 #: The same page recommends "splitting them into chunks of around 5GB each".
 DEFAULT_WARN_SIZE = 5 * 10**9
+#: The same page's table: "Files per repo <100k: merge data into fewer files" and "Entries per folder
+#: <10k: use subdirectories in repo". The Hub rejects a commit that leaves more than 10,000 files in a
+#: directory ("Your push was rejected because it contains too many files per directory").
+HUB_MAX_REPO_FILES = 100_000
+HUB_MAX_FOLDER_ENTRIES = 10_000
 
 __all__ = [
     "DEFAULT_WARN_SIZE",
     "HUB_MAX_FILE_SIZE",
+    "HUB_MAX_FOLDER_ENTRIES",
+    "HUB_MAX_REPO_FILES",
     "Finding",
     "GateConfig",
     "Severity",
@@ -156,6 +168,8 @@ class GateConfig:
     max_file_size: int = HUB_MAX_FILE_SIZE  # above this, the file is refused
     # Release paths not secret-scanned: fnmatch patterns, where "*" also crosses folders ("data/*").
     secret_exclude: tuple[str, ...] = ()
+    max_repo_files: int = HUB_MAX_REPO_FILES  # above this, a warning recommends fewer, larger files
+    max_folder_entries: int = HUB_MAX_FOLDER_ENTRIES  # above this, a warning recommends subfolders
 
     def __post_init__(self) -> None:
         for path, reason in self.allow_pickles.items():
@@ -177,10 +191,12 @@ def run_gate(files: Sequence[tuple[str, Path]], config: GateConfig) -> list[Find
     scan = _Scan(config, _SecretScanner.create())
     for release_path, path in ordered:
         scan.check_file(release_path, path)
+    scan.flush_texts()
     scan.check_indexes()
     scan.check_onnx(dict(ordered))
     present = {release_path for release_path, _ in ordered}
     findings = scan.findings + _unused_allowances(config, scan.allowed_used, present)
+    findings += check_hub_layout(present, config.max_repo_files, config.max_folder_entries)
     result = _limit(sorted(findings, key=_sort_key))
     errors = sum(1 for f in result if f.severity == "error")
     log.info(
@@ -205,6 +221,8 @@ class _Scan:
         self.onnx: list[tuple[str, Path]] = []  # ONNX models, checked against the release's files
         self.allowed_used: set[str] = set()  # allow_pickles entries that covered a dangerous pickle or Lambda
         self.scanned_text = 0
+        self.texts: list[tuple[str, str]] = []  # small text files read whole, scanned together (flush_texts)
+        self.text_chars = 0
 
     def check_file(self, release_path: str, path: Path) -> None:
         """Size, then by kind: safetensors header, pickle opcodes, or secrets in text."""
@@ -222,9 +240,16 @@ class _Scan:
                 self._scan_metadata(release_path, header.metadata)
             return
         try:
-            kind = sniff(release_path, path)
+            data = path.read_bytes() if size <= _SMALL_FILE_BYTES else None  # one read serves sniff and scan
+            known = sniff_bytes(release_path, data) if data is not None else None
+            kind = known or sniff(release_path, path)
         except OSError as exc:
             self.findings.append(unreadable(release_path, exc))
+            return
+        if data is not None and kind == "other":
+            if is_shard_index(release_path):
+                self.indexes.append((release_path, path))
+            self._add_text(release_path, data)
             return
         if kind == "onnx":
             self.onnx.append((release_path, path))  # checked once every file of the release is known
@@ -261,6 +286,26 @@ class _Scan:
         if hits is not None:
             self.scanned_text += 1
             self.findings += [_secret_finding(release_path, line, kinds) for line, kinds in sorted(hits.items())]
+
+    def _add_text(self, release_path: str, data: bytes) -> None:
+        """A small file read whole: decoded as :meth:`_SecretScanner.scan_file` would, and kept for one scan of many."""
+        if any(fnmatch.fnmatchcase(release_path, pattern) for pattern in self.config.secret_exclude):
+            return
+        encoding = text_encoding(data[:_SNIFF_BYTES])
+        if encoding is None:
+            return  # binary: not text to scan
+        text = blank_controls(codecs.getincrementaldecoder(encoding)(errors="replace").decode(data, final=True))
+        self.scanned_text += 1
+        self.texts.append((release_path, text))
+        self.text_chars += len(text)
+        if self.text_chars >= _BATCH_CHARS:
+            self.flush_texts()
+
+    def flush_texts(self) -> None:
+        """Scan the small text files kept so far, together (:meth:`_SecretScanner.scan_texts`)."""
+        for release_path, hits in self.scanner.scan_texts(self.texts).items():
+            self.findings += [_secret_finding(release_path, line, kinds) for line, kinds in sorted(hits.items())]
+        self.texts, self.text_chars = [], 0
 
     def _scan_metadata(self, release_path: str, metadata: Mapping[str, str]) -> None:
         """The text of a safetensors file: its ``__metadata__``, each entry read as ``key = "value"``."""
@@ -307,6 +352,56 @@ def _unused_allowances(config: GateConfig, used: set[str], present: set[str]) ->
     ]
 
 
+def check_hub_layout(
+    paths: Iterable[str], max_files: int = HUB_MAX_REPO_FILES, max_entries: int = HUB_MAX_FOLDER_ENTRIES
+) -> list[Finding]:
+    """Warnings for a repository tree (its release paths) past the Hub's advice on file and folder counts. Pure.
+
+    One MR503 for the tree when it holds more than ``max_files`` files; one MR504 for each folder
+    holding more than ``max_entries`` entries (its files and subfolders; the root is ``/``).
+    """
+    entries: dict[str, set[str]] = {}
+    count = 0
+    for path in paths:
+        count += 1
+        folder, _, name = path.rpartition("/")
+        while True:
+            known = folder in entries
+            entries.setdefault(folder, set()).add(name)
+            if known or not folder:
+                break
+            folder, _, name = folder.rpartition("/")
+    findings = []
+    if count > max_files:
+        findings.append(
+            Finding(
+                "MR503 repo-many-files",
+                "warning",
+                "/",
+                f"{count:,} files",
+                f"the release holds {count:,} files; the Hub recommends fewer than {max_files:,} per repository "
+                "(listings, downloads and the web view slow down with every file)",
+                "merge the data into fewer, larger files: Parquet files, or WebDataset .tar shards of many samples",
+            )
+        )
+    for folder, names in sorted(entries.items()):
+        if len(names) > max_entries:
+            where = f"{folder}/" if folder else "/"
+            findings.append(
+                Finding(
+                    "MR504 folder-many-entries",
+                    "warning",
+                    where,
+                    f"{len(names):,} entries",
+                    f"the folder {where} holds {len(names):,} entries; the Hub rejects a commit that leaves "
+                    f"more than {max_entries:,} in one folder",
+                    "spread its files over subfolders of fewer entries each (e.g. data/0000/ ... data/0099/), "
+                    "or shard them into fewer files (Parquet, WebDataset .tar)",
+                )
+            )
+    return findings
+
+
 def check_gate(findings: Iterable[Finding]) -> None:
     """Raise :class:`UnsafeArtifactError` listing every error finding (code, file, place, message, fix)."""
     collected = list(findings)
@@ -343,13 +438,18 @@ def collect_gate_files(paths: Sequence[Path], base: Path) -> list[tuple[str, Pat
     as in :func:`release.checksum.collect_files`.
     """
     found: dict[str, Path] = {}
+    resolved_base = base.resolve()
     for given in paths:
         absolute = given if given.is_absolute() else base / given
         if absolute.is_dir():
-            for _, path in collect_files(absolute):
-                found[_gate_path(path, base)] = path
+            # The folder is resolved once: below it, only a symlinked file resolves elsewhere (folders
+            # are not followed), so each other file's release path is the folder's joined with its own.
+            folder = _gate_path(absolute, resolved_base)
+            folder = "" if folder == "." else f"{folder}/"
+            for relative, path in collect_files(absolute):
+                found[_gate_path(path, resolved_base) if os.path.islink(path) else folder + relative] = path
         elif absolute.is_file():
-            found[_gate_path(absolute, base)] = absolute
+            found[_gate_path(absolute, resolved_base)] = absolute
         else:
             raise UsageError(f"{given}: no such file or folder")
     return sorted(found.items())
@@ -482,6 +582,9 @@ _ANCHORS: Mapping[str, tuple[bool, str]] = {
 }
 _SNIFF_BYTES = 8000
 _CHUNK_BYTES = 4 << 20
+#: Files up to this size are read once, whole, and secret-scanned together, about this many characters at a time.
+_SMALL_FILE_BYTES = 64 << 10
+_BATCH_CHARS = 1 << 20
 _LONG_LINE_OVERLAP = 4096
 _LONG_LINE = 4096  # longer lines are analysed in windows around their trigger matches
 _WINDOW = 1024
@@ -501,9 +604,11 @@ class _Detector:
     # Per trigger, strings one of which every match contains (None: not known). A chunk holding none
     # of them cannot match, and `in` runs at GB/s where each regex crawls at ~40 MB/s.
     literals: tuple[tuple[str, ...] | None, ...] = field(init=False)
+    ignore_case: tuple[bool, ...] = field(init=False)  # per trigger (flags are an enum: slow to test per file)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "literals", tuple(_required_literals(t) for t in self.triggers))
+        object.__setattr__(self, "ignore_case", tuple(bool(t.flags & re.IGNORECASE) for t in self.triggers))
 
 
 def _required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
@@ -614,6 +719,30 @@ class _SecretScanner:
                 if not block:
                     return found
 
+    def scan_texts(self, texts: Sequence[tuple[str, str]]) -> dict[str, dict[int, set[str]]]:
+        """{release path: what :meth:`scan_file` finds} for many small decoded texts, scanned together.
+
+        The detectors' triggers run once over the texts joined by newlines; only a text with a line a
+        trigger touches is then scanned alone, exactly as :meth:`scan_file` scans it. A trigger that
+        matches in a text alone matches in the joined texts too (a newline stands where each text
+        begins and ends), so nothing is missed; most files of a dataset hold no trigger at all and
+        cost no work of their own.
+        """
+        if not texts:
+            return {}
+        starts, offset = [], 0
+        for _, text in texts:
+            starts.append(offset)
+            offset += len(text) + 1
+        joined = "\n".join(text for _, text in texts)
+        touched = sorted({bisect.bisect_right(starts, line) - 1 for line in self._candidate_lines(joined)})
+        found = {}
+        for index in touched:
+            release_path, text = texts[index]
+            if hits := self._scan_chunk(release_path, text, 1, ""):
+                found[release_path] = hits
+        return found
+
     def scan_text(self, release_path: str, text: str) -> dict[int, set[str]]:
         """{line number: kinds of secret} for text held in memory (a header's metadata)."""
         return self._scan_chunk(release_path, blank_controls(text), 1, "")
@@ -657,8 +786,10 @@ class _SecretScanner:
                 text = folded
             triggers = tuple(
                 trigger
-                for trigger, literals in zip(detector.triggers, detector.literals, strict=True)
-                if holds.any_of(literals, folded=detector.folded, ignore_case=bool(trigger.flags & re.IGNORECASE))
+                for trigger, literals, ignore_case in zip(
+                    detector.triggers, detector.literals, detector.ignore_case, strict=True
+                )
+                if holds.any_of(literals, folded=detector.folded, ignore_case=ignore_case)
             )
             if detector.folded and len(text) != len(chunk):  # "ß" became "ss": offsets differ, go line by line
                 spans += [(b, e, index) for b, e in _folded_line_spans(chunk, triggers)] if triggers else []
@@ -781,10 +912,10 @@ def _read_index(path: Path) -> bytes:
         return handle.read(100_000_001)
 
 
-def _gate_path(path: Path, base: Path) -> str:
+def _gate_path(path: Path, resolved_base: Path) -> str:
     resolved = path.resolve()
     try:
-        return resolved.relative_to(base.resolve()).as_posix()
+        return resolved.relative_to(resolved_base).as_posix()
     except ValueError:
         return resolved.as_posix()
 

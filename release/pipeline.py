@@ -161,6 +161,7 @@ class StagedRelease:
     plan: StagePlan
     card: Card
     datasets: tuple[DatasetRelease, ...] = ()
+    gate_warnings: tuple[str, ...] = ()  # the safety gate's warnings over the built trees, once staged
 
     @property
     def plans(self) -> tuple[StagePlan, ...]:
@@ -168,8 +169,8 @@ class StagedRelease:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """The cards' warnings: each dataset's, then the model's."""
-        return (*(w for d in self.datasets for w in d.card.warnings), *self.card.warnings)
+        """The cards' warnings (each dataset's, then the model's), then the safety gate's, tree by tree."""
+        return (*(w for d in self.datasets for w in d.card.warnings), *self.card.warnings, *self.gate_warnings)
 
 
 def plan_release(config: Config, progress: Progress | None = None) -> StagedRelease:
@@ -223,11 +224,13 @@ def apply_release(config: Config, staged: StagedRelease, *, scratch: Path | None
     else:
         staged = _moved_to(staged, config.stage_dir, scratch)
         link = "symbolic"
-    apply_stages(
-        staged.plans,
-        inspect=lambda plan, built: _gate_and_sign(config, plan, built, sign=scratch is None),
-        link=link,
-    )
+    gate_warnings: list[str] = []
+
+    def inspect(plan: StagePlan, built: Path) -> None:
+        gate_warnings.extend(_gate_and_sign(config, plan, built, sign=scratch is None))
+
+    apply_stages(staged.plans, inspect=inspect, link=link)
+    staged = replace(staged, gate_warnings=tuple(gate_warnings))
     if scratch is None:
         cache = staged.checksums.cache
         cache.after_link(f.origin for plan in staged.plans for f in plan.files if isinstance(f.origin, Path))
@@ -291,16 +294,18 @@ def plan_release_tree(config: Config, checksums: Checksums, card: Card, source: 
     return plan
 
 
-def _gate_and_sign(config: Config, plan: StagePlan, built: Path, *, sign: bool) -> None:
+def _gate_and_sign(config: Config, plan: StagePlan, built: Path, *, sign: bool) -> list[str]:
     """The safety gate over a built tree; then, for a signed release ([sign]), its signature over every file.
 
-    A dry run (``sign`` false: its tree is symbolic links) signs nothing: Sigstore would ask for an identity.
+    Returns the gate's warnings, each naming the repository. A dry run (``sign`` false: its tree is
+    symbolic links) signs nothing: Sigstore would ask for an identity.
     """
-    run_safety_gate(config, [(f.path, built / f.path) for f in plan.files])
+    findings = run_safety_gate(config, [(f.path, built / f.path) for f in plan.files])
     if sign and config.sign is not None and plan.manifest.signature is not None:
         from release.signing import sign_tree
 
         sign_tree(built, config.sign)
+    return [f"{plan.manifest.repo_id}: {format_finding(f)}" for f in findings if f.severity == "warning"]
 
 
 def _moved_to(staged: StagedRelease, stage_dir: Path, scratch: Path) -> StagedRelease:

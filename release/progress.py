@@ -7,10 +7,16 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 from release.sizes import format_size
+
+
+def in_github_actions(env: Mapping[str, str]) -> bool:
+    """GitHub sets ``GITHUB_ACTIONS=true`` in every step: its log is not a terminal, so no progress bars."""
+    return env.get("GITHUB_ACTIONS") == "true"
+
 
 #: Work smaller than this finishes before a bar would be worth drawing.
 MIN_TOTAL = 64 << 20

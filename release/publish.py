@@ -1,5 +1,8 @@
 """Publishing a staged release to the Hub as one commit, verified, then tagged ``v<version>``.
 
+A release larger than ``max_commit_operations`` goes through chunked commits to a pull request merged at
+once (:mod:`release.publish_chunks`); everything else here applies to it alike.
+
 The client, its error mapping and the protocol (LFS, never Xet: every file is sent with a sha256 the
 server checks) come from :mod:`release.hub_client`. The steps of :func:`publish_release`: read the
 previous release to write the notes, plan the commit against the branch head, commit (planning
@@ -29,6 +32,7 @@ from release.notes import (
     previous_version,
     render_notes,
 )
+from release.publish_chunks import commit_in_chunks, needs_chunks
 from release.repo_paths import check_repo_paths
 from release.signing import SIGNATURE_PATH, SignSpec
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
@@ -56,6 +60,7 @@ class PublishTarget:
     branch: str = "main"
     create_pr: bool = False  # commit to a pull request against ``branch``; tag only once it is merged
     sign: SignSpec | None = None  # [sign]: a signed release is signed again over its final bytes (notes included)
+    max_commit_operations: int = 100  # [publish]: above this, commits in chunks to a pull request, then merges
 
 
 @dataclass(frozen=True)
@@ -246,6 +251,9 @@ def _commit_release(
             len(plan.unchanged),
             len(plan.delete),
         )
+        if needs_chunks(plan, target.max_commit_operations):
+            description = _commit_description(plan, release)
+            return _Committed(plan, *commit_in_chunks(api, target, staged_dir, plan, release, description))
         try:
             return _Committed(plan, *_commit(api, target, staged_dir, plan, release))
         except HfHubHTTPError as exc:
@@ -261,7 +269,7 @@ def _commit_release(
 
 
 def _verify_commit(api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release, commit: str) -> None:
-    problems = compare_tree(release.entries, _remote_tree(api, target, commit), staged_dir)
+    problems = compare_tree(release.entries, remote_tree(api, target, commit), staged_dir)
     if problems:
         raise PublishError(
             f"commit {commit} on {target.repo_id} does not match the release; it was NOT tagged:\n  - "
@@ -337,7 +345,7 @@ def preview_publish(staged_dir: Path, manifest: ReleaseManifest, target: Publish
             return PublishPreview(target.repo_id, target.endpoint, tag, False, None, (), plan, notes, kind)
         existing = _tag_commit(api, target, tag)
         if existing is not None:
-            entries, remote = _unsigned(release, _remote_tree(api, target, existing))
+            entries, remote = _unsigned(release, remote_tree(api, target, existing))
             found = compare_tree(entries, remote, staged_dir, release.pending)
             differences = _provenance_only(api, target, existing, release.manifest, found)
             return PublishPreview(target.repo_id, target.endpoint, tag, True, existing, differences, None, notes, kind)
@@ -605,12 +613,12 @@ def _plan(
     staged_dir: Path,
     pending: Mapping[str, bytes] | None = None,
 ) -> PublishPlan:
-    head = _branch_head(api, target)
-    remote = _remote_tree(api, target, head) if head else {}
-    return plan_publish(entries, remote, head, _local_blob_ids(entries, remote, staged_dir, pending))
+    head = branch_head(api, target)
+    remote = remote_tree(api, target, head) if head else {}
+    return plan_publish(entries, remote, head, local_blob_ids(entries, remote, staged_dir, pending))
 
 
-def _local_blob_ids(
+def local_blob_ids(
     entries: Mapping[str, ManifestEntry],
     remote: Mapping[str, RemoteFile],
     staged_dir: Path,
@@ -708,7 +716,7 @@ def _tag_commit(api: HfApi, target: PublishTarget, tag: str) -> str | None:
     return next((t.target_commit for t in refs.tags if t.name == tag), None)
 
 
-def _branch_head(api: HfApi, target: PublishTarget) -> str | None:
+def branch_head(api: HfApi, target: PublishTarget) -> str | None:
     from huggingface_hub.errors import RevisionNotFoundError
 
     try:
@@ -717,7 +725,7 @@ def _branch_head(api: HfApi, target: PublishTarget) -> str | None:
         return None
 
 
-def _remote_tree(api: HfApi, target: PublishTarget, revision: str) -> dict[str, RemoteFile]:
+def remote_tree(api: HfApi, target: PublishTarget, revision: str) -> dict[str, RemoteFile]:
     from huggingface_hub.hf_api import RepoFile
 
     tree: dict[str, RemoteFile] = {}
@@ -741,7 +749,7 @@ def _commit(
     """
     from huggingface_hub import CommitOperationDelete
 
-    additions = [_addition(staged_dir, entry, release.pending) for entry in plan.add]
+    additions = [addition(staged_dir, entry, release.pending) for entry in plan.add]
     operations: list[CommitOperationAdd | CommitOperationDelete] = list(additions)
     operations += [CommitOperationDelete(path_in_repo=p) for p in plan.delete]
     if not operations:
@@ -782,15 +790,15 @@ def _commit_description(plan: PublishPlan, release: _Release) -> str:
 _REHASH_BELOW = 10 * 1024 * 1024
 
 
-def _addition(staged_dir: Path, entry: ManifestEntry, pending: Mapping[str, bytes] | None = None) -> CommitOperationAdd:
+def addition(staged_dir: Path, entry: ManifestEntry, pending: Mapping[str, bytes] | None = None) -> CommitOperationAdd:
     """An upload of one staged file that reuses the manifest's sha256: the client never hashes it again."""
     from huggingface_hub import CommitOperationAdd
 
     if pending and entry.path in pending:  # made in memory from the entry itself: nothing can have changed
         return CommitOperationAdd(path_in_repo=entry.path, path_or_fileobj=pending[entry.path])
     path = staged_dir / entry.path
-    addition = CommitOperationAdd(path_in_repo=entry.path, path_or_fileobj=path)  # reads 512 bytes
-    changed = addition.upload_info.size != entry.size
+    operation = CommitOperationAdd(path_in_repo=entry.path, path_or_fileobj=path)  # reads 512 bytes
+    changed = operation.upload_info.size != entry.size
     if not changed and entry.size < _REHASH_BELOW:
         changed = hash_file(path)[1] != entry.sha256
     if changed:
@@ -799,15 +807,15 @@ def _addition(staged_dir: Path, entry: ManifestEntry, pending: Mapping[str, byte
             f"{path} no longer matches the release manifest (it changed after staging); "
             "nothing was uploaded: run the release again"
         )
-    addition.upload_info.sha256 = bytes.fromhex(entry.sha256)
-    return addition
+    operation.upload_info.sha256 = bytes.fromhex(entry.sha256)
+    return operation
 
 
 def _already_released(
     api: HfApi, target: PublishTarget, staged_dir: Path, release: _Release, commit: str
 ) -> PublishResult:
     """The release, already released at ``commit`` (where its tag points); refused when that tree differs."""
-    entries, remote = _unsigned(release, _remote_tree(api, target, commit))
+    entries, remote = _unsigned(release, remote_tree(api, target, commit))
     found = compare_tree(entries, remote, staged_dir, release.pending)
     problems = _provenance_only(api, target, commit, release.manifest, found)
     if problems:
@@ -827,10 +835,10 @@ def _restore_tagged_tree(api: HfApi, target: PublishTarget, ours: str, tagged: s
     from huggingface_hub.errors import HfHubHTTPError
 
     branch = target.branch
-    head = _branch_head(api, target)
+    head = branch_head(api, target)
     if head != ours:
         return f"The branch {branch} moved on after this run's commit {ours} (it is at {head}): it was left as it is."
-    theirs, mine = _remote_tree(api, target, tagged), _remote_tree(api, target, ours)
+    theirs, mine = remote_tree(api, target, tagged), remote_tree(api, target, ours)
     operations: list[CommitOperationCopy | CommitOperationDelete] = [
         CommitOperationCopy(src_path_in_repo=path, path_in_repo=path, src_revision=tagged)
         for path, file in sorted(theirs.items())
@@ -860,7 +868,7 @@ def _restore_tagged_tree(api: HfApi, target: PublishTarget, ours: str, tagged: s
             f"Restoring {branch} to the tree of {tag} failed (HTTP {status}): the branch still holds this run's "
             f"commit {ours}, a complete tree that is not {tag}; restore it, or publish a new version"
         )
-    if _remote_tree(api, target, str(info.oid)) != theirs:
+    if remote_tree(api, target, str(info.oid)) != theirs:
         return f"Restoring {branch} to the tree of {tag} (commit {info.oid}) did not give the tagged tree: check it."
     return f"This run's commit {ours} was undone: {branch} holds the tree of {tag} again (commit {info.oid})."
 

@@ -220,3 +220,14 @@ def test_a_ci_tag_that_disagrees_stops_the_cli_with_exit_2(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "ConfigError" in result.stderr and "releases '0.2'" in result.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_publish_max_commit_operations_defaults_to_the_hubs_guidance_and_must_be_positive(tmp_path: Path) -> None:
+    assert parse_config(MINIMAL, tmp_path / "release.toml").max_commit_operations == 100
+    table = {**MINIMAL, "publish": {"max_commit_operations": 25}}
+    assert parse_config(table, tmp_path / "release.toml").max_commit_operations == 25
+    for bad in (0, "many"):
+        with pytest.raises(ConfigError) as error:
+            parse_config({**MINIMAL, "publish": {"max_commit_operations": bad}}, tmp_path / "release.toml")
+        message = str(error.value)
+        assert "publish.max_commit_operations" in message and str(tmp_path / "release.toml") in message

@@ -19,10 +19,20 @@ from typing import Any
 
 import numpy as np
 import pytest
+from project import copy_example, run_cli
 from safetensors.numpy import save_file
 
 from release.errors import ConfigError, UnsafeArtifactError
-from release.gate import HUB_MAX_FILE_SIZE, Finding, GateConfig, check_gate, collect_gate_files, run_gate
+from release.gate import (
+    HUB_MAX_FILE_SIZE,
+    HUB_MAX_FOLDER_ENTRIES,
+    Finding,
+    GateConfig,
+    check_gate,
+    check_hub_layout,
+    collect_gate_files,
+    run_gate,
+)
 
 CODE = re.compile(r"MR\d{3} [a-z]+(?:-[a-z]+)*")
 RNG = random.Random(20240605)
@@ -639,3 +649,72 @@ def test_the_literal_prefilter_never_hides_a_match_of_any_trigger() -> None:
                 )
     unmatched = [name for name, count in matched.items() if count == 0]
     assert len(unmatched) <= len(matched) // 10, unmatched  # the samples did reach (nearly) every trigger
+
+
+# --- the Hub's advice on files and folders ---------------------------------------------------------
+
+
+def test_a_tree_past_the_hubs_file_and_folder_advice_is_warned_with_the_fix(tmp_path: Path) -> None:
+    files = release_tree(tmp_path, {"README.md": "# r\n", "data/a.txt": "a", "data/b.txt": "b", "data/c/d.txt": "d"})
+    findings = run_gate(files, GateConfig(max_repo_files=3, max_folder_entries=2))
+    assert [(f.code, f.severity, f.path, f.where) for f in findings] == [
+        ("MR503 repo-many-files", "warning", "/", "4 files"),
+        ("MR504 folder-many-entries", "warning", "data/", "3 entries"),  # two files and a subfolder
+    ]
+    assert "fewer than 3 per repository" in findings[0].message and "Parquet" in findings[0].fix
+    assert "rejects a commit that leaves more than 2 in one folder" in findings[1].message
+    assert "subfolders" in findings[1].fix
+    check_gate(findings)  # warnings: the release goes on
+    assert run_gate(files, GateConfig(max_repo_files=4, max_folder_entries=3)) == []  # at the advice: silent
+    assert check_hub_layout([f"f{n}" for n in range(3)], 10, 2)[0].path == "/"  # the root is a folder too
+
+
+def test_stage_json_carries_the_gates_warnings_for_a_crowded_folder(tmp_path: Path) -> None:
+    project = copy_example(tmp_path / "project")
+    crowded = project / "example" / "data" / "crowded"
+    crowded.mkdir()
+    for number in range(HUB_MAX_FOLDER_ENTRIES + 1):
+        (crowded / f"{number:05}.csv").write_text(f"{number}\n")
+    result = run_cli("stage", "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    warnings = [w for w in json.loads(result.stdout)["warnings"] if "MR504" in w]
+    assert warnings == [  # the dataset's own repository, then the model's, which ships the data too
+        f"examples/tiny-flowers-data: MR504 folder-many-entries  data/crowded/ ({HUB_MAX_FOLDER_ENTRIES + 1:,} "
+        "entries): the folder data/crowded/ holds 10,001 entries; the Hub rejects a commit that leaves more than "
+        "10,000 in one folder\n    fix: spread its files over subfolders of fewer entries each (e.g. data/0000/ "
+        "... data/0099/), or shard them into fewer files (Parquet, WebDataset .tar)",
+        "examples/tiny-flowers: MR504 folder-many-entries  datasets/tiny-flowers/crowded/ (10,001 "
+        "entries): the folder datasets/tiny-flowers/crowded/ holds 10,001 entries; the Hub rejects a commit that "
+        "leaves more than 10,000 in one folder\n    fix: spread its files over subfolders of fewer entries each "
+        "(e.g. data/0000/ ... data/0099/), or shard them into fewer files (Parquet, WebDataset .tar)",
+    ]
+    assert "MR504 folder-many-entries" in result.stderr  # the text output logs them too
+
+
+def test_small_text_files_scanned_together_find_exactly_what_each_scanned_alone_finds(tmp_path: Path) -> None:
+    """The batched scan of many small files against the scan of each file on its own, over random files."""
+    from release.gate import _SecretScanner  # the reference: one file at a time, as large files are scanned
+
+    chooser = random.Random(20261205)
+    pieces = [
+        "plain words\n",
+        f'token = "{HF_TOKEN}"\n',
+        f"AWS_ACCESS_KEY_ID={AWS_KEY_ID}\n",
+        f"password = '{AWS_SECRET}'",  # no newline: the file's last line
+        "-----BEGIN RSA PRIVATE KEY-----\n" + KEY_BODY[0] + "\n",
+        "export HF_TOKEN=",  # a trigger cut at the end of one file ...
+        f"{HF_TOKEN}\n",  # ... and a value at the start of the next
+        "ß and ǅ fold differently\n",
+        "",
+    ]
+    files = {
+        f"d/{n:03}.{chooser.choice(['txt', 'env', 'py', 'sh'])}": "".join(
+            chooser.choice(pieces) for _ in range(chooser.randrange(0, 5))
+        )
+        for n in range(300)
+    }
+    pairs = release_tree(tmp_path, dict(files))
+    scanner = _SecretScanner.create()
+    alone = {(path, f"line {line}") for path, file in pairs for line in scanner.scan_file(path, file) or {}}
+    together = {(f.path, f.where) for f in run_gate(pairs, GateConfig()) if f.code == "MR401 secret"}
+    assert together == alone and len(alone) > 50  # the same findings, and plenty of them

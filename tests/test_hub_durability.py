@@ -53,7 +53,9 @@ def check_store(root: Path) -> dict[str, dict[str, str]]:
             while commit_id is not None:
                 commit = json.loads((repo_dir / "commits" / f"{commit_id}.json").read_text())
                 assert commit["id"] == commit_id, f"{repo_dir}: {ref} -> {commit_id}"
-                for path, entry in commit["files"].items():
+                if "base" in commit:  # a delta on the tree of another commit, which must be complete too
+                    assert (repo_dir / "commits" / f"{commit['base']}.json").is_file(), f"{repo_dir} {commit_id}"
+                for path, entry in (commit["files"] if "files" in commit else commit["changed"]).items():
                     size = verified.get(entry["sha256"])
                     if size is None:
                         size = verified[entry["sha256"]] = hash_object(root, entry["sha256"])
@@ -120,6 +122,7 @@ class ServeProcess:
         log_path = self.logs / f"serve-{self.starts}.log"
         command = [sys.executable, "-m", "release", "hub", "serve", "--storage", str(self.storage)]
         command += ["--port", str(self.port), "--token", f"alice:{TOKEN}", "--admin-token", ADMIN]
+        command += ["--max-commit-operations", "1000"]  # the 1000-file commit below, ten times the Hub's guidance
         command += [f"--fault={fault}" for fault in faults]
         with log_path.open("wb") as log_file:
             env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

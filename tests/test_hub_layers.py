@@ -1,5 +1,5 @@
-"""The Hub emulator's modules import one way only: repo <- storage, threads, parts, gating <- auth <- calls
-<- discussions, lfs, admin, listing <- app, web <- server.
+"""The Hub emulator's modules import one way only: repo <- commits, threads, parts, gating <- storage <- auth
+<- calls <- discussions, lfs, admin, listing <- app, web <- server.
 
 The sources are parsed, not imported: every import statement counts, wherever it stands (inside a
 function, under ``if TYPE_CHECKING:``), so not even a cycle of type annotations can creep back.
@@ -22,20 +22,21 @@ LAYERS: Mapping[str, int] = {
     "repo": 0,
     "limits": 0,  # bounds on what a request may send; imports none of them
     "faults": 1,  # escapes its answers' X-Error-Message with limits.header_text
-    "storage": 1,
+    "commits": 1,  # commit files: snapshots and deltas, and the caches of built trees
     "threads": 1,  # discussion records and how they change; pure, for the discussions routes
     "parts": 1,  # the parts of multipart LFS uploads on disk
     "gating": 1,  # the access request records of gated repos, which the storage keeps; imports only repo
-    "auth": 2,
-    "calls": 3,  # the parsed request, the error answer and the access helpers, shared by every route module
-    "discussions": 4,
-    "lfs": 4,  # the LFS batch API, uploads (basic and in parts) and signed downloads
-    "admin": 4,  # settings, moves, gating and access requests
-    "listing": 4,  # repo listings, LFS file listings, the access check
-    "app": 5,
-    "web": 5,
-    "server": 6,
-    "__init__": 7,  # the package's public names, from every layer
+    "storage": 2,
+    "auth": 3,
+    "calls": 4,  # the parsed request, the error answer and the access helpers, shared by every route module
+    "discussions": 5,
+    "lfs": 5,  # the LFS batch API, uploads (basic and in parts) and signed downloads
+    "admin": 5,  # settings, moves, gating and access requests
+    "listing": 5,  # repo listings, LFS file listings, the access check
+    "app": 6,
+    "web": 6,
+    "server": 7,
+    "__init__": 8,  # the package's public names, from every layer
 }
 
 

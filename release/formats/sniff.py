@@ -56,7 +56,16 @@ _OLD_PICKLE_OPENERS = frozenset(ord(op.code) for op in pickletools.opcodes if op
 _OLD_PICKLE_PROBE = 64 << 10
 _PICKLE_MEMBERS = (".pkl", ".pickle", ".npy")
 
-__all__ = ["GGUF_MAGIC", "HDF5_MAGIC", "NPY_MAGIC", "ZIP_MAGIC", "FileKind", "is_pickle_header", "sniff"]
+__all__ = [
+    "GGUF_MAGIC",
+    "HDF5_MAGIC",
+    "NPY_MAGIC",
+    "ZIP_MAGIC",
+    "FileKind",
+    "is_pickle_header",
+    "sniff",
+    "sniff_bytes",
+]
 
 
 def sniff(release_path: str, path: Path) -> FileKind:
@@ -80,6 +89,28 @@ def sniff(release_path: str, path: Path) -> FileKind:
     suffix = posixpath.splitext(release_path)[1].lower()
     if suffix == ".gguf":
         return "gguf"  # without the magic: the GGUF check says so
+    if suffix == ".onnx":
+        return "onnx"
+    return "other"
+
+
+def sniff_bytes(release_path: str, data: bytes) -> FileKind | None:
+    """:func:`sniff` for a file already read whole (``data``); None when only the file can tell (a zip, a
+    compressed file), and :func:`sniff` must look."""
+    head = data[:_HEAD_BYTES]
+    if head.startswith(GGUF_MAGIC):
+        return "gguf"
+    if head.startswith(HDF5_MAGIC):
+        return "hdf5"
+    if head.startswith(ZIP_MAGIC) or compression(head) is not None:
+        return None
+    if head.startswith(NPY_MAGIC) or is_pickle_header(head) or is_pickle(release_path):
+        return "pickle"
+    if head[:1] and head[0] in _OLD_PICKLE_OPENERS and _is_old_pickle(data[:_OLD_PICKLE_PROBE]):
+        return "pickle"
+    suffix = posixpath.splitext(release_path)[1].lower()
+    if suffix == ".gguf":
+        return "gguf"
     if suffix == ".onnx":
         return "onnx"
     return "other"

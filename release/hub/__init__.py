@@ -7,6 +7,17 @@ point the client at it with ``HF_ENDPOINT`` and ``HF_HUB_DISABLE_XET=1``.
 from release.hub.auth import DEV_TOKEN, Org, Token, parse_token_option
 from release.hub.calls import PageSizes
 from release.hub.lfs import Multipart
+from release.hub.repo import CommitLimits
 from release.hub.server import HubServer, serve
 
-__all__ = ["DEV_TOKEN", "HubServer", "Multipart", "Org", "PageSizes", "Token", "parse_token_option", "serve"]
+__all__ = [
+    "DEV_TOKEN",
+    "CommitLimits",
+    "HubServer",
+    "Multipart",
+    "Org",
+    "PageSizes",
+    "Token",
+    "parse_token_option",
+    "serve",
+]

@@ -496,14 +496,25 @@ class HubApp:
     def list_tree(self, repo_id: RepoId, revision: str, path: str, call: Call) -> Response:
         self._visible_repo(call, repo_id, follow_moves=True)
         commit = self._storage.resolve(repo_id, revision)
-        entries = list_folder(commit, path, recursive=call.flag("recursive"))
+        recursive = call.flag("recursive")
+        # Built once per commit, folder and depth, then paged through: commits never change.
+        entries, paths = self._storage.derived(
+            repo_id, ("listing", commit.id, path, recursive), lambda: self._listing(repo_id, commit, path, recursive)
+        )
         expand = call.flag("expand")
         size = self._page_sizes.tree_expanded if expand else self._page_sizes.tree
         cursor = call.query.get("cursor", [""])[-1]
-        start = bisect.bisect_right([entry.path for entry in entries], _decode_cursor(cursor)) if cursor else 0
+        start = bisect.bisect_right(paths, _decode_cursor(cursor)) if cursor else 0
         page = entries[start : start + size]
         headers = call.next_link("cursor", _encode_cursor(page[-1].path)) if start + size < len(entries) else {}
         return JSONResponse(self._entries_json(repo_id, commit, page, expand=expand), headers=headers)
+
+    def _listing(
+        self, repo_id: RepoId, commit: Commit, path: str, recursive: bool
+    ) -> tuple[list[TreeEntry | Folder], list[str]]:
+        oids = self._storage.folder_oids(repo_id, commit)
+        entries = list_folder(commit, path, recursive=recursive, oids=oids)
+        return entries, [entry.path for entry in entries]
 
     def paths_info(self, repo_id: RepoId, revision: str, call: Call) -> Response:
         self._visible_repo(call, repo_id)
@@ -512,7 +523,12 @@ class HubApp:
             form = parse_qs(call.body.decode(), keep_blank_values=True)  # form-encoded, not JSON
         except UnicodeDecodeError as exc:
             raise HttpError(400, "The paths-info body is not UTF-8 form data (paths=...&paths=...)") from exc
-        found = [entry for path in form.get("paths", []) if (entry := find_path(commit, path)) is not None]
+        files = commit.files
+
+        def entry_at(path: str) -> TreeEntry | Folder | None:  # a folder's tree id only when a folder is asked for
+            return files.get(path.strip("/")) or find_path(commit, path, self._storage.folder_oids(repo_id, commit))
+
+        found = [entry for path in form.get("paths", []) if (entry := entry_at(path)) is not None]
         expand = form.get("expand", [""])[-1].lower() in ("1", "true")
         return JSONResponse(self._entries_json(repo_id, commit, found, expand=expand))
 

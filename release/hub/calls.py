@@ -25,6 +25,7 @@ from release.hub.limits import header_text, parse_json
 from release.hub.repo import (
     URL_PREFIXES,
     AlreadyExistsError,
+    CommitLimitError,
     ContentMismatchError,
     DiscussionMissingError,
     EntryMissingError,
@@ -47,6 +48,7 @@ _STORAGE_ERRORS: Final[Mapping[type[StorageError], tuple[int, str | None]]] = {
     InvalidInputError: (400, None),
     InvalidPathError: (422, None),
     ContentMismatchError: (400, None),
+    CommitLimitError: (400, None),  # the Hub's status for a push with too many files in a folder
     ObjectMissingError: (400, None),
     RepoMissingError: (404, "RepoNotFound"),
     RevisionMissingError: (404, "RevisionNotFound"),

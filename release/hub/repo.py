@@ -94,6 +94,10 @@ class DiscussionMissingError(StorageError):
     """No discussion or pull request has that number, or no comment of it that id."""
 
 
+class CommitLimitError(StorageError):
+    """A commit over the Hub's limits: too many operations, or too many entries in one folder."""
+
+
 class MergeConflictError(StorageError):
     """A pull request cannot be merged: its branch changed the same paths since the pull request began."""
 
@@ -258,6 +262,121 @@ class CommitResult:
     pull_request: int | None  # the number of the pull request created, with create_pr
 
 
+@dataclass(frozen=True)
+class CommitLimits:
+    """What one commit may do, as the Hub holds it (docs/hub-api.md, Limits): its defaults are the Hub's.
+
+    The Hub recommends commits of at most 100 files through the HTTP API (larger ones risk timeouts) and
+    refuses a push that leaves more than 10,000 entries in one folder.
+    """
+
+    max_operations: int = 100
+    max_folder_entries: int = 10_000
+
+    def __post_init__(self) -> None:
+        if min(self.max_operations, self.max_folder_entries) < 1:
+            raise ValueError(f"Commit limits must be at least 1: {self}")
+
+
+class TreeIndex:
+    """The folders of a tree and the names directly inside each (files and folders), for checks and listings.
+
+    Built once per tree (:meth:`of`); a commit derives its tree's index from its parent's with
+    :meth:`changed`, at a cost that grows with the paths it adds or removes, not with the tree.
+    The sets inside are shared between indexes and never changed once built.
+    """
+
+    __slots__ = ("children", "files")
+
+    def __init__(self, files: Mapping[str, TreeEntry], children: Mapping[str, frozenset[str] | set[str]]) -> None:
+        self.files = files
+        self.children = children
+
+    @classmethod
+    def of(cls, files: Mapping[str, TreeEntry]) -> TreeIndex:
+        children: dict[str, set[str]] = {"": set()}
+        for path in files:
+            folder, _, name = path.rpartition("/")
+            while True:
+                known = folder in children
+                children.setdefault(folder, set()).add(name)
+                if known or not folder:
+                    break
+                folder, _, name = folder.rpartition("/")
+        return cls(files, children)
+
+    def changed(self, files: Mapping[str, TreeEntry], added: Sequence[str], removed: Sequence[str]) -> TreeIndex:
+        """The index of ``files``: this index's tree without ``removed`` and with the new paths ``added``."""
+        children = dict(self.children)
+        own: dict[str, set[str]] = {}
+
+        def names(folder: str) -> set[str]:
+            if folder not in own:
+                own[folder] = children[folder] = set(children.get(folder, ()))
+            return own[folder]
+
+        for path in removed:
+            folder, _, name = path.rpartition("/")
+            while True:
+                inside = names(folder)
+                inside.discard(name)
+                if inside or not folder:
+                    break
+                del children[folder], own[folder]
+                folder, _, name = folder.rpartition("/")
+        for path in added:
+            folder, _, name = path.rpartition("/")
+            while True:
+                inside = names(folder)
+                known = name in inside
+                inside.add(name)
+                if known or not folder:
+                    break
+                folder, _, name = folder.rpartition("/")
+        return TreeIndex(files, children)
+
+    def check_added(self, added: Sequence[str]) -> None:
+        """Raise InvalidInputError when an added file sits where the tree needs a folder, or under a file."""
+        for path in added:
+            for ancestor in _ancestors(path):
+                if ancestor in self.files:
+                    raise InvalidInputError(f"Cannot add '{path}': '{ancestor}' is a file, not a folder")
+            if path in self.children:
+                inner = path
+                while inner not in self.files:
+                    inner = f"{inner}/{min(self.children[inner])}"
+                raise InvalidInputError(f"Cannot add '{inner}': '{path}' is a file, not a folder")
+
+    def crowded(self, added: Sequence[str], limit: int) -> list[str]:
+        """The folders holding ``added`` paths (or their new folders) with more than ``limit`` entries, sorted."""
+        touched = {""}
+        for path in added:
+            touched.update(_ancestors(path))
+        return sorted(f for f in touched if len(self.children.get(f, ())) > limit)
+
+
+def check_commit_limits(
+    limits: CommitLimits, ref: str, operations: int, index: TreeIndex | None, added: Sequence[str]
+) -> None:
+    """Raise :class:`CommitLimitError` when a commit to ``ref`` breaks ``limits``, in the Hub's words where known.
+
+    ``index`` (None: only the operations are counted) is the tree the commit makes; ``added`` its new paths.
+    """
+    if operations > limits.max_operations:
+        raise CommitLimitError(
+            f"Your commit contains {operations} operations; this Hub accepts at most {limits.max_operations} "
+            "operations per commit. Upload the files in several commits"
+        )
+    crowded = index.crowded(added, limits.max_folder_entries) if index is not None and added else []
+    if crowded:
+        listed = " ".join(f"/{folder}/" if folder else "/" for folder in crowded)
+        raise CommitLimitError(
+            "Your push was rejected because it contains too many files per directory. Each directory in your "
+            f"git repo can only contain up to {limits.max_folder_entries} files. Offending reference: {ref} "
+            f"Offending directories: {listed}"
+        )
+
+
 # --------------------------------------------------------------------------------------------------
 # Pure helpers
 
@@ -404,19 +523,24 @@ def check_new_namespace(namespace: str) -> None:
         raise InvalidInputError(f"The namespace '{namespace}' is reserved by the Hub; choose another one")
 
 
-def find_path(commit: Commit, path: str) -> TreeEntry | Folder | None:
-    """The file or folder at ``path`` in the commit, or None."""
+def find_path(commit: Commit, path: str, oids: Mapping[str, str] | None = None) -> TreeEntry | Folder | None:
+    """The file or folder at ``path`` in the commit, or None; ``oids``: the tree's :func:`folder_oids`, if known."""
     path = path.strip("/")
     if path in commit.files:
         return commit.files[path]
-    oids = folder_oids(commit.files)
+    oids = folder_oids(commit.files) if oids is None else oids
     return Folder(path, oids[path]) if path in oids else None
 
 
-def list_folder(commit: Commit, path: str, *, recursive: bool) -> list[TreeEntry | Folder]:
-    """The entries under folder ``path`` ("" for the root): its children, or everything below it."""
+def list_folder(
+    commit: Commit, path: str, *, recursive: bool, oids: Mapping[str, str] | None = None
+) -> list[TreeEntry | Folder]:
+    """The entries under folder ``path`` ("" for the root): its children, or everything below it.
+
+    ``oids``: the tree's :func:`folder_oids`, when the caller has them already.
+    """
     path = path.strip("/")
-    oids = folder_oids(commit.files)
+    oids = folder_oids(commit.files) if oids is None else oids
     if path not in oids:
         what = "is a file, not a folder" if path in commit.files else "does not exist"
         raise EntryMissingError(f"Entry not found: '{path}' {what} at revision {commit.id}")
@@ -477,19 +601,10 @@ def folder_oids(files: Mapping[str, TreeEntry]) -> dict[str, str]:
         children[parent][path.rsplit("/", 1)[-1]] = (False, path)
     oids: dict[str, str] = {}
     for folder in sorted(children, key=lambda name: name.count("/") + bool(name), reverse=True):
-        body = b""
+        parts = []
         for name, (is_folder, child) in sorted(children[folder].items(), key=lambda i: i[0] + "/" * i[1][0]):
             mode, oid = ("40000", oids[child]) if is_folder else ("100644", files[child].git_oid)
-            body += f"{mode} {name}".encode() + b"\0" + bytes.fromhex(oid)
+            parts.append(f"{mode} {name}".encode() + b"\0" + bytes.fromhex(oid))
+        body = b"".join(parts)  # one join: adding to a bytes object copies it, quadratic in a big folder
         oids[folder] = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
     return oids
-
-
-def check_tree(files: Mapping[str, TreeEntry]) -> None:
-    """Raise InvalidInputError when a file of the tree sits where another file needs a folder."""
-    for path in files:
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            ancestor = "/".join(parts[:depth])
-            if ancestor in files:
-                raise InvalidInputError(f"Cannot add '{path}': '{ancestor}' is a file, not a folder")

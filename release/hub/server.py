@@ -45,6 +45,7 @@ from release.hub.limits import (
     host_names,
     timed_h11,
 )
+from release.hub.repo import CommitLimits
 from release.hub.storage import HubStorage
 
 # The tokens, connection bounds and multipart settings HubServer and serve take are defined in
@@ -91,11 +92,13 @@ class HubServer:
         connections: Connections | None = None,
         multipart: Multipart | None = None,
         storage_sock: socket.socket | None = None,
+        limits: CommitLimits | None = None,
     ) -> None:
         self._timeouts = (header_timeout, body_timeout)  # docs/hub-api.md, Limits
         self._connections = connections or Connections()
         self._multipart = multipart  # None: the Hub's threshold and part size
         self._storage_sock = storage_sock  # the storage origin's socket; None: bound at start
+        self._limits = limits  # None: the Hub's (CommitLimits())
         self._storage_dir = storage
         self._faults = tuple(faults)  # injected from the start; more through the admin endpoint
         self._admin_token = admin_token  # None: no admin endpoint
@@ -137,7 +140,9 @@ class HubServer:
         if self._storage_sock is None:
             self._storage_sock = _bind(self._host, 0)
             bound.append(self._storage_sock)
-        options = _Options(self._page_sizes, self._faults, self._admin_token, body_timeout, self._multipart)
+        options = _Options(
+            self._page_sizes, self._faults, self._admin_token, body_timeout, self._multipart, self._limits
+        )
         try:
             served = _compose(self._storage_dir, self._tokens, options, _port_of(self._storage_sock))
         except BaseException:
@@ -195,8 +200,9 @@ def serve(
     connections: Connections | None = None,
     multipart: Multipart | None = None,
     storage_port: int = 0,
+    limits: CommitLimits | None = None,
 ) -> None:
-    """Serve in the foreground (for ``model-release hub serve``).
+    """Serve in the foreground (for ``model-release hub serve``); ``limits`` bound each commit (None: the Hub's).
 
     LFS downloads are redirected to the storage origin, a second socket on ``host`` at ``storage_port``
     (0: any free port). ``multipart`` says which LFS uploads go in parts (default: as the Hub).
@@ -216,7 +222,7 @@ def serve(
     connections = connections or Connections()
     sock = _bind(host, port)
     storage_sock = _bind(host, storage_port)
-    options = _Options(None, faults, admin_token, BODY_TIMEOUT_SECONDS, multipart)
+    options = _Options(None, faults, admin_token, BODY_TIMEOUT_SECONDS, multipart, limits)
     app = _compose(storage, accepted, options, _port_of(storage_sock))
     url = _url_of(sock)
     log.info("Hub emulator serving %s (storage %s)", url, storage)
@@ -251,11 +257,12 @@ class _Options:
     admin_token: str | None
     body_timeout: float
     multipart: Multipart | None
+    limits: CommitLimits | None  # None: the Hub's
 
 
 def _compose(storage_dir: Path, tokens: Sequence[Token], options: _Options, storage_port: int) -> ASGIApp:
     """The emulator as served: the API and the web view over one storage, inside fault injection if asked."""
-    storage = HubStorage.open(storage_dir)
+    storage = HubStorage.open(storage_dir, options.limits)
     pages = partial(web.route, storage)
     app = create_app(
         storage,

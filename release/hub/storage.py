@@ -51,7 +51,7 @@ import secrets
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
@@ -59,6 +59,7 @@ from typing import Any, BinaryIO, Final, Literal, TypeVar
 
 from release.atomic import write_atomic
 from release.errors import HubServerError
+from release.hub.commits import CommitStore, sync_dir
 from release.hub.repo import (
     DEFAULT_BRANCH,
     GITATTRIBUTES,
@@ -66,6 +67,7 @@ from release.hub.repo import (
     AddLfsFile,
     AlreadyExistsError,
     Commit,
+    CommitLimits,
     CommitRequest,
     CommitResult,
     ContentMismatchError,
@@ -87,10 +89,11 @@ from release.hub.repo import (
     RevisionMissingError,
     StaleParentError,
     TreeEntry,
+    TreeIndex,
+    check_commit_limits,
     check_new_namespace,
     check_ref_name,
     check_repo_path,
-    check_tree,
     folder_oids,
     git_blob_oid,
     is_sha256,
@@ -102,6 +105,7 @@ from release.hub.repo import (
 STORAGE_FORMAT: Final = 1
 
 _T = TypeVar("_T")
+
 _SHA_PREFIX_RE: Final = re.compile(r"[0-9a-f]{5,40}")
 _TYPE_DIRS: Final[Mapping[RepoType, str]] = {"model": "models", "dataset": "datasets"}
 
@@ -131,44 +135,11 @@ class _PathVersions:
 
 def _write_json(path: Path, value: Any) -> None:
     write_atomic(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
-    _sync_dir(path.parent)  # the rename itself survives a power cut, not only the process's death
-
-
-def _sync_dir(path: Path) -> None:
-    """Flush a folder's entries (new names, renames) to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    sync_dir(path.parent)  # the rename itself survives a power cut, not only the process's death
 
 
 def _read_json(path: Path) -> Any:
     return json.loads(path.read_bytes())
-
-
-def _entry_to_json(entry: TreeEntry) -> dict[str, Any]:
-    return {"size": entry.size, "sha256": entry.sha256, "lfs": entry.lfs, "oid": entry.git_oid}
-
-
-def _commit_to_json(commit: Commit) -> dict[str, Any]:
-    return {
-        "id": commit.id,
-        "parent": commit.parent,
-        "title": commit.title,
-        "message": commit.message,
-        "date": commit.date,
-        "author": commit.author,
-        "files": {path: _entry_to_json(entry) for path, entry in commit.files.items()},
-    }
-
-
-def _commit_from_json(data: Mapping[str, Any]) -> Commit:
-    files = {
-        path: TreeEntry(path, value["size"], value["sha256"], value["lfs"], value["oid"])
-        for path, value in data["files"].items()
-    }
-    return Commit(data["id"], data["parent"], data["title"], data["message"], data["date"], data["author"], files)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -230,15 +201,17 @@ class ObjectUpload:
 class HubStorage:
     """Repos, refs, commits and objects under one directory. Open it with :meth:`open`."""
 
-    def __init__(self, root: Path, secret: bytes) -> None:
+    def __init__(self, root: Path, secret: bytes, limits: CommitLimits | None = None) -> None:
         self.root = root
         self.secret = secret
+        self.limits = limits or CommitLimits()
+        self._commits = CommitStore()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._redirects_lock = threading.Lock()
 
     @classmethod
-    def open(cls, root: Path) -> HubStorage:
+    def open(cls, root: Path, limits: CommitLimits | None = None) -> HubStorage:
         """Create the layout if needed, drop leftovers of interrupted writes, and load the signing secret."""
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -261,7 +234,7 @@ class HubStorage:
                 (root / sub).mkdir(exist_ok=True)
             for stale in (root / "repos").rglob(".*.tmp"):  # write_atomic's temp files, left by a kill
                 stale.unlink()
-            return cls(root, _load_secret(root / "secret", root / "tmp"))
+            return cls(root, _load_secret(root / "secret", root / "tmp"), limits)
         except (OSError, ValueError) as exc:
             raise HubServerError(f"Cannot use {root} as Hub storage: {exc}") from exc
 
@@ -288,9 +261,9 @@ class HubStorage:
         target = self.object_path(sha256)
         if not target.parent.is_dir():
             target.parent.mkdir(exist_ok=True)
-            _sync_dir(target.parent.parent)
+            sync_dir(target.parent.parent)
         tmp_path.replace(target)
-        _sync_dir(target.parent)  # the object's name is durable before any commit names it
+        sync_dir(target.parent)  # the object's name is durable before any commit names it
 
     def link_object(self, repo_id: RepoId, sha256: str) -> None:
         """Record that ``sha256`` was uploaded to ``repo_id``, so that the repo's commits may use it."""
@@ -330,11 +303,11 @@ class HubStorage:
                 (staging / "commits").mkdir()
                 _write_json(staging / "repo.json", _repo_to_json(repo))
                 files = {".gitattributes": self._file_entry(".gitattributes", GITATTRIBUTES.encode())}
-                initial = self._write_commit(staging, None, files, "initial commit", "", author)
+                initial = self._commits.write(staging, None, files, ("initial commit", "", author))
                 _write_json(staging / "refs.json", {f"refs/heads/{DEFAULT_BRANCH}": initial.id})
                 final.parent.mkdir(parents=True, exist_ok=True)
                 staging.rename(final)
-                _sync_dir(final.parent)
+                sync_dir(final.parent)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -345,6 +318,7 @@ class HubStorage:
             self.get_repo(repo_id)
             trash = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix="deleted-repo-"))
             self._repo_dir(repo_id).replace(trash / "repo")
+            self._commits.forget(self._repo_dir(repo_id))
             shutil.rmtree(trash, ignore_errors=True)
 
     def get_repo(self, repo_id: RepoId) -> Repo:
@@ -385,8 +359,9 @@ class HubStorage:
                 raise AlreadyExistsError(f"A {target.type} repository called {target} already exists")
             moved = replace(repo, id=target)
             final.parent.mkdir(parents=True, exist_ok=True)
+            self._commits.forget(self._repo_dir(source))
             self._repo_dir(source).rename(final)  # the move: the folder's names are the repo's id
-            _sync_dir(final.parent)
+            sync_dir(final.parent)
             _write_json(final / "repo.json", _repo_to_json(moved))
             if same_repo:
                 return moved
@@ -449,10 +424,20 @@ class HubStorage:
             raise RepoMissingError("Repository not found") from None
 
     def read_commit(self, repo_id: RepoId, commit_id: str) -> Commit:
-        try:
-            return _commit_from_json(_read_json(self._repo_dir(repo_id) / "commits" / f"{commit_id}.json"))
-        except FileNotFoundError:
-            raise RevisionMissingError(f"Invalid rev id: {commit_id}") from None
+        """The commit; its tree (``files``) is built when first used."""
+        return self._commits.read(self._repo_dir(repo_id), commit_id)
+
+    def tree_index(self, repo_id: RepoId, commit: Commit) -> TreeIndex:
+        """The folders of ``commit``'s tree and what each holds (cached)."""
+        return self._commits.index(self._repo_dir(repo_id), commit)
+
+    def folder_oids(self, repo_id: RepoId, commit: Commit) -> Mapping[str, str]:
+        """The git tree id of every folder of ``commit``'s tree, the root as "" (cached)."""
+        return self._commits.folder_oids(self._repo_dir(repo_id), commit)
+
+    def derived(self, repo_id: RepoId, key: tuple[Hashable, ...], compute: Callable[[], _T]) -> _T:
+        """A value computed from one commit (its id in ``key``), such as a listing; cached, as commits never change."""
+        return self._commits.derived((self._repo_dir(repo_id), *key), compute)
 
     def resolve(self, repo_id: RepoId, revision: str) -> Commit:
         """The commit a branch, tag, ``refs/pr/N``, full commit id or unique >=5-char prefix names."""
@@ -508,9 +493,18 @@ class HubStorage:
                     raise StaleParentError(
                         "The branch was updated since you opened this page. Please refresh and try again."
                     )
-            files = self._apply(repo_id, base.files, request.operations)
+            check_commit_limits(self.limits, ref, len(request.operations), None, ())
+            files, changed, deleted = self._apply(repo_id, base.files, request.operations)
             directory = self._repo_dir(repo_id)
-            commit = self._write_commit(directory, base.id, files, request.title, request.message, request.author)
+            added = [path for path in changed if path not in base.files]
+            index = self._commits.index(directory, base).changed(files, added, deleted)
+            index.check_added(added)
+            check_commit_limits(self.limits, ref, 0, index, added)
+            header = (request.title, request.message, request.author)
+            commit = self._commits.write(
+                directory, base.id, files, header, base=base.id, changed=changed, deleted=deleted
+            )
+            self._commits.remember_index(directory, commit.id, index)
             if pull_request is not None:  # its record first: the ref written next is what makes it exist
                 record = {
                     "number": pull_request,
@@ -597,9 +591,8 @@ class HubStorage:
                     if parent == commit.parent and len(files) == len(commit.files):
                         rewritten[commit.id] = commit.id
                         continue
-                    new = self._write_commit(
-                        directory, parent, files, commit.title, commit.message, commit.author, commit.date
-                    )
+                    header = (commit.title, commit.message, commit.author)
+                    new = self._commits.write(directory, parent, files, header, date=commit.date)
                     rewritten[commit.id] = new.id
                 targets[ref] = rewritten[head]
             _write_json(directory / "refs.json", targets)
@@ -610,6 +603,7 @@ class HubStorage:
                     _write_json(record_path, {**record, "base": replaced[record["base"]]})
             for old in replaced:  # no revision may reach the deleted files any more
                 (directory / "commits" / f"{old}.json").unlink(missing_ok=True)
+            self._commits.forget(directory)
             for sha256 in doomed:
                 if is_sha256(sha256):
                     (directory / "lfs" / sha256[:2] / sha256[2:]).unlink(missing_ok=True)
@@ -705,13 +699,21 @@ class HubStorage:
             if record["status"] != "open":
                 raise InvalidInputError(f"Pull request #{number} is {record['status']}: only an open one can be merged")
             head, files = self._merged_files(repo_id, refs, record)
+            directory = self._repo_dir(repo_id)
+            changed = {path: entry for path, entry in files.items() if head.files.get(path) != entry}
+            deleted = [path for path in head.files if path not in files]
+            added = [path for path in changed if path not in head.files]
+            index = self._commits.index(directory, head).changed(files, added, deleted)
+            check_commit_limits(self.limits, f"refs/heads/{record['target']}", 0, index, added)
             if comment:  # before the merge, so that a crash in between never leaves a merge without it
                 events = [*record["events"], _comment_json(author, utc_timestamp(), comment)]
                 self._write_discussion_record(repo_id, {**record, "events": events})
-            directory = self._repo_dir(repo_id)
             title = f"{record['title']} (#{number})"
             description = next((e["text"] for e in record["events"] if e["kind"] == "comment"), "")
-            commit = self._write_commit(directory, head.id, files, title, description, author)
+            commit = self._commits.write(
+                directory, head.id, files, (title, description, author), base=head.id, changed=changed, deleted=deleted
+            )
+            self._commits.remember_index(directory, commit.id, index)
             merged = refs.with_ref(f"refs/heads/{record['target']}", commit.id).with_ref(_merged_ref(number), commit.id)
             _write_json(directory / "refs.json", dict(merged.targets))  # the branch and the mark, in one rename
         return commit
@@ -730,7 +732,7 @@ class HubStorage:
                 raise InvalidInputError(f"Cannot squash '{revision}': squash a branch or refs/pr/N, not a tag")
             head = self.read_commit(repo_id, refs.targets[ref])
             directory = self._repo_dir(repo_id)
-            commit = self._write_commit(directory, None, head.files, title, "", author)
+            commit = self._commits.write(directory, None, head.files, (title, "", author))
             _write_json(directory / "refs.json", dict(refs.with_ref(ref, commit.id).targets))
         return commit
 
@@ -783,7 +785,7 @@ class HubStorage:
         folder = self._repo_dir(repo_id) / "discussions"
         if not folder.is_dir():
             folder.mkdir(exist_ok=True)
-            _sync_dir(folder.parent)
+            sync_dir(folder.parent)
         _write_json(folder / f"{record['number']}.json", record)
 
     def _merged_files(
@@ -857,8 +859,10 @@ class HubStorage:
 
     def _apply(
         self, repo_id: RepoId, files: Mapping[str, TreeEntry], operations: Sequence[Operation]
-    ) -> dict[str, TreeEntry]:
+    ) -> tuple[dict[str, TreeEntry], dict[str, TreeEntry], list[str]]:
+        """The tree after ``operations``, sorted by path; the entries it adds or changes; the paths it removes."""
         result = dict(files)
+        touched: set[str] = set()
         for operation in operations:
             path = check_repo_path(operation.path.strip("/") if isinstance(operation, DeleteFolder) else operation.path)
             match operation:
@@ -875,25 +879,11 @@ class HubStorage:
                         raise EntryMissingError(f"Cannot delete '{path}': A {what} with this name doesn't exist")
                     for p in inside:
                         del result[p]
-        check_tree(result)
-        return dict(sorted(result.items()))
-
-    def _write_commit(
-        self,
-        repo_dir: Path,
-        parent: str | None,
-        files: Mapping[str, TreeEntry],
-        title: str,
-        message: str,
-        author: str,
-        date: str | None = None,
-    ) -> Commit:
-        date = date or utc_timestamp()
-        seed = json.dumps([parent, folder_oids(files)[""], date, secrets.token_hex(16)])
-        commit_id = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()
-        commit = Commit(commit_id, parent, title, message, date, author, files)
-        _write_json(repo_dir / "commits" / f"{commit_id}.json", _commit_to_json(commit))
-        return commit
+                    touched.update(inside)
+            touched.add(path)
+        changed = {p: result[p] for p in sorted(touched) if p in result and files.get(p) != result[p]}
+        deleted = sorted(p for p in touched if p in files and p not in result)
+        return dict(sorted(result.items())), changed, deleted
 
 
 def _folded_children(folder: Path, name: str) -> list[Path]:
@@ -953,7 +943,7 @@ def _load_secret(path: Path, tmp_dir: Path) -> bytes:
             os.fsync(file.fileno())
         with contextlib.suppress(FileExistsError):
             os.link(name, path)
-            _sync_dir(path.parent)
+            sync_dir(path.parent)
         os.unlink(name)
     secret = path.read_text().strip()
     if len(secret) < 32:

@@ -52,6 +52,8 @@ from release.hub.storage import HubStorage
 
 #: The most commits a repo page lists, newest first.
 MAX_COMMITS: Final = 50
+#: How many files one page of a repo's file list shows (``?files=N`` picks the page, from 1).
+FILES_PER_PAGE: Final = 1000
 #: A README.md larger than this is linked, not rendered.
 MAX_README_BYTES: Final = 1024 * 1024
 #: Namespaces whose two-segment paths belong to the API, never to a repo page.
@@ -135,11 +137,16 @@ class RepoPage:
     private: bool
     revision: str
     commit: CommitRow
-    files: Sequence[FileRow]
+    files: Sequence[FileRow]  # one page of them
     commits: Sequence[CommitRow]
     older_commits: bool  # the history goes on past the commits shown
     refs: Sequence[RefRow]
     readme: Readme | None
+    files_total: int = 0  # every file at this revision
+    files_page: int = 1
+    files_pages: int = 1
+    files_previous: str | None = None  # the URLs of the neighbouring pages of the file list
+    files_next: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -194,7 +201,7 @@ def show_repo(
         repo = storage.get_repo(repo_id)
         if not may_read(token, repo):
             raise RepoMissingError("Repository not found")
-        page = plan_repo_page(storage, repo, revision)
+        page = plan_repo_page(storage, repo, revision, _page_number(query.get("files", ["1"])[-1]))
     except (InvalidInputError, RepoMissingError):
         what = f"{repo_type} repository {namespace}/{name}"
         return _error_page("RepoNotFound", "Repository not found", f"There is no {what} here, or it is private.")
@@ -221,14 +228,19 @@ def plan_index(storage: HubStorage, token: Token | None) -> IndexPage:
     return IndexPage(models=rows["model"], datasets=rows["dataset"])
 
 
-def plan_repo_page(storage: HubStorage, repo: Repo, revision: str) -> RepoPage:
-    """Everything the repo page shows at ``revision``; raises RevisionMissingError if it names nothing."""
+def plan_repo_page(storage: HubStorage, repo: Repo, revision: str, files_page: int = 1) -> RepoPage:
+    """Everything the repo page shows at ``revision``, with page ``files_page`` of its files (sorted by path;
+    the last page when there are fewer). Raises RevisionMissingError if ``revision`` names nothing."""
     repo_id = repo.id
     commit = storage.resolve(repo_id, revision)
     history = list(islice(storage.history(repo_id, commit), MAX_COMMITS + 1))
+    paths = storage.derived(repo_id, ("sorted paths", commit.id), lambda: sorted(commit.files))
+    pages = max(1, -(-len(paths) // FILES_PER_PAGE))
+    files_page = min(files_page, pages)
+    shown = paths[(files_page - 1) * FILES_PER_PAGE : files_page * FILES_PER_PAGE]
     files = [
         FileRow(entry.path, entry.size, entry.lfs, entry.content_id, resolve_url(repo_id, commit.id, entry.path))
-        for entry in commit.files.values()
+        for entry in (commit.files[path] for path in shown)
     ]
     refs = storage.read_refs(repo_id)
     named = [
@@ -244,12 +256,26 @@ def plan_repo_page(storage: HubStorage, repo: Repo, revision: str) -> RepoPage:
         private=repo.private,
         revision=revision,
         commit=_commit_row(repo_id, commit),
-        files=sorted(files, key=lambda row: row.path),
+        files=files,
+        files_total=len(paths),
+        files_page=files_page,
+        files_pages=pages,
+        files_previous=_files_url(repo_id, revision, files_page - 1) if files_page > 1 else None,
+        files_next=_files_url(repo_id, revision, files_page + 1) if files_page < pages else None,
         commits=[_commit_row(repo_id, item) for item in history[:MAX_COMMITS]],
         older_commits=len(history) > MAX_COMMITS,
         refs=ref_rows,
         readme=_plan_readme(storage, repo_id, commit),
     )
+
+
+def _page_number(text: str) -> int:
+    """``?files=N``: a page number from 1; anything else is the first page."""
+    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 10 and int(text) > 0 else 1
+
+
+def _files_url(repo_id: RepoId, revision: str, number: int) -> str:
+    return f"{page_url(repo_id, revision)}&files={number}#files"
 
 
 def _commit_row(repo_id: RepoId, commit: Commit) -> CommitRow:

@@ -146,7 +146,14 @@ def _publish_trees(
         def staged(tree: StagedTree) -> StagedRepo:
             sign = config.sign if tree.repo_id == config.repo_id else None  # [sign] signs the model's release
             target = PublishTarget(
-                url, tree.repo_id, tree.repo_type, run_token, private=tree.private, create_pr=create_pr, sign=sign
+                url,
+                tree.repo_id,
+                tree.repo_type,
+                run_token,
+                private=tree.private,
+                create_pr=create_pr,
+                sign=sign,
+                max_commit_operations=config.max_commit_operations,
             )
             return StagedRepo(tree.directory, tree.manifest, target)
 

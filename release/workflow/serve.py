@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -10,6 +10,7 @@ from release.errors import HubServerError
 from release.hub.faults import FaultRule
 from release.hub.lfs import parse_size
 from release.hub.limits import BACKLOG, MAX_CONNECTIONS
+from release.hub.repo import CommitLimits
 from release.hub.server import Connections, Multipart, parse_token_option, serve
 from release.workflow.report import JsonObject, text_of
 
@@ -28,6 +29,7 @@ class ServeOptions:
     storage_port: int = 0  # the storage origin's port; 0: any free port
     multipart_threshold: str | None = None  # a size such as "8MiB"; None: as the Hub
     multipart_chunk_size: str | None = None
+    limits: CommitLimits = field(default_factory=CommitLimits)  # the Hub's: 100 operations a commit, 10,000 a folder
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ def serve_hub(options: ServeOptions) -> HubStopped:
         connections=Connections(options.max_connections, options.backlog),
         multipart=_multipart(options),
         storage_port=options.storage_port,
+        limits=options.limits,
     )
     return HubStopped()
 
