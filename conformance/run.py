@@ -33,8 +33,11 @@ RESULTS: Final = HERE / "results.md"
 CI_FILES: Final[tuple[str, ...]] = (
     "tests/test_auth.py",
     "tests/test_cache_layout.py",
+    "tests/test_cli.py",
+    "tests/test_cli_discussions.py",
     "tests/test_commit_api.py",
     "tests/test_file_download.py",
+    "tests/test_hf_api.py",
     "tests/test_hf_file_system.py",
     "tests/test_hub_mixin.py",
     "tests/test_lfs.py",
