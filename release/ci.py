@@ -33,7 +33,7 @@ from release.workflow.outcomes import (
 )
 
 if TYPE_CHECKING:
-    from release.publish import PublishPlan
+    pass
 
 #: GitHub refuses a step summary above 1 MiB; the release notes are cut to stay well below it.
 SUMMARY_LIMIT = 512 * 1024
@@ -147,7 +147,7 @@ def _release_summary(label: str, report: PublishReport | DryRunReport, run: Acti
         ("Commit on the Hub", f"`{model.commit}`" if isinstance(model, OnHub) else None),
         ("Source commit", f"`{run.sha}`" if run.sha else None),
         ("Files", _files(model)),
-        ("Plan", _plan(model.plan) if isinstance(model, WouldPublish) else None),
+        ("Plan", _plan(model) if isinstance(model, WouldPublish) else None),
         ("Changes", _changes(model.changes) if isinstance(model, OnHub) else None),
         *(("Dataset", _dataset(d)) for d in report.datasets),
         ("Run", run.run_url),
@@ -201,7 +201,7 @@ def _repository(outcome: RepoOutcome | WaitingForDatasets | Planned) -> str:
 def _dataset(outcome: RepoOutcome | Planned) -> str:
     """A dataset published as a repository of its own, before the model: one cell."""
     if isinstance(outcome, WouldPublish):
-        state = _plan(outcome.plan)
+        state = _plan(outcome)
     elif isinstance(outcome, WouldBeAlreadyReleased | Refused):
         state = outcome.outcome
     elif isinstance(outcome, AlreadyReleased):
@@ -219,12 +219,16 @@ def _files(outcome: RepoOutcome | WaitingForDatasets | Planned) -> str | None:
     return f"{outcome.bytes:,} bytes"
 
 
-def _plan(plan: PublishPlan) -> str:
+def _plan(would: WouldPublish) -> str:
+    plan = would.plan
     changed = sum(1 for e in plan.add if e.path in plan.changed)
-    return (
+    text = (
         f"add {len(plan.add) - changed}, change {changed}, delete {len(plan.delete)}, keep {len(plan.unchanged)}; "
         f"upload {plan.upload_bytes:,} bytes"
     )
+    if would.chunk_size:
+        text += f"; in {would.commits:,} commits to a pull request, merged at once"
+    return text
 
 
 def _changes(changes: Changes | None) -> str | None:

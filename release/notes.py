@@ -23,6 +23,9 @@ from release.sizes import format_size
 
 #: The release path of the notes.
 NOTES_PATH = "RELEASE_NOTES.md"
+#: Above this many changed files the notes count them per top-level folder instead of listing each: a
+#: release of 100,000 files would otherwise write megabytes of notes (and of commit description).
+MAX_FILE_LINES = 100
 
 _PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
 
@@ -79,17 +82,45 @@ def render_notes(notes: ReleaseNotes) -> str:
         lines += [f"First release: {len(notes.added)} file(s), {format_size(sum(e.size for e in notes.added))}.", ""]
         return "\n".join(lines)
     lines += [f"Changes since v{notes.previous}.", "", "## Files", ""]
-    file_lines = [f"- added `{e.path}` ({format_size(e.size)})" for e in notes.added]
-    file_lines += [f"- removed `{e.path}` ({format_size(e.size)})" for e in notes.removed]
-    file_lines += [
-        f"- changed `{new.path}` ({format_size(old.size)} → {format_size(new.size)})" for old, new in notes.changed
-    ]
-    lines += file_lines or ["No file changed."]
+    if len(notes.added) + len(notes.removed) + len(notes.changed) > MAX_FILE_LINES:
+        lines += _files_by_folder(notes)
+    else:
+        file_lines = [f"- added `{e.path}` ({format_size(e.size)})" for e in notes.added]
+        file_lines += [f"- removed `{e.path}` ({format_size(e.size)})" for e in notes.removed]
+        file_lines += [
+            f"- changed `{new.path}` ({format_size(old.size)} → {format_size(new.size)})" for old, new in notes.changed
+        ]
+        lines += file_lines or ["No file changed."]
     lines += ["", "## Dependencies", ""]
     lines += [f"- {c.name}: {_value(c.old)} → {_value(c.new)}" for c in notes.dependencies] or ["No change."]
     lines += ["", "## Metrics", ""]
     lines += [f"- {c.name}: {_value(c.old)} → {_value(c.new)}" for c in notes.metrics] or ["No change."]
     return "\n".join(lines) + "\n"
+
+
+def _files_by_folder(notes: ReleaseNotes) -> list[str]:
+    """The file changes counted per top-level folder, for releases that change too many files to list."""
+    kinds = {"added": notes.added, "removed": notes.removed, "changed": tuple(new for _, new in notes.changed)}
+    folders: dict[str, dict[str, list[int]]] = {}
+    for kind, entries in kinds.items():
+        for entry in entries:
+            folder = f"`{entry.path.split('/', 1)[0]}/`" if "/" in entry.path else "top level"
+            counts = folders.setdefault(folder, {}).setdefault(kind, [0, 0])
+            counts[0] += 1
+            counts[1] += entry.size
+
+    def summary(counts: Mapping[str, list[int]]) -> str:
+        return ", ".join(
+            f"{counts[kind][0]:,} {kind} ({format_size(counts[kind][1])})" for kind in kinds if kind in counts
+        )
+
+    total = {kind: [len(entries), sum(e.size for e in entries)] for kind, entries in kinds.items() if entries}
+    lines = [f"{summary(total)}; per folder below, every file in `release-manifest.json`.", ""]
+    shown = sorted(folders)[:MAX_FILE_LINES]
+    lines += [f"- {folder}: {summary(folders[folder])}" for folder in shown]
+    if len(folders) > len(shown):
+        lines.append(f"- and {len(folders) - len(shown):,} more folders")
+    return lines
 
 
 def parse_pins(text: str) -> dict[str, str]:

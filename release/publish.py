@@ -109,6 +109,7 @@ class PublishPreview:
     plan: PublishPlan | None  # None when the tag already exists: nothing would be committed
     notes: str = ""  # RELEASE_NOTES.md as it would be published
     repo_type: Literal["model", "dataset"] = "model"
+    chunk_size: int | None = None  # the plan goes in chunked commits of this many operations; None: one commit
 
     @property
     def outcome(self) -> Literal["publish", "already released", "refuse"]:
@@ -342,7 +343,8 @@ def preview_publish(staged_dir: Path, manifest: ReleaseManifest, target: Publish
         kind, notes = target.repo_type, release.notes
         if not exists:
             plan = plan_publish(release.entries, {}, None)
-            return PublishPreview(target.repo_id, target.endpoint, tag, False, None, (), plan, notes, kind)
+            chunk_size = _chunk_size(plan, target)
+            return PublishPreview(target.repo_id, target.endpoint, tag, False, None, (), plan, notes, kind, chunk_size)
         existing = _tag_commit(api, target, tag)
         if existing is not None:
             entries, remote = _unsigned(release, remote_tree(api, target, existing))
@@ -350,7 +352,8 @@ def preview_publish(staged_dir: Path, manifest: ReleaseManifest, target: Publish
             differences = _provenance_only(api, target, existing, release.manifest, found)
             return PublishPreview(target.repo_id, target.endpoint, tag, True, existing, differences, None, notes, kind)
         plan = _plan(api, target, release.entries, staged_dir, release.pending)
-        return PublishPreview(target.repo_id, target.endpoint, tag, True, None, (), plan, notes, kind)
+        chunk_size = _chunk_size(plan, target)
+        return PublishPreview(target.repo_id, target.endpoint, tag, True, None, (), plan, notes, kind, chunk_size)
 
 
 def preview_with_datasets(
@@ -767,6 +770,11 @@ def _commit(
         create_pr=target.create_pr,
     )
     return str(info.oid), (str(info.pr_url) if target.create_pr and info.pr_url else None)
+
+
+def _chunk_size(plan: PublishPlan, target: PublishTarget) -> int | None:
+    """How many operations each commit of ``plan`` holds when it goes in chunks; None when it is one commit."""
+    return target.max_commit_operations if needs_chunks(plan, target.max_commit_operations) else None
 
 
 def _commit_description(plan: PublishPlan, release: _Release) -> str:

@@ -227,6 +227,8 @@ def test_a_dry_run_summary_counts_the_plan() -> None:
     assert "| Plan | add 1, change 2, delete 1, keep 4; upload 3,000 bytes |" in text
     assert "| Result | dry run: nothing was sent to https://hub.example |" in text
     assert text.endswith("#### Release notes\n\n# Release v1.2.0\n\n- changed b\n\n")
+    chunked = render_summary("release --dry-run", DryRunReport("release", WouldPublish(repo, True, plan, "", 3)), RUN)
+    assert "| Plan | add 1, change 2, delete 1, keep 4; upload 3,000 bytes; in 2 commits to a pull request, " in chunked
 
 
 def test_a_summary_never_holds_a_token() -> None:

@@ -20,9 +20,10 @@ from release.checksum import build_manifest
 from release.errors import PublishError
 from release.hub import CommitLimits
 from release.hub.server import HubServer, Token
-from release.publish import PublishTarget, publish_release
+from release.publish import PublishTarget, preview_publish, publish_release
 from release.publish_chunks import chunks, marker, needs_chunks, read_marker
 from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage
+from release.workflow.outcomes import Repo, WouldPublish
 
 TOKEN = "hf_chunks_alice_write"
 ADMIN = "hf_chunks_admin"
@@ -123,6 +124,11 @@ def test_a_release_over_the_limit_is_committed_in_chunks_to_a_pull_request_and_m
     assert hub.api.list_repo_refs(repo, include_pull_requests=True).pull_requests == []  # one plain commit
     second = _stage(tmp_path, "two", "2.0", _files(14, "two"), repo)
     before = _main_commits(hub, repo)
+    preview = preview_publish(second.dest, second.manifest, hub.target(repo))
+    assert preview.plan is not None and preview.chunk_size == LIMIT  # the dry run says how it would commit
+    would = WouldPublish(Repo(repo, "model", "2.0", "v2.0", hub.url, None), True, preview.plan, "", LIMIT)
+    assert f"  commit in {would.commits} commits of at most {LIMIT} operations to a pull request" in would.message
+    assert would.to_json()["commits"] == would.commits > 1
 
     result = publish_release(second.dest, second.manifest, hub.target(repo))
 

@@ -230,8 +230,15 @@ class WouldPublish:
     repo_exists: bool
     plan: PublishPlan
     notes: str  # RELEASE_NOTES.md as it would be published
+    chunk_size: int | None = None  # commits of this many operations to a pull request, merged at once; None: one
 
     outcome: ClassVar[str] = "publish"
+
+    @property
+    def commits(self) -> int:
+        """How many commits the plan would take."""
+        operations = len(self.plan.add) + len(self.plan.delete)
+        return -(-operations // self.chunk_size) if self.chunk_size else 1
 
     @property
     def bytes(self) -> int:
@@ -251,6 +258,11 @@ class WouldPublish:
         lines += [f"  add       {e.path} ({e.size} bytes)" for e in plan.add if e.path not in plan.changed]
         lines += [f"  change    {e.path} ({e.size} bytes)" for e in plan.add if e.path in plan.changed]
         lines += [f"  delete    {p}" for p in plan.delete]
+        if self.chunk_size:
+            lines.append(
+                f"  commit in {self.commits} commits of at most {self.chunk_size} operations to a pull request "
+                "(the Hub's guidance for one commit), then merge it into the branch in one step"
+            )
         lines.append(
             f"  upload {plan.upload_bytes} bytes in {len(plan.add)} file(s); "
             f"keep {len(plan.unchanged)} unchanged file(s) ({plan.unchanged_bytes} bytes); "
@@ -262,6 +274,7 @@ class WouldPublish:
         return {
             **_planned(self.repo, self.repo_exists, self.outcome, self.bytes),
             "plan": self.plan.to_json(),
+            "commits": self.commits,
             "release_notes": self.notes,
             "message": self.message,
         }

@@ -200,7 +200,7 @@ def _planned(preview: PublishPreview, tree: StagedTree, endpoint: str, shown: bo
     size = tree.manifest.total_size
     if preview.outcome == "publish":
         assert preview.plan is not None, "a preview plans a commit unless the tag exists"
-        return WouldPublish(repo, preview.repo_exists, preview.plan, preview.notes)
+        return WouldPublish(repo, preview.repo_exists, preview.plan, preview.notes, preview.chunk_size)
     assert preview.tag_commit is not None, "a preview finds the tag's commit when the tag exists"
     if preview.outcome == "already released":
         return WouldBeAlreadyReleased(repo, preview.repo_exists, preview.tag_commit, size)
