@@ -191,7 +191,8 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_hub.py")  # 1 GiB up and down through the Hub emulator
     session.run("python", "benchmarks/bench_publish.py")  # a 1 GiB release: publish vs upload_folder, re-run
     session.run("python", "benchmarks/bench_multipart.py")  # 6 GiB published in parts vs one PUT of upload_folder
-    session.run("python", "benchmarks/bench_large_release.py")  # 10,000 files end to end (chunked) vs upload_folder
+    # 100,000 files end to end (1,001 chunked commits, about 5 min) vs upload_folder; --files 10000 for a quick look
+    session.run("python", "benchmarks/bench_large_release.py", "--files", "100000")
     session.run("python", "benchmarks/bench_lock.py")  # pip-tools vs uv (needs the index), conda
     session.run("python", "benchmarks/bench_reproduce.py")  # reproduce's venv step vs bare uv and pip (the index)
     session.run("python", "benchmarks/probe_hostile.py")  # issue 17's findings against a fresh emulator and the CLI
