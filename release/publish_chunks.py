@@ -7,8 +7,9 @@ more operations than ``[publish] max_commit_operations`` is published by :func:`
 2. the first chunk opens a pull request on the branch head seen when planning, and the others are
    committed to the pull request's ref (``refs/pr/N``), each on the pull request's head seen before it;
 3. the pull request's head is compared with the release, file by file;
-4. the branch must still be where the pull request began; then the pull request is merged, one step
-   that moves the branch from the previous release to this one. (The caller verifies the branch and tags.)
+4. the branch must still be where the pull request began; then the pull request is merged (opened first
+   if the Hub made it a draft), one step that moves the branch from the previous release to this one.
+   (The caller verifies the branch and tags.)
 
 The pull request's description carries a marker naming the version and the commit it began on, so an
 interrupted run finds its open pull request again and commits only what its head lacks. When the
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_COMMIT_OPERATIONS: Final = 100
 #: How many chunks' LFS files are uploaded before those chunks are committed (bounds memory and retries).
 UPLOAD_WINDOW_CHUNKS: Final = 10
+#: The statuses of a pull request that may still be merged: the Hub may open a pull request made through
+#: the API as a draft (huggingface_hub's create_pull_request says so), which is opened before the merge.
+_OPEN: Final = ("open", "draft")
 _MARKER_RE: Final = re.compile(r"<!-- model-release: chunked release (\S+) on (\S+) -->")
 
 
@@ -117,7 +121,7 @@ def find_open_release(api: HfApi, target: PublishTarget, tag: str) -> OpenReleas
     pulls = sorted(((int(r.ref.rsplit("/", 1)[1]), r.target_commit) for r in refs.pull_requests or ()), reverse=True)
     for number, head in pulls:
         details = api.get_discussion_details(target.repo_id, number, repo_type=target.repo_type)
-        if details.status != "open" or not details.is_pull_request:
+        if details.status not in _OPEN or not details.is_pull_request:
             continue
         description = next((str(getattr(e, "content", "")) for e in details.events if e.type == "comment"), "")
         found = read_marker(description)
@@ -215,6 +219,11 @@ def _merge(api: HfApi, target: PublishTarget, pull: OpenRelease, tag: str) -> st
     now = branch_head(api, target)
     if now != pull.base:
         raise PublishError(_moved(target, pull, now, tag))
+    details = api.get_discussion_details(target.repo_id, pull.number, repo_type=target.repo_type)
+    if details.status == "draft":  # a draft does not merge: open it first
+        api.change_discussion_status(
+            target.repo_id, pull.number, "open", repo_type=target.repo_type, comment=f"Ready: {tag} is complete"
+        )
     api.merge_pull_request(target.repo_id, pull.number, repo_type=target.repo_type, comment=f"Release {tag}")
     details = api.get_discussion_details(target.repo_id, pull.number, repo_type=target.repo_type)
     merged = details.merge_commit_oid or branch_head(api, target)

@@ -175,6 +175,24 @@ def test_an_interrupted_chunked_release_resumes_from_its_pull_request(hub: Hub, 
     assert _at(hub, repo, "v2.0", tmp_path / "c") == _staged(second)
 
 
+def test_a_draft_pull_request_of_the_release_is_resumed_and_opened_before_the_merge(hub: Hub, tmp_path: Path) -> None:
+    repo = "alice/drafted"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(2000)}, repo)
+    released = publish_release(first.dest, first.manifest, hub.target(repo))
+    second = _stage(tmp_path, "two", "2.0", _files(14, "two"), repo)
+    description = f"an earlier run\n\n{marker('v2.0', released.commit)}"
+    draft = hub.api.create_pull_request(repo, "Release v2.0", description=description)  # as the Hub may open it
+    assert draft.status == "draft"
+
+    result = publish_release(second.dest, second.manifest, hub.target(repo))
+
+    refs = hub.api.list_repo_refs(repo, include_pull_requests=True)
+    assert [p.ref for p in refs.pull_requests or []] == [f"refs/pr/{draft.num}"]  # that one, no other
+    details = hub.api.get_discussion_details(repo, draft.num)
+    assert details.status == "merged" and details.merge_commit_oid == result.commit
+    assert _at(hub, repo, "v2.0", tmp_path / "c") == _staged(second)
+
+
 def test_a_main_that_moved_under_an_open_chunked_release_is_refused(hub: Hub, tmp_path: Path) -> None:
     repo = "alice/moved"
     first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(2000)}, repo)
