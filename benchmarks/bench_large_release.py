@@ -143,7 +143,8 @@ def main() -> int:
 
         from release.checksum import build_manifest
         from release.gate import GateConfig, check_gate, run_gate
-        from release.publish import PublishTarget, publish_release
+        from release.publish import publish_release
+        from release.publish_plan import PublishTarget
         from release.stage import SourceInfo, apply_stages, plan_stage
 
         data = make_dataset(root, args.files)

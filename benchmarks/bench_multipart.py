@@ -44,7 +44,8 @@ def client(mode: str, endpoint: str, folder: Path) -> None:
     """One upload, in this process: ``upload-folder`` (the baseline) or ``publish`` (model-release)."""
     from huggingface_hub import HfApi
 
-    from release.publish import PublishTarget, publish_release
+    from release.publish import publish_release
+    from release.publish_plan import PublishTarget
     from release.stage import read_release_manifest
 
     if mode == "upload-folder":

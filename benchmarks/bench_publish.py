@@ -44,7 +44,8 @@ def main() -> int:
         from huggingface_hub import HfApi
 
         from release.checksum import build_manifest
-        from release.publish import PublishTarget, publish_release
+        from release.publish import publish_release
+        from release.publish_plan import PublishTarget
         from release.stage import SourceInfo, apply_stages, plan_stage
 
         model = root / "model"

@@ -77,6 +77,20 @@ def post_json(endpoint: str, token: str | None, path: str, body: Mapping[str, An
     return get_session().post(f"{endpoint}{path}", json=dict(body), headers=headers)
 
 
+def get_json(endpoint: str, token: str | None, path: str) -> Any:
+    """GET ``endpoint + path`` with the client's session and headers; the JSON answer, or the client's
+    ``HfHubHTTPError`` (as ``HfApi`` raises it) for an error status."""
+    remember(token)
+    _import_without_xet()
+    from huggingface_hub import get_session
+    from huggingface_hub.utils import build_hf_headers, hf_raise_for_status  # type: ignore[attr-defined]
+
+    headers = build_hf_headers(token=token or False, library_name=LIBRARY_NAME, library_version=__version__)
+    response = get_session().get(f"{endpoint}{path}", headers=headers)
+    hf_raise_for_status(response)
+    return response.json()
+
+
 def _import_without_xet() -> None:
     """Import huggingface_hub for the first time with Xet off, then restore the environment."""
     if "huggingface_hub" in sys.modules:

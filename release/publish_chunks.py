@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from release.checksum import ManifestEntry
 from release.errors import PublishError
-from release.hub_client import http_status
+from release.hub_client import get_json, http_status
+from release.publish_plan import addition, branch_head, compare_tree, local_blob_ids, plan_publish, remote_tree
 
 if TYPE_CHECKING:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
-    from release.publish import PublishPlan, PublishTarget, _Release
+    from release.publish_plan import PublishPlan, PublishTarget, ReleaseToPublish
 
 _T = TypeVar("_T")
 
@@ -82,14 +83,12 @@ def chunks(operations: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
 
 
 def commit_in_chunks(
-    api: HfApi, target: PublishTarget, staged_dir: Path, plan: PublishPlan, release: _Release, description: str
+    api: HfApi, target: PublishTarget, staged_dir: Path, plan: PublishPlan, release: ReleaseToPublish, description: str
 ) -> tuple[str, str | None]:
     """Publish ``plan`` (made against the branch) through a pull request, as described in the module docstring.
 
     Returns the merge commit on the branch; with ``create_pr``, the pull request's verified head and its URL.
     """
-    from release.publish import compare_tree, local_blob_ids, plan_publish, remote_tree
-
     assert plan.head is not None  # chunks are for existing repositories, whose branch has a head
     found = find_open_release(api, target, release.tag)
     if found is not None and found.base != plan.head:
@@ -115,19 +114,58 @@ def commit_in_chunks(
     return _merge(api, target, OpenRelease(number, head, plan.head), release.tag), None
 
 
+@dataclass(frozen=True)
+class PullRequestState:
+    """What a chunked release reads of its pull request: status, merge commit and opening description."""
+
+    status: str  # "open", "draft", "closed" or "merged"
+    merge_commit: str | None
+    description: str
+
+
+def pull_request_state(target: PublishTarget, number: int) -> PullRequestState:
+    """Pull request ``number`` of the target, read without its diff.
+
+    ``HfApi.get_discussion_details`` always asks for the diff, which the Hub computes and sends whole: for
+    a release of 100,000 files, megabytes on every call. The same route without ``diff=1`` answers the rest.
+    """
+    prefix = "datasets/" if target.repo_type == "dataset" else "models/"
+    data = get_json(target.endpoint, target.token, f"/api/{prefix}{target.repo_id}/discussions/{number}")
+    events = data.get("events") or []
+    opening = next((e for e in events if isinstance(e, dict) and e.get("type") == "comment"), {})
+    description = str(((opening.get("data") or {}).get("latest") or {}).get("raw") or "")
+    merge_commit = (data.get("changes") or {}).get("mergeCommitId")
+    return PullRequestState(str(data.get("status")), str(merge_commit) if merge_commit else None, description)
+
+
 def find_open_release(api: HfApi, target: PublishTarget, tag: str) -> OpenRelease | None:
-    """The newest open pull request whose description carries this tool's marker for ``tag``, if any."""
+    """The newest open (or draft) pull request titled for ``tag`` whose description carries this tool's marker.
+
+    Only pull requests with the release's title are read one by one (without their diffs).
+    """
     refs = api.list_repo_refs(target.repo_id, repo_type=target.repo_type, include_pull_requests=True)
-    pulls = sorted(((int(r.ref.rsplit("/", 1)[1]), r.target_commit) for r in refs.pull_requests or ()), reverse=True)
-    for number, head in pulls:
-        details = api.get_discussion_details(target.repo_id, number, repo_type=target.repo_type)
-        if details.status not in _OPEN or not details.is_pull_request:
-            continue
-        description = next((str(getattr(e, "content", "")) for e in details.events if e.type == "comment"), "")
-        found = read_marker(description)
-        if found is not None and found[0] == tag:
-            return OpenRelease(number, head, found[1])
+    heads = {int(r.ref.rsplit("/", 1)[1]): r.target_commit for r in refs.pull_requests or ()}
+    titled = sorted(
+        (
+            pull.num
+            for pull in api.get_repo_discussions(
+                target.repo_id, repo_type=target.repo_type, discussion_type="pull_request"
+            )
+            if pull.title == _title(tag) and pull.status in _OPEN and pull.num in heads
+        ),
+        reverse=True,
+    )
+    for number in titled:
+        state = pull_request_state(target, number)
+        found = read_marker(state.description)
+        if state.status in _OPEN and found is not None and found[0] == tag:
+            return OpenRelease(number, heads[number], found[1])
     return None
+
+
+def _title(tag: str) -> str:
+    """The title of the pull request of a chunked release."""
+    return f"Release {tag}"
 
 
 def _commit_chunks(
@@ -135,7 +173,7 @@ def _commit_chunks(
     target: PublishTarget,
     staged_dir: Path,
     plan: PublishPlan,
-    release: _Release,
+    release: ReleaseToPublish,
     description: str,
     number: int | None,
     head: str,
@@ -163,7 +201,7 @@ def _commit_chunks(
                     info = api.create_commit(
                         target.repo_id,
                         chunk,
-                        commit_message=f"Release {release.tag}",
+                        commit_message=_title(release.tag),
                         commit_description=f"{description}\n\n{marker(release.tag, base)}",
                         repo_type=target.repo_type,
                         revision=target.branch,
@@ -195,12 +233,10 @@ def _commit_chunks(
 
 
 def _operations(
-    staged_dir: Path, paths: Sequence[str], entries: Mapping[str, ManifestEntry], release: _Release
+    staged_dir: Path, paths: Sequence[str], entries: Mapping[str, ManifestEntry], release: ReleaseToPublish
 ) -> list[CommitOperationAdd | CommitOperationDelete]:
     """The commit operations for ``paths``: an upload for each path of ``entries``, a deletion for the others."""
     from huggingface_hub import CommitOperationDelete
-
-    from release.publish import addition
 
     operations: list[CommitOperationAdd | CommitOperationDelete] = []
     for path in paths:
@@ -214,19 +250,15 @@ def _operations(
 
 def _merge(api: HfApi, target: PublishTarget, pull: OpenRelease, tag: str) -> str:
     """Merge the verified pull request, if the branch is still where it began; the merge commit."""
-    from release.publish import branch_head
-
     now = branch_head(api, target)
     if now != pull.base:
         raise PublishError(_moved(target, pull, now, tag))
-    details = api.get_discussion_details(target.repo_id, pull.number, repo_type=target.repo_type)
-    if details.status == "draft":  # a draft does not merge: open it first
+    if pull_request_state(target, pull.number).status == "draft":  # a draft does not merge: open it first
         api.change_discussion_status(
             target.repo_id, pull.number, "open", repo_type=target.repo_type, comment=f"Ready: {tag} is complete"
         )
-    api.merge_pull_request(target.repo_id, pull.number, repo_type=target.repo_type, comment=f"Release {tag}")
-    details = api.get_discussion_details(target.repo_id, pull.number, repo_type=target.repo_type)
-    merged = details.merge_commit_oid or branch_head(api, target)
+    api.merge_pull_request(target.repo_id, pull.number, repo_type=target.repo_type, comment=_title(tag))
+    merged = pull_request_state(target, pull.number).merge_commit or branch_head(api, target)
     if merged is None:
         raise PublishError(f"pull request #{pull.number} of {target.repo_id} was merged, but {target.branch} is gone")
     log.info("merged pull request #%d into %s as %s", pull.number, target.branch, merged[:7])

@@ -26,7 +26,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,7 +50,7 @@ from release.lock.pip import canonical_name, parse_lock_header, read_pins
 from release.lock.snapshot import marker_environment, probe_environment
 from release.machine import MachineDifferences, machine_differences, machine_of, probe_machine
 from release.process import run
-from release.signing import TrustPolicy, check_signature
+from release.signing import TrustPolicy, Verified, signature_error, verify_signed_digests
 from release.stage import CARD_PATH, RELEASE_MANIFEST, ReleaseManifest
 from release.verify import Proof, Runtime, VerifySpec, prove
 
@@ -346,7 +346,7 @@ def reproduce_release(target: ReproduceTarget, options: ReproduceOptions) -> Rep
             with tempfile.TemporaryDirectory(prefix="model-release-reproduce-") as cache:
                 job = _Job(target, revision, options, building, dest, Path(cache))
                 files, manifest = _download_environment(api, job)
-                check_signature(job.name, manifest, lambda name: _download(api, job, name), files, options.trust)
+                _check_signature(job.name, manifest, lambda name: _download(api, job, name), files, options.trust)
                 spec = _declared_proof(job, manifest)
                 result = _build(api, job, files, manifest)
                 if spec is not None:
@@ -722,3 +722,38 @@ def _reproduce_errors(target: ReproduceTarget) -> Iterator[None]:
                 ) from exc
     except ProcessError as exc:
         raise ReproduceError(f"{exc}; nothing was built") from exc
+
+
+def _check_signature(
+    name: str,
+    manifest: ReleaseManifest | None,
+    download: Callable[[str], Path],
+    files: Mapping[str, Path],
+    trust: TrustPolicy,
+) -> Verified | None:
+    """``reproduce``'s check, before anything is installed or run: with a trust policy, the release must be signed
+    by what it trusts, its ``release-manifest.json`` and the downloaded ``files`` as signed. None: nothing to check.
+
+    ``download`` fetches one file of the release by path (the manifest again comes from the download cache).
+    """
+    if not trust.required:
+        if manifest is not None and manifest.signature is not None:
+            log.info(
+                "%s is signed (%s): give --trust-key or --trust-identity to verify who signed it",
+                name,
+                manifest.signature.method,
+            )
+        return None
+    if manifest is None or manifest.signature is None:
+        what = "has no release-manifest.json" if manifest is None else "is not signed (its manifest names no signature)"
+        raise signature_error("unsigned", f"{name} {what}, and a signature by {trust.describe()} is required")
+    from huggingface_hub.errors import EntryNotFoundError  # reproduce has imported the client already
+
+    try:
+        signature = download(manifest.signature.path)
+    except EntryNotFoundError as exc:
+        message = f"{name} names its signature {manifest.signature.path}, but the repository has no such file"
+        raise signature_error("unsigned", message) from exc
+    verified = verify_signed_digests(signature, trust, {RELEASE_MANIFEST: download(RELEASE_MANIFEST), **files})
+    log.info("%s is signed by %s", name, verified.signer)
+    return verified

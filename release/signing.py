@@ -26,15 +26,12 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from release.errors import ConfigError, SignatureError, StageError
-
-if TYPE_CHECKING:
-    from release.stage import ReleaseManifest
 
 log = logging.getLogger(__name__)
 
@@ -298,40 +295,3 @@ def _signature_errors(where: Path, trust: TrustPolicy) -> Iterator[None]:
         else:
             reason = f"the signature in {where} does not verify under {trust.describe()}: {text}"
         raise signature_error(problem, reason) from exc
-
-
-def check_signature(
-    name: str,
-    manifest: ReleaseManifest | None,
-    download: Callable[[str], Path],
-    files: Mapping[str, Path],
-    trust: TrustPolicy,
-) -> Verified | None:
-    """``reproduce``'s check, before anything is installed or run: with a trust policy, the release must be signed
-    by what it trusts, its ``release-manifest.json`` and the downloaded ``files`` as signed. None: nothing to check.
-
-    ``download`` fetches one file of the release by path (the manifest again comes from the download cache).
-    """
-    from release.stage import RELEASE_MANIFEST
-
-    if not trust.required:
-        if manifest is not None and manifest.signature is not None:
-            log.info(
-                "%s is signed (%s): give --trust-key or --trust-identity to verify who signed it",
-                name,
-                manifest.signature.method,
-            )
-        return None
-    if manifest is None or manifest.signature is None:
-        what = "has no release-manifest.json" if manifest is None else "is not signed (its manifest names no signature)"
-        raise signature_error("unsigned", f"{name} {what}, and a signature by {trust.describe()} is required")
-    from huggingface_hub.errors import EntryNotFoundError  # reproduce has imported the client already
-
-    try:
-        signature = download(manifest.signature.path)
-    except EntryNotFoundError as exc:
-        message = f"{name} names its signature {manifest.signature.path}, but the repository has no such file"
-        raise signature_error("unsigned", message) from exc
-    verified = verify_signed_digests(signature, trust, {RELEASE_MANIFEST: download(RELEASE_MANIFEST), **files})
-    log.info("%s is signed by %s", name, verified.signer)
-    return verified

@@ -19,7 +19,7 @@ from release.errors import CardProblem, CardValidationError, PublishError
 from release.hub_client import connect, hub_errors, post_json, server_words
 
 if TYPE_CHECKING:
-    from release.publish import PublishTarget
+    from release.publish_plan import PublishTarget
 
 log = logging.getLogger(__name__)
 

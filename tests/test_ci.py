@@ -16,7 +16,7 @@ from project import copy_example, run_cli
 
 from release.checksum import ManifestEntry
 from release.ci import ActionsRun, append_summary, render_summary
-from release.publish import PublishPlan
+from release.publish_plan import PublishPlan
 from release.redaction import redact, secrets_of
 from release.workflow.outcomes import DryRunReport, Repo, WouldPublish
 

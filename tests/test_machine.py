@@ -30,7 +30,8 @@ from release.machine import (
     machine_of,
     probe_machine,
 )
-from release.publish import PublishTarget, publish_release
+from release.publish import publish_release
+from release.publish_plan import PublishTarget
 from release.stage import SourceInfo, apply_stages, plan_stage
 
 SECTION_KEYS = {"cpu", "accelerator", "gpus", "cuda", "gpu_driver", "blas", "lapack", "blas_runtime"}

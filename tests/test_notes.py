@@ -18,7 +18,8 @@ from release.notes import (
     previous_version,
     render_notes,
 )
-from release.publish import PublishTarget, preview_publish, publish_release
+from release.publish import preview_publish, publish_release
+from release.publish_plan import PublishTarget
 from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage, read_release_manifest
 
 LOCK_1 = (

@@ -12,13 +12,8 @@ from huggingface_hub.errors import RepositoryNotFoundError
 
 from release.checksum import ManifestEntry, build_manifest
 from release.errors import CardValidationError, PublishError
-from release.publish import (
-    PublishTarget,
-    RemoteFile,
-    check_access,
-    plan_publish,
-    publish_release,
-)
+from release.publish import check_access, publish_release
+from release.publish_plan import PublishTarget, RemoteFile, plan_publish
 from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage
 from release.upload_checks import is_remote_hub, validate_card_online
 

@@ -20,8 +20,9 @@ from release.checksum import build_manifest
 from release.errors import PublishError
 from release.hub import CommitLimits
 from release.hub.server import HubServer, Token
-from release.publish import PublishTarget, preview_publish, publish_release
-from release.publish_chunks import chunks, marker, needs_chunks, read_marker
+from release.publish import preview_publish, publish_release
+from release.publish_chunks import chunks, marker, needs_chunks, pull_request_state, read_marker
+from release.publish_plan import PublishTarget
 from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage
 from release.workflow.outcomes import Repo, WouldPublish
 
@@ -137,6 +138,8 @@ def test_a_release_over_the_limit_is_committed_in_chunks_to_a_pull_request_and_m
     details = hub.api.get_discussion_details(repo, 1)
     assert details.status == "merged" and details.merge_commit_oid == result.commit
     assert read_marker(details.events[0].content) == ("v2.0", released.commit)  # type: ignore[attr-defined]
+    state = pull_request_state(hub.target(repo), 1)  # the same, read without the diff
+    assert (state.status, state.merge_commit, state.description) == ("merged", result.commit, details.events[0].content)  # type: ignore[attr-defined]
     pull = [c.commit_id for c in hub.api.list_repo_commits(repo, revision="refs/pr/1")]
     own = list(reversed(pull[: pull.index(released.commit) + 1]))  # the release's base, then the PR's commits
     changes = _changes(hub, repo, own)
@@ -237,7 +240,7 @@ def test_chunk_planning_is_pure() -> None:
     assert [list(c) for c in chunks(list("abcdefg"), 3)] == [["a", "b", "c"], ["d", "e", "f"], ["g"]]
     assert read_marker(f"notes\n\n{marker('v1.2', 'f' * 40)}\n") == ("v1.2", "f" * 40)
     assert read_marker("no marker here") is None
-    from release.publish import plan_publish
+    from release.publish_plan import plan_publish
 
     plan = plan_publish({}, {}, None)
     assert not needs_chunks(plan, 1)

@@ -19,13 +19,8 @@ from release.card import split_front_matter
 from release.config import Config, parse_config
 from release.errors import CardValidationError, ConfigError, PublishError
 from release.pipeline import StagedRelease, stage_release
-from release.publish import (
-    PublishResult,
-    PublishTarget,
-    StagedRepo,
-    preview_with_datasets,
-    publish_with_datasets,
-)
+from release.publish import PublishResult, StagedRepo, preview_with_datasets, publish_with_datasets
+from release.publish_plan import PublishTarget
 from release.stage import read_release_manifest
 from release.upload_checks import is_remote_hub
 

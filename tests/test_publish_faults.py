@@ -22,7 +22,8 @@ from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, snapshot_downlo
 from release.checksum import build_manifest
 from release.errors import PublishError
 from release.hub.server import HubServer, Token
-from release.publish import PublishResult, PublishTarget, preview_publish, publish_release
+from release.publish import PublishResult, preview_publish, publish_release
+from release.publish_plan import PublishTarget
 from release.stage import SourceInfo, StagePlan, apply_stages, plan_stage
 
 TOKEN = "hf_faults_alice_write"
@@ -463,7 +464,8 @@ def test_persistent_faults_end_in_a_clean_error_and_the_previous_release(
 _PUBLISH_SCRIPT = """
 import sys
 from pathlib import Path
-from release.publish import PublishTarget, publish_release
+from release.publish import publish_release
+from release.publish_plan import PublishTarget
 from release.stage import read_release_manifest
 staged = Path(sys.argv[1])
 target = PublishTarget(sys.argv[2], sys.argv[3], "model", sys.argv[4])

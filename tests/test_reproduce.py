@@ -24,7 +24,8 @@ from release.hub.server import HubServer, Multipart, Token
 from release.lock.conda import CondaLockOptions, lock_conda
 from release.lock.pip import PipIndex, lock_requirements, read_pins
 from release.lock.snapshot import marker_environment
-from release.publish import PublishTarget, publish_release
+from release.publish import publish_release
+from release.publish_plan import PublishTarget
 from release.reproduce import (
     Differences,
     ReproduceOptions,

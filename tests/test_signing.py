@@ -29,7 +29,8 @@ from release.cli import main
 from release.config import load_config, parse_config
 from release.errors import ConfigError, SignatureError
 from release.lock.pip import PipIndex, lock_requirements
-from release.publish import PublishTarget, publish_release
+from release.publish import publish_release
+from release.publish_plan import PublishTarget
 from release.reproduce import ReproduceOptions, ReproduceTarget, reproduce_release
 from release.signing import SIGNATURE_PATH, SignSpec, TrustPolicy, sign_tree, verify_tree
 from release.stage import ReleaseManifest, SignatureRef, SourceInfo, StagePlan, apply_stages, plan_stage

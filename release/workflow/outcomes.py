@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 from release.workflow.report import JsonObject, detail_lines, text_of
 
 if TYPE_CHECKING:
-    from release.publish import PublishPlan
+    from release.publish_plan import PublishPlan
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from release.pipeline import (
 from release.publish import (
     PublishPreview,
     PublishResult,
-    PublishTarget,
     StagedRepo,
     already_released_message,
     check_access,
@@ -37,6 +36,7 @@ from release.publish import (
     publish_with_datasets,
     released_tag,
 )
+from release.publish_plan import PublishTarget
 from release.stage import RELEASE_MANIFEST
 from release.workflow.hub import check_repo_ids, connect, hub_token
 from release.workflow.outcomes import (
