@@ -121,6 +121,7 @@ class PullRequestState:
     status: str  # "open", "draft", "closed" or "merged"
     merge_commit: str | None
     description: str
+    base: str = ""  # the ref it merges into, e.g. "refs/heads/main"
 
 
 def pull_request_state(target: PublishTarget, number: int) -> PullRequestState:
@@ -134,8 +135,10 @@ def pull_request_state(target: PublishTarget, number: int) -> PullRequestState:
     events = data.get("events") or []
     opening = next((e for e in events if isinstance(e, dict) and e.get("type") == "comment"), {})
     description = str(((opening.get("data") or {}).get("latest") or {}).get("raw") or "")
-    merge_commit = (data.get("changes") or {}).get("mergeCommitId")
-    return PullRequestState(str(data.get("status")), str(merge_commit) if merge_commit else None, description)
+    changes = data.get("changes") or {}
+    merge_commit = changes.get("mergeCommitId")
+    merged = str(merge_commit) if merge_commit else None
+    return PullRequestState(str(data.get("status")), merged, description, str(changes.get("base") or ""))
 
 
 def find_open_release(api: HfApi, target: PublishTarget, tag: str) -> OpenRelease | None:
@@ -158,7 +161,8 @@ def find_open_release(api: HfApi, target: PublishTarget, tag: str) -> OpenReleas
     for number in titled:
         state = pull_request_state(target, number)
         found = read_marker(state.description)
-        if state.status in _OPEN and found is not None and found[0] == tag:
+        into = state.base in ("", f"refs/heads/{target.branch}")  # one for another branch is not this release's
+        if state.status in _OPEN and into and found is not None and found[0] == tag:
             return OpenRelease(number, heads[number], found[1])
     return None
 
@@ -183,7 +187,9 @@ def _commit_chunks(
     from huggingface_hub.errors import HfHubHTTPError
 
     size = target.max_commit_operations
-    paths = [*(entry.path for entry in plan.add), *plan.delete]
+    # Deletions first: a file that becomes a folder (or a folder that becomes a file) must be gone before
+    # what takes its place is added, or a chunk would hold both and the Hub refuses it.
+    paths = [*plan.delete, *(entry.path for entry in plan.add)]
     total = -(-len(paths) // size)
     entries = {entry.path: entry for entry in plan.add}
     base = head
@@ -191,8 +197,11 @@ def _commit_chunks(
         window = paths[window_start : window_start + size * UPLOAD_WINDOW_CHUNKS]
         operations = _operations(staged_dir, window, entries, release)
         additions = [op for op in operations if isinstance(op, CommitOperationAdd)]
+        # Upload modes and the remote files' ids (by which the client drops unchanged additions) are read on
+        # the revision the chunks go to: the branch until the pull request exists, then the pull request.
+        revision = target.branch if number is None else f"refs/pr/{number}"
         api.preupload_lfs_files(
-            target.repo_id, additions, repo_type=target.repo_type, revision=target.branch, create_pr=number is None
+            target.repo_id, additions, repo_type=target.repo_type, revision=revision, create_pr=number is None
         )
         for offset, chunk in enumerate(chunks(operations, size)):
             part = (window_start // size) + offset + 1
@@ -221,9 +230,10 @@ def _commit_chunks(
             except HfHubHTTPError as exc:
                 if http_status(exc) != 412:
                     raise
+                where = f"pull request #{number}" if number is not None else target.branch
                 raise PublishError(
-                    f"another commit landed on pull request #{number} of {target.repo_id} while publishing "
-                    f"{release.tag}: nothing was merged or tagged. Close the pull request and run the release again"
+                    f"another commit landed on {where} of {target.repo_id} while publishing {release.tag}: "
+                    "nothing was merged or tagged. Close the pull request if one was opened, and run the release again"
                 ) from exc
             head = str(info.oid)
             log.info("committed part %d of %d of %s to pull request #%s", part, total, release.tag, number)
@@ -256,6 +266,14 @@ def _merge(api: HfApi, target: PublishTarget, pull: OpenRelease, tag: str) -> st
     if pull_request_state(target, pull.number).status == "draft":  # a draft does not merge: open it first
         api.change_discussion_status(
             target.repo_id, pull.number, "open", repo_type=target.repo_type, comment=f"Ready: {tag} is complete"
+        )
+    refs = api.list_repo_refs(target.repo_id, repo_type=target.repo_type, include_pull_requests=True)
+    head = next((r.target_commit for r in refs.pull_requests or () if r.ref == f"refs/pr/{pull.number}"), None)
+    if head != pull.head:  # the merge takes the pull request's head as it is: only the one verified
+        raise PublishError(
+            f"pull request #{pull.number} of {target.repo_id} changed after it was verified (its head was "
+            f"{pull.head}, it is now {head}): {tag} was NOT merged or tagged. Close pull request #{pull.number} "
+            f"({_repo_url(target)}/discussions/{pull.number}) and run the release again"
         )
     api.merge_pull_request(target.repo_id, pull.number, repo_type=target.repo_type, comment=_title(tag))
     merged = pull_request_state(target, pull.number).merge_commit or branch_head(api, target)

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
-from huggingface_hub import HfApi, RepoFile, snapshot_download
+from huggingface_hub import CommitOperationAdd, HfApi, RepoFile, snapshot_download
 
 from release.checksum import build_manifest
 from release.errors import PublishError
@@ -42,6 +46,22 @@ class Hub:
 
     def clear_faults(self) -> None:
         httpx2.delete(f"{self.url}/admin/faults", headers=_admin()).raise_for_status()
+
+    def _faults(self) -> list[dict[str, Any]]:
+        response = httpx2.get(f"{self.url}/admin/faults", headers=_admin())
+        response.raise_for_status()
+        return list(response.json()["faults"])
+
+    def wait_until_held(self) -> None:
+        """Until a rule holds a request at the server (polled; the deadline only turns a hang into a failure)."""
+        deadline = time.monotonic() + 60
+        while not any(int(f["held"]) for f in self._faults()):
+            assert time.monotonic() < deadline, "no request was held"
+            time.sleep(0.02)
+
+    def release_held(self) -> None:
+        ids = [int(f["id"]) for f in self._faults()]
+        httpx2.post(f"{self.url}/admin/faults/release", json=ids, headers=_admin()).raise_for_status()
 
     def target(self, repo: str, *, max_operations: int = LIMIT, create_pr: bool = False) -> PublishTarget:
         return PublishTarget(self.url, repo, "model", TOKEN, create_pr=create_pr, max_commit_operations=max_operations)
@@ -83,6 +103,10 @@ def _files(count: int, seed: str) -> dict[str, bytes]:
     files = {f"data/{n // 6}/{n:03}.txt": f"{seed} {n}\n".encode() for n in range(count)}
     files |= {f"w{n}.safetensors": os.urandom(3000) for n in range(2)}
     return files
+
+
+def _adds(*paths: str) -> list[CommitOperationAdd]:
+    return [CommitOperationAdd(path_in_repo=p, path_or_fileobj=f"{p}\n".encode()) for p in paths]
 
 
 def _staged(plan: StagePlan) -> dict[str, bytes]:
@@ -193,6 +217,92 @@ def test_a_draft_pull_request_of_the_release_is_resumed_and_opened_before_the_me
     assert [p.ref for p in refs.pull_requests or []] == [f"refs/pr/{draft.num}"]  # that one, no other
     details = hub.api.get_discussion_details(repo, draft.num)
     assert details.status == "merged" and details.merge_commit_oid == result.commit
+    assert _at(hub, repo, "v2.0", tmp_path / "c") == _staged(second)
+
+
+def test_a_file_that_becomes_a_folder_and_a_folder_that_becomes_a_file_go_through_chunks(
+    hub: Hub, tmp_path: Path
+) -> None:
+    repo = "alice/reshaped"
+    first_files = {"weights": b"one file\n"} | {f"shards/{n}": b"%d\n" % n for n in range(6)}
+    first = _stage(tmp_path, "one", "1.0", first_files, repo)
+    publish_release(first.dest, first.manifest, hub.target(repo))
+    second_files = {f"weights/part{n}.txt": b"p%d\n" % n for n in range(8)} | {"shards": b"one file now\n"}
+    second = _stage(tmp_path, "two", "2.0", second_files, repo)
+
+    publish_release(second.dest, second.manifest, hub.target(repo))  # deletions go first: no chunk holds both
+
+    assert _at(hub, repo, "v2.0", tmp_path / "c") == _staged(second)
+
+
+def test_a_resumed_release_sends_a_file_the_pull_request_holds_differently(hub: Hub, tmp_path: Path) -> None:
+    repo = "alice/reverted"
+    first = _stage(tmp_path, "one", "1.0", {"0.txt": b"original\n"}, repo)
+    publish_release(first.dest, first.manifest, hub.target(repo))
+    files = {"0.txt": b"edited\n"} | {f"data/{n}.txt": b"d%d\n" % n for n in range(10)}
+    second = _stage(tmp_path, "two", "2.0", files, repo)
+    hub.add_fault(f"drop=0,count=1,route={PR_COMMIT_ROUTE}")  # cut after the first chunk, which holds 0.txt
+    with pytest.raises(PublishError):
+        publish_release(second.dest, second.manifest, hub.target(repo))
+    assert _tree(hub, repo, "refs/pr/1")["0.txt"] != _tree(hub, repo, "main")["0.txt"]  # the edit is in the PR
+    shutil.rmtree(tmp_path / "src-two")
+    shutil.rmtree(second.dest)
+    second = _stage(tmp_path, "two", "2.0", files | {"0.txt": b"original\n"}, repo)  # the edit is undone
+
+    publish_release(second.dest, second.manifest, hub.target(repo))  # 0.txt as main has it, yet sent to the PR
+
+    assert _at(hub, repo, "v2.0", tmp_path / "c") == _staged(second)
+
+
+def test_a_pull_request_that_changes_after_it_was_verified_is_not_merged(hub: Hub, tmp_path: Path) -> None:
+    repo = "alice/tampered"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(2000)}, repo)
+    released = publish_release(first.dest, first.manifest, hub.target(repo))
+    second = _stage(tmp_path, "two", "2.0", _files(14, "two"), repo)
+    hub.add_fault("hold,count=1,route=GET /api/models/*/discussions/*")  # the state read just before the merge
+    outcome: list[BaseException | None] = []
+
+    def publish() -> None:
+        try:
+            publish_release(second.dest, second.manifest, hub.target(repo))
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=publish)
+    thread.start()
+    hub.wait_until_held()  # verified, not merged: now someone pushes to the pull request
+    sneaked = CommitOperationAdd(path_in_repo="sneaked.txt", path_or_fileobj=b"not part of the release\n")
+    hub.api.create_commit(repo, [sneaked], commit_message="meanwhile", revision="refs/pr/1")
+    hub.release_held()
+    thread.join(60)
+
+    [error] = outcome
+    assert isinstance(error, PublishError) and "changed after it was verified" in str(error)
+    assert "v2.0 was NOT merged or tagged" in str(error)
+    assert hub.api.repo_info(repo).sha == released.commit  # main untouched
+    assert [t.name for t in hub.api.list_repo_refs(repo).tags] == ["v1.0"]
+
+
+def test_a_marked_pull_request_into_another_branch_is_not_taken_for_the_release(hub: Hub, tmp_path: Path) -> None:
+    repo = "alice/branches"
+    first = _stage(tmp_path, "one", "1.0", {"w.safetensors": os.urandom(2000)}, repo)
+    released = publish_release(first.dest, first.manifest, hub.target(repo))
+    hub.api.create_branch(repo, branch="dev")
+    description = f"elsewhere\n\n{marker('v2.0', released.commit)}"
+    other = hub.api.create_commit(
+        repo,
+        _adds("x.txt"),
+        commit_message="Release v2.0",
+        commit_description=description,
+        revision="dev",
+        create_pr=True,
+    )
+    second = _stage(tmp_path, "two", "2.0", _files(14, "two"), repo)
+
+    publish_release(second.dest, second.manifest, hub.target(repo))
+
+    assert hub.api.get_discussion_details(repo, int(str(other.pr_num))).status == "open"  # left alone
     assert _at(hub, repo, "v2.0", tmp_path / "c") == _staged(second)
 
 
