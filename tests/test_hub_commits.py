@@ -139,7 +139,13 @@ def test_a_repo_deleted_or_moved_leaves_nothing_of_its_commits_in_the_caches(tmp
         request = CommitRequest("main", "add", "", "alice", [AddFile("secret.txt", content)])
         return storage.commit(repo_id, request).commit
 
-    for leave in (lambda: storage.delete_repo(repo_id), lambda: storage.move_repo(repo_id, moved_id)):
+    other_case = RepoId("model", "Alice", "SCALE")  # the same repo: ids ignore case
+    leaving = (
+        lambda: storage.delete_repo(repo_id),
+        lambda: storage.delete_repo(other_case),
+        lambda: storage.move_repo(repo_id, moved_id),
+    )
+    for leave in leaving:
         storage.create_repo(repo_id, private=False, author="alice")
         old = commit(b"old\n")
         assert "secret.txt" in storage.read_commit(repo_id, old.id).files  # read, so its tree is cached
@@ -148,6 +154,30 @@ def test_a_repo_deleted_or_moved_leaves_nothing_of_its_commits_in_the_caches(tmp
         with pytest.raises(RevisionMissingError):
             storage.read_commit(repo_id, old.id)
         storage.delete_repo(repo_id)
+
+
+def test_purging_an_lfs_file_reaches_the_commits_no_ref_names(tmp_path: Path) -> None:
+    with _hub(tmp_path / "hub", CommitLimits()) as server:
+        api = HfApi(endpoint=server.url, token=TOKEN)
+        api.create_repo(REPO)
+        big = CommitOperationAdd(path_in_repo="big.bin", path_or_fileobj=b"\0" * 11_000_000)  # LFS by size
+        api.create_commit(REPO, [big], commit_message="weights")
+        for branch in ("kept", "dropped"):
+            api.create_branch(REPO, branch=branch)
+        with_file = api.create_commit(REPO, _adds("a.txt"), commit_message="on dropped", revision="dropped").oid
+        without = api.create_commit(
+            REPO, [CommitOperationDelete(path_in_repo="big.bin")], commit_message="no weights", revision="kept"
+        ).oid  # stored as a delta on a commit that holds big.bin
+        api.delete_branch(REPO, branch="dropped")
+        api.delete_branch(REPO, branch="kept")
+
+        api.permanently_delete_lfs_files(REPO, list(api.list_lfs_files(REPO)))
+
+        with pytest.raises(HfHubHTTPError) as gone:  # it held the purged file: deleted with the rewritten ones
+            api.list_repo_files(REPO, revision=with_file)
+        assert gone.value.response is not None and gone.value.response.status_code == 404
+        assert str(gone.value.server_message) == f"Invalid rev id: {with_file}"  # itself, not a base it lost
+        assert sorted(api.list_repo_files(REPO, revision=without)) == [".gitattributes"]  # stored whole now
 
 
 def test_the_folder_index_follows_additions_and_removals() -> None:

@@ -192,13 +192,41 @@ class CommitStore:
             }
         else:
             record["files"] = {path: _entry_json(entry) for path, entry in files.items()}
+        self._store(commits, record, files)
+        return _header(record, files)
+
+    def ids(self, repo_dir: Path) -> list[str]:
+        """Every commit stored for the repo, reachable from a ref or not."""
+        return sorted(path.stem for path in (repo_dir / "commits").glob("*.json"))
+
+    def bases(self, repo_dir: Path, commit_id: str) -> list[str]:
+        """The commits whose files the tree of ``commit_id`` is built from: its chain of deltas, nearest first
+        (empty for a snapshot)."""
+        commits = repo_dir / "commits"
+        found: list[str] = []
+        record = self._record(commits, commit_id)
+        while "base" in record:
+            found.append(record["base"])
+            record = self._record(commits, record["base"])
+        return found
+
+    def rewrite_as_snapshot(self, repo_dir: Path, commit_id: str) -> None:
+        """Store ``commit_id`` again as a snapshot, same id and header, so that it no longer needs its bases."""
+        commits = repo_dir / "commits"
+        files = self.tree(repo_dir, commit_id)
+        delta = ("base", "depth", "changed", "deleted")
+        record = {key: value for key, value in self._record(commits, commit_id).items() if key not in delta}
+        record["files"] = {path: _entry_json(entry) for path, entry in files.items()}
+        self._store(commits, record, files)
+
+    def _store(self, commits: Path, record: dict[str, Any], files: Mapping[str, TreeEntry]) -> None:
+        """Write a commit file (atomically, durably) and cache its header and tree."""
         data = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"  # the C encoder: no indent
-        write_atomic(commits / f"{commit_id}.json", data.encode())
+        write_atomic(commits / f"{record['id']}.json", data.encode())
         sync_dir(commits)  # the rename itself survives a power cut, not only the process's death
         record.pop("files", None)
-        self._headers.put((commits, commit_id), record)
-        self._trees.put((commits, commit_id), files)
-        return _header(record, files)
+        self._headers.put((commits, record["id"]), record)
+        self._trees.put((commits, record["id"]), files)
 
     def forget(self, repo_dir: Path) -> None:
         """Drop what the caches hold of ``repo_dir``: call it when its commits are deleted, or it moves away.

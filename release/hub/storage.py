@@ -308,6 +308,7 @@ class HubStorage:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 staging.rename(final)
                 sync_dir(final.parent)
+                self._commits.forget(staging)  # cached under the staging folder's name, which is gone
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
@@ -317,8 +318,9 @@ class HubStorage:
         with self._lock(repo_id):
             self.get_repo(repo_id)
             trash = Path(tempfile.mkdtemp(dir=self.root / "tmp", prefix="deleted-repo-"))
-            self._repo_dir(repo_id).replace(trash / "repo")
-            self._commits.forget(self._repo_dir(repo_id))
+            directory = self._repo_dir(repo_id)  # the stored case, found before the folder goes
+            directory.replace(trash / "repo")
+            self._commits.forget(directory)
             shutil.rmtree(trash, ignore_errors=True)
 
     def get_repo(self, repo_id: RepoId) -> Repo:
@@ -571,7 +573,9 @@ class HubStorage:
 
         Each commit holding one is written again without it (same title, author and date, a new id); the
         refs move to the rewritten commits in one rename, pull requests' base commits follow, and the old
-        commits are deleted, so no revision reaches the files any more. The bytes stay in the shared object
+        commits are deleted, with every commit no ref reaches that uses the files (a deleted branch's), so
+        no revision reaches the files any more; a kept commit stored as a delta on a deleted one is stored
+        again whole first. The bytes stay in the shared object
         store, where other repos may use them; this repo can no longer commit them without uploading them
         again. A crash midway leaves old commits behind that no ref names, never a ref without its commit.
         """
@@ -601,12 +605,28 @@ class HubStorage:
                 record = _read_json(record_path)
                 if record.get("base") in replaced:
                     _write_json(record_path, {**record, "base": replaced[record["base"]]})
-            for old in replaced:  # no revision may reach the deleted files any more
+            doomed_commits = set(replaced) | self._unreachable_with(repo_id, doomed, set(rewritten.values()))
+            for commit_id in self._commits.ids(directory):  # what stays must not be built from what goes
+                if commit_id not in doomed_commits and doomed_commits.intersection(
+                    self._commits.bases(directory, commit_id)
+                ):
+                    self._commits.rewrite_as_snapshot(directory, commit_id)
+            for old in doomed_commits:  # no revision may reach the deleted files any more
                 (directory / "commits" / f"{old}.json").unlink(missing_ok=True)
             self._commits.forget(directory)
             for sha256 in doomed:
                 if is_sha256(sha256):
                     (directory / "lfs" / sha256[:2] / sha256[2:]).unlink(missing_ok=True)
+
+    def _unreachable_with(self, repo_id: RepoId, sha256s: set[str], reachable: set[str]) -> set[str]:
+        """The stored commits outside ``reachable`` (no ref reaches them) whose trees use any of ``sha256s``."""
+        directory = self._repo_dir(repo_id)
+        return {
+            commit_id
+            for commit_id in self._commits.ids(directory)
+            if commit_id not in reachable
+            and any(e.lfs and e.sha256 in sha256s for e in self.read_commit(repo_id, commit_id).files.values())
+        }
 
     # -- discussions and pull requests ------------------------------------------------------------
 
