@@ -100,27 +100,42 @@ def render_notes(notes: ReleaseNotes) -> str:
 
 def _files_by_folder(notes: ReleaseNotes) -> list[str]:
     """The file changes counted per top-level folder, for releases that change too many files to list."""
-    kinds = {"added": notes.added, "removed": notes.removed, "changed": tuple(new for _, new in notes.changed)}
-    folders: dict[str, dict[str, list[int]]] = {}
-    for kind, entries in kinds.items():
-        for entry in entries:
-            folder = f"`{entry.path.split('/', 1)[0]}/`" if "/" in entry.path else "top level"
-            counts = folders.setdefault(folder, {}).setdefault(kind, [0, 0])
+    kinds = {
+        "added": [(0, e.size, e.path) for e in notes.added],
+        "removed": [(e.size, 0, e.path) for e in notes.removed],
+        "changed": [(old.size, new.size, new.path) for old, new in notes.changed],
+    }
+    folders: dict[str, dict[str, list[int]]] = {}  # "" for the files at the top level
+    for kind, changes in kinds.items():
+        for old, new, path in changes:
+            counts = folders.setdefault(path.split("/", 1)[0] if "/" in path else "", {}).setdefault(kind, [0, 0, 0])
             counts[0] += 1
-            counts[1] += entry.size
+            counts[1] += old
+            counts[2] += new
 
     def summary(counts: Mapping[str, list[int]]) -> str:
-        return ", ".join(
-            f"{counts[kind][0]:,} {kind} ({format_size(counts[kind][1])})" for kind in kinds if kind in counts
-        )
+        parts = []
+        for kind in (kind for kind in kinds if kind in counts):
+            number, old, new = counts[kind]
+            size = format_size(new if kind == "added" else old)
+            if kind == "changed":
+                size = f"{format_size(old)} → {format_size(new)}"
+            parts.append(f"{number:,} {kind} ({size})")
+        return ", ".join(parts)
 
-    total = {kind: [len(entries), sum(e.size for e in entries)] for kind, entries in kinds.items() if entries}
+    total = {kind: [len(c), sum(o for o, _, _ in c), sum(n for _, n, _ in c)] for kind, c in kinds.items() if c}
     lines = [f"{summary(total)}; per folder below, every file in `release-manifest.json`.", ""]
-    shown = sorted(folders)[:MAX_FILE_LINES]
-    lines += [f"- {folder}: {summary(folders[folder])}" for folder in shown]
+    shown = sorted(folders)[:MAX_FILE_LINES]  # the top level ("") first
+    lines += [f"- {_folder_label(name)}: {summary(folders[name])}" for name in shown]
     if len(folders) > len(shown):
         lines.append(f"- and {len(folders) - len(shown):,} more folders")
     return lines
+
+
+def _folder_label(name: str) -> str:
+    if not name:
+        return "top level"
+    return f"`` {name}/ ``" if "`" in name else f"`{name}/`"  # a code span that a backquote cannot end
 
 
 def parse_pins(text: str) -> dict[str, str]:

@@ -66,20 +66,23 @@ def test_a_release_changing_many_files_counts_them_per_folder() -> None:
     kept = [f"data/{n:05}.txt" for n in range(50_000)]
     old = ReleaseSnapshot("1.0", entries([*kept, "README.md", "old/x.bin"], "1"))
     added = [f"images/{n:05}.png" for n in range(40_000)] + [f"z{n:03}/a" for n in range(MAX_FILE_LINES + 5)]
-    new_files = entries(kept[:49_000] + added + ["README.md"], "1") | entries(kept[:10], "2", 200)
+    new_files = entries([*kept[:49_000], *added, "README.md"], "1") | entries(kept[:10], "2", 200)
+    new_files |= entries(["big.safetensors"], "5", 5 << 30) | entries(["we`ird/x"], "6")  # top level first
     text = render_notes(diff_releases(old, ReleaseSnapshot("2.0", new_files)))
     assert len(text) < 20_000  # not one line per file
     files = text.split("## Files\n\n")[1].split("\n\n## Dependencies")[0].splitlines()
     assert files[0] == (
-        "40,105 added (3.8 MiB), 1,001 removed (97.8 KiB), 10 changed (2.0 KiB); "
+        "40,107 added (5.0 GiB), 1,001 removed (97.8 KiB), 10 changed (1000 bytes → 2.0 KiB); "
         "per folder below, every file in `release-manifest.json`."
     )
-    assert files[2:5] == [
-        "- `data/`: 1,000 removed (97.7 KiB), 10 changed (2.0 KiB)",
+    assert files[2:6] == [
+        "- top level: 1 added (5.0 GiB)",
+        "- `data/`: 1,000 removed (97.7 KiB), 10 changed (1000 bytes → 2.0 KiB)",
         "- `images/`: 40,000 added (3.8 MiB)",
         "- `old/`: 1 removed (100 bytes)",
     ]
-    assert len(files) == 2 + MAX_FILE_LINES + 1 and files[-1] == "- and 8 more folders"
+    assert len(files) == 2 + MAX_FILE_LINES + 1 and files[-1] == "- and 10 more folders"
+    assert "- `` we`ird/ ``: 1 added (100 bytes)" in files
     few = ReleaseSnapshot("2.0", entries([*kept, "README.md"], "1") | entries(["new.txt"], "3"))
     assert "- added `new.txt` (100 bytes)" in render_notes(diff_releases(old, few))  # a few files: each listed
 
